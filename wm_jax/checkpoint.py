@@ -1,0 +1,104 @@
+"""Saving and loading trained parameters: DIR/params.npz + DIR/model.json.
+
+Plain numpy archives keep checkpoints readable without JAX (and by the PyTorch bridge). Keys are
+the parameter paths ("hidden.0.kernel", "head.bias"); every array has a leading member axis.
+Writes go to temporary files renamed into place, so a failed save never damages an old one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from .config import ConfigError, ModelConfig
+from .models import ModelSpec, init_ensemble_params
+
+PARAMS_FILE = "params.npz"
+MODEL_FILE = "model.json"
+
+
+class CheckpointError(ValueError):
+    """A missing, corrupt or mismatched checkpoint (the CLI prints it as a one-line error)."""
+
+
+def flatten_params(params: nnx.State) -> dict[str, np.ndarray]:
+    """{"hidden.0.kernel": array, ...} from a (stacked) parameter state."""
+    return {_name(path): np.asarray(leaf.get_value()) for path, leaf in nnx.to_flat_state(params)}
+
+
+def _name(path) -> str:
+    return ".".join(str(part) for part in path)
+
+
+def unflatten_params(flat: dict[str, np.ndarray], template: nnx.State) -> nnx.State:
+    """Inverse of `flatten_params`, checked against the structure and shapes of `template`.
+
+    `template` may hold arrays or `jax.ShapeDtypeStruct`s (from `jax.eval_shape`).
+    """
+    expected = {_name(path): tuple(leaf.get_value().shape) for path, leaf in nnx.to_flat_state(template)}
+    if set(flat) != set(expected):
+        raise CheckpointError(f"parameter names differ: expected {sorted(expected)}, got {sorted(flat)}")
+    for name, array in flat.items():
+        if array.shape != expected[name]:
+            raise CheckpointError(f"{name}: expected shape {expected[name]}, got {array.shape}")
+    leaves = [jnp.asarray(flat[_name(path)], jnp.float32) for path, _ in nnx.to_flat_state(template)]
+    return jax.tree.unflatten(jax.tree.structure(template), leaves)
+
+
+def _atomic_write(path: str, write) -> None:
+    directory = os.path.dirname(path)
+    with tempfile.NamedTemporaryFile(dir=directory, delete=False, suffix=".tmp") as handle:
+        write(handle)
+        tmp = handle.name
+    os.replace(tmp, path)
+
+
+def save_checkpoint(directory: str, spec: ModelSpec, params: nnx.State) -> None:
+    """Write params.npz and model.json into `directory` (created if needed)."""
+    os.makedirs(directory, exist_ok=True)
+    model = {"state_dim": spec.state_dim, "action_dim": spec.action_dim, **_config_dict(spec.config)}
+    _atomic_write(os.path.join(directory, PARAMS_FILE), lambda f: np.savez(f, **flatten_params(params)))
+    _atomic_write(os.path.join(directory, MODEL_FILE), lambda f: f.write(json.dumps(model, indent=2).encode()))
+
+
+def _config_dict(config: ModelConfig) -> dict:
+    return {"kind": config.kind, "hidden_sizes": list(config.hidden_sizes), "dropout_rate": config.dropout_rate, "members": config.members}
+
+
+def load_checkpoint(directory: str) -> tuple[ModelSpec, nnx.State]:
+    """Read a checkpoint written by `save_checkpoint`; any problem is a CheckpointError."""
+    model_path, params_path = os.path.join(directory, MODEL_FILE), os.path.join(directory, PARAMS_FILE)
+    for path in (model_path, params_path):
+        if not os.path.isfile(path):
+            raise CheckpointError(f"{path}: no such file (is {directory} a directory written by `wm-jax train`?)")
+    try:
+        with open(model_path) as handle:
+            model = json.load(handle)
+        spec = ModelSpec(
+            state_dim=int(model["state_dim"]),
+            action_dim=int(model["action_dim"]),
+            config=ModelConfig(
+                kind=model["kind"],
+                hidden_sizes=tuple(int(h) for h in model["hidden_sizes"]),
+                dropout_rate=float(model["dropout_rate"]),
+                members=int(model["members"]),
+            ),
+        )
+    except (OSError, ValueError, KeyError, TypeError, ConfigError) as error:
+        raise CheckpointError(f"{model_path}: unreadable model description ({type(error).__name__}: {error})") from None
+    try:
+        with np.load(params_path, allow_pickle=False) as archive:
+            flat = {name: archive[name] for name in archive.files}
+    except (OSError, ValueError, EOFError) as error:
+        raise CheckpointError(f"{params_path}: unreadable ({type(error).__name__}: {error})") from None
+    template = jax.eval_shape(lambda: init_ensemble_params(spec, jax.random.key(0)))
+    params = unflatten_params(flat, template)
+    if not all(bool(jnp.isfinite(leaf).all()) for leaf in jax.tree.leaves(params)):
+        raise CheckpointError(f"{params_path}: parameters contain non-finite values")
+    return spec, params

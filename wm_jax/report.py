@@ -1,0 +1,153 @@
+"""Framework-free reporting: the metrics.json schema, text tables and PNG plots.
+
+Shared by the JAX demo, the PyTorch reference demo and `wm-jax train`, so both frameworks
+write the same schema and print the same report. Imports no JAX.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from typing import Sequence
+
+import numpy as np
+
+STATE_LABELS = {
+    "CartPole-v1": ("cart position", "cart velocity", "pole angle", "pole angular velocity"),
+    "Acrobot-v1": ("cos th1", "sin th1", "cos th2", "sin th2", "th1 dot", "th2 dot"),
+    "MountainCar-v0": ("position", "velocity"),
+    "MountainCarContinuous-v0": ("position", "velocity"),
+    "Pendulum-v1": ("cos th", "sin th", "th dot"),
+}
+
+
+def state_labels(env_id: str | None, state_dim: int) -> tuple[str, ...]:
+    labels = STATE_LABELS.get(env_id or "", ())
+    return labels if len(labels) == state_dim else tuple(f"s{i}" for i in range(state_dim))
+
+
+def model_metrics(
+    *,
+    model: str,
+    members: int,
+    epochs: int,
+    batch_size: int,
+    learning_rate: float,
+    weight_decay: float,
+    dropout_rate: float,
+    params: int,
+    loss_curve: np.ndarray,
+    train_scores,
+    eval_scores=None,
+    train_seconds: float,
+    compile_seconds: float,
+    seed: int,
+    backend: str,
+) -> dict:
+    """One trained model's entry of metrics.json. `loss_curve` is (epochs, members);
+    `*_scores` are evaluation.Scores-like (mse, per_dim_mse, member_mse)."""
+    curve = np.asarray(loss_curve, dtype=float).reshape(epochs, members)
+    metrics = {
+        "backend": backend,
+        "model": model,
+        "members": members,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "learning_rate": learning_rate,
+        "weight_decay": weight_decay,
+        "dropout_rate": dropout_rate,
+        "seed": seed,
+        "params": params,
+        "train_mse": train_scores.mse,
+        "train_per_dim_mse": train_scores.per_dim_mse,
+        "member_train_mse": train_scores.member_mse,
+        "loss_curve": curve.mean(axis=1).tolist(),
+        "member_loss_curves": curve.T.tolist(),
+        "train_seconds": train_seconds,
+        "compile_seconds": compile_seconds,
+    }
+    if eval_scores is not None:
+        metrics.update(
+            eval_mse=eval_scores.mse,
+            eval_per_dim_mse=eval_scores.per_dim_mse,
+            member_eval_mse=eval_scores.member_mse,
+        )
+    return metrics
+
+
+def write_json(path: str, payload: dict) -> None:
+    """Write JSON atomically (never a half-written file at `path`)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=directory, delete=False, suffix=".tmp") as handle:
+        json.dump(payload, handle, indent=2)
+        tmp = handle.name
+    os.replace(tmp, path)
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence], indent: str = "   ") -> str:
+    """A plain aligned text table; floats in 4 significant digits scientific or fixed."""
+
+    def cell(value) -> str:
+        if isinstance(value, float):
+            return f"{value:.3e}" if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e4) else f"{value:.4f}"
+        return str(value)
+
+    text = [[cell(v) for v in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in text)) for i, h in enumerate(headers)]
+    lines = [" | ".join(h.ljust(w) for h, w in zip(headers, widths)), "-+-".join("-" * w for w in widths)]
+    lines += [" | ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in text]
+    return "\n".join(indent + line for line in lines)
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_loss_curves(curves: dict[str, np.ndarray], path: str, title: str) -> None:
+    """Training loss per epoch for each model; ensembles show each member thin and the mean bold."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for name, curve in curves.items():
+        curve = np.asarray(curve).reshape(len(curve), -1)
+        epochs = np.arange(1, curve.shape[0] + 1)
+        (line,) = ax.plot(epochs, curve.mean(axis=1), linewidth=2, label=name)
+        if curve.shape[1] > 1:
+            ax.plot(epochs, curve, color=line.get_color(), linewidth=0.6, alpha=0.35)
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("training MSE (mean over minibatches)")
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_trajectory(
+    true_next: np.ndarray, predictions: dict[str, np.ndarray], labels: Sequence[str], path: str, title: str
+) -> None:
+    """One panel per state dimension: the true next state and each model's one-step prediction."""
+    plt = _pyplot()
+    dims = true_next.shape[1]
+    fig, axes = plt.subplots(dims, 1, figsize=(8, 2.2 * dims), sharex=True, squeeze=False)
+    steps = np.arange(1, true_next.shape[0] + 1)
+    for d, ax in enumerate(axes[:, 0]):
+        ax.plot(steps, true_next[:, d], "k-o", markersize=3, linewidth=2, label="true")
+        for name, pred in predictions.items():
+            ax.plot(steps, pred[:, d], "--x", markersize=4, linewidth=1, label=name)
+        ax.set_ylabel(labels[d])
+        ax.grid(True, alpha=0.3)
+    axes[0, 0].legend(loc="best", fontsize=8)
+    axes[0, 0].set_title(title)
+    axes[-1, 0].set_xlabel("step")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
