@@ -203,6 +203,8 @@ def load_transitions(path: str | os.PathLike) -> Transitions:
         raise DataError(f"{path}: no such file")
     if os.path.isdir(path):
         raise DataError(f"{path}: is a directory, expected a .npz file")
+    if not zipfile.is_zipfile(path):
+        raise DataError(f"{path}: not a .npz archive (expected the output of `wm-jax collect`)")
     try:
         with np.load(path, allow_pickle=False) as archive:
             missing = [key for key in ARRAY_KEYS if key not in archive.files]
