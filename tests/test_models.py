@@ -33,7 +33,8 @@ def test_layer_shapes_match_the_tutorial_fc1_fc2_fc3():
     assert shapes["head"]["kernel"].get_value() == (32, 4) and shapes["head"]["bias"].get_value() == (4,)
 
 
-def test_init_is_bounded_like_torch_linear_default():
+def test_init_is_uniform_within_torch_linear_bounds():
+    """Coarse guard (bounds, full range); the exact distribution is checked by a KS test in parity_tests."""
     params = init_params(ModelSpec(**CARTPOLE, config=ModelConfig()), jax.random.key(1))
     for layer, fan_in in ((params["hidden"][0], 5), (params["hidden"][1], 64), (params["head"], 32)):
         bound = 1 / np.sqrt(fan_in)

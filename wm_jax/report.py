@@ -148,6 +148,7 @@ def plot_trajectory(
     axes[0, 0].legend(loc="best", fontsize=8)
     axes[0, 0].set_title(title)
     axes[-1, 0].set_xlabel("step")
+    axes[-1, 0].xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
