@@ -1,15 +1,14 @@
-"""Scoring world models on transition data: MSE overall, per state dimension and per member."""
+"""Scoring world models on transition data: MSE overall, per state dimension and per member.
+
+Scoring itself is numpy-only so the PyTorch reference shares it; only `member_predictions` and
+`score`, which run a JAX model, import JAX (lazily, to keep that sharing free of a JAX import).
+"""
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
-import jax
-import jax.numpy as jnp
 import numpy as np
-from flax import nnx
-
-from .models import ModelSpec, graphdef_of, predict_members
 
 
 class Scores(NamedTuple):
@@ -20,20 +19,26 @@ class Scores(NamedTuple):
     member_mse: list[float]
 
 
-def member_predictions(spec: ModelSpec, params: nnx.State, states, actions) -> np.ndarray:
-    """Eval-mode predictions of every member: (members, N, state_dim)."""
+def scores_from_predictions(members: np.ndarray, targets: np.ndarray) -> Scores:
+    """Scores of (members, N, state_dim) predictions against (N, state_dim) targets."""
+    members = np.asarray(members, dtype=np.float64)
+    targets = np.asarray(targets, dtype=np.float64)
+    per_dim = np.mean(np.square(members.mean(axis=0) - targets), axis=0)
+    member_mse = np.mean(np.square(members - targets[None]), axis=(1, 2))
+    return Scores(float(per_dim.mean()), per_dim.tolist(), member_mse.tolist())
+
+
+def member_predictions(spec, params, states, actions) -> np.ndarray:
+    """Eval-mode predictions of every member of a JAX model: (members, N, state_dim)."""
+    import jax
+    import jax.numpy as jnp
+
+    from .models import graphdef_of, predict_members
+
     fn = jax.jit(predict_members, static_argnums=0)
     return np.asarray(fn(graphdef_of(spec), params, jnp.asarray(states), jnp.asarray(actions)))
 
 
-def scores_from_predictions(members: np.ndarray, targets: np.ndarray) -> Scores:
-    """Scores of (members, N, state_dim) predictions against (N, state_dim) targets."""
-    mean = members.mean(axis=0)
-    per_dim = np.mean(np.square(mean - targets), axis=0)
-    member_mse = np.mean(np.square(members - targets[None]), axis=(1, 2))
-    return Scores(float(per_dim.mean()), per_dim.astype(float).tolist(), member_mse.astype(float).tolist())
-
-
-def score(spec: ModelSpec, params: nnx.State, data) -> Scores:
-    """Scores of a (stacked) model on data with states/actions/next_states."""
+def score(spec, params, data) -> Scores:
+    """Scores of a JAX model (stacked params) on data with states/actions/next_states."""
     return scores_from_predictions(member_predictions(spec, params, data.states, data.actions), data.next_states)
