@@ -16,7 +16,7 @@ from typing import Callable, Protocol
 import numpy as np
 
 from . import report
-from .config import ModelConfig, TrainConfig, tutorial_model_config, tutorial_train_config
+from .config import ConfigError, ModelConfig, TrainConfig, tutorial_model_config, tutorial_train_config
 from .data import Transitions, check_env_id, collect_transitions, random_trajectory, split_train_eval
 from .evaluation import Scores, scores_from_predictions
 
@@ -42,7 +42,19 @@ class DemoOptions:
     """a seconds-long smoke run: 1,000 transitions, 5 epochs"""
 
     def resolved(self) -> "DemoOptions":
-        return dataclasses.replace(self, transitions=1000, epochs=5) if self.quick else self
+        """The options actually used (--quick shrinks the run), validated before any work starts."""
+        opts = dataclasses.replace(self, transitions=1000, epochs=5) if self.quick else self
+        check_env_id(opts.env)
+        for kind in ("simple", "regularized", "ensemble"):
+            tutorial_model_config(kind, opts.members)
+            tutorial_train_config(kind, epochs=opts.epochs, batch_size=opts.batch_size, learning_rate=opts.lr)
+        if opts.transitions < 10:
+            raise ConfigError(f"transitions must be >= 10 for a train/held-out split, got {opts.transitions}")
+        if not 0.0 < opts.eval_fraction < 1.0:
+            raise ConfigError(f"eval fraction must be in (0, 1), got {opts.eval_fraction}")
+        if opts.trajectory_steps < 1:
+            raise ConfigError(f"trajectory steps must be >= 1, got {opts.trajectory_steps}")
+        return opts
 
 
 @dataclasses.dataclass
@@ -130,7 +142,6 @@ def _epoch_logger(epochs: int) -> Callable[[int, np.ndarray], None]:
 def run_demo(backend: DemoBackend, options: DemoOptions) -> dict:
     """Run the eight steps, print the report, write plots and metrics.json; return the metrics."""
     opts = options.resolved()
-    check_env_id(opts.env)
     started = time.perf_counter()
     os.makedirs(opts.out, exist_ok=True)
     rule = "=" * 60
@@ -236,11 +247,13 @@ def run_demo(backend: DemoBackend, options: DemoOptions) -> dict:
     return metrics
 
 
-def demo_main(backend: DemoBackend, argv: list[str] | None = None) -> int:
+def demo_main(
+    backend: DemoBackend, argv: list[str] | None = None, *, defaults: DemoOptions = DemoOptions(), prog: str | None = None
+) -> int:
     """Command-line entry for a backend's demo: parse DemoOptions flags, run, return an exit code."""
     import tyro
 
     from .errors import exit_code_of
 
-    options = tyro.cli(DemoOptions, args=argv, prog=f"demo ({backend.name})")
+    options = tyro.cli(DemoOptions, args=argv, default=defaults, prog=prog)
     return exit_code_of(lambda: run_demo(backend, options))
