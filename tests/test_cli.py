@@ -82,3 +82,23 @@ def test_demo_quick_writes_report_plots_and_metrics(tmp_path, capsys):
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics["models"]) == {"simple", "regularized", "ensemble"}
     assert metrics["models"]["ensemble"]["members"] == 5
+
+
+def _key_structure(value):
+    if isinstance(value, dict):
+        return {k: _key_structure(v) for k, v in value.items()}
+    return type(value).__name__ if not isinstance(value, (int, float)) else "number"
+
+
+def test_torch_reference_demo_writes_the_same_metrics_schema_from_the_same_data(tmp_path, capsys):
+    """Side by side means comparable: same data split, same report steps, same metrics.json keys."""
+    from wm_jax.demo import DemoOptions, JaxBackend, run_demo
+    from wm_torch_ref.backend import TorchBackend
+
+    options = dict(transitions=200, epochs=2, members=2, trajectory_steps=5)
+    jax_metrics = run_demo(JaxBackend(), DemoOptions(out=str(tmp_path / "jax"), **options))
+    torch_metrics = run_demo(TorchBackend(), DemoOptions(out=str(tmp_path / "torch"), **options))
+    assert _key_structure(jax_metrics) == _key_structure(torch_metrics)
+    assert jax_metrics["data"] == torch_metrics["data"]
+    assert torch_metrics["models"]["simple"]["params"] == jax_metrics["models"]["simple"]["params"] == 2596
+    assert (tmp_path / "torch" / "world_models_training.png").exists()
