@@ -160,6 +160,19 @@ class Evaluate:
                                           "transitions": data.size, **scores._asdict()})
 
 
+@dataclasses.dataclass(frozen=True)
+class Parity:
+    """Compare this library with the PyTorch reference (needs the `test` extra) and print the parity table."""
+
+    json: str | None = None
+    """also write every comparison to this JSON file"""
+    only: str | None = None
+    """run only the checks whose name contains this text (e.g. forward)"""
+
+    def argv(self) -> list[str]:
+        return [*(["--json", self.json] if self.json else []), *(["--only", self.only] if self.only else [])]
+
+
 def main(argv: list[str] | None = None) -> int:
     from .demo import DemoOptions, JaxBackend, run_demo
 
@@ -168,10 +181,18 @@ def main(argv: list[str] | None = None) -> int:
         "train": Train,
         "evaluate": Evaluate,
         "demo": DemoOptions,
+        "parity": Parity,
     }
     command = tyro.extras.subcommand_cli_from_dict(commands, args=argv, prog="wm-jax")
     if isinstance(command, DemoOptions):
         return exit_code_of(lambda: run_demo(JaxBackend(), command))
+    if isinstance(command, Parity):
+        try:
+            from parity_tests.report import main as parity_main
+        except ImportError as error:
+            print(f"error: the parity report needs the test extra (pip install -e '.[test]'): {error}", file=sys.stderr)
+            return 2
+        return parity_main(command.argv())
     return exit_code_of(command)
 
 
