@@ -65,6 +65,9 @@ class Train:
     shuffle: ShuffleMode = "shared"
     """minibatch order across ensemble members"""
     seed: int = 0
+    progress: bool = False
+    """live per-epoch progress bar; it needs a host callback, and JAX does not keep programs with
+    callbacks in the persistent compilation cache, so such runs always compile"""
 
     def __call__(self) -> None:
         from tqdm.auto import tqdm
@@ -103,7 +106,7 @@ class Train:
             bar.update(1)
             bar.set_postfix(loss=f"{float(losses.mean()):.3e}")
 
-        fitted = fit(spec, train_cfg, data, self.seed, on_epoch)
+        fitted = fit(spec, train_cfg, data, self.seed, on_epoch if self.progress else None)
         for bar in bars:
             bar.close()
         metrics = report.model_metrics(
@@ -174,6 +177,7 @@ class Parity:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .compilation import enable_persistent_cache
     from .demo import DemoOptions, JaxBackend, run_demo
 
     commands = {
@@ -184,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
         "parity": Parity,
     }
     command = tyro.extras.subcommand_cli_from_dict(commands, args=argv, prog="wm-jax")
+    # A second run of the same command then loads its compiled programs from disk.
+    enable_persistent_cache()
     if isinstance(command, DemoOptions):
         return exit_code_of(lambda: run_demo(JaxBackend(), command))
     if isinstance(command, Parity):

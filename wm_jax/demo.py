@@ -111,7 +111,11 @@ class JaxBackend:
         from .training import fit
 
         spec = ModelSpec(data.state_dim, data.action_dim, model_cfg)
-        fitted = fit(spec, train_cfg, data, seed, on_epoch)
+        # Training takes about a second, so the epoch lines are replayed afterwards rather than
+        # streamed by a host callback: programs with callbacks skip the persistent compile cache.
+        fitted = fit(spec, train_cfg, data, seed)
+        for epoch, losses in enumerate(fitted.loss_curve if on_epoch else ()):
+            on_epoch(epoch, losses)
         return TrainedModel(
             predict_members=lambda s, a: member_predictions(spec, fitted.params, s, a),
             loss_curve=fitted.loss_curve,
