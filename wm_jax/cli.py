@@ -179,6 +179,7 @@ class Parity:
 def main(argv: list[str] | None = None) -> int:
     from .compilation import enable_persistent_cache
     from .demo import DemoOptions, JaxBackend, run_demo
+    from .devices import use_all_cpu_cores
 
     commands = {
         "collect": Collect,
@@ -188,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
         "parity": Parity,
     }
     command = tyro.extras.subcommand_cli_from_dict(commands, args=argv, prog="wm-jax")
+    # One XLA device per core, so ensemble members train on every core (training.member_sharding).
+    use_all_cpu_cores()
     # A second run of the same command then loads its compiled programs from disk.
     enable_persistent_cache()
     if isinstance(command, DemoOptions):

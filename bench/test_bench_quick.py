@@ -1,0 +1,48 @@
+"""The bench runs end to end and writes well-formed outputs (CI checks this; it never asserts a speed)."""
+
+import json
+import math
+import subprocess
+import sys
+
+ROW_FIELDS = {
+    "impl": str,
+    "members": int,
+    "transitions": int,
+    "epochs": int,
+    "batch_size": int,
+    "seconds": float,
+    "member_steps_per_s": float,
+    "gflops": float,
+    "final_mse": float,
+}
+MACHINE_FIELDS = ("cpu_model", "cpu_cores", "jax_devices", "versions", "matmul_peak_gflops")
+
+
+def test_quick_bench_writes_json_markdown_and_plot(tmp_path):
+    paths = {kind: tmp_path / f"bench.{kind}" for kind in ("json", "md", "png")}
+    subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--json", str(paths["json"]), "--markdown", str(paths["md"]), "--plot", str(paths["png"])],
+        check=True, capture_output=True, text=True, timeout=300,
+    )
+    doc = json.loads(paths["json"].read_text())
+    assert set(doc) >= {"machine", "results"}, f"top-level keys: {sorted(doc)}"
+    for field in MACHINE_FIELDS:
+        assert field in doc["machine"], f"machine block lacks {field}"
+    assert doc["machine"]["matmul_peak_gflops"] > 0
+    impls = {row["impl"] for row in doc["results"]}
+    assert {"torch-loop", "jax-naive", "jax-engine"} <= impls, f"rows for {sorted(impls)}"
+    for row in doc["results"]:
+        if row["seconds"] is None:
+            assert row["note"].startswith("skipped"), row
+            continue
+        for field, kind in ROW_FIELDS.items():
+            value = row[field]
+            assert isinstance(value, (int, float) if kind is float else kind), f"{row['impl']}: {field}={value!r}"
+            if kind is float:
+                assert math.isfinite(value) and value >= 0, f"{row['impl']}: {field}={value!r}"
+        assert "compile_seconds" in row and "speedup_vs_torch_loop" in row
+    engine = [r for r in doc["results"] if r["impl"] == "jax-engine"]
+    assert all(r["compile_seconds"] > 0 for r in engine)
+    assert "| jax-engine |" in paths["md"].read_text()
+    assert paths["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
