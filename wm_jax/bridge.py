@@ -26,11 +26,13 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from .errors import UserError
+
 _LAYER_KEY = re.compile(r"fc(\d+)\.(weight|bias)")
 _ENSEMBLE_KEY = re.compile(r"models\.(\d+)\.(.+)")
 
 
-class BridgeError(ValueError):
+class BridgeError(UserError):
     """A state_dict or parameter state that does not describe a (stack of) world model(s)."""
 
 

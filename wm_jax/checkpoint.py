@@ -17,13 +17,14 @@ import numpy as np
 from flax import nnx
 
 from .config import ConfigError, ModelConfig
+from .errors import UserError
 from .models import ModelSpec, init_ensemble_params
 
 PARAMS_FILE = "params.npz"
 MODEL_FILE = "model.json"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError):
     """A missing, corrupt or mismatched checkpoint (the CLI prints it as a one-line error)."""
 
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 import dataclasses
 from typing import Literal
 
+from .errors import UserError
+
 ModelKind = Literal["simple", "regularized", "ensemble"]
 ShuffleMode = Literal["shared", "per_member"]
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError):
     """A configuration value that cannot work (the CLI prints it as a one-line error)."""
 
 

@@ -16,6 +16,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .errors import UserError
+
 # Environments with a flat Box observation and a Discrete or Box action: what an MLP world model
 # on raw states can learn. Anything else is rejected with this list in the message.
 SUPPORTED_ENVS = (
@@ -29,7 +31,7 @@ TUTORIAL_MAX_EPISODE_STEPS = 200
 ARRAY_KEYS = ("states", "actions", "next_states", "rewards", "terminated", "truncated")
 
 
-class DataError(ValueError):
+class DataError(UserError):
     """Unusable transition data or collection request (the CLI prints it as a one-line error)."""
 
 

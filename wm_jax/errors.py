@@ -1,23 +1,27 @@
-"""User-facing errors: bad input becomes one clear line on stderr and a non-zero exit, never a traceback."""
+"""User-facing errors: bad input becomes one clear line on stderr and a non-zero exit, never a traceback.
+
+Every module's input error (ConfigError, DataError, CheckpointError, BridgeError) subclasses
+`UserError`, so the CLI catches one type. This module imports nothing else from the package, so
+importing it (as the PyTorch reference's demo does) never pulls in JAX.
+"""
 
 from __future__ import annotations
 
 import sys
 from typing import Callable
 
-from .checkpoint import CheckpointError
-from .config import ConfigError
-from .data import DataError
-
-USER_ERRORS = (DataError, ConfigError, CheckpointError)
 EXIT_USER_ERROR = 2
+
+
+class UserError(ValueError):
+    """Input the user can fix: printed as `error: <message>` with exit status 2."""
 
 
 def exit_code_of(command: Callable[[], object]) -> int:
     """Run `command`; a user error prints `error: ...` and returns 2, Ctrl-C returns 130."""
     try:
         command()
-    except USER_ERRORS as error:
+    except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
