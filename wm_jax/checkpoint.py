@@ -1,7 +1,9 @@
-"""Saving and loading trained parameters: DIR/params.npz + DIR/model.json.
+"""Saving and loading trained models: DIR/params.npz + DIR/model.json (+ DIR/baselines.json).
 
 Plain numpy archives keep checkpoints readable without JAX (and by the PyTorch bridge). Keys are
 the parameter paths ("hidden.0.kernel", "head.bias"); every array has a leading member axis.
+model.json describes the architecture, the environment and the action encoding; baselines.json
+holds the linear baseline fitted on the same training split, for `wm-jax evaluate`.
 Writes go to temporary files renamed into place, so a failed save never damages an old one.
 """
 
@@ -9,19 +11,21 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from .atomic import atomic_write
 from .config import ConfigError, ModelConfig
+from .envs import ACTION_ENCODINGS, EnvError, env_info
 from .errors import UserError
 from .models import ModelSpec, init_ensemble_params
 
 PARAMS_FILE = "params.npz"
 MODEL_FILE = "model.json"
+BASELINES_FILE = "baselines.json"
 
 
 class CheckpointError(UserError):
@@ -52,20 +56,27 @@ def unflatten_params(flat: dict[str, np.ndarray], template: nnx.State) -> nnx.St
     return jax.tree.unflatten(jax.tree.structure(template), leaves)
 
 
-def _atomic_write(path: str, write) -> None:
-    directory = os.path.dirname(path)
-    with tempfile.NamedTemporaryFile(dir=directory, delete=False, suffix=".tmp") as handle:
-        write(handle)
-        tmp = handle.name
-    os.replace(tmp, path)
-
-
-def save_checkpoint(directory: str, spec: ModelSpec, params: nnx.State) -> None:
-    """Write params.npz and model.json into `directory` (created if needed)."""
+def save_checkpoint(directory: str, spec: ModelSpec, params: nnx.State, baselines: dict | None = None) -> None:
+    """Write params.npz, model.json and (if given) baselines.json into `directory` (created if needed)."""
     os.makedirs(directory, exist_ok=True)
-    model = {"state_dim": spec.state_dim, "action_dim": spec.action_dim, **_config_dict(spec.config)}
-    _atomic_write(os.path.join(directory, PARAMS_FILE), lambda f: np.savez(f, **flatten_params(params)))
-    _atomic_write(os.path.join(directory, MODEL_FILE), lambda f: f.write(json.dumps(model, indent=2).encode()))
+    model = {"state_dim": spec.state_dim, "action_dim": spec.action_dim, "env_id": spec.env_id,
+             "action_encoding": spec.action_encoding, **_config_dict(spec.config)}
+    atomic_write(os.path.join(directory, PARAMS_FILE), lambda f: np.savez(f, **flatten_params(params)))
+    atomic_write(os.path.join(directory, MODEL_FILE), lambda f: f.write(json.dumps(model, indent=2).encode()))
+    if baselines is not None:
+        atomic_write(os.path.join(directory, BASELINES_FILE), lambda f: f.write(json.dumps(baselines, indent=2).encode()))
+
+
+def load_baselines(directory: str) -> dict | None:
+    """The baselines saved beside a model, or None for a checkpoint without them."""
+    path = os.path.join(directory, BASELINES_FILE)
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path) as handle:
+            return json.load(handle)
+    except (OSError, ValueError) as error:
+        raise CheckpointError(f"{path}: unreadable ({type(error).__name__}: {error})") from None
 
 
 def _config_dict(config: ModelConfig) -> dict:
@@ -90,8 +101,15 @@ def load_checkpoint(directory: str) -> tuple[ModelSpec, nnx.State]:
                 dropout_rate=float(model["dropout_rate"]),
                 members=int(model["members"]),
             ),
+            # Checkpoints from before environments were recorded fed actions to the network as is.
+            env_id=model.get("env_id"),
+            action_encoding=model.get("action_encoding", "continuous"),
         )
-    except (OSError, ValueError, KeyError, TypeError, ConfigError) as error:
+        if spec.action_encoding not in ACTION_ENCODINGS:
+            raise ValueError(f"unknown action encoding {spec.action_encoding!r}")
+        if spec.env_id is not None:
+            env_info(spec.env_id)
+    except (OSError, ValueError, KeyError, TypeError, ConfigError, EnvError) as error:
         raise CheckpointError(f"{model_path}: unreadable model description ({type(error).__name__}: {error})") from None
     try:
         with np.load(params_path, allow_pickle=False) as archive:

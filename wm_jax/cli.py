@@ -12,41 +12,50 @@ import sys
 import tyro
 
 from .config import ConfigError, ModelKind, ShuffleMode, tutorial_model_config, tutorial_train_config
+from .data.collect import CollectBackend
+from .envs import ActionEncoding
 from .errors import exit_code_of
 
 
 @dataclasses.dataclass(frozen=True)
 class Collect:
-    """Collect random-policy transitions from a gymnasium environment into a .npz file."""
+    """Collect random-policy transitions into a data file (format version 2, see the README)."""
 
     out: str
     """output .npz file"""
     env: str = "CartPole-v1"
     transitions: int | None = None
-    """number of transitions (give this or --episodes)"""
+    """number of transitions (give this or --episodes; default 10,000)"""
     episodes: int | None = None
     """number of whole episodes (give this or --transitions)"""
     seed: int = 0
     max_episode_steps: int = 200
     """the tutorial caps episodes at 200 steps"""
+    backend: CollectBackend = "gymnasium"
+    """gymnasium: real envs stepped one at a time; jax: gymnax envs vmapped inside one compiled scan"""
+    num_envs: int | None = None
+    """environments run side by side (jax backend; default: about 250 steps per environment)"""
 
     def __call__(self) -> None:
-        from .data import collect_transitions, save_transitions
+        from .data import collect_dataset, save_dataset
 
         transitions, episodes = self.transitions, self.episodes
         if transitions is None and episodes is None:
             transitions = 10_000
-        data = collect_transitions(
-            self.env, seed=self.seed, transitions=transitions, episodes=episodes,
-            max_episode_steps=self.max_episode_steps, progress=sys.stderr.isatty(),
+        dataset = collect_dataset(
+            self.env, backend=self.backend, seed=self.seed, transitions=transitions, episodes=episodes,
+            max_episode_steps=self.max_episode_steps, num_envs=self.num_envs, progress=sys.stderr.isatty(),
         )
-        save_transitions(data, self.out, env_id=self.env)
-        print(f"wrote {data.size} transitions from {self.env} (seed {self.seed}) to {self.out}")
+        save_dataset(dataset, self.out)
+        data = dataset.transitions
+        cut = len(dataset.info.cut_episodes)
+        print(f"wrote {data.size} transitions in {data.episode_count} episodes ({cut} cut by the budget) from "
+              f"{self.env} ({self.backend}, seed {self.seed}) to {self.out}")
 
 
 @dataclasses.dataclass(frozen=True)
 class Train:
-    """Train a world model on a .npz of transitions; write DIR/params.npz, model.json, metrics.json."""
+    """Train a world model on a data file; write DIR/params.npz, model.json, baselines.json, metrics.json."""
 
     data: str
     """training transitions (.npz from `wm-jax collect`)"""
@@ -54,7 +63,9 @@ class Train:
     """output directory"""
     model: ModelKind = "simple"
     eval_data: str | None = None
-    """held-out transitions to score after training"""
+    """held-out transitions from a separate file (instead of --eval-fraction)"""
+    eval_fraction: float | None = None
+    """hold out this share of the data, as whole episodes chosen with --seed (default 0.2 without --eval-data)"""
     members: int | None = None
     """ensemble size (default 5; only for --model ensemble)"""
     epochs: int = 100
@@ -64,23 +75,33 @@ class Train:
     """torch-style coupled L2 (default: 1e-4 for regularized, else 0)"""
     shuffle: ShuffleMode = "shared"
     """minibatch order across ensemble members"""
+    action_encoding: ActionEncoding | None = None
+    """how actions enter the network: index (the tutorial's, default for Discrete), onehot, continuous (Box)"""
+    horizon: int = 50
+    """longest open-loop rollout scored in metrics.json"""
     seed: int = 0
     progress: bool = False
-    """live per-epoch progress bar; it needs a host callback, and JAX does not keep programs with
-    callbacks in the persistent compilation cache, so such runs always compile"""
+    """show a progress bar: training then runs in compiled chunks of epochs, with identical results"""
 
     def __call__(self) -> None:
         from tqdm.auto import tqdm
 
         from . import report
         from .checkpoint import save_checkpoint
-        from .data import load_transitions
+        from .data import check_data_matches_model, load_dataset, split_by_episode
         from .evaluation import score
-        from .models import ModelSpec, count_params
+        from .evaluation.baselines import fit_linear
+        from .evaluation.rollouts import model_rollout
+        from .evaluation.summary import evaluation_block
+        from .models import count_params, graphdef_of
         from .training import fit
 
         if self.members is not None and self.model != "ensemble":
             raise ConfigError("--members applies only to --model ensemble")
+        if self.eval_data is not None and self.eval_fraction is not None:
+            raise ConfigError("give --eval-data or --eval-fraction, not both")
+        if self.horizon < 1:
+            raise ConfigError(f"--horizon must be >= 1, got {self.horizon}")
         if os.path.exists(self.out) and not os.path.isdir(self.out):
             raise ConfigError(f"{self.out}: exists and is not a directory")
         model_cfg = tutorial_model_config(self.model, self.members if self.members is not None else 5)
@@ -89,78 +110,128 @@ class Train:
             self.model, epochs=self.epochs, batch_size=self.batch_size, learning_rate=self.lr,
             shuffle=self.shuffle, **overrides,
         )
-        data = load_transitions(self.data)
-        eval_data = load_transitions(self.eval_data) if self.eval_data else None
-        if eval_data is not None and (eval_data.state_dim, eval_data.action_dim) != (data.state_dim, data.action_dim):
-            raise ConfigError(
-                f"{self.eval_data}: state/action dims ({eval_data.state_dim}, {eval_data.action_dim}) differ "
-                f"from the training data's ({data.state_dim}, {data.action_dim})"
-            )
-        spec = ModelSpec(data.state_dim, data.action_dim, model_cfg)
+        dataset = load_dataset(self.data)
+        spec = model_spec_for(dataset, model_cfg, self.action_encoding)
+        if self.eval_data is not None:
+            held_out_set = load_dataset(self.eval_data)
+            check_data_matches_model(held_out_set, spec.env_id, spec.state_dim, self.eval_data)
+            train, held_out = dataset.transitions, held_out_set.transitions
+            split = {"method": "separate file", "eval_data": self.eval_data}
+        else:
+            fraction = 0.2 if self.eval_fraction is None else self.eval_fraction
+            parts = split_by_episode(dataset.transitions, fraction, seed=self.seed)
+            train, held_out = parts.train, parts.held_out
+            split = {"method": "by episode", "seed": self.seed, "eval_fraction": fraction,
+                     "held_out_episodes": parts.held_out_episodes.tolist()}
+        split.update(train_transitions=train.size, held_out_transitions=held_out.size,
+                     train_episodes=train.episode_count, held_out_episode_count=held_out.episode_count)
         bars = []  # created at the first epoch so compilation time does not skew the rate
 
         def on_epoch(epoch, losses):
             if not bars:
                 bars.append(tqdm(total=self.epochs, desc=f"training {self.model}", unit=" epoch", file=sys.stderr))
-            bar = bars[0]
-            bar.update(1)
-            bar.set_postfix(loss=f"{float(losses.mean()):.3e}")
+            bars[0].update(1)
+            bars[0].set_postfix(loss=f"{float(losses.mean()):.3e}")
 
-        fitted = fit(spec, train_cfg, data, self.seed, on_epoch if self.progress else None)
+        fitted = fit(spec, train_cfg, train, self.seed, on_epoch if self.progress else None)
         for bar in bars:
             bar.close()
+        train_actions, held_out_actions = spec.encode_actions(train.actions), spec.encode_actions(held_out.actions)
+        linear = fit_linear(train.states, train_actions, train.next_states)
+        rollout = model_rollout(graphdef_of(spec), fitted.params)
         metrics = report.model_metrics(
             model=self.model, members=model_cfg.members, epochs=self.epochs, batch_size=self.batch_size,
             learning_rate=self.lr, weight_decay=train_cfg.weight_decay, dropout_rate=model_cfg.dropout_rate,
             params=count_params(fitted.params), loss_curve=fitted.loss_curve,
-            train_scores=score(spec, fitted.params, data),
-            eval_scores=score(spec, fitted.params, eval_data) if eval_data is not None else None,
+            train_scores=score(spec, fitted.params, train), eval_scores=score(spec, fitted.params, held_out),
             train_seconds=fitted.train_seconds, compile_seconds=fitted.compile_seconds, seed=self.seed,
             backend="jax",
         )
-        save_checkpoint(self.out, spec, fitted.params)
+        metrics.update(
+            env_id=spec.env_id, action_encoding=spec.action_encoding, data=self.data, split=split,
+            train=evaluation_block(rollout, linear, train, train_actions, self.horizon),
+            held_out=evaluation_block(rollout, linear, held_out, held_out_actions, self.horizon),
+        )
+        save_checkpoint(self.out, spec, fitted.params, {"linear": linear.to_json(), "fitted_on": split})
         report.write_json(os.path.join(self.out, "metrics.json"), metrics)
-        summary = f"train MSE {metrics['train_mse']:.4e}"
-        if eval_data is not None:
-            summary += f", eval MSE {metrics['eval_mse']:.4e}"
+        baselines = metrics["held_out"]["baselines"]
         print(
-            f"{self.model} model ({metrics['params']} params): {summary}; "
+            f"{self.model} model ({metrics['params']} params) on {spec.env_id or 'data'}: held-out one-step MSE "
+            f"{metrics['eval_mse']:.3e} (identity {baselines['identity']['one_step_mse']:.3e}, linear "
+            f"{baselines['linear']['one_step_mse']:.3e}), train {metrics['train_mse']:.3e}; "
             f"{fitted.train_seconds:.2f} s training + {fitted.compile_seconds:.2f} s compiling; wrote {self.out}"
         )
 
 
+def model_spec_for(dataset, model_cfg, action_encoding):
+    """The spec of a model trained on `dataset`: its environment's, or, for a version-1 file of unknown
+    origin, one that feeds float actions as they are (an integer index as one column)."""
+    from .envs import check_encoding, env_info
+    from .models import ModelSpec, spec_for_env
+
+    if dataset.info.env_id is not None:
+        check_encoding(env_info(dataset.info.env_id), action_encoding or env_info(dataset.info.env_id).default_action_encoding)
+        return spec_for_env(dataset.info.env_id, model_cfg, action_encoding)
+    data = dataset.transitions
+    if action_encoding not in (None, "index" if data.actions.ndim == 1 else "continuous"):
+        raise ConfigError("data of unknown origin: the action encoding cannot be chosen")
+    if data.actions.ndim == 1:
+        return ModelSpec(data.state_dim, 1, model_cfg, None, "index")
+    return ModelSpec(data.state_dim, data.actions.shape[1], model_cfg)
+
+
 @dataclasses.dataclass(frozen=True)
 class Evaluate:
-    """Score a trained model (a `wm-jax train` output directory) on a .npz of transitions."""
+    """Score a trained model (a `wm-jax train` directory) on a data file: one-step and rollout MSE, with baselines."""
 
     checkpoint: str
     """directory written by `wm-jax train`"""
     data: str
-    """transitions to score"""
+    """transitions to score (from the model's environment)"""
+    horizon: int = 50
+    """longest open-loop rollout: MSE for every H = 1..horizon"""
     json: str | None = None
     """also write the scores to this JSON file"""
 
     def __call__(self) -> None:
         from . import report
-        from .checkpoint import load_checkpoint
-        from .data import load_transitions
+        from .checkpoint import load_baselines, load_checkpoint
+        from .data import check_data_matches_model, load_dataset
         from .evaluation import score
+        from .evaluation.baselines import LinearBaseline
+        from .evaluation.rollouts import model_rollout
+        from .evaluation.summary import TABLE_HORIZONS, at_horizon, evaluation_block
+        from .models import graphdef_of
 
+        if self.horizon < 1:
+            raise ConfigError(f"--horizon must be >= 1, got {self.horizon}")
         spec, params = load_checkpoint(self.checkpoint)
-        data = load_transitions(self.data)
-        if (data.state_dim, data.action_dim) != (spec.state_dim, spec.action_dim):
-            raise ConfigError(
-                f"{self.data}: state/action dims ({data.state_dim}, {data.action_dim}) do not match the "
-                f"model's ({spec.state_dim}, {spec.action_dim})"
-            )
+        dataset = load_dataset(self.data)
+        check_data_matches_model(dataset, spec.env_id, spec.state_dim, self.data)
+        data = dataset.transitions
+        saved = load_baselines(self.checkpoint)
+        linear = LinearBaseline.from_json(saved["linear"]) if saved and "linear" in saved else None
+        block = evaluation_block(model_rollout(graphdef_of(spec), params), linear, data, spec.encode_actions(data.actions),
+                                 self.horizon)
         scores = score(spec, params, data)
-        print(f"{spec.config.kind} model, {data.size} transitions: MSE {scores.mse:.6e}")
-        print("per dimension: " + ", ".join(f"{v:.4e}" for v in scores.per_dim_mse))
+        print(f"{spec.config.kind} model for {spec.env_id or 'unknown env'}, {data.size} transitions in "
+              f"{block['episodes']} episodes")
+        horizons = [h for h in TABLE_HORIZONS if h <= self.horizon]
+        rows = [["model" + (f" (mean of {spec.config.members})" if spec.config.members > 1 else ""),
+                 *(at_horizon(block["rollout"]["mse"], h) for h in horizons)]]
         if spec.config.members > 1:
-            print("per member:    " + ", ".join(f"{v:.4e}" for v in scores.member_mse))
+            rows += [[f"  member {i + 1}", *(at_horizon(m, h) for h in horizons)]
+                     for i, m in enumerate(block["rollout"]["member_mse"])]
+        rows += [[f"baseline: {name}", *(at_horizon(b["rollout_mse"], h) for h in horizons)]
+                 for name, b in block["baselines"].items()]
+        print(report.format_table(["MSE at horizon", *map(str, horizons)], rows))
+        if linear is None:
+            print("   (no linear baseline: the checkpoint has no baselines.json)")
         if self.json:
-            report.write_json(self.json, {"model": spec.config.kind, "members": spec.config.members,
-                                          "transitions": data.size, **scores._asdict()})
+            report.write_json(self.json, {
+                "model": spec.config.kind, "members": spec.config.members, "env_id": spec.env_id,
+                "data": self.data, "per_dim_mse": scores.per_dim_mse, **block,
+            })
 
 
 @dataclasses.dataclass(frozen=True)
@@ -174,6 +245,25 @@ class Parity:
 
     def argv(self) -> list[str]:
         return [*(["--json", self.json] if self.json else []), *(["--only", self.only] if self.only else [])]
+
+
+def _parity_report():
+    """`parity_tests.report.main`, from the current directory or from the checkout this package was
+    installed from in editable mode; None when neither has the suite or torch is missing."""
+    import importlib
+    from pathlib import Path
+
+    checkout = Path(__file__).resolve().parents[1]
+    for root in (Path.cwd(), checkout):
+        if (root / "parity_tests" / "report.py").is_file():
+            if str(root) not in sys.path:
+                sys.path.insert(0, str(root))
+            try:
+                return importlib.import_module("parity_tests.report").main
+            except ImportError as error:
+                print(f"error: the parity report needs the test extra (pip install -e '.[test]'): {error}", file=sys.stderr)
+                sys.exit(2)
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -196,10 +286,11 @@ def main(argv: list[str] | None = None) -> int:
     if isinstance(command, DemoOptions):
         return exit_code_of(lambda: run_demo(JaxBackend(), command))
     if isinstance(command, Parity):
-        try:
-            from parity_tests.report import main as parity_main
-        except ImportError as error:
-            print(f"error: the parity report needs the test extra (pip install -e '.[test]'): {error}", file=sys.stderr)
+        parity_main = _parity_report()
+        if parity_main is None:
+            print("error: the parity suite is not installed with the package; it is the parity_tests/ folder of a "
+                  "source checkout: git clone the wm-jax repository, pip install -e '.[test]' there, and run "
+                  "`wm-jax parity` (or `python -m parity_tests`) from it", file=sys.stderr)
             return 2
         return parity_main(command.argv())
     return exit_code_of(command)

@@ -1,9 +1,10 @@
-"""The tutorial demo: the eight steps of the seed README, for any framework backend.
+"""The tutorial demo: the seed README's steps, for any framework backend, with an honest evaluation.
 
-`run_demo(backend, options)` collects data, trains the simple, regularized and ensemble models
-through `backend`, and prints the report, writes the plots and metrics.json. `JaxBackend` plugs in
-this library; `wm_torch_ref` plugs in the PyTorch reference, so both print the same report from
-the same data.
+`run_demo(backend, options)` collects data, holds out whole episodes, trains the simple,
+regularized and ensemble models through `backend`, scores them beside the identity and linear
+baselines one step ahead and in open-loop rollouts, prints the report, and writes the plots and
+metrics.json. `JaxBackend` plugs in this library; `wm_torch_ref` plugs in the PyTorch reference,
+so both print the same report from the same data.
 """
 
 from __future__ import annotations
@@ -17,13 +18,18 @@ import numpy as np
 
 from . import report
 from .config import ConfigError, ModelConfig, TrainConfig, tutorial_model_config, tutorial_train_config
-from .data import Transitions, check_env_id, collect_transitions, random_trajectory, split_train_eval
-from .evaluation import Scores, scores_from_predictions
+from .data import collect_dataset, random_trajectory, split_by_episode
+from .data.collect import CollectBackend
+from .envs import ActionEncoding, check_encoding, encode_actions, env_info, state_labels
+from .evaluation.baselines import fit_linear
+from .evaluation.scores import Scores, scores_from_predictions
+from .evaluation.summary import TABLE_HORIZONS, at_horizon, evaluation_block
+from .transitions import Transitions
 
 
 @dataclasses.dataclass(frozen=True)
 class DemoOptions:
-    """Run the tutorial demo: collect data, train three world models, compare, plot."""
+    """Run the tutorial demo: collect data, train three world models, compare them with baselines, plot."""
 
     out: str = "demo_out"
     """directory for metrics.json and the PNG plots"""
@@ -35,16 +41,25 @@ class DemoOptions:
     lr: float = 1e-3
     members: int = 5
     eval_fraction: float = 0.2
-    """share of transitions held out for evaluation"""
+    """share of transitions held out for evaluation, as whole episodes"""
+    horizon: int = 50
+    """longest open-loop rollout scored"""
+    action_encoding: ActionEncoding | None = None
+    """index (the tutorial's, default for Discrete actions), onehot, or continuous (Box actions)"""
+    collect_backend: CollectBackend = "gymnasium"
+    """gymnasium (the tutorial's) or jax (gymnax, on the device)"""
     trajectory_steps: int = 20
     seed: int = 0
     quick: bool = False
-    """a seconds-long smoke run: 1,000 transitions, 5 epochs"""
+    """a seconds-long smoke run: 1,000 transitions, 5 epochs, horizon 10"""
 
     def resolved(self) -> "DemoOptions":
         """The options actually used (--quick shrinks the run), validated before any work starts."""
-        opts = dataclasses.replace(self, transitions=1000, epochs=5) if self.quick else self
-        check_env_id(opts.env)
+        opts = dataclasses.replace(self, transitions=1000, epochs=5, horizon=min(self.horizon, 10)) if self.quick else self
+        info = env_info(opts.env)
+        if opts.action_encoding is None:
+            opts = dataclasses.replace(opts, action_encoding=info.default_action_encoding)
+        check_encoding(info, opts.action_encoding)
         for kind in ("simple", "regularized", "ensemble"):
             tutorial_model_config(kind, opts.members)
             tutorial_train_config(kind, epochs=opts.epochs, batch_size=opts.batch_size, learning_rate=opts.lr)
@@ -54,14 +69,18 @@ class DemoOptions:
             raise ConfigError(f"eval fraction must be in (0, 1), got {opts.eval_fraction}")
         if opts.trajectory_steps < 1:
             raise ConfigError(f"trajectory steps must be >= 1, got {opts.trajectory_steps}")
+        if opts.horizon < 1:
+            raise ConfigError(f"horizon must be >= 1, got {opts.horizon}")
         return opts
 
 
 @dataclasses.dataclass
 class TrainedModel:
-    """What a backend hands back after training one model kind."""
+    """What a backend hands back after training one model kind. Actions here are encoded (network input)."""
 
     predict_members: Callable[[np.ndarray, np.ndarray], np.ndarray]  # (N,S),(N,A) -> (E,N,S), eval mode
+    # (B,S) start states, (B,H,A) action windows -> (1+E,B,H,S): the ensemble mean's rollout, then each member's
+    rollout: Callable[[np.ndarray, np.ndarray], np.ndarray]
     loss_curve: np.ndarray  # (epochs, members)
     params: int
     train_seconds: float
@@ -84,9 +103,11 @@ class DemoBackend(Protocol):
         train_cfg: TrainConfig,
         data: Transitions,
         seed: int,
-        on_epoch: Callable[[int, np.ndarray], None] | None = None,
+        on_epoch: Callable[[int, np.ndarray], None] | None,
+        env_id: str,
+        action_encoding: ActionEncoding,
     ) -> TrainedModel:
-        """Train one model; on_epoch(epoch_index, per_member_losses) after each epoch."""
+        """Train one model on raw-action `data`; on_epoch(epoch_index, per_member_losses) after each epoch."""
 
 
 class JaxBackend:
@@ -105,19 +126,21 @@ class JaxBackend:
         out = model(jnp.zeros((1, state_dim)), jnp.zeros((1, action_dim)))
         return count_params(init_params(spec, jax.random.key(0))), (1, state_dim + action_dim), tuple(out.shape)
 
-    def train(self, model_cfg, train_cfg, data, seed, on_epoch=None):
-        from .evaluation import member_predictions
-        from .models import ModelSpec, count_params
+    def train(self, model_cfg, train_cfg, data, seed, on_epoch, env_id, action_encoding):
+        from .evaluation.rollouts import model_rollout
+        from .evaluation.scores import member_predictions
+        from .models import count_params, graphdef_of, spec_for_env
         from .training import fit
 
-        spec = ModelSpec(data.state_dim, data.action_dim, model_cfg)
+        spec = spec_for_env(env_id, model_cfg, action_encoding)
         # Training takes about a second, so the epoch lines are replayed afterwards rather than
-        # streamed by a host callback: programs with callbacks skip the persistent compile cache.
+        # reported between compiled chunks: one chunk is the fastest program.
         fitted = fit(spec, train_cfg, data, seed)
         for epoch, losses in enumerate(fitted.loss_curve if on_epoch else ()):
             on_epoch(epoch, losses)
         return TrainedModel(
             predict_members=lambda s, a: member_predictions(spec, fitted.params, s, a),
+            rollout=model_rollout(graphdef_of(spec), fitted.params),
             loss_curve=fitted.loss_curve,
             params=count_params(fitted.params),
             train_seconds=fitted.train_seconds,
@@ -144,50 +167,65 @@ def _epoch_logger(epochs: int) -> Callable[[int, np.ndarray], None]:
 
 
 def run_demo(backend: DemoBackend, options: DemoOptions) -> dict:
-    """Run the eight steps, print the report, write plots and metrics.json; return the metrics."""
+    """Run the demo, print the report, write plots and metrics.json; return the metrics."""
     opts = options.resolved()
     started = time.perf_counter()
     os.makedirs(opts.out, exist_ok=True)
     rule = "=" * 60
     print(f"{rule}\nWorld Models - Demo, backend: {backend.name}\n{rule}\n")
 
-    data = collect_transitions(opts.env, seed=opts.seed, transitions=opts.transitions, progress=False)
-    labels = report.state_labels(opts.env, data.state_dim)
+    dataset = collect_dataset(opts.env, backend=opts.collect_backend, seed=opts.seed, transitions=opts.transitions)
+    data, info = dataset.transitions, env_info(opts.env)
+    labels = state_labels(opts.env, data.state_dim)
+    width = info.encoded_action_dim(opts.action_encoding)
+
+    def encode(actions):
+        return encode_actions(actions, opts.action_encoding, width)
 
     print("1. Defining Simple World Model...")
-    params, in_shape, out_shape = backend.describe(data.state_dim, data.action_dim)
+    params, in_shape, out_shape = backend.describe(data.state_dim, width)
     print(f"   Model created with {params} parameters")
     print(f"   Test forward pass successful: input shape {in_shape} -> output shape {out_shape}\n")
 
-    print(f"2. Collecting data from {opts.env} environment (random policy, episodes capped at 200 steps)...")
-    episodes = int(np.sum(data.terminated | data.truncated)) + int(not (data.terminated[-1] or data.truncated[-1]))
-    print(f"   Collected {data.size} transitions from {episodes} episodes")
+    print(f"2. Collecting data from {opts.env} ({opts.collect_backend}; random policy, episodes capped at 200 steps)...")
+    print(f"   Collected {data.size} transitions from {data.episode_count} episodes "
+          f"({len(dataset.info.cut_episodes)} cut short by the budget)")
     print(f"   States shape: {data.states.shape}")
-    print(f"   Actions shape: {data.actions.shape}")
+    print(f"   Actions shape: {data.actions.shape} ({opts.action_encoding} encoding -> {width} network input column(s))")
     print(f"   Next states shape: {data.next_states.shape}")
-    train, held_out = split_train_eval(data, opts.eval_fraction, seed=opts.seed)
-    print(f"   Split: {train.size} training / {held_out.size} held-out transitions\n")
+    split = split_by_episode(data, opts.eval_fraction, seed=opts.seed)
+    train, held_out = split.train, split.held_out
+    print(f"   Split by episode (seed {opts.seed}): {train.size} training transitions in {train.episode_count} "
+          f"episodes / {held_out.size} held-out in {held_out.episode_count} episodes; no episode on both sides\n")
 
     trained: dict[str, TrainedModel] = {}
     for step, kind in enumerate(("simple", "regularized", "ensemble"), start=3):
         model_cfg = tutorial_model_config(kind, opts.members)
         train_cfg = tutorial_train_config(kind, epochs=opts.epochs, batch_size=opts.batch_size, learning_rate=opts.lr)
         print(f"{step}. Training {MODEL_TITLES[kind].format(members=opts.members)}...")
-        model = backend.train(model_cfg, train_cfg, train, opts.seed, _epoch_logger(opts.epochs))
+        model = backend.train(model_cfg, train_cfg, train, opts.seed, _epoch_logger(opts.epochs), opts.env,
+                              opts.action_encoding)
         trained[kind] = model
         print(
             f"   Final training loss: {float(model.loss_curve[-1].mean()):.6f}  "
             f"({model.train_seconds:.2f} s training, {model.compile_seconds:.2f} s compiling)\n"
         )
 
-    print("6. Comparing prediction accuracy (MSE, eval mode)...")
+    train_actions, held_out_actions = encode(train.actions), encode(held_out.actions)
+    linear = fit_linear(train.states, train_actions, train.next_states)
+    print("6. Comparing one-step prediction accuracy (MSE, eval mode) with two baselines fitted on the training split...")
     scores: dict[str, tuple[Scores, Scores]] = {
         kind: tuple(
-            scores_from_predictions(model.predict_members(split.states, split.actions), split.next_states)
-            for split in (train, held_out)
+            scores_from_predictions(model.predict_members(split_.states, actions), split_.next_states)
+            for split_, actions in ((train, train_actions), (held_out, held_out_actions))
         )
         for kind, model in trained.items()
     }
+    blocks = {kind: evaluation_block(model.rollout, linear, held_out, held_out_actions, opts.horizon)
+              for kind, model in trained.items()}
+    train_blocks = {kind: evaluation_block(model.rollout, linear, train, train_actions, opts.horizon)
+                    for kind, model in trained.items()}
+    baselines = {"held_out": blocks["simple"]["baselines"], "train": train_blocks["simple"]["baselines"]}
     rows = []
     for kind, (on_train, on_held_out) in scores.items():
         rows.append([f"{kind}" + (f" (mean of {opts.members})" if kind == "ensemble" else ""),
@@ -195,22 +233,53 @@ def run_demo(backend: DemoBackend, options: DemoOptions) -> dict:
         if kind == "ensemble":
             rows += [[f"  member {i + 1}", trained[kind].params // opts.members, t, h]
                      for i, (t, h) in enumerate(zip(on_train.member_mse, on_held_out.member_mse))]
+    for name in baselines["held_out"]:
+        rows.append([f"baseline: {name}", linear.weights.size if name == "linear" else 0,
+                     baselines["train"][name]["one_step_mse"], baselines["held_out"][name]["one_step_mse"]])
     print(report.format_table(["model", "params", "train MSE", "held-out MSE"], rows))
     print("\n   Held-out MSE per state dimension:")
     print(report.format_table(["model", *labels], [[k, *h.per_dim_mse] for k, (_, h) in scores.items()]))
     best = min(scores, key=lambda k: scores[k][1].mse)
-    print(f"   Lowest held-out MSE: {best}\n")
+    print(f"   Lowest held-out one-step MSE: {best}\n")
+
+    horizons = [h for h in TABLE_HORIZONS if h <= opts.horizon]
+    print(f"7. Open-loop rollouts on held-out episodes: start from a real state, feed the recorded actions,")
+    print(f"   MSE against the real state H steps later (never across an episode's end)...")
+    counts = blocks["simple"]["rollout"]["start_states"]
+    curves: dict[str, list] = {}
+    rows = []
+    for kind, block in blocks.items():
+        name = kind + (f" (mean of {opts.members})" if kind == "ensemble" else "")
+        curves[name] = block["rollout"]["mse"]
+        rows.append([name, *(at_horizon(block["rollout"]["mse"], h) for h in horizons)])
+        if kind == "ensemble":
+            for i, member in enumerate(block["rollout"]["member_mse"]):
+                curves[f"  member {i + 1}"] = member
+                rows.append([f"  member {i + 1}", *(at_horizon(member, h) for h in horizons)])
+    for name, baseline in baselines["held_out"].items():
+        curves[f"baseline: {name}"] = baseline["rollout_mse"]
+        rows.append([f"baseline: {name}", *(at_horizon(baseline["rollout_mse"], h) for h in horizons)])
+    rows.append(["start states", *(counts[h - 1] for h in horizons)])
+    print(report.format_table(["MSE at horizon H", *map(str, horizons)], rows))
+    rollout_path = os.path.join(opts.out, "rollout_error.png")
+    report.plot_rollout_errors(
+        {name: np.asarray([np.nan if v is None else v for v in curve]) for name, curve in curves.items()},
+        np.arange(1, opts.horizon + 1), rollout_path,
+        f"Open-loop rollout error on held-out {opts.env} episodes ({backend.name})",
+    )
+    print(f"   Rollout error plot saved to {rollout_path}\n")
 
     curves_path = os.path.join(opts.out, "world_models_training.png")
     report.plot_loss_curves(
         {kind: model.loss_curve for kind, model in trained.items()}, curves_path,
         f"World model training on {opts.env} ({backend.name})",
     )
-    print(f"7. Training curves saved to {curves_path}\n")
+    print(f"8. Training curves saved to {curves_path}\n")
 
-    print(f"8. Testing predictions on a real {opts.trajectory_steps}-step trajectory (one step ahead from true states)...")
+    print(f"9. Testing predictions on a real {opts.trajectory_steps}-step trajectory (one step ahead from true states)...")
     trajectory = random_trajectory(opts.env, steps=opts.trajectory_steps, seed=opts.seed + 1)
-    predictions = {kind: model.predict(trajectory.states, trajectory.actions) for kind, model in trained.items()}
+    trajectory_actions = encode(trajectory.actions)
+    predictions = {kind: model.predict(trajectory.states, trajectory_actions) for kind, model in trained.items()}
     errors = {kind: np.abs(pred - trajectory.next_states) for kind, pred in predictions.items()}
     rows = [
         [t + 1, np.array2string(trajectory.next_states[t], precision=3, suppress_small=True),
@@ -229,17 +298,26 @@ def run_demo(backend: DemoBackend, options: DemoOptions) -> dict:
         "backend": backend.name,
         "env": opts.env,
         "seed": opts.seed,
-        "data": {"transitions": data.size, "episodes": episodes, "train": train.size, "held_out": held_out.size,
-                 "state_dim": data.state_dim, "action_dim": data.action_dim},
+        "action_encoding": opts.action_encoding,
+        "data": {"transitions": data.size, "episodes": data.episode_count, "train": train.size, "held_out": held_out.size,
+                 "state_dim": data.state_dim, "action_dim": width, "collection": dataset.info.collection,
+                 "cut_episodes": list(dataset.info.cut_episodes)},
+        "split": {"method": "by episode", "seed": split.seed, "eval_fraction": opts.eval_fraction,
+                  "held_out_episodes": split.held_out_episodes.tolist(), "train_episodes": train.episode_count},
+        "baselines": baselines,
         "models": {
-            kind: report.model_metrics(
-                model=kind, members=model.loss_curve.shape[1], epochs=opts.epochs, batch_size=opts.batch_size,
-                learning_rate=opts.lr, weight_decay=tutorial_train_config(kind).weight_decay,
-                dropout_rate=tutorial_model_config(kind).dropout_rate, params=model.params,
-                loss_curve=model.loss_curve, train_scores=scores[kind][0], eval_scores=scores[kind][1],
-                train_seconds=model.train_seconds, compile_seconds=model.compile_seconds, seed=opts.seed,
-                backend=backend.name,
-            )
+            kind: {
+                **report.model_metrics(
+                    model=kind, members=model.loss_curve.shape[1], epochs=opts.epochs, batch_size=opts.batch_size,
+                    learning_rate=opts.lr, weight_decay=tutorial_train_config(kind).weight_decay,
+                    dropout_rate=tutorial_model_config(kind).dropout_rate, params=model.params,
+                    loss_curve=model.loss_curve, train_scores=scores[kind][0], eval_scores=scores[kind][1],
+                    train_seconds=model.train_seconds, compile_seconds=model.compile_seconds, seed=opts.seed,
+                    backend=backend.name,
+                ),
+                "held_out": blocks[kind],
+                "train": train_blocks[kind],
+            }
             for kind, model in trained.items()
         },
         "trajectory": {"steps": trajectory.size, "one_step_mse": trajectory_mse},

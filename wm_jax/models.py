@@ -20,6 +20,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from .config import ModelConfig
+from .envs import ActionEncoding, encode_actions, env_info
 
 # Full float32 matmuls: on GPUs JAX defaults to TF32-like precision, which PyTorch does not.
 MATMUL_PRECISION = jax.lax.Precision.HIGHEST
@@ -77,11 +78,29 @@ class WorldModel(nnx.Module):
 
 
 class ModelSpec(NamedTuple):
-    """What it takes to rebuild a model from saved parameters."""
+    """What it takes to rebuild a model from saved parameters.
+
+    `action_dim` is the width of the network's action input after encoding. The model remembers
+    its environment and how it encodes that environment's raw actions (`wm_jax.envs`); a spec
+    without an environment takes float action vectors as they are (the parity tests' random data).
+    """
 
     state_dim: int
     action_dim: int
     config: ModelConfig
+    env_id: str | None = None
+    action_encoding: ActionEncoding = "continuous"
+
+    def encode_actions(self, actions):
+        """Raw actions (numpy or JAX) -> the network's float32 action input (N, action_dim)."""
+        return encode_actions(actions, self.action_encoding, self.action_dim)
+
+
+def spec_for_env(env_id: str, config: ModelConfig, action_encoding: ActionEncoding | None = None) -> ModelSpec:
+    """The spec of a model of `env_id`; the encoding defaults to the tutorial's (index for Discrete actions)."""
+    info = env_info(env_id)
+    encoding = action_encoding or info.default_action_encoding
+    return ModelSpec(info.state_dim, info.encoded_action_dim(encoding), config, env_id, encoding)
 
 
 def build_model(spec: ModelSpec, key: jax.Array) -> WorldModel:
@@ -133,5 +152,9 @@ def predict_members(graphdef: nnx.GraphDef, params: nnx.State, states: jax.Array
 
 
 def predict(graphdef: nnx.GraphDef, params: nnx.State, states: jax.Array, actions: jax.Array) -> jax.Array:
-    """The model's prediction (N, state_dim): the members' mean (a single model is a 1-member ensemble)."""
+    """The model's prediction (N, state_dim): the members' mean (a single model is a 1-member ensemble).
+
+    Like `apply_member` and `predict_members`, this takes the encoded action input; the spec's
+    `encode_actions` turns raw actions into it.
+    """
     return predict_members(graphdef, params, states, actions).mean(axis=0)

@@ -7,25 +7,11 @@ write the same schema and print the same report. Imports no JAX.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from typing import Sequence
 
 import numpy as np
 
-STATE_LABELS = {
-    "CartPole-v1": ("cart position", "cart velocity", "pole angle", "pole angular velocity"),
-    "Acrobot-v1": ("cos th1", "sin th1", "cos th2", "sin th2", "th1 dot", "th2 dot"),
-    "MountainCar-v0": ("position", "velocity"),
-    "MountainCarContinuous-v0": ("position", "velocity"),
-    "Pendulum-v1": ("cos th", "sin th", "th dot"),
-}
-
-
-def state_labels(env_id: str | None, state_dim: int) -> tuple[str, ...]:
-    labels = STATE_LABELS.get(env_id or "", ())
-    return labels if len(labels) == state_dim else tuple(f"s{i}" for i in range(state_dim))
-
+from .atomic import atomic_write
 
 def model_metrics(
     *,
@@ -78,12 +64,7 @@ def model_metrics(
 
 def write_json(path: str, payload: dict) -> None:
     """Write JSON atomically (never a half-written file at `path`)."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=directory, delete=False, suffix=".tmp") as handle:
-        json.dump(payload, handle, indent=2)
-        tmp = handle.name
-    os.replace(tmp, path)
+    atomic_write(path, lambda handle: handle.write(json.dumps(payload, indent=2).encode()))
 
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence], indent: str = "   ") -> str:
@@ -151,4 +132,22 @@ def plot_trajectory(
     axes[-1, 0].xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_rollout_errors(curves: dict[str, np.ndarray], horizons: np.ndarray, path: str, title: str) -> None:
+    """Open-loop rollout MSE against horizon, one line per model or baseline, on a log scale."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for name, mse in curves.items():
+        style = "--" if name.startswith("baseline") else "-"
+        ax.plot(horizons, mse, style, linewidth=2 if not name.startswith("  ") else 0.8, label=name.strip())
+    ax.set_yscale("log")
+    ax.set_xlabel("horizon H (steps of open-loop prediction)")
+    ax.set_ylabel("MSE against the real state H steps later")
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -9,8 +9,9 @@ import numpy as np
 import torch
 
 from wm_jax.config import ConfigError, ModelConfig, TrainConfig
-from wm_jax.data import Transitions
 from wm_jax.demo import TrainedModel
+from wm_jax.envs import encode_actions, env_info
+from wm_jax.transitions import Transitions
 
 from .tutorial import (
     EnsembleWorldModel,
@@ -57,6 +58,23 @@ def predict_members(model: torch.nn.Module, states: np.ndarray, actions: np.ndar
         return model(states_t, actions_t)[None].numpy()
 
 
+def rollout_tracks(model: torch.nn.Module, start_states: np.ndarray, action_windows: np.ndarray) -> np.ndarray:
+    """Open-loop rollouts (1 + E, B, H, S): the ensemble mean fed back into every member, then each
+    member fed its own predictions. Eval mode; same contract as `wm_jax.evaluation.rollouts.model_rollout`."""
+    members = list(model.models) if isinstance(model, EnsembleWorldModel) else [model]
+    model.eval()
+    actions = torch.as_tensor(np.ascontiguousarray(action_windows, dtype=np.float32))
+    mean_state = torch.as_tensor(np.ascontiguousarray(start_states, dtype=np.float32))
+    member_states = [mean_state] * len(members)
+    tracks = []
+    with torch.no_grad():
+        for h in range(actions.shape[1]):
+            mean_state = torch.stack([m(mean_state, actions[:, h]) for m in members]).mean(dim=0)
+            member_states = [m(s, actions[:, h]) for m, s in zip(members, member_states)]
+            tracks.append(torch.stack([mean_state, *member_states]))
+    return torch.stack(tracks, dim=2).numpy()
+
+
 class TorchBackend:
     """Trains the tutorial's models with the reference loop (`wm_torch_ref.tutorial`) on CPU."""
 
@@ -75,7 +93,9 @@ class TorchBackend:
         train_cfg: TrainConfig,
         data: Transitions,
         seed: int,
-        on_epoch: Callable[[int, np.ndarray], None] | None = None,
+        on_epoch: Callable[[int, np.ndarray], None] | None,
+        env_id: str,
+        action_encoding: str,
     ) -> TrainedModel:
         if train_cfg.shuffle != "shared":
             raise ConfigError("the PyTorch reference shuffles the tutorial's way: one shared permutation per epoch")
@@ -85,8 +105,11 @@ class TorchBackend:
         # The global seed fixes the initial weights and the dropout masks; the generator the shuffling.
         torch.manual_seed(seed)
         generator = torch.Generator().manual_seed(seed)
-        model = build_model(model_cfg, data.state_dim, data.action_dim)
-        states, actions, next_states = to_tensors(data)
+        # The same encoding the JAX model uses (wm_jax.envs): the tutorial's index column by default.
+        width = env_info(env_id).encoded_action_dim(action_encoding)
+        encoded = data._replace(actions=encode_actions(data.actions, action_encoding, width))
+        model = build_model(model_cfg, data.state_dim, width)
+        states, actions, next_states = to_tensors(encoded)
         recipe = dict(
             epochs=train_cfg.epochs,
             batch_size=train_cfg.batch_size,
@@ -103,6 +126,7 @@ class TorchBackend:
         train_seconds = time.perf_counter() - started
         return TrainedModel(
             predict_members=lambda s, a: predict_members(model, s, a),
+            rollout=lambda s, a: rollout_tracks(model, s, a),
             loss_curve=np.asarray(curve, dtype=np.float64),
             params=count_parameters(model),
             train_seconds=train_seconds,

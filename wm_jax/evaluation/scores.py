@@ -29,16 +29,17 @@ def scores_from_predictions(members: np.ndarray, targets: np.ndarray) -> Scores:
 
 
 def member_predictions(spec, params, states, actions) -> np.ndarray:
-    """Eval-mode predictions of every member of a JAX model: (members, N, state_dim)."""
+    """Eval-mode predictions of every member of a JAX model from encoded actions: (members, N, state_dim)."""
     import jax
     import jax.numpy as jnp
 
-    from .models import graphdef_of, predict_members
+    from ..models import graphdef_of, predict_members
 
     fn = jax.jit(predict_members, static_argnums=0)
     return np.asarray(fn(graphdef_of(spec), params, jnp.asarray(states), jnp.asarray(actions)))
 
 
 def score(spec, params, data) -> Scores:
-    """Scores of a JAX model (stacked params) on data with states/actions/next_states."""
-    return scores_from_predictions(member_predictions(spec, params, data.states, data.actions), data.next_states)
+    """Scores of a JAX model (stacked params) on a Transitions with raw actions (encoded by the spec)."""
+    actions = spec.encode_actions(data.actions)
+    return scores_from_predictions(member_predictions(spec, params, data.states, actions), data.next_states)

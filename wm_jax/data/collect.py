@@ -1,0 +1,83 @@
+"""Collect a dataset with either backend; both produce the same file format and the same meaning.
+
+    gymnasium  real gymnasium environments stepped one at a time (the tutorial's way)
+    jax        gymnax environments, thousands vmapped inside one compiled lax.scan
+"""
+
+from __future__ import annotations
+
+from importlib import metadata
+from typing import Literal
+
+from ..envs import TUTORIAL_MAX_EPISODE_STEPS, env_info
+from ..envs.gymnasium_collect import check_collection_request, collect_gymnasium
+from ..transitions import Transitions
+from .format import DataError, Dataset, DatasetInfo
+
+CollectBackend = Literal["gymnasium", "jax"]
+COLLECT_BACKENDS = ("gymnasium", "jax")
+
+
+def _version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def collect_dataset(
+    env_id: str = "CartPole-v1",
+    *,
+    backend: CollectBackend = "gymnasium",
+    seed: int = 0,
+    transitions: int | None = None,
+    episodes: int | None = None,
+    max_episode_steps: int = TUTORIAL_MAX_EPISODE_STEPS,
+    num_envs: int | None = None,
+    progress: bool = False,
+) -> Dataset:
+    """Random-policy data from `env_id`: `transitions=N` rows exactly, or `episodes=K` whole episodes.
+
+    `num_envs` (jax backend only) sets how many environments run side by side.
+    """
+    env_info(env_id)
+    check_collection_request(transitions, episodes, max_episode_steps)
+    if backend not in COLLECT_BACKENDS:
+        raise DataError(f"unknown collection backend {backend!r}; use gymnasium or jax")
+    if backend == "gymnasium":
+        if num_envs is not None:
+            raise DataError("--num-envs applies only to the jax backend")
+        data, cut = collect_gymnasium(env_id, seed=seed, transitions=transitions, episodes=episodes,
+                                      max_episode_steps=max_episode_steps, progress=progress)
+        library = {"gymnasium": _version("gymnasium")}
+    else:
+        from ..envs.gymnax_collect import collect_gymnax
+
+        data, cut = collect_gymnax(env_id, seed=seed, transitions=transitions, episodes=episodes,
+                                   max_episode_steps=max_episode_steps, num_envs=num_envs)
+        library = {"gymnax": _version("gymnax"), "jax": _version("jax")}
+    collection = {"backend": backend, "seed": seed, "policy": "uniform random", "max_episode_steps": max_episode_steps,
+                  **({"transitions": transitions} if transitions is not None else {"episodes": episodes}),
+                  **({"num_envs": num_envs} if num_envs is not None else {}), "versions": library}
+    return Dataset(data, DatasetInfo.for_env(env_id, collection, cut))
+
+
+def collect_transitions(env_id: str = "CartPole-v1", **kwargs) -> Transitions:
+    """`collect_dataset(...).transitions`: the rows alone."""
+    return collect_dataset(env_id, **kwargs).transitions
+
+
+def random_trajectory(env_id: str = "CartPole-v1", *, steps: int = 20, seed: int = 0) -> Transitions:
+    """A random-action gymnasium trajectory of exactly `steps` steps that does not end early.
+
+    Random CartPole episodes last ~22 steps, so some seeds end before `steps`; this takes the first
+    seed from `seed` upward whose episode lasts the full length (falling back to the longest seen).
+    """
+    longest = None
+    for attempt in range(seed, seed + 100):
+        trajectory = collect_transitions(env_id, seed=attempt, episodes=1, max_episode_steps=steps)
+        if trajectory.size == steps and not trajectory.terminated.any():
+            return trajectory
+        if longest is None or trajectory.size > longest.size:
+            longest = trajectory
+    return longest

@@ -1,0 +1,263 @@
+"""The transitions file format (version 2), its validation, and reading version-1 files.
+
+A data file is a plain, uncompressed .npz archive (numpy only; no pickles):
+
+    states, actions, next_states, rewards, terminated, truncated, episode, step
+        the `wm_jax.transitions.Transitions` fields, dtypes and shapes as documented there
+        (a Discrete action is stored as its int32 index, a Box action as a float32 vector)
+    metadata
+        a JSON string: {"format_version": 2, "env_id", "observation_space", "action_space",
+        "collection": {"backend", "seed", "max_episode_steps", "policy", ...}, "cut_episodes"}
+
+Rows are grouped by episode in time order; an episode's last row is terminated or truncated,
+and an episode cut short by the collection budget ends truncated and is listed in
+`cut_episodes`. Version-1 files (no episode, step or metadata; a Discrete action as one float
+column) still load: episodes are recovered from terminated/truncated and a cut last episode is
+marked truncated and listed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import zipfile
+from typing import NamedTuple
+
+import numpy as np
+
+from ..atomic import atomic_write
+from ..envs import Box, Discrete, EnvError, Space, env_info, space_from_json
+from ..errors import UserError
+from ..transitions import Transitions, episodes_from_ends
+
+FORMAT_VERSION = 2
+ARRAY_KEYS = Transitions._fields
+V1_ARRAY_KEYS = ("states", "actions", "next_states", "rewards", "terminated", "truncated")
+METADATA_KEY = "metadata"
+
+
+class DataError(UserError):
+    """Unusable transition data or collection request (the CLI prints it as a one-line error)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetInfo:
+    """Where a dataset came from. `env_id` and the spaces are None only for version-1 files without an env id."""
+
+    env_id: str | None
+    observation_space: Box | None
+    action_space: Space | None
+    collection: dict = dataclasses.field(default_factory=dict)
+    cut_episodes: tuple[int, ...] = ()
+    format_version: int = FORMAT_VERSION
+
+    @classmethod
+    def for_env(cls, env_id: str, collection: dict, cut_episodes=()) -> "DatasetInfo":
+        info = env_info(env_id)
+        return cls(env_id, info.observation_space, info.action_space, dict(collection),
+                   tuple(int(e) for e in cut_episodes))
+
+    def to_json(self) -> dict:
+        return {
+            "format_version": self.format_version,
+            "env_id": self.env_id,
+            "observation_space": self.observation_space.to_json() if self.observation_space else None,
+            "action_space": self.action_space.to_json() if self.action_space else None,
+            "collection": self.collection,
+            "cut_episodes": list(self.cut_episodes),
+        }
+
+    @classmethod
+    def from_json(cls, payload: dict) -> "DatasetInfo":
+        return cls(
+            env_id=payload.get("env_id"),
+            observation_space=space_from_json(payload["observation_space"]) if payload.get("observation_space") else None,
+            action_space=space_from_json(payload["action_space"]) if payload.get("action_space") else None,
+            collection=dict(payload.get("collection") or {}),
+            cut_episodes=tuple(int(e) for e in payload.get("cut_episodes") or ()),
+            format_version=int(payload["format_version"]),
+        )
+
+
+class Dataset(NamedTuple):
+    """A data file's contents: the rows and where they came from."""
+
+    transitions: Transitions
+    info: DatasetInfo
+
+
+def validate_transitions(data: Transitions, info: DatasetInfo | None = None, source: str = "data") -> Transitions:
+    """Check every field's shape, dtype and finiteness and the episode structure; raise DataError naming the problem."""
+    n = data.states.shape[0] if data.states.ndim >= 1 else 0
+    for key in ARRAY_KEYS:
+        if getattr(data, key) is None:
+            raise DataError(f"{source}: has no {key}")
+    for key in ("states", "next_states"):
+        array = getattr(data, key)
+        if array.ndim != 2 or array.dtype != np.float32:
+            raise DataError(f"{source}: {key} must be float32 (N, dim), got {array.dtype} {array.shape}")
+    for key, dtype in (("rewards", np.float32), ("terminated", np.bool_), ("truncated", np.bool_),
+                       ("episode", np.int32), ("step", np.int32)):
+        array = getattr(data, key)
+        if array.ndim != 1 or array.dtype != dtype:
+            raise DataError(f"{source}: {key} must be {np.dtype(dtype).name} (N,), got {array.dtype} {array.shape}")
+    for key in ARRAY_KEYS:
+        if getattr(data, key).shape[0] != n:
+            raise DataError(f"{source}: {key} has {getattr(data, key).shape[0]} rows, states has {n}")
+    if n == 0:
+        raise DataError(f"{source}: holds no transitions")
+    if data.next_states.shape[1] != data.states.shape[1]:
+        raise DataError(f"{source}: next_states has {data.next_states.shape[1]} columns, states has {data.states.shape[1]}")
+    _check_actions(data.actions, info.action_space if info else None, source)
+    if info is not None and info.observation_space is not None and data.state_dim != info.observation_space.shape[0]:
+        raise DataError(f"{source}: states have {data.state_dim} columns but {info.env_id} observations have "
+                        f"{info.observation_space.shape[0]}")
+    for key in ("states", "actions", "next_states", "rewards"):
+        array = getattr(data, key)
+        if array.dtype.kind == "f":
+            bad = ~np.isfinite(array)
+            if bad.any():
+                row = int(np.argwhere(bad)[0][0])
+                raise DataError(f"{source}: {key} has {int(bad.sum())} non-finite values (first in row {row})")
+    _check_episodes(data, source)
+    return data
+
+
+def _check_actions(actions: np.ndarray, space: Space | None, source: str) -> None:
+    if isinstance(space, Discrete) or (space is None and actions.ndim == 1):
+        if actions.ndim != 1 or actions.dtype.kind not in "iu":
+            raise DataError(f"{source}: Discrete actions must be integer indices (N,), got {actions.dtype} {actions.shape}")
+        if space is not None and (actions.min() < 0 or actions.max() >= space.n):
+            raise DataError(f"{source}: action indices must lie in [0, {space.n}), found {actions.min()}..{actions.max()}")
+        return
+    if actions.ndim != 2 or actions.dtype != np.float32:
+        raise DataError(f"{source}: Box actions must be float32 (N, action_dim), got {actions.dtype} {actions.shape}")
+    if space is not None and actions.shape[1] != space.shape[0]:
+        raise DataError(f"{source}: actions have {actions.shape[1]} columns, the action space has {space.shape[0]}")
+
+
+def _check_episodes(data: Transitions, source: str) -> None:
+    episode, step = data.episode, data.step
+    ends = data.terminated | data.truncated
+    both = data.terminated & data.truncated
+    if both.any():
+        raise DataError(f"{source}: row {int(np.argmax(both))} is both terminated and truncated")
+    same = episode[1:] == episode[:-1]
+    backwards = ~same & (episode[1:] < episode[:-1])
+    if backwards.any():
+        raise DataError(f"{source}: episode ids must not decrease (row {int(np.argmax(backwards)) + 1}); "
+                        "each episode's rows must be contiguous")
+    gap = same & (step[1:] != step[:-1] + 1)
+    if gap.any():
+        raise DataError(f"{source}: steps within an episode must count up by one (row {int(np.argmax(gap)) + 1})")
+    inner_end = same & ends[:-1]
+    if inner_end.any():
+        raise DataError(f"{source}: row {int(np.argmax(inner_end))} ends its episode, but the next row continues it")
+    open_end = np.append(~same, True) & ~ends
+    if open_end.any():
+        raise DataError(f"{source}: episode {int(episode[np.argmax(open_end)])} ends without terminated or truncated "
+                        f"(row {int(np.argmax(open_end))})")
+    broken = same & np.any(data.next_states[:-1] != data.states[1:], axis=1)
+    if broken.any():
+        row = int(np.argmax(broken))
+        raise DataError(f"{source}: row {row}'s next state is not row {row + 1}'s state, though both are in "
+                        f"episode {int(episode[row])}")
+
+
+def save_dataset(dataset: Dataset, path: str | os.PathLike) -> None:
+    """Validate and write a version-2 .npz atomically (a crash never leaves a half-written file at `path`)."""
+    validate_transitions(dataset.transitions, dataset.info, os.fspath(path))
+    arrays = dataset.transitions._asdict()
+    metadata = np.asarray(json.dumps(dataset.info.to_json()))
+    atomic_write(path, lambda handle: np.savez(handle, **arrays, **{METADATA_KEY: metadata}))
+
+
+def load_dataset(path: str | os.PathLike, *, validate: bool = True) -> Dataset:
+    """Read a data file (version 2, or version 1 upgraded in memory); any problem is a DataError naming the file."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise DataError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise DataError(f"{path}: is a directory, expected a .npz file")
+    if not zipfile.is_zipfile(path):
+        raise DataError(f"{path}: not a .npz archive (expected the output of `wm-jax collect`)")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            files = set(archive.files)
+            if METADATA_KEY in files:
+                dataset = _read_v2(archive, files, path)
+            else:
+                dataset = _read_v1(archive, files, path)
+    except (DataError, EnvError):
+        raise
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, EOFError) as error:
+        raise DataError(f"{path}: not a readable data file ({type(error).__name__}: {error})") from None
+    if validate:
+        validate_transitions(dataset.transitions, dataset.info, path)
+    return dataset
+
+
+def _read_v2(archive, files: set[str], path: str) -> Dataset:
+    missing = [key for key in ARRAY_KEYS if key not in files]
+    if missing:
+        raise DataError(f"{path}: missing arrays {', '.join(missing)}")
+    info = DatasetInfo.from_json(json.loads(str(archive[METADATA_KEY])))
+    if info.format_version != FORMAT_VERSION:
+        raise DataError(f"{path}: format version {info.format_version} is not supported (this is version {FORMAT_VERSION})")
+    if info.env_id is not None:
+        env_info(info.env_id)
+    return Dataset(Transitions(**{key: archive[key] for key in ARRAY_KEYS}), info)
+
+
+def _read_v1(archive, files: set[str], path: str) -> Dataset:
+    missing = [key for key in V1_ARRAY_KEYS if key not in files]
+    if missing:
+        raise DataError(f"{path}: missing keys {', '.join(missing)} (has: {', '.join(sorted(files))})")
+    arrays = {key: archive[key] for key in V1_ARRAY_KEYS}
+    env_id = str(archive["env_id"]) if "env_id" in files else None
+    info = env_info(env_id) if env_id else None
+    if arrays["terminated"].ndim != 1 or arrays["truncated"].ndim != 1 or arrays["terminated"].size == 0:
+        raise DataError(f"{path}: terminated and truncated must be non-empty (N,) arrays")
+    terminated, truncated = arrays["terminated"].astype(bool), arrays["truncated"].astype(bool)
+    cut = ()
+    if not (terminated[-1] or truncated[-1]):
+        truncated = truncated.copy()
+        truncated[-1] = True
+    episode, step = episodes_from_ends(terminated | truncated)
+    if not (arrays["terminated"][-1] or arrays["truncated"][-1]):
+        cut = (int(episode[-1]),)
+    actions = arrays["actions"]
+    if info is not None and info.discrete and actions.ndim == 2 and actions.shape[1] == 1:
+        # Version 1 stored a Discrete action as one float column holding its index.
+        index = actions[:, 0]
+        if not np.array_equal(index, np.round(index)):
+            raise DataError(f"{path}: {env_id} actions must be whole-number indices")
+        actions = index.astype(np.int32)
+    data = Transitions(arrays["states"], actions, arrays["next_states"], arrays["rewards"], terminated, truncated,
+                       episode, step)
+    collection = {"backend": "unknown (format version 1)", "upgraded_from_format_version": 1}
+    if info is not None:
+        dataset_info = DatasetInfo(env_id, info.observation_space, info.action_space, collection, cut, 1)
+    else:
+        dataset_info = DatasetInfo(None, None, None, collection, cut, 1)
+    return Dataset(data, dataset_info)
+
+
+def check_data_matches_model(dataset: Dataset, env_id: str | None, state_dim: int, source: str) -> None:
+    """A model only scores or trains on data from its own environment; anything else is a DataError.
+
+    Two environments can share shapes (MountainCar-v0 and MountainCarContinuous-v0 are both
+    (2, 1)), so the recorded env ids decide when both are known; shapes and action kinds otherwise.
+    """
+    data_env = dataset.info.env_id
+    if env_id is not None and data_env is not None and env_id != data_env:
+        raise DataError(f"{source}: collected from {data_env}, but the model is for {env_id}")
+    if dataset.transitions.state_dim != state_dim:
+        raise DataError(f"{source}: states have {dataset.transitions.state_dim} columns, the model expects {state_dim}")
+    if env_id is not None:
+        discrete = env_info(env_id).discrete
+        if discrete != (dataset.transitions.actions.ndim == 1):
+            kind = "Discrete (integer)" if discrete else "Box (float vector)"
+            raise DataError(f"{source}: the model for {env_id} takes {kind} actions; this file's actions are "
+                            f"{dataset.transitions.actions.dtype} {dataset.transitions.actions.shape[1:] or 'indices'}")

@@ -1,0 +1,98 @@
+"""Random-policy collection from real gymnasium environments, one step at a time (the tutorial's way).
+
+Framework-free (numpy + gymnasium), so the PyTorch reference can collect without JAX. Arrays are
+preallocated to their final size, then filled row by row.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import UserError
+from ..transitions import Transitions
+from .registry import TUTORIAL_MAX_EPISODE_STEPS, env_info
+
+
+def check_collection_request(transitions: int | None, episodes: int | None, max_episode_steps: int) -> None:
+    """The argument checks every collection backend shares."""
+    if (transitions is None) == (episodes is None):
+        raise UserError("give exactly one of transitions or episodes")
+    if transitions is not None and transitions < 1:
+        raise UserError(f"transitions must be >= 1, got {transitions}")
+    if episodes is not None and episodes < 1:
+        raise UserError(f"episodes must be >= 1, got {episodes}")
+    if max_episode_steps < 1:
+        raise UserError(f"max episode steps must be >= 1, got {max_episode_steps}")
+
+
+def collect_gymnasium(
+    env_id: str,
+    *,
+    seed: int = 0,
+    transitions: int | None = None,
+    episodes: int | None = None,
+    max_episode_steps: int = TUTORIAL_MAX_EPISODE_STEPS,
+    progress: bool = False,
+) -> tuple[Transitions, np.ndarray]:
+    """Run a uniformly random policy and record every step; return (data, cut episode ids).
+
+    Episodes end on terminated or truncated, or after `max_episode_steps` steps (a capped
+    episode's last step is marked truncated). `episodes=K` collects K whole episodes;
+    `transitions=N` plays episodes until exactly N steps exist, and the episode cut short by
+    that budget has its last row marked truncated and its id returned. The env is reset with
+    `seed` once and the action sampler is seeded with it, so the same arguments give the same arrays.
+    """
+    import gymnasium as gym
+
+    info = env_info(env_id)
+    check_collection_request(transitions, episodes, max_episode_steps)
+    capacity = transitions if transitions is not None else episodes * max_episode_steps
+    states = np.empty((capacity, info.state_dim), np.float32)
+    next_states = np.empty_like(states)
+    actions = np.empty(capacity, np.int32) if info.discrete else np.empty((capacity, info.action_space.shape[0]), np.float32)
+    rewards = np.empty(capacity, np.float32)
+    terminated = np.zeros(capacity, bool)
+    truncated = np.zeros(capacity, bool)
+    episode_ids = np.empty(capacity, np.int32)
+    steps = np.empty(capacity, np.int32)
+
+    env = gym.make(env_id)
+    env.action_space.seed(seed)
+    bar = _progress_bar(transitions or episodes, "transitions" if transitions else "episodes", progress)
+    row, episode, cut = 0, 0, []
+    state, _ = env.reset(seed=seed)
+    while True:
+        for step in range(max_episode_steps):
+            action = env.action_space.sample()
+            next_state, reward, term, trunc, _ = env.step(action)
+            states[row], actions[row], next_states[row] = state, action, next_state
+            rewards[row], episode_ids[row], steps[row] = reward, episode, step
+            terminated[row] = term
+            truncated[row] = (trunc or step == max_episode_steps - 1) and not term
+            row += 1
+            state = next_state
+            if transitions is not None:
+                bar.update(1)
+            if term or truncated[row - 1] or row == capacity:
+                break
+        if transitions is not None and row == transitions:
+            if not (terminated[row - 1] or truncated[row - 1]):
+                truncated[row - 1] = True
+                cut.append(episode)
+            break
+        episode += 1
+        if episodes is not None:
+            bar.update(1)
+            if episode == episodes:
+                break
+        state, _ = env.reset()
+    bar.close()
+    env.close()
+    data = Transitions(states, actions, next_states, rewards, terminated, truncated, episode_ids, steps)
+    return data.take(slice(0, row)), np.asarray(cut, np.int32)
+
+
+def _progress_bar(total: int, unit: str, enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit=f" {unit}", desc="collecting", disable=not enabled, leave=False)

@@ -1,0 +1,69 @@
+"""One evaluation block for a model and its baselines on one split: one-step and rollout MSE.
+
+Framework-free: a model enters as a rollout function (`rollouts.model_rollout` for JAX, the
+PyTorch reference has its own), so the demo, `wm-jax train` and `wm-jax evaluate` of both
+frameworks write the same JSON. A horizon-1 rollout from every row is exactly one-step
+prediction, so one pass gives both numbers.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..transitions import Transitions
+from .baselines import LinearBaseline
+from .rollouts import RolloutErrors, identity_rollout, linear_rollout, rollout_errors
+
+# Horizons shown in tables; the JSON and the plot keep every horizon 1..H.
+TABLE_HORIZONS = (1, 5, 10, 20, 50)
+
+
+def json_floats(values) -> list:
+    """Floats for JSON, with NaN (no start state long enough) written as null."""
+    return [None if not math.isfinite(v) else float(v) for v in np.asarray(values, dtype=float).ravel()]
+
+
+def errors_of(rollout_fn, data: Transitions, encoded_actions: np.ndarray, horizon: int) -> RolloutErrors:
+    return rollout_errors(rollout_fn, data.states, encoded_actions, data.next_states, data.episode, horizon)
+
+
+def baseline_rollouts(linear: LinearBaseline | None) -> dict:
+    """name -> rollout function of the baselines available (linear needs a fitted baseline)."""
+    baselines = {"identity": identity_rollout}
+    if linear is not None:
+        baselines["linear"] = linear_rollout(linear)
+    return baselines
+
+
+def evaluation_block(model_rollout, linear: LinearBaseline | None, data: Transitions, encoded_actions, horizon: int) -> dict:
+    """The model's (ensemble mean and per member) and the baselines' one-step and rollout MSE on `data`.
+
+    `model_rollout` returns tracks [mean, member 1, ..., member E]; a single model has E = 1.
+    """
+    errors = errors_of(model_rollout, data, encoded_actions, horizon)
+    block = {
+        "transitions": data.size,
+        "episodes": data.episode_count,
+        "one_step_mse": float(errors.mse[0, 0]),
+        "member_one_step_mse": json_floats(errors.mse[1:, 0]),
+        "rollout": {
+            "horizons": errors.horizons.tolist(),
+            "mse": json_floats(errors.mse[0]),
+            "member_mse": [json_floats(row) for row in errors.mse[1:]],
+            "start_states": errors.counts.tolist(),
+        },
+        "baselines": {},
+    }
+    for name, rollout in baseline_rollouts(linear).items():
+        baseline = errors_of(rollout, data, encoded_actions, horizon)
+        block["baselines"][name] = {"one_step_mse": float(baseline.mse[0, 0]), "rollout_mse": json_floats(baseline.mse[0])}
+    return block
+
+
+def at_horizon(block_mse: list, horizon: int) -> float:
+    """The MSE at `horizon` (1-indexed) from a JSON list, NaN where it is missing."""
+    if horizon > len(block_mse) or block_mse[horizon - 1] is None:
+        return math.nan
+    return float(block_mse[horizon - 1])
