@@ -8,11 +8,12 @@ import pytest
 
 from wm_jax.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from wm_jax.config import tutorial_model_config
-from wm_jax.models import ModelSpec, init_ensemble_params
+from wm_jax.models import ModelSpec, init_ensemble_params, spec_for_env
 
 
-def test_checkpoint_round_trips_spec_and_parameters_exactly(tmp_path):
-    spec = ModelSpec(4, 1, tutorial_model_config("ensemble", members=3))
+@pytest.mark.parametrize("encoding", ["index", "onehot"])
+def test_checkpoint_round_trips_spec_and_parameters_exactly(tmp_path, encoding):
+    spec = spec_for_env("Acrobot-v1", tutorial_model_config("ensemble", members=3), encoding)
     params = init_ensemble_params(spec, jax.random.key(0))
     save_checkpoint(str(tmp_path), spec, params)
     loaded_spec, loaded = load_checkpoint(str(tmp_path))
@@ -32,3 +33,32 @@ def test_checkpoint_with_wrong_shapes_or_missing_files_is_a_clear_error(tmp_path
     (tmp_path / "params.npz").unlink()
     with pytest.raises(CheckpointError, match="no such file"):
         load_checkpoint(str(tmp_path))
+
+
+def test_written_files_get_ordinary_permissions_and_leave_no_temporary_files(tmp_path):
+    import os
+
+    spec = ModelSpec(4, 1, tutorial_model_config("simple"))
+    old_umask = os.umask(0o022)
+    try:
+        save_checkpoint(str(tmp_path), spec, init_ensemble_params(spec, jax.random.key(0)), {"linear": {}})
+    finally:
+        os.umask(old_umask)
+    assert sorted(os.listdir(tmp_path)) == ["baselines.json", "model.json", "params.npz"]
+    for name in os.listdir(tmp_path):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o644, name
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
+    from wm_jax.atomic import atomic_write
+
+    target = tmp_path / "f.bin"
+    target.write_bytes(b"old")
+
+    def fail(handle):
+        handle.write(b"half")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        atomic_write(target, fail)
+    assert target.read_bytes() == b"old" and sorted(p.name for p in tmp_path.iterdir()) == ["f.bin"]

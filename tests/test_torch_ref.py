@@ -205,20 +205,26 @@ def test_backend_trains_each_tutorial_model_and_returns_member_predictions(kind,
     seen = []
     trained = TorchBackend().train(
         tutorial_model_config(kind, members), tutorial_train_config(kind, epochs=2), data, seed=0,
-        on_epoch=lambda epoch, losses: seen.append((epoch, losses.shape)),
+        on_epoch=lambda epoch, losses: seen.append((epoch, losses.shape)), env_id="CartPole-v1",
+        action_encoding="index",
     )
+    actions = data.actions.astype(np.float32)[:, None]
     assert seen == [(0, (members,)), (1, (members,))]
     assert trained.loss_curve.shape == (2, members)
     assert trained.params == 2596 * members
-    assert trained.predict_members(data.states, data.actions).shape == (members, 200, 4)
-    assert trained.predict(data.states, data.actions).shape == (200, 4)
+    assert trained.predict_members(data.states, actions).shape == (members, 200, 4)
+    assert trained.predict(data.states, actions).shape == (200, 4)
     assert trained.compile_seconds == 0.0
+    tracks = trained.rollout(data.states[:7], np.repeat(actions[:7, None], 3, axis=1))
+    assert tracks.shape == (1 + members, 7, 3, 4)
+    np.testing.assert_allclose(tracks[1:, :, 0], trained.predict_members(data.states[:7], actions[:7]), rtol=1e-6)
 
 
 def test_backend_runs_are_reproducible_from_the_seed():
     data = collect_transitions("CartPole-v1", seed=0, transitions=200)
     config = tutorial_model_config("regularized")
-    runs = [TorchBackend().train(config, tutorial_train_config("regularized", epochs=2), data, seed=3) for _ in range(2)]
+    runs = [TorchBackend().train(config, tutorial_train_config("regularized", epochs=2), data, seed=3, on_epoch=None,
+                                 env_id="CartPole-v1", action_encoding="index") for _ in range(2)]
     np.testing.assert_array_equal(runs[0].loss_curve, runs[1].loss_curve)
 
 
@@ -234,4 +240,5 @@ def test_backend_runs_are_reproducible_from_the_seed():
 def test_backend_rejects_configs_that_are_not_the_tutorials_models(model_config, train_config):
     data = collect_transitions("CartPole-v1", seed=0, transitions=50)
     with pytest.raises(ConfigError):
-        TorchBackend().train(model_config, train_config, data, seed=0)
+        TorchBackend().train(model_config, train_config, data, seed=0, on_epoch=None, env_id="CartPole-v1",
+                             action_encoding="index")

@@ -8,7 +8,16 @@ import pytest
 
 from wm_jax.config import TrainConfig, tutorial_model_config, tutorial_train_config
 from wm_jax.models import ModelSpec, apply_member, graphdef_of
-from wm_jax.training import as_batch, fit, make_optimizer, make_train, mse_loss
+from wm_jax.training import (
+    as_batch,
+    epoch_permutations,
+    fit,
+    make_optimizer,
+    make_train,
+    mse_loss,
+    progress_chunk_epochs,
+    train_timed,
+)
 
 
 def _spec(kind="simple", members=5):
@@ -43,6 +52,7 @@ def test_engine_equals_a_plain_python_loop_of_optax_steps(cartpole_small):
     `for i in range(0, n, 32)` does; the epoch loss is the mean of the 4 batch losses.
     Coupled weight decay is on, so the optimizer chain is exercised too."""
     data = cartpole_small.take(slice(0, 100))
+    data = data._replace(actions=data.actions.astype(np.float32)[:, None])  # the tutorial's index column
     spec, config = _spec("simple", 1), TrainConfig(epochs=2, batch_size=32, weight_decay=1e-4)
     program = make_train(spec, config, 100)
     params0 = program.init(jax.random.key(0))
@@ -108,3 +118,59 @@ def test_batch_larger_than_dataset_uses_the_whole_dataset_as_one_batch(cartpole_
     small = cartpole_small.take(slice(0, 10))
     fitted = fit(_spec("simple", 1), TrainConfig(epochs=2, batch_size=64), small, seed=0)
     assert fitted.loss_curve.shape == (2, 1) and np.isfinite(fitted.loss_curve).all()
+
+
+@pytest.mark.parametrize("kind, shuffle", [("regularized", "shared"), ("ensemble", "per_member")])
+def test_chunks_of_epochs_reproduce_one_long_run_exactly(cartpole_small, kind, shuffle):
+    """Every key derives from (run key, epoch, minibatch), so 3 chunks of 2 epochs = one run of 6,
+    bit for bit, dropout and per-member shuffling included; on_epoch sees every epoch once, in order."""
+    spec = _spec(kind, 3 if kind == "ensemble" else 1)
+    config = tutorial_train_config(kind, epochs=6, shuffle=shuffle)
+    data = as_batch(cartpole_small.states, cartpole_small.actions, cartpole_small.next_states)
+    program = make_train(spec, config, cartpole_small.size)
+    whole = train_timed(program, jax.random.key(5), data)
+    seen = []
+    chunked = train_timed(program, jax.random.key(5), data, chunk_epochs=2, on_epoch=lambda e, l: seen.append(e))
+    assert seen == list(range(6))
+    np.testing.assert_array_equal(whole.loss_curve, chunked.loss_curve)
+    for a, b in zip(jax.tree.leaves(whole.params), jax.tree.leaves(chunked.params)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_the_engine_draws_the_documented_epoch_orders(cartpole_small):
+    """Feeding `epoch_permutations(run_key, ...)` explicitly gives the run the engine draws by itself,
+    so another implementation can be fed the engine's exact minibatch order."""
+    spec, config = _spec("simple", 1), TrainConfig(epochs=3)
+    data = as_batch(cartpole_small.states, cartpole_small.actions, cartpole_small.next_states)
+    program = make_train(spec, config, cartpole_small.size)
+    params0 = program.init(jax.random.key(0))
+    run = jax.jit(program.run)
+    _, drawn = run(params0, data, jax.random.key(9))
+    _, fed = run(params0, data, jax.random.key(9), epoch_permutations(jax.random.key(9), 3, cartpole_small.size))
+    np.testing.assert_array_equal(drawn.loss_curve, fed.loss_curve)
+
+
+def test_no_epochs_by_rows_index_table_is_built(cartpole_small):
+    """The compiled program holds no (epochs, N) array: each epoch's order is drawn inside the scan."""
+    spec, epochs = _spec("ensemble", 2), 7
+    n = cartpole_small.size
+    data = as_batch(cartpole_small.states, cartpole_small.actions, cartpole_small.next_states)
+    program = make_train(spec, TrainConfig(epochs=epochs, shuffle="per_member"), n)
+    text = jax.jit(program.__call__).lower(jax.random.key(0), data).as_text()
+    assert f"tensor<{epochs}x{n}x" not in text and f"tensor<{epochs}x2x{n}x" not in text
+
+
+def test_progress_chunks_divide_the_epochs():
+    assert progress_chunk_epochs(100) == 5 and progress_chunk_epochs(7) == 1 and progress_chunk_epochs(40) == 2
+    for epochs in (1, 13, 60, 100, 250):
+        assert epochs % progress_chunk_epochs(epochs) == 0
+
+
+def test_onehot_and_index_encodings_train_from_raw_actions(cartpole_small):
+    from wm_jax.models import spec_for_env
+
+    for encoding, width in (("index", 1), ("onehot", 2)):
+        spec = spec_for_env("CartPole-v1", tutorial_model_config("simple"), encoding)
+        assert spec.action_dim == width
+        fitted = fit(spec, TrainConfig(epochs=3), cartpole_small, seed=0)
+        assert fitted.loss_curve[-1, 0] < fitted.loss_curve[0, 0]

@@ -88,10 +88,17 @@ def make_optimizer(model: nn.Module, lr: float = 1e-3, weight_decay: float = 0.0
 
 
 def to_tensors(transitions) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(states, actions, next_states) float32 tensors from a `wm_jax.data.Transitions`."""
+    """(states, actions, next_states) float32 tensors from a `wm_jax.transitions.Transitions`.
+
+    A Discrete action stored as its index (N,) becomes one float column (N, 1), as the tutorial
+    feeds it to the network.
+    """
+    actions = np.asarray(transitions.actions)
+    if actions.ndim == 1:
+        actions = actions[:, None]
     return tuple(
         torch.as_tensor(np.ascontiguousarray(array, dtype=np.float32))
-        for array in (transitions.states, transitions.actions, transitions.next_states)
+        for array in (transitions.states, actions, transitions.next_states)
     )
 
 

@@ -1,0 +1,176 @@
+"""Open-loop multi-step rollouts along recorded episodes: MSE per horizon, never across a reset.
+
+From each start row the rollout feeds the recorded (encoded) actions and compares the predicted
+state h steps on with the recorded one, for h = 1..horizon. The error accounting and the baseline
+rollouts are numpy (the PyTorch reference shares them); `model_rollout` imports JAX when called.
+
+A rollout function maps start states (B, S) and action windows (B, H, A) to predictions
+(K, B, H, S): K tracks, e.g. a model's ensemble mean and each of its members.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Callable, NamedTuple
+
+import numpy as np
+
+from ..transitions import steps_to_episode_end
+from .baselines import LinearBaseline
+
+RolloutFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+class RolloutErrors(NamedTuple):
+    """mse (tracks, H) float64 over valid starts and state dims, NaN where no start is valid; counts (H,)."""
+
+    horizons: np.ndarray
+    mse: np.ndarray
+    counts: np.ndarray
+
+
+def rollout_errors(
+    rollout_fn: RolloutFn,
+    states,
+    encoded_actions,
+    next_states,
+    episode,
+    horizon: int,
+    chunk: int = 4096,
+) -> RolloutErrors:
+    """Per-horizon MSE of `rollout_fn` from every start row, counting horizon h from row i only when
+    row i's episode has at least h rows left (the truth is next_states[i + h - 1]).
+
+    Start rows are processed `chunk` at a time, so no (N, H, ...) window is ever built. Every call to
+    `rollout_fn` gets the same batch size, min(chunk, N): the last chunk is padded by repeating a row
+    whose results are masked out, so a jitted rollout function compiles once.
+    """
+    states = np.asarray(states)
+    actions = np.asarray(encoded_actions)
+    next_states = np.asarray(next_states)
+    episode = np.asarray(episode)
+    if isinstance(horizon, bool) or int(horizon) != horizon or horizon < 1:
+        raise ValueError(f"horizon must be a positive integer, got {horizon!r}")
+    if isinstance(chunk, bool) or int(chunk) != chunk or chunk < 1:
+        raise ValueError(f"chunk must be a positive integer, got {chunk!r}")
+    horizon, chunk = int(horizon), int(chunk)
+    if states.ndim != 2 or actions.ndim != 2 or next_states.shape != states.shape:
+        raise ValueError(
+            f"states and next states (N, state_dim) and encoded actions (N, action_dim) expected, "
+            f"got {states.shape}, {next_states.shape} and {actions.shape}"
+        )
+    n, state_dim = states.shape
+    if actions.shape[0] != n or episode.shape != (n,):
+        raise ValueError(f"{n} rows expected in encoded actions {actions.shape} and episode {episode.shape}")
+
+    remaining = steps_to_episode_end(episode)
+    offsets = np.arange(horizon)  # offset h - 1 for horizon h
+    horizons = np.arange(1, horizon + 1)
+    counts = np.zeros(horizon, np.int64)
+    if n == 0:
+        # No start rows: one empty call still tells how many tracks the function has.
+        empty = np.asarray(rollout_fn(states, np.zeros((0, horizon, actions.shape[1]), actions.dtype)))
+        return RolloutErrors(horizons, np.full((empty.shape[0], horizon), np.nan), counts)
+
+    sums = None
+    batch = min(chunk, n)
+    for begin in range(0, n, batch):
+        rows = np.arange(begin, begin + batch)
+        real = rows < n
+        rows = np.minimum(rows, n - 1)  # padding repeats the last row; `real` masks it out
+        # Windows may run past an episode's end (or the data's, hence the clip); those steps are
+        # fed the next episode's actions but never scored, as `valid` masks them.
+        window = np.minimum(rows[:, None] + offsets[None, :], n - 1)  # (B, H) row indices
+        valid = real[:, None] & (remaining[rows][:, None] >= offsets[None, :] + 1)
+        chunk_sums = _track_sums(rollout_fn, states[rows], actions[window], next_states[window], valid, horizon)
+        sums = chunk_sums if sums is None else sums + chunk_sums
+        counts += valid.sum(axis=0)
+
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mse = np.where(counts > 0, sums / (counts * state_dim), np.nan)
+    return RolloutErrors(horizons, mse, counts)
+
+
+def _track_sums(rollout_fn, starts, action_windows, truth, valid, horizon) -> np.ndarray:
+    """(K, H) float64 sums over valid starts of the squared error summed over state dims."""
+    predictions = np.asarray(rollout_fn(starts, action_windows))
+    expected = (starts.shape[0], horizon, starts.shape[1])
+    if predictions.ndim != 4 or predictions.shape[1:] != expected:
+        raise ValueError(f"rollout function returned {predictions.shape}, expected (tracks, *{expected})")
+    # A rollout may diverge to inf/NaN past an episode's end: silence those warnings, and mask with
+    # where rather than a multiply so such values never leak into the sums.
+    with np.errstate(over="ignore", invalid="ignore"):
+        squared = np.square(predictions.astype(np.float64) - truth.astype(np.float64)[None]).sum(axis=-1)
+    return np.where(valid[None], squared, 0.0).sum(axis=1)
+
+
+def identity_rollout(start_states, action_windows) -> np.ndarray:
+    """The identity baseline held for H steps: (1, B, H, S)."""
+    start_states = np.asarray(start_states)
+    horizon = np.asarray(action_windows).shape[1]
+    return np.repeat(start_states[None, :, None, :], horizon, axis=2)
+
+
+def linear_rollout(baseline: LinearBaseline) -> RolloutFn:
+    """The linear baseline fed its own predictions: (1, B, H, S) float64."""
+
+    def rollout_fn(start_states, action_windows):
+        action_windows = np.asarray(action_windows)
+        state = np.asarray(start_states, dtype=np.float64)
+        steps = []
+        for h in range(action_windows.shape[1]):
+            state = baseline.predict(state, action_windows[:, h])
+            steps.append(state)
+        return np.stack(steps, axis=1)[None] if steps else np.zeros((1, state.shape[0], 0, state.shape[1]))
+
+    return rollout_fn
+
+
+def model_rollout(graphdef, params) -> RolloutFn:
+    """A JAX model's rollouts, tracks [ensemble mean, member 1, ..., member E]: (E + 1, B, H, S) float32.
+
+    `params` are stacked on a leading member axis (a single model is a 1-member ensemble). The
+    mean track feeds the members' mean prediction back in (the model's own prediction); each
+    member track feeds back its own.
+    """
+    import jax.numpy as jnp
+
+    program = _rollout_program(graphdef)
+
+    def rollout_fn(start_states, action_windows):
+        out = program(params, jnp.asarray(start_states, jnp.float32), jnp.asarray(action_windows, jnp.float32))
+        return np.asarray(out)
+
+    return rollout_fn
+
+
+@functools.lru_cache(maxsize=32)
+def _rollout_program(graphdef):
+    """The jitted rollout for one model structure, cached so every chunk and call reuses its compilations."""
+    import jax
+    import jax.numpy as jnp
+
+    from ..models import apply_member
+
+    # Member e runs on its own (unstacked) parameters and its own batch of states.
+    members_step = jax.vmap(apply_member, in_axes=(None, 0, 0, None))
+
+    def program(params, start_states, action_windows):
+        members = jax.tree.leaves(params)[0].shape[0]
+        batch, state_dim = start_states.shape
+
+        def step(carry, actions):
+            mean_state, member_states = carry
+            # One network call per step serves every track: member e gets the mean track's states
+            # stacked on its own track's, and all B start states go through the network as one
+            # batch (this is the vectorisation over start states; members are vmapped).
+            inputs = jnp.concatenate([jnp.broadcast_to(mean_state, (members, batch, state_dim)), member_states], 1)
+            out = members_step(graphdef, params, inputs, jnp.concatenate([actions, actions], 0))
+            mean_next, member_next = out[:, :batch].mean(axis=0), out[:, batch:]
+            return (mean_next, member_next), jnp.concatenate([mean_next[None], member_next], 0)
+
+        init = (start_states, jnp.broadcast_to(start_states, (members, batch, state_dim)))
+        _, tracks = jax.lax.scan(step, init, jnp.swapaxes(action_windows, 0, 1))  # (H, K, B, S)
+        return jnp.transpose(tracks, (1, 2, 0, 3))
+
+    return jax.jit(program)
