@@ -3,8 +3,24 @@
     scores     MSE overall, per state dimension and per member (numpy; JAX only to run a model)
     baselines  identity (s' = s) and linear least squares on the encoded (state, action)
     rollouts   open-loop rollouts along recorded episodes, MSE per horizon, never across a reset
+    summary    the JSON block (model, members, baselines; one-step and per horizon) every report shares
 """
 
+from .baselines import LinearBaseline, fit_linear, identity_predict
+from .rollouts import RolloutErrors, identity_rollout, linear_rollout, model_rollout, rollout_errors
 from .scores import Scores, member_predictions, score, scores_from_predictions
 
-__all__ = ["Scores", "member_predictions", "score", "scores_from_predictions"]
+__all__ = [
+    "LinearBaseline",
+    "RolloutErrors",
+    "Scores",
+    "fit_linear",
+    "identity_predict",
+    "identity_rollout",
+    "linear_rollout",
+    "member_predictions",
+    "model_rollout",
+    "rollout_errors",
+    "score",
+    "scores_from_predictions",
+]
