@@ -223,7 +223,8 @@ def run_demo(backend: DemoBackend, options: DemoOptions) -> dict:
     }
     blocks = {kind: evaluation_block(model.rollout, linear, held_out, held_out_actions, opts.horizon)
               for kind, model in trained.items()}
-    train_blocks = {kind: evaluation_block(model.rollout, linear, train, train_actions, opts.horizon)
+    # One step on the training split, as `wm-jax train` does; rollouts are scored on held-out episodes.
+    train_blocks = {kind: evaluation_block(model.rollout, linear, train, train_actions, 1)
                     for kind, model in trained.items()}
     baselines = {"held_out": blocks["simple"]["baselines"], "train": train_blocks["simple"]["baselines"]}
     rows = []

@@ -1,15 +1,15 @@
-"""JAX-native random-policy data collection with gymnax: many environments stepped in one jitted scan.
+"""Random-policy data collection in JAX with gymnax: thousands of envs stepped in one jitted scan.
 
-This module owns the gymnax backend of data collection: it plays a uniformly random policy in
-`num_envs` parallel copies of a gymnax classic-control environment (`vmap` inside one jitted
-`lax.scan` over time) and returns the same `Transitions` rows, with the same meaning, as the
-gymnasium collector, only about a hundred times faster (a million CartPole transitions in well
-under a second). gymnax's own episode handling is deliberately bypassed: `env.step` auto-resets
-(the observation after a terminal step would be the reset one) and applies gymnax's own time limit,
-so episodes are driven here from `step_env` and `reset_env`, with truncation decided only by
-`max_episode_steps`. It also keeps the per-environment knowledge needed to line gymnax up with
-gymnasium (state field names, one dynamics fix) so the tests can check both step alike.
-"""
+This module owns the gymnax backend of data collection. It plays a uniformly random policy in
+`num_envs` copies of a gymnax classic-control environment at once (`vmap` inside one jitted
+`lax.scan` over time, keys drawn up front) and returns `Transitions` rows that mean exactly what the
+gymnasium collector's rows mean, at a small fraction of its cost (a million CartPole rows in
+about a second and a half on two CPU cores, compile included). gymnax's own episode handling is
+bypassed on purpose: `env.step` auto-resets (the observation it returns after a terminal step is
+the next episode's first) and applies gymnax's time limit, so episodes are driven here with
+`step_env` and `reset_env`, and only `max_episode_steps` truncates. The per-environment knowledge
+needed to line gymnax up with gymnasium (state field names, one dynamics fix) lives here too, in
+small tables, so the tests can step both from the same state."""
 
 from __future__ import annotations
 
@@ -30,13 +30,16 @@ from ..transitions import Transitions
 # versions folded `time >= max_steps_in_episode` into the same flag; this keeps either honest.
 _NO_TIME_LIMIT = int(np.iinfo(np.int32).max)
 
-# Default parallelism for `transitions=N`: every env runs about N / num_envs steps and the episode
-# it is in when its steps run out is cut by the budget. Each env should run for at least this many
-# steps so that cut episodes are a small share of the data and the state distribution matches
-# episodes played to the end (a random CartPole episode lasts ~22 steps: ~10 whole episodes per env).
+# Default parallelism for `transitions=N`: each env plays about N / num_envs steps, and the episode
+# it is playing when they run out is cut by the budget. Cut episodes lose their tails, which skews
+# the state distribution towards early steps, so each env should play long enough for their share
+# to be small: at least 250 steps (~11 random CartPole episodes of ~22 steps; ~4% of the rows in
+# cut episodes) and at least two episodes at the cap (where episodes run to the cap, as random
+# Pendulum and MountainCar ones do, 250 steps with a 200-step cap would put 50 of every 250 rows in
+# cut episodes; N = 1M with the cap at 200 runs 2500 envs x 400 steps: two whole episodes each).
 _MIN_STEPS_PER_ENV = 250
-# Beyond a few thousand envs a CPU gains nothing (every vector op is already long) and the scan gets
-# too short for the rule above at small N anyway.
+_MIN_CAPS_PER_ENV = 2
+# More envs gain a CPU nothing (every vector op is already long), and the cap keeps the scan long.
 _MAX_ENVS = 4096
 
 
@@ -150,125 +153,146 @@ def gymnax_state_from_gymnasium(env_id: str, gymnasium_env):
 # Collection
 
 
-def _random_actions(env, params, key, num_envs: int):
-    """A uniformly random action per env: int32 indices (Discrete) or float32 vectors in [low, high] (Box)."""
-    space = env.action_space(params)
+def _uniform01(words):
+    """uint32 random words -> float32 uniform in [0, 1) (the top 23 bits become the mantissa)."""
+    mantissa = (words >> 9) | np.uint32(0x3F800000)  # a float in [1, 2)
+    return jax.lax.bitcast_convert_type(mantissa, jnp.float32) - 1.0
+
+
+def _random_actions(space, words):
+    """A uniformly random action from random words (E, A): int32 index (Discrete) or float32 in [low, high] (Box)."""
     if hasattr(space, "n"):
-        return jax.random.randint(key, (num_envs,), 0, space.n, dtype=jnp.int32)
+        return jnp.minimum((_uniform01(words[:, 0]) * space.n).astype(jnp.int32), space.n - 1)
     low = jnp.broadcast_to(jnp.asarray(space.low, jnp.float32), space.shape)
     high = jnp.broadcast_to(jnp.asarray(space.high, jnp.float32), space.shape)
-    return jax.random.uniform(key, (num_envs, *space.shape), jnp.float32, low, high)
+    return jnp.minimum(low + (high - low) * _uniform01(words), high)
 
 
-def _rollout(key, env_id: str, num_envs: int, num_steps: int, max_episode_steps: int):
-    """Play `num_envs` envs for `num_steps` steps each; every field comes back env-major, (E, T, ...).
+def _action_width(space) -> int:
+    return 1 if hasattr(space, "n") else int(np.prod(space.shape))
 
-    An episode ends on natural termination or after `max_episode_steps` steps (that row is marked
-    truncated); the env is then reset by hand, so `next_states` is always the true next observation.
+
+def _counter_keys(base_key, shape: tuple[int, ...], count: int):
+    """`count` arrays of keys of `shape`, all distinct: `base_key` with a counter added to its last word."""
+    data = jax.random.key_data(base_key)
+    counter = jnp.arange(np.prod(shape) * count, dtype=jnp.uint32).reshape(*shape, count)
+    last_word = (data[-1] + counter)[..., None]
+    data = jnp.concatenate([jnp.broadcast_to(data[:-1], (*shape, count, data.shape[0] - 1)), last_word], axis=-1)
+    keys = jax.random.wrap_key_data(data, impl=jax.random.key_impl(base_key))
+    return tuple(keys[..., i] for i in range(count))
+
+
+@functools.lru_cache(maxsize=None)
+def _rollout_program(env_id: str, num_envs: int, num_steps: int, max_episode_steps: int):
+    """Jitted key -> `Transitions` of `num_envs` envs played for `num_steps` steps, time-major (T, E, ...).
+
+    Every env starts with `reset_env`; an episode ends on natural termination or after
+    `max_episode_steps` steps (that row is marked truncated), and the env is reset by hand at the
+    start of its next step, so `next_states` is always the true next observation. `episode` is
+    left None (numbered on the host). Cached per shape: a new seed reuses the compiled program.
     """
     env, params = gymnax_env(env_id)
-    step_fn = functools.partial(_entry(env_id).step, env)
+    space = env.action_space(params)
     reset = jax.vmap(env.reset_env, in_axes=(0, None))
-    step = jax.vmap(step_fn, in_axes=(0, 0, 0, None))
-    start_key, key = jax.random.split(key)
-    obs, state = reset(jax.random.split(start_key, num_envs), params)
+    step = jax.vmap(functools.partial(_entry(env_id).step, env), in_axes=(0, 0, 0, None))
 
-    def body(carry, t):
-        obs, state, step_in_episode = carry
-        action_key, step_key, reset_key = jax.random.split(jax.random.fold_in(key, t), 3)
-        action = _random_actions(env, params, action_key, num_envs)
-        next_obs, next_state, reward, terminated, _ = step(
-            jax.random.split(step_key, num_envs), state, action, params
-        )
-        terminated = terminated.astype(bool)
-        capped = step_in_episode == max_episode_steps - 1
-        truncated = capped & ~terminated
-        ended = terminated | capped
-        reset_obs, reset_state = reset(jax.random.split(reset_key, num_envs), params)
+    def program(key, start):
+        # Every (step, env)'s randomness is made before the scan, with as few random ops as
+        # possible: XLA on CPU compiles each jax.random op into its own threefry loop (0.3-0.8 s of
+        # compile time apiece), and compile time is most of the cost of a million-row collection.
+        # Actions take one `bits` draw. Reset and step keys are a random base key with a distinct
+        # counter in its last word: (key, counter) pairs are how Threefry is meant to give many
+        # independent streams (as jax.random.key(0), key(1), ... do), and cost no random op here.
+        action_key, base_key = jax.random.split(key)
+        action_words = jax.random.bits(action_key, (num_steps, num_envs, _action_width(space)), jnp.uint32)
+        reset_keys, step_keys = _counter_keys(base_key, (num_steps, num_envs), 2)
 
-        def where_ended(reset_leaf, next_leaf):
-            mask = ended.reshape(ended.shape + (1,) * (next_leaf.ndim - 1))
-            return jnp.where(mask, reset_leaf, next_leaf)
+        def body(carry, inputs):
+            obs, state, step_in_episode, needs_reset = carry
+            reset_key, step_key, words = inputs
+            reset_obs, reset_state = reset(reset_key, params)
 
-        carry = (
-            where_ended(reset_obs, next_obs),
-            jax.tree.map(where_ended, reset_state, next_state),
-            jnp.where(ended, 0, step_in_episode + 1),
-        )
-        row = (obs, action, next_obs, reward, terminated, truncated, step_in_episode)
-        return carry, row
+            def after_reset(reset_leaf, leaf):
+                mask = needs_reset.reshape(needs_reset.shape + (1,) * (leaf.ndim - 1))
+                return jnp.where(mask, reset_leaf, leaf)
 
-    first_step = jnp.zeros(num_envs, jnp.int32)
-    _, rows = jax.lax.scan(body, (obs, state, first_step), jnp.arange(num_steps))
-    states, actions, next_states, rewards, terminated, truncated, steps = (
-        jnp.swapaxes(field, 0, 1) for field in rows  # (T, E, ...) -> (E, T, ...)
-    )
-    return Transitions(
-        states=states.astype(jnp.float32),
-        actions=actions,
-        next_states=next_states.astype(jnp.float32),
-        rewards=rewards.astype(jnp.float32),
-        terminated=terminated,
-        truncated=truncated,
-        step=steps.astype(jnp.int32),
-    )
+            obs = after_reset(reset_obs, obs)
+            state = jax.tree.map(after_reset, reset_state, state)
+            step_in_episode = jnp.where(needs_reset, 0, step_in_episode)
+            action = _random_actions(space, words)
+            next_obs, next_state, reward, terminated, _ = step(step_key, state, action, params)
+            terminated = terminated.astype(bool)
+            capped = step_in_episode == max_episode_steps - 1
+            row = Transitions(
+                states=obs.astype(jnp.float32),
+                actions=action,
+                next_states=next_obs.astype(jnp.float32),
+                rewards=reward.astype(jnp.float32),
+                terminated=terminated,
+                truncated=capped & ~terminated,
+                step=step_in_episode,
+            )
+            return (next_obs, next_state, step_in_episode + 1, terminated | capped), row
+
+        _, rows = jax.lax.scan(body, start, (reset_keys, step_keys, action_words))
+        return rows
+
+    # The scan starts from placeholder observations and states that every env resets at its first
+    # step. They are built on the host and passed in: each array the program builds itself is one
+    # more kernel for XLA to compile.
+    shapes = jax.eval_shape(reset, jax.random.split(jax.random.key(0), num_envs), params)
+    start = jax.tree.map(lambda leaf: np.zeros(leaf.shape, leaf.dtype), shapes)
+    start = (*start, np.zeros(num_envs, np.int32), np.ones(num_envs, bool))
+    return functools.partial(jax.jit(program), start=start)
 
 
-def _flat(array):
-    return array.reshape((-1,) + array.shape[2:])
+def _env_major(field: np.ndarray, full_envs: int) -> np.ndarray:
+    """Time-major (T, E, ...) -> rows env after env: the first `full_envs` envs give all T steps,
+    the others their first T-1 (two strided copies, no gather)."""
+    per_env = np.swapaxes(field, 0, 1)
+    whole, short = per_env[:full_envs], per_env[full_envs:, :-1]
+    out = np.empty((whole.shape[0] * whole.shape[1] + short.shape[0] * short.shape[1],) + field.shape[2:], field.dtype)
+    split = whole.shape[0] * whole.shape[1]
+    out[:split].reshape(whole.shape)[...] = whole
+    out[split:].reshape(short.shape)[...] = short
+    return out
 
 
-def _number_episodes(step):
+def _number_episodes(step: np.ndarray) -> np.ndarray:
     """Episode ids in row order: a new episode starts at every step-0 row."""
-    return (jnp.cumsum(step == 0) - 1).astype(jnp.int32)
+    return (np.cumsum(step == 0) - 1).astype(np.int32)
 
 
-@functools.lru_cache(maxsize=None)
-def _transitions_program(env_id: str, num_envs: int, num_steps: int, full_envs: int, max_episode_steps: int):
-    """Jitted key -> (rows, ids of the episodes at each env's end, which of those were cut).
-
-    Exactly `full_envs * num_steps + (num_envs - full_envs) * (num_steps - 1)` rows: the first
-    `full_envs` envs keep all their steps, the others all but the last. Cached per shape, so a
-    second call with the same arguments (any seed) reuses the compiled program.
-    """
-    lengths = np.array([num_steps] * full_envs + [num_steps - 1] * (num_envs - full_envs))
+def _collect_transitions(env_id, key, transitions, num_envs, max_episode_steps):
+    """Exactly `transitions` rows: each env plays ceil(transitions / num_envs) steps, the last
+    envs' final step is dropped where that overshoots."""
+    num_steps = -(-transitions // num_envs)
+    full_envs = transitions - num_envs * (num_steps - 1)  # envs that keep all num_steps steps
+    program = _rollout_program(env_id, num_envs, num_steps, max_episode_steps)
+    rows = jax.device_get(program(key))
+    data = Transitions(*(None if field is None else _env_major(field, full_envs) for field in rows))
+    episode = _number_episodes(data.step)
+    # The episode each env is playing when its steps run out is cut by the budget, unless its last
+    # row ended it anyway. A cut episode's last row is marked truncated.
+    lengths = np.where(np.arange(num_envs) < full_envs, num_steps, num_steps - 1)
     last_rows = np.cumsum(lengths) - 1
-
-    def program(key):
-        rows = _rollout(key, env_id, num_envs, num_steps, max_episode_steps)
-
-        def env_major(field):
-            return jnp.concatenate([_flat(field[:full_envs]), _flat(field[full_envs:, : num_steps - 1])])
-
-        rows = Transitions(*(None if field is None else env_major(field) for field in rows))
-        episode = _number_episodes(rows.step)
-        # The episode each env is in when its steps run out is cut by the budget, unless that
-        # last row ended it anyway; a cut episode's last row is marked truncated.
-        cut = ~(rows.terminated[last_rows] | rows.truncated[last_rows])
-        truncated = rows.truncated.at[last_rows].set(rows.truncated[last_rows] | cut)
-        return rows._replace(truncated=truncated, episode=episode), episode[last_rows], cut
-
-    return jax.jit(program)
+    last_rows = last_rows[~(data.terminated[last_rows] | data.truncated[last_rows])]
+    data.truncated[last_rows] = True
+    return data._replace(episode=episode), episode[last_rows]
 
 
-@functools.lru_cache(maxsize=None)
-def _episodes_program(env_id: str, num_envs: int, episodes: int, max_episode_steps: int):
-    """Jitted key -> (rows, keep): env-major rows and the mask of those in each env's first episodes.
-
-    Env e keeps its first `episodes // num_envs` episodes (one more for the first
-    `episodes % num_envs` envs); each env runs long enough for all of them to end.
-    """
+def _collect_episodes(env_id, key, episodes, num_envs, max_episode_steps):
+    """Exactly `episodes` whole episodes: env e keeps its first episodes // num_envs (+1) episodes."""
     per_env = np.full(num_envs, episodes // num_envs)
     per_env[: episodes % num_envs] += 1
+    # An episode lasts at most max_episode_steps steps, so this many steps end every kept episode.
     num_steps = int(per_env.max()) * max_episode_steps
-
-    def program(key):
-        rows = _rollout(key, env_id, num_envs, num_steps, max_episode_steps)
-        episode_in_env = jnp.cumsum(rows.step == 0, axis=1) - 1
-        keep = episode_in_env < jnp.asarray(per_env)[:, None]
-        return Transitions(*(None if field is None else _flat(field) for field in rows)), _flat(keep)
-
-    return jax.jit(program)
+    program = _rollout_program(env_id, num_envs, num_steps, max_episode_steps)
+    rows = jax.device_get(program(key))
+    step = np.swapaxes(rows.step, 0, 1)
+    keep = np.cumsum(step == 0, axis=1) <= per_env[:, None]  # (E, T): row is in a kept episode
+    data = Transitions(*(None if field is None else np.swapaxes(field, 0, 1)[keep] for field in rows))
+    return data._replace(episode=_number_episodes(data.step)), np.zeros(0, np.int32)
 
 
 def _check_count(name: str, value) -> int:
@@ -279,10 +303,10 @@ def _check_count(name: str, value) -> int:
     return int(value)
 
 
-def default_num_envs(transitions: int, max_episode_steps: int) -> int:
-    """Parallel envs for `transitions` rows: each runs >= ~250 steps, at most 4096 envs (see above)."""
-    del max_episode_steps  # the rule holds per env whatever the cap; kept for callers' clarity
-    return int(np.clip(transitions // _MIN_STEPS_PER_ENV, 1, _MAX_ENVS))
+def default_num_envs(transitions: int, max_episode_steps: int = 200) -> int:
+    """Parallel envs for `transitions` rows: each plays >= max(250, 2 x cap) steps; 1 to 4096 envs."""
+    steps_per_env = max(_MIN_STEPS_PER_ENV, _MIN_CAPS_PER_ENV * max_episode_steps)
+    return int(np.clip(transitions // steps_per_env, 1, _MAX_ENVS))
 
 
 def collect_gymnax(
@@ -303,34 +327,25 @@ def collect_gymnax(
     episode's last row is marked truncated and its id is listed in `cut_episodes` (int32). With
     `episodes` no episode is cut. Rows are env-major (each env's steps in time order, env after
     env), so every episode's rows are contiguous; episode ids are 0..K-1 in row order.
-    Same arguments, same arrays; the randomness is `jax.random.key(seed)`.
+    `num_envs` defaults to `default_num_envs(transitions, max_episode_steps)` or to `episodes`
+    (at most 4096 either way) and never exceeds the rows or episodes asked for. Same arguments, same arrays: the randomness
+    comes from `jax.random.key(seed)`.
     """
     _entry(env_id)
     if (transitions is None) == (episodes is None):
         raise GymnaxCollectError("give exactly one of transitions or episodes")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise GymnaxCollectError(f"seed must be an integer, got {seed!r}")
     max_episode_steps = _check_count("max_episode_steps", max_episode_steps)
     if num_envs is not None:
         num_envs = _check_count("num_envs", num_envs)
     key = jax.random.key(seed)
-
     if transitions is not None:
         transitions = _check_count("transitions", transitions)
-        if num_envs is None:
-            num_envs = default_num_envs(transitions, max_episode_steps)
-        num_envs = min(num_envs, transitions)  # every env contributes at least one row
-        num_steps = -(-transitions // num_envs)
-        full_envs = transitions - num_envs * (num_steps - 1)
-        program = _transitions_program(env_id, num_envs, num_steps, full_envs, max_episode_steps)
-        rows, last_episodes, cut = jax.device_get(program(key))
-        cut_episodes = np.asarray(last_episodes)[np.asarray(cut)]
+        num_envs = min(num_envs or default_num_envs(transitions, max_episode_steps), transitions)
+        data, cut_episodes = _collect_transitions(env_id, key, transitions, num_envs, max_episode_steps)
     else:
         episodes = _check_count("episodes", episodes)
-        num_envs = min(num_envs or min(episodes, _MAX_ENVS), episodes)
-        program = _episodes_program(env_id, num_envs, episodes, max_episode_steps)
-        rows, keep = jax.device_get(program(key))
-        rows = rows.take(np.asarray(keep))
-        rows = rows._replace(episode=(np.cumsum(rows.step == 0) - 1).astype(np.int32))
-        cut_episodes = np.zeros(0, np.int32)
-
-    data = Transitions(*(np.array(field) for field in rows))  # writable host copies
+        num_envs = min(num_envs or _MAX_ENVS, episodes)
+        data, cut_episodes = _collect_episodes(env_id, key, episodes, num_envs, max_episode_steps)
     return data, np.asarray(cut_episodes, dtype=np.int32)

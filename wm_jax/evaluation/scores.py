@@ -28,15 +28,27 @@ def scores_from_predictions(members: np.ndarray, targets: np.ndarray) -> Scores:
     return Scores(float(per_dim.mean()), per_dim.tolist(), member_mse.tolist())
 
 
-def member_predictions(spec, params, states, actions) -> np.ndarray:
-    """Eval-mode predictions of every member of a JAX model from encoded actions: (members, N, state_dim)."""
+def member_predictions(spec, params, states, actions, chunk: int = 65_536) -> np.ndarray:
+    """Eval-mode predictions of every member of a JAX model from encoded actions: (members, N, state_dim).
+
+    Rows go through in chunks of `chunk` (the last one padded, so one compiled program serves all):
+    a million rows at once would hold every member's hidden activations, gigabytes, in memory.
+    """
     import jax
     import jax.numpy as jnp
 
     from ..models import graphdef_of, predict_members
 
     fn = jax.jit(predict_members, static_argnums=0)
-    return np.asarray(fn(graphdef_of(spec), params, jnp.asarray(states), jnp.asarray(actions)))
+    graphdef = graphdef_of(spec)
+    states, actions = np.asarray(states, np.float32), np.asarray(actions, np.float32)
+    n = states.shape[0]
+    size = min(chunk, n)
+    parts = []
+    for start in range(0, n, size):
+        rows = np.arange(start, start + size).clip(max=n - 1)
+        parts.append(np.asarray(fn(graphdef, params, jnp.asarray(states[rows]), jnp.asarray(actions[rows]))))
+    return np.concatenate(parts, axis=1)[:, :n]
 
 
 def score(spec, params, data) -> Scores:
