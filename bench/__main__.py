@@ -1,13 +1,17 @@
-"""`python -m bench`: train the same ensembles with every implementation in one process and compare.
+"""`python -m bench`: train the same ensembles with every implementation in one process and compare;
+then collect CartPole data with gymnasium and with JAX and compare transitions per second.
 
     python -m bench --json bench/results/cpu-2core.json --markdown bench/results/cpu-2core.md \
         --plot bench/results/cpu-2core.png
+    python -m bench --only collection --json bench/results/collection-cpu-2core.json \
+        --markdown bench/results/collection-cpu-2core.md
     python -m bench --quick --json /tmp/bench.json      # CI: checks it runs, asserts no speed
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import subprocess
@@ -15,6 +19,7 @@ import sys
 import tempfile
 import time
 
+from . import collection as collection_bench
 from . import machine as machine_info
 from . import report
 from .workload import Workload, cartpole_transitions, run_flops
@@ -40,8 +45,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--impls", nargs="+", choices=ALL_IMPLS, help="implementations to run (default all)")
     p.add_argument("--sweep-impls", nargs="+", choices=ALL_IMPLS, help="implementations of the dataset-size sweep (default torch-loop torch-bmm jax-engine)")
     p.add_argument("--torch-threads", type=int, help="torch threads (default: the faster of 1 and the core count)")
-    p.add_argument("--no-cache-check", action="store_true", help="skip the two-process compilation-cache measurement")
+    p.add_argument("--no-cache-check", action="store_true", help="skip the two-process compilation-cache measurements")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--only", choices=("training", "collection"), help="run one section (default: both)")
+    p.add_argument("--collection-transitions", type=int, help="N of the jax-native and 1M scale rows (default 1000000)")
+    p.add_argument("--collection-gymnasium-transitions", type=int, help="N of the gymnasium rows (default 100000)")
+    p.add_argument("--collection-num-envs", type=int, help="K of the gymnasium sync vector row (default 64)")
+    p.add_argument("--collection-modes", nargs="*", choices=("sync", "async"), help="gymnasium vector modes (default sync async)")
     args = p.parse_args(argv)
     quick = args.quick
     args.members = args.members or ([1, 4] if quick else [1, 5, 16, 64, 256])
@@ -55,6 +65,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     if quick:
         args.repeats = min(args.repeats, 2)
         args.sweep_members = min(args.sweep_members, 2)
+    plan = collection_bench.CollectionPlan.quick() if quick else collection_bench.CollectionPlan(repeats=args.repeats)
+    overrides = {
+        "scale_transitions": args.collection_transitions,
+        "loop_transitions": args.collection_gymnasium_transitions,
+        "vector_transitions": args.collection_gymnasium_transitions,
+        "num_envs": args.collection_num_envs,
+        "vector_modes": tuple(args.collection_modes) if args.collection_modes is not None else None,
+    }
+    if args.no_cache_check:
+        overrides["cache_check"] = False
+    args.collection_plan = dataclasses.replace(plan, seed=args.seed, **{k: v for k, v in overrides.items() if v is not None})
     return args
 
 
@@ -70,7 +91,7 @@ from wm_jax.models import ModelSpec
 from wm_jax.training import as_batch, make_train
 rng = np.random.default_rng(0)
 n = int(sys.argv[2])
-batch = as_batch(rng.normal(size=(n, 4)), rng.integers(0, 2, (n, 1)), rng.normal(size=(n, 4)))
+batch = as_batch(rng.normal(size=(n, 4)), rng.integers(0, 2, (n, 1)).astype(np.float32), rng.normal(size=(n, 4)))
 program = make_train(ModelSpec(4, 1, ModelConfig(kind="ensemble", members=5)), TrainConfig(), n)
 key = jax.random.key(0)
 start = time.perf_counter()
@@ -128,7 +149,10 @@ def main(argv=None) -> int:
 
     started = time.perf_counter()
     cores = os.cpu_count() or 1
-    datasets = {n: cartpole_transitions(n, seed=args.seed) for n in sorted({args.transitions, *args.sweep_transitions})}
+    training = args.only in (None, "training")
+    if not training:
+        args.impls = []
+    datasets = {n: cartpole_transitions(n, seed=args.seed) for n in sorted({args.transitions, *args.sweep_transitions})} if training else {}
     uses_torch = any(i.startswith("torch") for i in args.impls)
     if args.torch_threads:
         import torch
@@ -144,8 +168,8 @@ def main(argv=None) -> int:
     machine["torch_thread_probe_seconds"] = thread_probe
     print(f"bench: {machine['cpu_model']}, {cores} cores, matmul peak {peak:.1f} GFLOP/s, torch threads {threads}", file=sys.stderr)
 
-    plan = [("members", Workload(e, args.transitions, args.epochs, args.batch_size)) for e in args.members]
-    plan += [("transitions", Workload(args.sweep_members, n, args.epochs, args.batch_size)) for n in args.sweep_transitions]
+    plan = [("members", Workload(e, args.transitions, args.epochs, args.batch_size)) for e in args.members] if training else []
+    plan += [("transitions", Workload(args.sweep_members, n, args.epochs, args.batch_size)) for n in args.sweep_transitions] if training else []
     results, per_member_epoch = [], {}
     for sweep, w in plan:
         for impl in args.impls if sweep == "members" else args.sweep_impls:
@@ -163,14 +187,18 @@ def main(argv=None) -> int:
             print(f"  {impl:14s} E={w.members:<4d} n={w.transitions:<6d} {shown}", file=sys.stderr, flush=True)
     report.add_ratios(results)
     cache = None if args.no_cache_check or "jax-engine" not in args.impls else measure_compile_cache(args.transitions)
+    collection = None
+    if args.only in (None, "collection"):
+        print("collection:", file=sys.stderr, flush=True)
+        collection = collection_bench.run(args.collection_plan, log=lambda line: print(line, file=sys.stderr, flush=True))
     machine["bench_wall_seconds"] = round(time.perf_counter() - started, 1)
     if args.json:
-        report.write_json(args.json, machine, results, cache)
-    text = report.markdown(machine, results, cache)
+        report.write_json(args.json, machine, results, cache, collection)
+    text = report.markdown(machine, results, cache, collection)
     if args.markdown:
         with open(args.markdown, "w") as f:
             f.write(text)
-    if args.plot:
+    if args.plot and results:
         report.plot(args.plot, machine, results)
     print(text)
     return 0

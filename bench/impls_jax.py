@@ -14,7 +14,7 @@ from wm_jax.models import ModelSpec, apply_member, graphdef_of, init_ensemble_pa
 from wm_jax.training import as_batch, make_train, mse_loss
 
 from .timing import Measurement, measure_epochs, timed
-from .workload import ACTION_DIM, STATE_DIM, Workload
+from .workload import ACTION_DIM, STATE_DIM, Workload, arrays
 
 
 def _spec(members: int) -> ModelSpec:
@@ -23,7 +23,7 @@ def _spec(members: int) -> ModelSpec:
 
 def jax_naive(w: Workload, data, seed: int, repeats: int, budget_s: float) -> Measurement:
     """The tutorial's loops in Python around one jitted single-model step (data on the device)."""
-    batch = as_batch(*data)
+    batch = as_batch(*arrays(data))
     n = batch.states.shape[0]
     spec = _spec(w.members)
     graphdef, optimizer = graphdef_of(spec), optax.adam(w.learning_rate)
@@ -73,7 +73,7 @@ def jax_engine(w: Workload, data, seed: int, repeats: int, budget_s: float, shar
     The first run is the warm-up; when it alone takes over a third of the budget it is also the
     only timed run (the program is compiled already, so a first run costs no extra work).
     """
-    batch = as_batch(*data)
+    batch = as_batch(*arrays(data))
     program = make_train(
         _spec(w.members), TrainConfig(epochs=w.epochs, batch_size=w.batch_size, learning_rate=w.learning_rate),
         w.transitions,

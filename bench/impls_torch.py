@@ -16,11 +16,11 @@ import torch
 from wm_torch_ref.tutorial import EnsembleWorldModel, SimpleWorldModel, train_ensemble
 
 from .timing import Measurement, measure_epochs, timed
-from .workload import ACTION_DIM, STATE_DIM, Workload
+from .workload import ACTION_DIM, STATE_DIM, Workload, arrays
 
 
 def _tensors(data):
-    return tuple(torch.as_tensor(np.ascontiguousarray(x, dtype=np.float32)) for x in data)
+    return tuple(torch.as_tensor(np.ascontiguousarray(x, dtype=np.float32)) for x in arrays(data))
 
 
 def torch_loop(w: Workload, data, seed: int, repeats: int, budget_s: float) -> Measurement:

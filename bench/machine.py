@@ -21,7 +21,7 @@ def cpu_model() -> str:
 
 def versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
-    for name in ("jax", "jaxlib", "flax", "optax", "numpy", "torch"):
+    for name in ("jax", "jaxlib", "flax", "optax", "numpy", "torch", "gymnasium", "gymnax"):
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:

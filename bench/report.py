@@ -30,10 +30,12 @@ def add_ratios(results: list[dict]) -> None:
             row["speedup_vs_best_torch_vectorized"] = None
 
 
-def write_json(path: str, machine: dict, results: list[dict], compile_cache: dict | None) -> None:
+def write_json(path: str, machine: dict, results: list[dict], compile_cache: dict | None, collection: dict | None = None) -> None:
     doc = {"machine": machine, "results": results}
     if compile_cache is not None:
         doc["compile_cache"] = compile_cache
+    if collection is not None:
+        doc["collection"] = collection
     with open(path, "w") as f:
         json.dump(doc, f, indent=2)
         f.write("\n")
@@ -43,20 +45,23 @@ def _fmt(x, spec: str) -> str:
     return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, spec)
 
 
-def markdown(machine: dict, results: list[dict], compile_cache: dict | None) -> str:
+def markdown(machine: dict, results: list[dict], compile_cache: dict | None, collection: dict | None = None) -> str:
     peak = machine["matmul_peak_gflops"]
     lines = [
-        "# Ensemble training bench",
+        "# Ensemble training bench" if results or collection is None else "# Data collection bench",
         "",
         f"{machine['cpu_model']}, {machine['cpu_cores']} cores, JAX devices {', '.join(machine['jax_devices'])}, "
         f"torch threads {machine['torch_threads']}; measured float32 matmul peak **{peak:.1f} GFLOP/s**; "
         f"load average at start {', '.join(f'{x:.2f}' for x in machine['load_average_at_start'])}.",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in machine["versions"].items()) + ".",
-        "",
-        "`seconds`: median of the timed runs of `epochs` epochs; speed-ups compare seconds per epoch of the same "
-        "(members, transitions) workload in this run. `x vec` is against the fastest of torch-vmap / torch-bmm / "
-        "torch-compile.",
     ]
+    if results:
+        lines += [
+            "",
+            "`seconds`: median of the timed runs of `epochs` epochs; speed-ups compare seconds per epoch of the same "
+            "(members, transitions) workload in this run. `x vec` is against the fastest of torch-vmap / torch-bmm / "
+            "torch-compile.",
+        ]
     for title, key in (("Ensemble size (10,000 transitions unless noted)", "members"), ("Dataset size", "transitions")):
         rows = [r for r in results if r["sweep"] == key]
         if not rows:
@@ -88,6 +93,10 @@ def markdown(machine: dict, results: list[dict], compile_cache: dict | None) -> 
             f"- first process (empty cache): {compile_cache['cold_seconds']:.2f} s to trace, lower and compile",
             f"- second process (persistent cache hit): {compile_cache['warm_seconds']:.2f} s",
         ]
+    if collection:
+        from .collection import markdown as collection_markdown
+
+        lines += collection_markdown(collection)
     return "\n".join(lines) + "\n"
 
 

@@ -46,3 +46,37 @@ def test_quick_bench_writes_json_markdown_and_plot(tmp_path):
     assert all(r["compile_seconds"] > 0 for r in engine)
     assert "| jax-engine |" in paths["md"].read_text()
     assert paths["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert {row["row"] for row in doc["collection"]["rows"]} >= COLLECTION_ROWS, "the full run includes the collection section"
+
+
+COLLECTION_ROWS = {"gymnasium-loop", "gymnasium-vector-sync", "jax-native"}
+
+
+def test_quick_collection_section_writes_rows(tmp_path):
+    """`--only collection` runs just the collection rows (tiny N) and writes them to JSON and Markdown."""
+    paths = {kind: tmp_path / f"collection.{kind}" for kind in ("json", "md")}
+    subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--only", "collection", "--json", str(paths["json"]),
+         "--markdown", str(paths["md"])],
+        check=True, capture_output=True, text=True, timeout=300,
+    )
+    doc = json.loads(paths["json"].read_text())
+    assert doc["results"] == [], "--only collection runs no training rows"
+    collection = doc["collection"]
+    assert collection["env_id"] == "CartPole-v1"
+    rows = {row["row"]: row for row in collection["rows"]}
+    assert set(rows) >= COLLECTION_ROWS, f"rows: {sorted(rows)}"
+    for row in rows.values():
+        for field in ("transitions", "seconds", "transitions_per_s", "jax_native_speedup"):
+            assert isinstance(row[field], (int, float)) and math.isfinite(row[field]) and row[field] > 0, f"{row['row']}: {field}={row[field]!r}"
+    assert rows["jax-native"]["jax_native_speedup"] == 1.0
+    assert rows["jax-native"]["first_call_seconds"] > 0 and rows["jax-native"]["compile_seconds"] >= 0
+    assert rows["gymnasium-vector-sync"]["num_envs"] > 1 and rows["gymnasium-vector-sync"]["setup_seconds"] >= 0
+    scale = collection["scale"]
+    kinds = [(row["kind"], row.get("call")) for row in scale]
+    assert kinds[:3] == [("collect+write", "cold"), ("collect+write", "warm"), ("load+validate", None)], kinds
+    n = collection["plan"]["scale_transitions"]
+    for row in scale:
+        assert row["transitions"] == n and row["seconds"] > 0 and row["file_bytes"] > 0 and isinstance(row["met"], bool)
+    text = paths["md"].read_text()
+    assert "| jax-native |" in text and "| gymnasium-loop |" in text and "load+validate" in text

@@ -58,8 +58,24 @@ def run_flops(w: Workload) -> float:
 
 
 def cartpole_transitions(n: int, seed: int = 0):
-    """n random-policy CartPole-v1 transitions (the tutorial's data), float32 numpy arrays."""
+    """n random-policy CartPole-v1 transitions (the tutorial's data) as a `wm_jax.transitions.Transitions`
+    of float32 numpy arrays: states (n, 4), actions (n, 1), next_states (n, 4).
+
+    Collection stores CartPole's raw action indices (int32 (n,)); the bench feeds the networks the
+    tutorial's encoding, the index as one float column (`encode_actions(..., "index", 1)`).
+    """
     from wm_jax.data import collect_transitions
+    from wm_jax.envs import encode_actions
+    from wm_jax.transitions import Transitions
 
     data = collect_transitions("CartPole-v1", seed=seed, transitions=n)
-    return (np.ascontiguousarray(data.states), np.ascontiguousarray(data.actions), np.ascontiguousarray(data.next_states))
+    return Transitions(
+        np.ascontiguousarray(data.states),
+        np.ascontiguousarray(encode_actions(data.actions, "index", ACTION_DIM)),
+        np.ascontiguousarray(data.next_states),
+    )
+
+
+def arrays(data) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(states, actions, next_states) of a Transitions: what every implementation trains on."""
+    return data.states, data.actions, data.next_states

@@ -85,12 +85,22 @@ ADAM_WEIGHTS = ScaledClose(1e-5)
 # 1.4e-5 x max|displacement|. (optax.adamw instead of coupled decay: 1.3, i.e. 130%.)
 ADAM_DISPLACEMENT = ScaledClose(1e-4)
 
-# 6. Training run (100 epochs; 3200 Adam steps single, 5 x 800 ensemble): rounding differences
-# feed back through the optimisation, so they grow with steps but stay far below a real
-# difference; measured worst 1.9e-3 relative on a per-epoch loss (ensemble; 5e-4 single) and
-# 9e-4 on final MSEs. Break-its: JAX lr 1.1e-3 -> 0.33; optax.adamw in the engine -> 0.27.
-LOSS_CURVE = Close(1e-2)
-FINAL_MSE = Close(1e-2)
+# 6. Training run (100 epochs; 3200 Adam steps single, 5 x 800 ensemble), same initial weights
+# and minibatch order on both sides. Rounding differences feed back through the optimisation
+# and grow chaotically with the steps, so the comparison has two parts.
+# - The first 10 epochs, where drift is still small: over 8 seeds (each its own init and order)
+#   the worst per-epoch relative difference was 5.5e-4 (most seeds 1e-5 to 2e-5), while a JAX
+#   learning rate only 1% off (1.01e-3) already differs by >= 2.2e-2 and 1.1e-3 by >= 0.18.
+EARLY_EPOCHS = 10
+EARLY_LOSS_CURVE = Close(5e-3)
+# - All 100 epochs and the final MSEs: a guard against late divergence, not a precision claim.
+#   Over the same 8 seeds the worst per-epoch difference was 6.8e-2 and the worst final eval
+#   MSE difference 5.7e-2 (late losses sit at a noisy floor near 1e-5, where a different
+#   rounding history moves them by percents); seed 0 alone gave 1.1e-2, above the 1e-2 this
+#   bound used to be, once the engine began drawing each epoch's order inside its scan.
+#   Break-its: JAX lr 1.1e-3 -> 0.27; optax.adamw in the engine -> 0.27.
+LOSS_CURVE = Close(1.5e-1)
+FINAL_MSE = Close(1.5e-1)
 
 # 7. Independent runs (own init, own shuffling) and dropout training runs: two-sided
 # Mann-Whitney U on eval MSE over 6 seeds per side (20-epoch runs). alpha 0.01 = the

@@ -57,7 +57,9 @@ def _continuous_mountain_car_step(env, key, state, action, params):
     gymnax 1.0.1 zeroes the velocity where `position >= goal_position and velocity < 0`; gymnasium
     (and the original gym) zeroes it where `position == min_position and velocity < 0`: the car
     stops dead at the left wall. With gymnax's rule the car keeps a negative velocity while pinned
-    at -1.2, and the next steps differ from gymnasium's. Everything else is gymnax's code as is.
+    at -1.2, and the next steps differ from gymnasium's (random play gets there in long episodes:
+    79 of 1M rows with a 999-step cap); past the goal, gymnax's zeroed velocity (-0.0) even counts
+    as reaching it. Everything else is gymnax's code as is.
     """
     del key
     force = jnp.clip(action, params.min_action, params.max_action)
@@ -328,8 +330,9 @@ def collect_gymnax(
     `episodes` no episode is cut. Rows are env-major (each env's steps in time order, env after
     env), so every episode's rows are contiguous; episode ids are 0..K-1 in row order.
     `num_envs` defaults to `default_num_envs(transitions, max_episode_steps)` or to `episodes`
-    (at most 4096 either way) and never exceeds the rows or episodes asked for. Same arguments, same arrays: the randomness
-    comes from `jax.random.key(seed)`.
+    (at most 4096 either way) and never exceeds the rows or episodes asked for. Same arguments,
+    same arrays: the randomness comes from `jax.random.key(seed)`. The rows also depend on
+    `num_envs`; give it explicitly to keep them if the default ever changes.
     """
     _entry(env_id)
     if (transitions is None) == (episodes is None):
