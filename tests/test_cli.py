@@ -190,3 +190,28 @@ def test_torch_reference_demo_writes_the_same_metrics_schema_from_the_same_data(
     assert jax_metrics["data"] == torch_metrics["data"]
     assert torch_metrics["models"]["simple"]["params"] == jax_metrics["models"]["simple"]["params"] == 2596
     assert (tmp_path / "torch" / "world_models_training.png").exists()
+
+
+def test_pip_installs_the_library_and_the_reference_but_not_bench_or_parity_tests():
+    """bench/ and parity_tests/ are repository folders: as top-level site-packages they would clash."""
+    import pathlib
+    import tomllib
+
+    import setuptools
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    config = tomllib.loads((root / "pyproject.toml").read_text())
+    include = config["tool"]["setuptools"]["packages"]["find"]["include"]
+    packages = setuptools.find_packages(where=str(root), include=include)
+    assert {"wm_jax", "wm_jax.envs", "wm_jax.data", "wm_jax.evaluation", "wm_torch_ref"} <= set(packages)
+    assert not {p.split(".")[0] for p in packages} & {"bench", "parity_tests", "tests", "scripts"}
+
+
+def test_parity_command_says_how_to_get_the_suite_when_it_is_absent(tmp_path, monkeypatch, capsys):
+    from wm_jax import cli
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(cli, "__file__", str(tmp_path / "site-packages" / "wm_jax" / "cli.py"))
+    assert main(["parity"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "parity_tests/" in err and "git clone" in err and "\n" not in err
