@@ -75,3 +75,21 @@ def test_ensemble_members_differ_and_prediction_is_their_mean():
 def test_nonsense_model_configs_are_rejected(bad):
     with pytest.raises(ValueError):
         ModelConfig(**bad)
+
+
+def test_spec_for_data_of_unknown_origin_allows_only_its_natural_encoding():
+    import numpy as np
+
+    from wm_jax.config import ModelConfig
+    from wm_jax.envs import EnvError
+    from wm_jax.models import spec_for_data
+    from wm_jax.transitions import Transitions
+
+    floats = Transitions(np.zeros((3, 4), np.float32), np.zeros((3, 2), np.float32), np.zeros((3, 4), np.float32))
+    indices = floats._replace(actions=np.zeros(3, np.int32))
+    assert spec_for_data(None, floats, ModelConfig()).action_encoding == "continuous"
+    assert spec_for_data(None, floats, ModelConfig()).action_dim == 2
+    assert spec_for_data(None, indices, ModelConfig())[1::3] == (1, "index")
+    assert spec_for_data("Acrobot-v1", indices, ModelConfig(), "onehot").action_dim == 3
+    with pytest.raises(EnvError, match="only the index"):
+        spec_for_data(None, indices, ModelConfig(), "onehot")

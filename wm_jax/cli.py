@@ -92,8 +92,8 @@ class Train:
         from .evaluation import score
         from .evaluation.baselines import fit_linear
         from .evaluation.rollouts import model_rollout
-        from .evaluation.summary import evaluation_block
-        from .models import count_params, graphdef_of
+        from .evaluation.summary import evaluation_block, one_step_block
+        from .models import count_params, graphdef_of, spec_for_data
         from .training import fit
 
         if self.members is not None and self.model != "ensemble":
@@ -111,7 +111,7 @@ class Train:
             shuffle=self.shuffle, **overrides,
         )
         dataset = load_dataset(self.data)
-        spec = model_spec_for(dataset, model_cfg, self.action_encoding)
+        spec = spec_for_data(dataset.info.env_id, dataset.transitions, model_cfg, self.action_encoding)
         if self.eval_data is not None:
             held_out_set = load_dataset(self.eval_data)
             check_data_matches_model(held_out_set, spec.env_id, spec.state_dim, self.eval_data)
@@ -138,20 +138,21 @@ class Train:
             bar.close()
         train_actions, held_out_actions = spec.encode_actions(train.actions), spec.encode_actions(held_out.actions)
         linear = fit_linear(train.states, train_actions, train.next_states)
-        rollout = model_rollout(graphdef_of(spec), fitted.params)
+        train_scores, held_out_scores = score(spec, fitted.params, train), score(spec, fitted.params, held_out)
         metrics = report.model_metrics(
             model=self.model, members=model_cfg.members, epochs=self.epochs, batch_size=self.batch_size,
             learning_rate=self.lr, weight_decay=train_cfg.weight_decay, dropout_rate=model_cfg.dropout_rate,
             params=count_params(fitted.params), loss_curve=fitted.loss_curve,
-            train_scores=score(spec, fitted.params, train), eval_scores=score(spec, fitted.params, held_out),
+            train_scores=train_scores, eval_scores=held_out_scores,
             train_seconds=fitted.train_seconds, compile_seconds=fitted.compile_seconds, seed=self.seed,
             backend="jax",
         )
         metrics.update(
             env_id=spec.env_id, action_encoding=spec.action_encoding, data=self.data, split=split,
             # One step on the training split: rollouts there would cost as much as training on big data.
-            train=evaluation_block(rollout, linear, train, train_actions, 1),
-            held_out=evaluation_block(rollout, linear, held_out, held_out_actions, self.horizon),
+            train=one_step_block(train_scores, linear, train, train_actions),
+            held_out=evaluation_block(model_rollout(graphdef_of(spec), fitted.params), linear, held_out,
+                                      held_out_actions, self.horizon),
         )
         save_checkpoint(self.out, spec, fitted.params, {"linear": linear.to_json(), "fitted_on": split})
         report.write_json(os.path.join(self.out, "metrics.json"), metrics)
@@ -162,23 +163,6 @@ class Train:
             f"{baselines['linear']['one_step_mse']:.3e}), train {metrics['train_mse']:.3e}; "
             f"{fitted.train_seconds:.2f} s training + {fitted.compile_seconds:.2f} s compiling; wrote {self.out}"
         )
-
-
-def model_spec_for(dataset, model_cfg, action_encoding):
-    """The spec of a model trained on `dataset`: its environment's, or, for a version-1 file of unknown
-    origin, one that feeds float actions as they are (an integer index as one column)."""
-    from .envs import check_encoding, env_info
-    from .models import ModelSpec, spec_for_env
-
-    if dataset.info.env_id is not None:
-        check_encoding(env_info(dataset.info.env_id), action_encoding or env_info(dataset.info.env_id).default_action_encoding)
-        return spec_for_env(dataset.info.env_id, model_cfg, action_encoding)
-    data = dataset.transitions
-    if action_encoding not in (None, "index" if data.actions.ndim == 1 else "continuous"):
-        raise ConfigError("data of unknown origin: the action encoding cannot be chosen")
-    if data.actions.ndim == 1:
-        return ModelSpec(data.state_dim, 1, model_cfg, None, "index")
-    return ModelSpec(data.state_dim, data.actions.shape[1], model_cfg)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -23,7 +23,7 @@ from .data.collect import CollectBackend
 from .envs import ActionEncoding, check_encoding, encode_actions, env_info, state_labels
 from .evaluation.baselines import fit_linear
 from .evaluation.scores import Scores, scores_from_predictions
-from .evaluation.summary import TABLE_HORIZONS, at_horizon, evaluation_block
+from .evaluation.summary import TABLE_HORIZONS, at_horizon, baselines_block, model_block
 from .transitions import Transitions
 
 
@@ -221,12 +221,10 @@ def run_demo(backend: DemoBackend, options: DemoOptions) -> dict:
         )
         for kind, model in trained.items()
     }
-    blocks = {kind: evaluation_block(model.rollout, linear, held_out, held_out_actions, opts.horizon)
-              for kind, model in trained.items()}
-    # One step on the training split, as `wm-jax train` does; rollouts are scored on held-out episodes.
-    train_blocks = {kind: evaluation_block(model.rollout, linear, train, train_actions, 1)
-                    for kind, model in trained.items()}
-    baselines = {"held_out": blocks["simple"]["baselines"], "train": train_blocks["simple"]["baselines"]}
+    blocks = {kind: model_block(model.rollout, held_out, held_out_actions, opts.horizon) for kind, model in trained.items()}
+    # The baselines once per split; one step on the training split, as `wm-jax train` does.
+    baselines = {"held_out": baselines_block(linear, held_out, held_out_actions, opts.horizon),
+                 "train": baselines_block(linear, train, train_actions, 1)}
     rows = []
     for kind, (on_train, on_held_out) in scores.items():
         rows.append([f"{kind}" + (f" (mean of {opts.members})" if kind == "ensemble" else ""),
@@ -317,7 +315,6 @@ def run_demo(backend: DemoBackend, options: DemoOptions) -> dict:
                     backend=backend.name,
                 ),
                 "held_out": blocks[kind],
-                "train": train_blocks[kind],
             }
             for kind, model in trained.items()
         },

@@ -20,7 +20,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from .config import ModelConfig
-from .envs import ActionEncoding, encode_actions, env_info
+from .envs import ActionEncoding, EnvError, encode_actions, env_info
 
 # Full float32 matmuls: on GPUs JAX defaults to TF32-like precision, which PyTorch does not.
 MATMUL_PRECISION = jax.lax.Precision.HIGHEST
@@ -101,6 +101,19 @@ def spec_for_env(env_id: str, config: ModelConfig, action_encoding: ActionEncodi
     info = env_info(env_id)
     encoding = action_encoding or info.default_action_encoding
     return ModelSpec(info.state_dim, info.encoded_action_dim(encoding), config, env_id, encoding)
+
+
+def spec_for_data(env_id: str | None, data, config: ModelConfig, action_encoding: ActionEncoding | None = None) -> ModelSpec:
+    """The spec of a model trained on `data` (a Transitions) from `env_id`; for data of unknown
+    origin (a version-1 file without an env id), an integer index becomes one column and a float
+    action vector is fed as is: the only encodings such data allows."""
+    if env_id is not None:
+        return spec_for_env(env_id, config, action_encoding)
+    natural = "index" if data.actions.ndim == 1 else "continuous"
+    if action_encoding not in (None, natural):
+        raise EnvError(f"data of unknown origin: only the {natural} action encoding applies")
+    width = 1 if natural == "index" else data.actions.shape[1]
+    return ModelSpec(data.state_dim, width, config, None, natural)
 
 
 def build_model(spec: ModelSpec, key: jax.Array) -> WorldModel:

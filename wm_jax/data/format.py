@@ -220,13 +220,12 @@ def _read_v1(archive, files: set[str], path: str) -> Dataset:
     if arrays["terminated"].ndim != 1 or arrays["truncated"].ndim != 1 or arrays["terminated"].size == 0:
         raise DataError(f"{path}: terminated and truncated must be non-empty (N,) arrays")
     terminated, truncated = arrays["terminated"].astype(bool), arrays["truncated"].astype(bool)
-    cut = ()
-    if not (terminated[-1] or truncated[-1]):
-        truncated = truncated.copy()
-        truncated[-1] = True
+    # Version 1 left the episode cut by the collection budget unmarked: mark it truncated and list it.
+    cut_last = not (terminated[-1] or truncated[-1])
+    if cut_last:
+        truncated[-1] = True  # astype made a copy: the archive's array is untouched
     episode, step = episodes_from_ends(terminated | truncated)
-    if not (arrays["terminated"][-1] or arrays["truncated"][-1]):
-        cut = (int(episode[-1]),)
+    cut = (int(episode[-1]),) if cut_last else ()
     actions = arrays["actions"]
     if info is not None and info.discrete and actions.ndim == 2 and actions.shape[1] == 1:
         # Version 1 stored a Discrete action as one float column holding its index.
@@ -237,11 +236,8 @@ def _read_v1(archive, files: set[str], path: str) -> Dataset:
     data = Transitions(arrays["states"], actions, arrays["next_states"], arrays["rewards"], terminated, truncated,
                        episode, step)
     collection = {"backend": "unknown (format version 1)", "upgraded_from_format_version": 1}
-    if info is not None:
-        dataset_info = DatasetInfo(env_id, info.observation_space, info.action_space, collection, cut, 1)
-    else:
-        dataset_info = DatasetInfo(None, None, None, collection, cut, 1)
-    return Dataset(data, dataset_info)
+    spaces = (info.observation_space, info.action_space) if info is not None else (None, None)
+    return Dataset(data, DatasetInfo(env_id, *spaces, collection, cut, 1))
 
 
 def check_data_matches_model(dataset: Dataset, env_id: str | None, state_dim: int, source: str) -> None:

@@ -37,13 +37,13 @@ def baseline_rollouts(linear: LinearBaseline | None) -> dict:
     return baselines
 
 
-def evaluation_block(model_rollout, linear: LinearBaseline | None, data: Transitions, encoded_actions, horizon: int) -> dict:
-    """The model's (ensemble mean and per member) and the baselines' one-step and rollout MSE on `data`.
+def model_block(model_rollout, data: Transitions, encoded_actions, horizon: int) -> dict:
+    """A model's one-step and rollout MSE on `data`, for the ensemble mean and per member.
 
     `model_rollout` returns tracks [mean, member 1, ..., member E]; a single model has E = 1.
     """
     errors = errors_of(model_rollout, data, encoded_actions, horizon)
-    block = {
+    return {
         "transitions": data.size,
         "episodes": data.episode_count,
         "one_step_mse": float(errors.mse[0, 0]),
@@ -54,12 +54,29 @@ def evaluation_block(model_rollout, linear: LinearBaseline | None, data: Transit
             "member_mse": [json_floats(row) for row in errors.mse[1:]],
             "start_states": errors.counts.tolist(),
         },
-        "baselines": {},
     }
+
+
+def baselines_block(linear: LinearBaseline | None, data: Transitions, encoded_actions, horizon: int) -> dict:
+    """name -> {one_step_mse, rollout_mse} of each baseline on `data`."""
+    block = {}
     for name, rollout in baseline_rollouts(linear).items():
-        baseline = errors_of(rollout, data, encoded_actions, horizon)
-        block["baselines"][name] = {"one_step_mse": float(baseline.mse[0, 0]), "rollout_mse": json_floats(baseline.mse[0])}
+        errors = errors_of(rollout, data, encoded_actions, horizon)
+        block[name] = {"one_step_mse": float(errors.mse[0, 0]), "rollout_mse": json_floats(errors.mse[0])}
     return block
+
+
+def evaluation_block(model_rollout, linear: LinearBaseline | None, data: Transitions, encoded_actions, horizon: int) -> dict:
+    """`model_block` with the baselines beside it, as `wm-jax train` and `wm-jax evaluate` write it."""
+    return {**model_block(model_rollout, data, encoded_actions, horizon),
+            "baselines": baselines_block(linear, data, encoded_actions, horizon)}
+
+
+def one_step_block(scores, linear: LinearBaseline | None, data: Transitions, encoded_actions) -> dict:
+    """One-step MSE of a model (from its already computed `scores`) and of the baselines on `data`."""
+    return {"transitions": data.size, "episodes": data.episode_count, "one_step_mse": scores.mse,
+            "member_one_step_mse": list(scores.member_mse),
+            "baselines": baselines_block(linear, data, encoded_actions, 1)}
 
 
 def at_horizon(block_mse: list, horizon: int) -> float:
