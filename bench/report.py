@@ -30,8 +30,11 @@ def add_ratios(results: list[dict]) -> None:
             row["speedup_vs_best_torch_vectorized"] = None
 
 
-def write_json(path: str, machine: dict, results: list[dict], compile_cache: dict | None, collection: dict | None = None) -> None:
+def write_json(path: str, machine: dict, results: list[dict], compile_cache: dict | None, collection: dict | None = None,
+               engine: dict | None = None) -> None:
     doc = {"machine": machine, "results": results}
+    if engine is not None:
+        doc["engine"] = engine
     if compile_cache is not None:
         doc["compile_cache"] = compile_cache
     if collection is not None:
@@ -45,10 +48,12 @@ def _fmt(x, spec: str) -> str:
     return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, spec)
 
 
-def markdown(machine: dict, results: list[dict], compile_cache: dict | None, collection: dict | None = None) -> str:
+def markdown(machine: dict, results: list[dict], compile_cache: dict | None, collection: dict | None = None,
+             engine: dict | None = None) -> str:
     peak = machine["matmul_peak_gflops"]
+    title = "# Ensemble training bench" if results else "# Data collection bench" if collection else "# Engine options bench"
     lines = [
-        "# Ensemble training bench" if results or collection is None else "# Data collection bench",
+        title,
         "",
         f"{machine['cpu_model']}, {machine['cpu_cores']} cores, JAX devices {', '.join(machine['jax_devices'])}, "
         f"torch threads {machine['torch_threads']}; measured float32 matmul peak **{peak:.1f} GFLOP/s**; "
@@ -97,6 +102,11 @@ def markdown(machine: dict, results: list[dict], compile_cache: dict | None, col
         from .collection import markdown as collection_markdown
 
         lines += collection_markdown(collection)
+    if engine:
+        from .engine import markdown as engine_markdown
+
+        lines += ["", "## Engine options (median seconds per epoch, rows interleaved; ratios within this run)", "",
+                  engine_markdown(engine)]
     return "\n".join(lines) + "\n"
 
 

@@ -8,15 +8,15 @@ import pytest
 
 from wm_jax.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from wm_jax.config import tutorial_model_config
-from wm_jax.models import ModelSpec, init_ensemble_params, spec_for_env
+from wm_jax.models import ModelSpec, ensemble_of, init_ensemble_params, spec_for_env
 
 
 @pytest.mark.parametrize("encoding", ["index", "onehot"])
 def test_checkpoint_round_trips_spec_and_parameters_exactly(tmp_path, encoding):
     spec = spec_for_env("Acrobot-v1", tutorial_model_config("ensemble", members=3), encoding)
     params = init_ensemble_params(spec, jax.random.key(0))
-    save_checkpoint(str(tmp_path), spec, params)
-    loaded_spec, loaded = load_checkpoint(str(tmp_path))
+    save_checkpoint(str(tmp_path), ensemble_of(spec, params))
+    loaded_spec, loaded, _, _ = load_checkpoint(str(tmp_path))
     assert loaded_spec == spec
     assert jax.tree.structure(loaded) == jax.tree.structure(params)
     for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(loaded)):
@@ -25,7 +25,7 @@ def test_checkpoint_round_trips_spec_and_parameters_exactly(tmp_path, encoding):
 
 def test_checkpoint_with_wrong_shapes_or_missing_files_is_a_clear_error(tmp_path):
     spec = ModelSpec(4, 1, tutorial_model_config("simple"))
-    save_checkpoint(str(tmp_path), spec, init_ensemble_params(spec, jax.random.key(0)))
+    save_checkpoint(str(tmp_path), ensemble_of(spec, init_ensemble_params(spec, jax.random.key(0))))
     model = json.loads((tmp_path / "model.json").read_text())
     (tmp_path / "model.json").write_text(json.dumps({**model, "state_dim": 6}))
     with pytest.raises(CheckpointError, match="expected shape"):
@@ -41,7 +41,7 @@ def test_written_files_get_ordinary_permissions_and_leave_no_temporary_files(tmp
     spec = ModelSpec(4, 1, tutorial_model_config("simple"))
     old_umask = os.umask(0o022)
     try:
-        save_checkpoint(str(tmp_path), spec, init_ensemble_params(spec, jax.random.key(0)), {"linear": {}})
+        save_checkpoint(str(tmp_path), ensemble_of(spec, init_ensemble_params(spec, jax.random.key(0))), {"linear": {}})
     finally:
         os.umask(old_umask)
     assert sorted(os.listdir(tmp_path)) == ["baselines.json", "model.json", "params.npz"]

@@ -19,7 +19,7 @@ from wm_jax.evaluation.rollouts import (
     rollout_errors,
 )
 from wm_jax.evaluation.scores import scores_from_predictions
-from wm_jax.models import ModelSpec, apply_member, graphdef_of, init_ensemble_params, predict, predict_members
+from wm_jax.models import ModelSpec, apply_member, ensemble_of, graphdef_of, init_ensemble_params, predict, predict_members
 
 S, A = 3, 2
 
@@ -240,6 +240,13 @@ def spec_of(members, hidden):
     return ModelSpec(S, A, ModelConfig(kind=kind, hidden_sizes=hidden, members=members))
 
 
+def spec_of_params(params):
+    """The spec of stacked parameters made by `model` (their shapes tell members and hidden sizes)."""
+    hidden = params["hidden"]
+    sizes = tuple(hidden[i]["kernel"][...].shape[-1] for i in range(len(hidden)))
+    return spec_of(jax.tree.leaves(params)[0].shape[0], sizes)
+
+
 def member(params, e):
     return jax.tree.map(lambda leaf: leaf[e], params)
 
@@ -252,7 +259,7 @@ def random_windows(batch, horizon, seed=7):
 def test_model_rollout_horizon_one_is_the_one_step_prediction():
     graphdef, params = model(members=3)
     starts, windows = random_windows(16, 1)
-    tracks = model_rollout(graphdef, params)(starts, windows)
+    tracks = model_rollout(ensemble_of(spec_of_params(params), params))(starts, windows)
     assert tracks.shape == (4, 16, 1, S) and tracks.dtype == np.float32
     one_step = np.asarray(predict_members(graphdef, params, starts, windows[:, 0]))
     np.testing.assert_allclose(tracks[1:, :, 0], one_step, rtol=1e-5, atol=1e-6)
@@ -262,7 +269,7 @@ def test_model_rollout_horizon_one_is_the_one_step_prediction():
 def test_model_rollout_tracks_match_a_python_loop():
     graphdef, params = model(members=3)
     starts, windows = random_windows(5, 6)
-    tracks = model_rollout(graphdef, params)(starts, windows)
+    tracks = model_rollout(ensemble_of(spec_of_params(params), params))(starts, windows)
     assert tracks.shape == (4, 5, 6, S)
     for e in range(3):  # each member fed its own predictions
         s = starts
@@ -278,7 +285,7 @@ def test_model_rollout_tracks_match_a_python_loop():
 
 def test_one_member_mean_track_is_member_one():
     graphdef, params = model(members=1)
-    tracks = model_rollout(graphdef, params)(*random_windows(5, 4))
+    tracks = model_rollout(ensemble_of(spec_of_params(params), params))(*random_windows(5, 4))
     assert tracks.shape == (2, 5, 4, S)
     np.testing.assert_array_equal(tracks[0], tracks[1])
 
@@ -286,7 +293,7 @@ def test_one_member_mean_track_is_member_one():
 def test_model_rollout_errors_at_horizon_one_match_one_step_scores():
     graphdef, params = model(members=3)
     states, actions, next_states, episode = episodes_of(LENGTHS, linear_system())
-    errors = rollout_errors(model_rollout(graphdef, params), states, actions, next_states, episode, 6, chunk=4)
+    errors = rollout_errors(model_rollout(ensemble_of(spec_of_params(params), params)), states, actions, next_states, episode, 6, chunk=4)
     one_step = scores_from_predictions(predict_members(graphdef, params, states, actions), next_states)
     np.testing.assert_allclose(errors.mse[:, 0], [one_step.mse, *one_step.member_mse], rtol=1e-5)
     assert np.all(np.isnan(errors.mse[:, 5])) and np.all(np.isfinite(errors.mse[:, :5]))
@@ -294,14 +301,14 @@ def test_model_rollout_errors_at_horizon_one_match_one_step_scores():
 
 def test_model_rollout_compiles_once_across_chunks_and_calls():
     graphdef, params = model(members=2, hidden=(5, 3))  # a structure no other test uses
-    program = _rollout_program(graphdef)
-    assert _rollout_program(graphdef_of(spec_of(2, (5, 3)))) is program, "equal graphdefs share one program"
+    program = _rollout_program(graphdef, "mean", False)
+    assert _rollout_program(graphdef_of(spec_of(2, (5, 3))), "mean", False) is program, "equal graphdefs share one program"
     assert program._cache_size() == 0
     states, actions, next_states, episode = episodes_of(LENGTHS, linear_system())
-    rollout_errors(model_rollout(graphdef, params), states, actions, next_states, episode, 4, chunk=3)  # 4 chunks
+    rollout_errors(model_rollout(ensemble_of(spec_of_params(params), params)), states, actions, next_states, episode, 4, chunk=3)  # 4 chunks
     assert program._cache_size() == 1
     # New parameters and new data of the same shapes reuse the compiled program too.
     _, other_params = model(members=2, hidden=(5, 3), seed=1)
     states, actions, next_states, episode = episodes_of((3, 3, 3, 3), linear_system(), seed=9)
-    rollout_errors(model_rollout(graphdef, other_params), states, actions, next_states, episode, 4, chunk=3)
+    rollout_errors(model_rollout(ensemble_of(spec_of_params(other_params), other_params)), states, actions, next_states, episode, 4, chunk=3)
     assert program._cache_size() == 1

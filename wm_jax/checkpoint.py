@@ -1,9 +1,10 @@
 """Saving and loading trained models: DIR/params.npz + DIR/model.json (+ DIR/baselines.json).
 
 Plain numpy archives keep checkpoints readable without JAX (and by the PyTorch bridge). Keys are
-the parameter paths ("hidden.0.kernel", "head.bias"); every array has a leading member axis.
-model.json describes the architecture, the environment and the action encoding; baselines.json
-holds the linear baseline fitted on the same training split, for `wm-jax evaluate`.
+the parameter paths ("hidden.0.kernel", "head.bias"), every one with a leading member axis, and
+the normaliser's statistics ("normalizer.input_mean", ...). model.json describes the architecture
+and its heads, the environment, the action encoding and the elite members; baselines.json holds
+the linear baseline fitted on the same training split, for `wm-jax evaluate`.
 Writes go to temporary files renamed into place, so a failed save never damages an old one.
 """
 
@@ -21,9 +22,11 @@ from .atomic import atomic_write
 from .config import ConfigError, ModelConfig
 from .envs import ACTION_ENCODINGS, EnvError, env_info
 from .errors import UserError
-from .models import ModelSpec, init_ensemble_params
+from .models import Ensemble, ModelSpec, ensemble_of, init_ensemble_params, normalizer_from_arrays
+from .models.normalization import STAT_NAMES
 
 PARAMS_FILE = "params.npz"
+NORMALIZER_PREFIX = "normalizer."
 MODEL_FILE = "model.json"
 BASELINES_FILE = "baselines.json"
 
@@ -56,12 +59,16 @@ def unflatten_params(flat: dict[str, np.ndarray], template: nnx.State) -> nnx.St
     return jax.tree.unflatten(jax.tree.structure(template), leaves)
 
 
-def save_checkpoint(directory: str, spec: ModelSpec, params: nnx.State, baselines: dict | None = None) -> None:
+def save_checkpoint(directory: str, ensemble: Ensemble, baselines: dict | None = None) -> None:
     """Write params.npz, model.json and (if given) baselines.json into `directory` (created if needed)."""
+    spec = ensemble.spec
     os.makedirs(directory, exist_ok=True)
     model = {"state_dim": spec.state_dim, "action_dim": spec.action_dim, "env_id": spec.env_id,
-             "action_encoding": spec.action_encoding, **_config_dict(spec.config)}
-    atomic_write(os.path.join(directory, PARAMS_FILE), lambda f: np.savez(f, **flatten_params(params)))
+             "action_encoding": spec.action_encoding, **_config_dict(spec.config),
+             "elites": [int(i) for i in ensemble.elites]}
+    arrays = {**flatten_params(ensemble.params),
+              **{NORMALIZER_PREFIX + name: value for name, value in ensemble.normalizer.to_arrays().items()}}
+    atomic_write(os.path.join(directory, PARAMS_FILE), lambda f: np.savez(f, **arrays))
     atomic_write(os.path.join(directory, MODEL_FILE), lambda f: f.write(json.dumps(model, indent=2).encode()))
     if baselines is not None:
         atomic_write(os.path.join(directory, BASELINES_FILE), lambda f: f.write(json.dumps(baselines, indent=2).encode()))
@@ -79,11 +86,16 @@ def load_baselines(directory: str) -> dict | None:
         raise CheckpointError(f"{path}: unreadable ({type(error).__name__}: {error})") from None
 
 
+# The model's switches; a checkpoint from before they existed has them all off.
+MODEL_SWITCHES = ("delta", "normalize", "probabilistic", "reward_head", "termination_head")
+
+
 def _config_dict(config: ModelConfig) -> dict:
-    return {"kind": config.kind, "hidden_sizes": list(config.hidden_sizes), "dropout_rate": config.dropout_rate, "members": config.members}
+    return {"kind": config.kind, "hidden_sizes": list(config.hidden_sizes), "dropout_rate": config.dropout_rate,
+            "members": config.members, **{name: getattr(config, name) for name in MODEL_SWITCHES}}
 
 
-def load_checkpoint(directory: str) -> tuple[ModelSpec, nnx.State]:
+def load_checkpoint(directory: str) -> Ensemble:
     """Read a checkpoint written by `save_checkpoint`; any problem is a CheckpointError."""
     model_path, params_path = os.path.join(directory, MODEL_FILE), os.path.join(directory, PARAMS_FILE)
     for path in (model_path, params_path):
@@ -100,6 +112,7 @@ def load_checkpoint(directory: str) -> tuple[ModelSpec, nnx.State]:
                 hidden_sizes=tuple(int(h) for h in model["hidden_sizes"]),
                 dropout_rate=float(model["dropout_rate"]),
                 members=int(model["members"]),
+                **{name: _switch(model, name) for name in MODEL_SWITCHES},
             ),
             # Checkpoints from before environments were recorded fed actions to the network as is.
             env_id=model.get("env_id"),
@@ -109,6 +122,9 @@ def load_checkpoint(directory: str) -> tuple[ModelSpec, nnx.State]:
             raise ValueError(f"unknown action encoding {spec.action_encoding!r}")
         if spec.env_id is not None:
             env_info(spec.env_id)
+        elites = np.asarray(model.get("elites", range(spec.config.members)), np.int64)
+        if elites.ndim != 1 or elites.size == 0 or elites.min() < 0 or elites.max() >= spec.config.members:
+            raise ValueError(f"elites {elites.tolist()} are not members of an ensemble of {spec.config.members}")
     except (OSError, ValueError, KeyError, TypeError, ConfigError, EnvError) as error:
         raise CheckpointError(f"{model_path}: unreadable model description ({type(error).__name__}: {error})") from None
     try:
@@ -116,8 +132,36 @@ def load_checkpoint(directory: str) -> tuple[ModelSpec, nnx.State]:
             flat = {name: archive[name] for name in archive.files}
     except (OSError, ValueError, EOFError) as error:
         raise CheckpointError(f"{params_path}: unreadable ({type(error).__name__}: {error})") from None
+    stats = {name[len(NORMALIZER_PREFIX):]: flat.pop(name) for name in list(flat) if name.startswith(NORMALIZER_PREFIX)}
     template = jax.eval_shape(lambda: init_ensemble_params(spec, jax.random.key(0)))
     params = unflatten_params(flat, template)
     if not all(bool(jnp.isfinite(leaf).all()) for leaf in jax.tree.leaves(params)):
         raise CheckpointError(f"{params_path}: parameters contain non-finite values")
-    return spec, params
+    normalizer = None
+    if stats:
+        normalizer = _normalizer(stats, spec, params_path)
+    elif spec.config.normalize:
+        raise CheckpointError(f"{params_path}: a normalising model without its normaliser statistics")
+    return ensemble_of(spec, params, normalizer, elites)
+
+
+def _switch(model: dict, name: str) -> bool:
+    value = model.get(name, False)
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be true or false, got {value!r}")
+    return value
+
+
+def _normalizer(stats: dict, spec: ModelSpec, path: str):
+    """The saved statistics, checked against the model's dimensions."""
+    inputs, states = (spec.state_dim + spec.action_dim,), (spec.state_dim,)
+    shapes = {"input_mean": inputs, "input_std": inputs, "target_mean": states, "target_std": states,
+              "reward_mean": (), "reward_std": ()}
+    if set(stats) != set(STAT_NAMES):
+        raise CheckpointError(f"{path}: normaliser statistics {sorted(stats)}, expected {sorted(STAT_NAMES)}")
+    for name, shape in shapes.items():
+        if stats[name].shape != shape or not np.isfinite(stats[name]).all():
+            raise CheckpointError(f"{path}: normaliser {name} must be {shape} and finite, got {stats[name].shape}")
+        if name.endswith("std") and not (stats[name] > 0).all():
+            raise CheckpointError(f"{path}: normaliser {name} must be positive")
+    return normalizer_from_arrays(stats, normalize=spec.config.normalize, delta=spec.config.delta)

@@ -11,7 +11,7 @@ import os
 import sys
 import tyro
 
-from .config import ConfigError, ModelKind, ShuffleMode, tutorial_model_config, tutorial_train_config
+from .config import ConfigError, ModelKind, PredictionMode, ShuffleMode, tutorial_model_config, tutorial_train_config
 from .data.collect import CollectBackend
 from .envs import ActionEncoding
 from .errors import exit_code_of
@@ -82,6 +82,37 @@ class Train:
     seed: int = 0
     progress: bool = False
     """show a progress bar: training then runs in compiled chunks of epochs, with identical results"""
+    delta: bool = False
+    """predict next_state - state (the state is added back: predictions stay in environment units)"""
+    normalize: bool = False
+    """standardise inputs and targets with statistics of the training split (saved with the model)"""
+    probabilistic: bool = False
+    """Gaussian members (mean and soft-bounded log-variance) trained on negative log-likelihood"""
+    reward_head: bool = False
+    """also predict the reward (MSE)"""
+    termination_head: bool = False
+    """also predict termination (a logit, binary cross-entropy)"""
+    bootstrap: bool = False
+    """each member trains on its own resample of the training rows, with replacement"""
+    early_stopping: int = 0
+    """stop after this many epochs without a 1% validation improvement and keep each member's best weights (0: off)"""
+    elites: int = 0
+    """keep the best K members on validation as the model's elites (0: all members)"""
+    validation_fraction: float = 0.1
+    """share of the training split (whole episodes) held back for --early-stopping and --elites"""
+
+    def model_config(self):
+        base = tutorial_model_config(self.model, self.members if self.members is not None else 5)
+        return dataclasses.replace(base, delta=self.delta, normalize=self.normalize, probabilistic=self.probabilistic,
+                                   reward_head=self.reward_head, termination_head=self.termination_head)
+
+    def train_config(self):
+        overrides = {} if self.weight_decay is None else {"weight_decay": self.weight_decay}
+        return tutorial_train_config(
+            self.model, epochs=self.epochs, batch_size=self.batch_size, learning_rate=self.lr, shuffle=self.shuffle,
+            bootstrap=self.bootstrap, early_stopping_patience=self.early_stopping, elites=self.elites,
+            validation_fraction=self.validation_fraction, **overrides,
+        )
 
     def __call__(self) -> None:
         from tqdm.auto import tqdm
@@ -91,9 +122,10 @@ class Train:
         from .data import check_data_matches_model, load_dataset, split_by_episode
         from .evaluation import score
         from .evaluation.baselines import fit_linear
+        from .evaluation.heads import model_heads_blocks
         from .evaluation.rollouts import model_rollout
         from .evaluation.summary import evaluation_block, one_step_block
-        from .models import count_params, graphdef_of, spec_for_data
+        from .models import count_params, spec_for_data
         from .training import fit
 
         if self.members is not None and self.model != "ensemble":
@@ -104,12 +136,9 @@ class Train:
             raise ConfigError(f"--horizon must be >= 1, got {self.horizon}")
         if os.path.exists(self.out) and not os.path.isdir(self.out):
             raise ConfigError(f"{self.out}: exists and is not a directory")
-        model_cfg = tutorial_model_config(self.model, self.members if self.members is not None else 5)
-        overrides = {} if self.weight_decay is None else {"weight_decay": self.weight_decay}
-        train_cfg = tutorial_train_config(
-            self.model, epochs=self.epochs, batch_size=self.batch_size, learning_rate=self.lr,
-            shuffle=self.shuffle, **overrides,
-        )
+        model_cfg, train_cfg = self.model_config(), self.train_config()
+        if train_cfg.elites > model_cfg.members:
+            raise ConfigError(f"--elites {train_cfg.elites} exceeds the {model_cfg.members} members")
         dataset = load_dataset(self.data)
         spec = spec_for_data(dataset.info.env_id, dataset.transitions, model_cfg, self.action_encoding)
         if self.eval_data is not None:
@@ -136,9 +165,11 @@ class Train:
         fitted = fit(spec, train_cfg, train, self.seed, on_epoch if self.progress else None)
         for bar in bars:
             bar.close()
+        model = fitted.ensemble
         train_actions, held_out_actions = spec.encode_actions(train.actions), spec.encode_actions(held_out.actions)
         linear = fit_linear(train.states, train_actions, train.next_states)
-        train_scores, held_out_scores = score(spec, fitted.params, train), score(spec, fitted.params, held_out)
+        train_scores, held_out_scores = score(model, train), score(model, held_out)
+        os.makedirs(self.out, exist_ok=True)
         metrics = report.model_metrics(
             model=self.model, members=model_cfg.members, epochs=self.epochs, batch_size=self.batch_size,
             learning_rate=self.lr, weight_decay=train_cfg.weight_decay, dropout_rate=model_cfg.dropout_rate,
@@ -151,17 +182,26 @@ class Train:
             env_id=spec.env_id, action_encoding=spec.action_encoding, data=self.data, split=split,
             # One step on the training split: rollouts there would cost as much as training on big data.
             train=one_step_block(train_scores, linear, train, train_actions),
-            held_out=evaluation_block(model_rollout(graphdef_of(spec), fitted.params), linear, held_out,
-                                      held_out_actions, self.horizon),
+            held_out={**evaluation_block(model_rollout(model), linear, held_out, held_out_actions, self.horizon),
+                      **model_heads_blocks(model, held_out, plot_dir=self.out, title=f"({spec.env_id or 'data'}, held out)")},
+            model_options={name: getattr(model_cfg, name) for name in ("delta", "normalize", "probabilistic",
+                                                                       "reward_head", "termination_head")},
+            training={"bootstrap": train_cfg.bootstrap, "early_stopping_patience": train_cfg.early_stopping_patience,
+                      "epochs_trained": fitted.epochs_trained, "elites": model.elites.tolist(),
+                      "validation_scores": None if fitted.validation_scores is None
+                      else fitted.validation_scores.tolist()},
         )
-        save_checkpoint(self.out, spec, fitted.params, {"linear": linear.to_json(), "fitted_on": split})
+        save_checkpoint(self.out, model, {"linear": linear.to_json(), "fitted_on": split})
         report.write_json(os.path.join(self.out, "metrics.json"), metrics)
         baselines = metrics["held_out"]["baselines"]
+        uncertainty = metrics["held_out"]["uncertainty"]
         print(
             f"{self.model} model ({metrics['params']} params) on {spec.env_id or 'data'}: held-out one-step MSE "
             f"{metrics['eval_mse']:.3e} (identity {baselines['identity']['one_step_mse']:.3e}, linear "
-            f"{baselines['linear']['one_step_mse']:.3e}), train {metrics['train_mse']:.3e}; "
-            f"{fitted.train_seconds:.2f} s training + {fitted.compile_seconds:.2f} s compiling; wrote {self.out}"
+            f"{baselines['linear']['one_step_mse']:.3e}), train {metrics['train_mse']:.3e}; held-out NLL "
+            f"{uncertainty['nll']:.3g}, 90% interval coverage {uncertainty['coverage']['90%']['mean']:.1%}; "
+            f"{fitted.epochs_trained} epochs in {fitted.train_seconds:.2f} s + {fitted.compile_seconds:.2f} s compiling; "
+            f"wrote {self.out}"
         )
 
 
@@ -175,8 +215,16 @@ class Evaluate:
     """transitions to score (from the model's environment)"""
     horizon: int = 50
     """longest open-loop rollout: MSE for every H = 1..horizon"""
+    mode: PredictionMode = "mean"
+    """how the model's rollout steps: mean of the elites, ts1 (a random member per step), tsinf (one per trajectory)"""
+    sample: bool = False
+    """sample each step from the chosen member's Gaussian (probabilistic models)"""
     json: str | None = None
     """also write the scores to this JSON file"""
+    plots: str | None = None
+    """write calibration.png and epistemic.png into this directory"""
+    seed: int = 0
+    """seed of the rollouts' random draws (ts1, tsinf, --sample)"""
 
     def __call__(self) -> None:
         from . import report
@@ -184,25 +232,32 @@ class Evaluate:
         from .data import check_data_matches_model, load_dataset
         from .evaluation import score
         from .evaluation.baselines import LinearBaseline
+        from .evaluation.heads import model_heads_blocks
         from .evaluation.rollouts import model_rollout
         from .evaluation.summary import TABLE_HORIZONS, at_horizon, evaluation_block
-        from .models import graphdef_of
 
         if self.horizon < 1:
             raise ConfigError(f"--horizon must be >= 1, got {self.horizon}")
-        spec, params = load_checkpoint(self.checkpoint)
+        if self.plots is not None and os.path.exists(self.plots) and not os.path.isdir(self.plots):
+            raise ConfigError(f"{self.plots}: exists and is not a directory")
+        model = load_checkpoint(self.checkpoint)
+        spec = model.spec
         dataset = load_dataset(self.data)
         check_data_matches_model(dataset, spec.env_id, spec.state_dim, self.data)
         data = dataset.transitions
         saved = load_baselines(self.checkpoint)
         linear = LinearBaseline.from_json(saved["linear"]) if saved and "linear" in saved else None
-        block = evaluation_block(model_rollout(graphdef_of(spec), params), linear, data, spec.encode_actions(data.actions),
-                                 self.horizon)
-        scores = score(spec, params, data)
+        rollout = model_rollout(model, self.mode, self.sample, self.seed)
+        block = evaluation_block(rollout, linear, data, spec.encode_actions(data.actions), self.horizon)
+        if self.plots is not None:
+            os.makedirs(self.plots, exist_ok=True)
+        block.update(model_heads_blocks(model, data, plot_dir=self.plots, title=f"({spec.env_id or 'data'})"))
+        scores = score(model, data)
         print(f"{spec.config.kind} model for {spec.env_id or 'unknown env'}, {data.size} transitions in "
-              f"{block['episodes']} episodes")
+              f"{block['episodes']} episodes; rollouts: {self.mode}{' sampled' if self.sample else ''}")
         horizons = [h for h in TABLE_HORIZONS if h <= self.horizon]
-        rows = [["model" + (f" (mean of {spec.config.members})" if spec.config.members > 1 else ""),
+        elites = len(model.elites)
+        rows = [["model" + (f" ({self.mode} of {elites})" if spec.config.members > 1 else ""),
                  *(at_horizon(block["rollout"]["mse"], h) for h in horizons)]]
         if spec.config.members > 1:
             rows += [[f"  member {i + 1}", *(at_horizon(m, h) for h in horizons)]
@@ -212,11 +267,61 @@ class Evaluate:
         print(report.format_table(["MSE at horizon", *map(str, horizons)], rows))
         if linear is None:
             print("   (no linear baseline: the checkpoint has no baselines.json)")
+        uncertainty = block["uncertainty"]
+        coverage = uncertainty["coverage"]
+        print(f"NLL {uncertainty['nll']:.4g}; interval coverage 50%: {coverage['50%']['mean']:.1%}, "
+              f"90%: {coverage['90%']['mean']:.1%}; epistemic std {uncertainty['epistemic_std']['in_distribution']:.3g} "
+              f"in distribution, {uncertainty['epistemic_std']['out_of_distribution']:.3g} out of distribution")
+        if "reward" in block:
+            print(f"reward MSE {block['reward']['mse']:.4g}")
+        if "termination" in block:
+            auroc = block["termination"]["auroc"]
+            print(f"termination accuracy {block['termination']['accuracy']:.1%}, AUROC "
+                  f"{'n/a (one class)' if auroc is None else f'{auroc:.3f}'}")
         if self.json:
             report.write_json(self.json, {
                 "model": spec.config.kind, "members": spec.config.members, "env_id": spec.env_id,
+                "elites": model.elites.tolist(), "mode": self.mode, "sample": self.sample,
                 "data": self.data, "per_dim_mse": scores.per_dim_mse, **block,
             })
+
+
+@dataclasses.dataclass(frozen=True)
+class Predict:
+    """Write every member's predictions on a data file to a .npz (environment units), for analysis without JAX."""
+
+    checkpoint: str
+    """directory written by `wm-jax train`"""
+    data: str
+    """transitions to predict on (from the model's environment)"""
+    out: str
+    """output .npz: mean (E, N, S); var (E, N, S) for probabilistic members; reward (E, N) and
+    termination_prob (E, N) when the heads exist; elites (K,)"""
+
+    def __call__(self) -> None:
+        import numpy as np
+
+        from .atomic import atomic_write
+        from .checkpoint import load_checkpoint
+        from .data import check_data_matches_model, load_dataset
+        from .evaluation.scores import member_predictions
+
+        if os.path.isdir(self.out):
+            raise ConfigError(f"{self.out}: is a directory")
+        model = load_checkpoint(self.checkpoint)
+        dataset = load_dataset(self.data)
+        check_data_matches_model(dataset, model.spec.env_id, model.spec.state_dim, self.data)
+        data = dataset.transitions
+        members = member_predictions(model, data.states, model.spec.encode_actions(data.actions))
+        arrays = {"mean": members.mean, "elites": model.elites}
+        if members.logvar is not None:
+            arrays["var"] = np.exp(members.logvar)
+        if members.reward is not None:
+            arrays["reward"] = members.reward
+        if members.termination_logit is not None:
+            arrays["termination_prob"] = 1.0 / (1.0 + np.exp(-members.termination_logit.astype(np.float64)))
+        atomic_write(self.out, lambda f: np.savez(f, **arrays))
+        print(f"wrote {', '.join(f'{k} {v.shape}' for k, v in arrays.items())} for {data.size} transitions to {self.out}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -260,6 +365,7 @@ def main(argv: list[str] | None = None) -> int:
         "collect": Collect,
         "train": Train,
         "evaluate": Evaluate,
+        "predict": Predict,
         "demo": DemoOptions,
         "parity": Parity,
     }

@@ -13,6 +13,9 @@ from .errors import UserError
 
 ModelKind = Literal["simple", "regularized", "ensemble"]
 ShuffleMode = Literal["shared", "per_member"]
+# How rollouts and planners step an ensemble (see `models.propagation`).
+PredictionMode = Literal["mean", "ts1", "tsinf"]
+PREDICTION_MODES = ("mean", "ts1", "tsinf")
 
 
 class ConfigError(UserError):
@@ -29,6 +32,16 @@ class ModelConfig:
     dropout_rate: float = 0.0
     # Ensemble size; 1 for single models.
     members: int = 1
+    # Predict next_state - state and add the state back (mbrl-lib's "learned delta").
+    delta: bool = False
+    # Standardise inputs and targets with statistics fitted on the training split
+    # (`models.Normalizer`); predictions always come back in the environment's units.
+    normalize: bool = False
+    # Each member outputs a mean and a soft-bounded log-variance and trains on Gaussian NLL (PETS).
+    probabilistic: bool = False
+    # Extra heads on the same trunk: the reward (MSE) and a termination logit (binary cross-entropy).
+    reward_head: bool = False
+    termination_head: bool = False
 
     def __post_init__(self):
         if self.kind not in ("simple", "regularized", "ensemble"):
@@ -52,6 +65,19 @@ class TrainConfig:
     # "shared": every member sees the same minibatch order each epoch (the tutorial's ensemble).
     # "per_member": each member draws its own permutation (decorrelates members, bootstrap-like).
     shuffle: ShuffleMode = "shared"
+    # Each member trains on its own resample (with replacement) of the training rows.
+    bootstrap: bool = False
+    # Stop when no member's validation score improved by 1% for this many epochs, and restore each
+    # member's best weights; 0 trains every epoch. Needs a validation split.
+    early_stopping_patience: int = 0
+    # Keep the best K members on validation as the model's elites; 0 keeps them all.
+    elites: int = 0
+    # Fraction of the training rows (whole episodes) held back for early stopping and elites.
+    validation_fraction: float = 0.1
+
+    @property
+    def needs_validation(self) -> bool:
+        return self.early_stopping_patience > 0 or self.elites > 0
 
     def __post_init__(self):
         if self.epochs < 1:
@@ -64,6 +90,12 @@ class TrainConfig:
             raise ConfigError(f"weight decay must be >= 0, got {self.weight_decay}")
         if self.shuffle not in ("shared", "per_member"):
             raise ConfigError(f"shuffle must be shared or per_member, got {self.shuffle!r}")
+        if self.early_stopping_patience < 0:
+            raise ConfigError(f"early-stopping patience must be >= 0, got {self.early_stopping_patience}")
+        if self.elites < 0:
+            raise ConfigError(f"elites must be >= 0, got {self.elites}")
+        if not 0.0 < self.validation_fraction < 1.0:
+            raise ConfigError(f"validation fraction must be in (0, 1), got {self.validation_fraction}")
 
 
 def tutorial_model_config(kind: ModelKind, members: int = 5) -> ModelConfig:

@@ -124,12 +124,12 @@ class JaxBackend:
         spec = ModelSpec(state_dim, action_dim, ModelConfig())
         model = build_model(spec, jax.random.key(0))
         out = model(jnp.zeros((1, state_dim)), jnp.zeros((1, action_dim)))
-        return count_params(init_params(spec, jax.random.key(0))), (1, state_dim + action_dim), tuple(out.shape)
+        return count_params(init_params(spec, jax.random.key(0))), (1, state_dim + action_dim), tuple(out.mean.shape)
 
     def train(self, model_cfg, train_cfg, data, seed, on_epoch, env_id, action_encoding):
         from .evaluation.rollouts import model_rollout
         from .evaluation.scores import member_predictions
-        from .models import count_params, graphdef_of, spec_for_env
+        from .models import count_params, spec_for_env
         from .training import fit
 
         spec = spec_for_env(env_id, model_cfg, action_encoding)
@@ -139,8 +139,8 @@ class JaxBackend:
         for epoch, losses in enumerate(fitted.loss_curve if on_epoch else ()):
             on_epoch(epoch, losses)
         return TrainedModel(
-            predict_members=lambda s, a: member_predictions(spec, fitted.params, s, a),
-            rollout=model_rollout(graphdef_of(spec), fitted.params),
+            predict_members=lambda s, a: member_predictions(fitted.ensemble, s, a).mean,
+            rollout=model_rollout(fitted.ensemble),
             loss_curve=fitted.loss_curve,
             params=count_params(fitted.params),
             train_seconds=fitted.train_seconds,

@@ -126,51 +126,68 @@ def linear_rollout(baseline: LinearBaseline) -> RolloutFn:
     return rollout_fn
 
 
-def model_rollout(graphdef, params) -> RolloutFn:
-    """A JAX model's rollouts, tracks [ensemble mean, member 1, ..., member E]: (E + 1, B, H, S) float32.
+def model_rollout(ensemble, mode: str = "mean", sample: bool = False, seed: int = 0) -> RolloutFn:
+    """A JAX `models.Ensemble`'s rollouts, tracks [the model, member 1, ..., member E]: (E + 1, B, H, S) float32.
 
-    `params` are stacked on a leading member axis (a single model is a 1-member ensemble). The
-    mean track feeds the members' mean prediction back in (the model's own prediction); each
-    member track feeds back its own.
+    The model's track feeds its own prediction back in, propagated with `mode` ("mean" over the
+    elites, "ts1" or "tsinf" trajectory sampling, see `models.propagation`), optionally sampling
+    the members' Gaussians; each member's track feeds back that member's mean. Random draws
+    derive from `seed` and the call's index, so an evaluation is reproducible.
     """
+    import jax
     import jax.numpy as jnp
 
-    program = _rollout_program(graphdef)
+    from ..models.propagation import PREDICTION_MODES
+
+    if mode not in PREDICTION_MODES:
+        raise ValueError(f"unknown prediction mode {mode!r}: use one of {', '.join(PREDICTION_MODES)}")
+    program = _rollout_program(ensemble.graphdef, mode, sample)
+    key, calls = jax.random.key(seed), []
 
     def rollout_fn(start_states, action_windows):
-        out = program(params, jnp.asarray(start_states, jnp.float32), jnp.asarray(action_windows, jnp.float32))
+        calls.append(None)
+        out = program(ensemble.params, ensemble.normalizer, jnp.asarray(ensemble.elites),
+                      jnp.asarray(start_states, jnp.float32), jnp.asarray(action_windows, jnp.float32),
+                      jax.random.fold_in(key, len(calls)))
         return np.asarray(out)
 
     return rollout_fn
 
 
 @functools.lru_cache(maxsize=32)
-def _rollout_program(graphdef):
-    """The jitted rollout for one model structure, cached so every chunk and call reuses its compilations."""
+def _rollout_program(graphdef, mode: str, sample: bool):
+    """The jitted rollout for one model structure and mode, cached so every chunk and call reuses its compilations."""
     import jax
     import jax.numpy as jnp
 
-    from ..models import apply_member
+    from ..models import member_prediction
+    from ..models.propagation import propagate, trajectory_members
 
     # Member e runs on its own (unstacked) parameters and its own batch of states.
-    members_step = jax.vmap(apply_member, in_axes=(None, 0, 0, None))
+    members_step = jax.vmap(member_prediction, in_axes=(None, 0, 0, None, None))
 
-    def program(params, start_states, action_windows):
+    def program(params, normalizer, elites, start_states, action_windows, key):
         members = jax.tree.leaves(params)[0].shape[0]
         batch, state_dim = start_states.shape
+        horizon = action_windows.shape[1]
+        keys = jax.random.split(key, horizon + 1)
+        fixed = trajectory_members(keys[0], elites, batch)
 
-        def step(carry, actions):
-            mean_state, member_states = carry
-            # One network call per step serves every track: member e gets the mean track's states
+        def step(carry, inputs):
+            model_state, member_states = carry
+            step_key, actions = inputs
+            # One network call per step serves every track: member e gets the model track's states
             # stacked on its own track's, and all B start states go through the network as one
             # batch (this is the vectorisation over start states; members are vmapped).
-            inputs = jnp.concatenate([jnp.broadcast_to(mean_state, (members, batch, state_dim)), member_states], 1)
-            out = members_step(graphdef, params, inputs, jnp.concatenate([actions, actions], 0))
-            mean_next, member_next = out[:, :batch].mean(axis=0), out[:, batch:]
-            return (mean_next, member_next), jnp.concatenate([mean_next[None], member_next], 0)
+            states = jnp.concatenate([jnp.broadcast_to(model_state, (members, batch, state_dim)), member_states], 1)
+            out = members_step(graphdef, params, states, jnp.concatenate([actions, actions], 0), normalizer)
+            model_part = jax.tree.map(lambda x: x[:, :batch], out)
+            model_next = propagate(model_part, mode, step_key, elites, fixed, sample)
+            member_next = out.mean[:, batch:]
+            return (model_next, member_next), jnp.concatenate([model_next[None], member_next], 0)
 
         init = (start_states, jnp.broadcast_to(start_states, (members, batch, state_dim)))
-        _, tracks = jax.lax.scan(step, init, jnp.swapaxes(action_windows, 0, 1))  # (H, K, B, S)
+        _, tracks = jax.lax.scan(step, init, (keys[1:], jnp.swapaxes(action_windows, 0, 1)))  # (H, K, B, S)
         return jnp.transpose(tracks, (1, 2, 0, 3))
 
     return jax.jit(program)

@@ -19,17 +19,20 @@ class Scores(NamedTuple):
     member_mse: list[float]
 
 
-def scores_from_predictions(members: np.ndarray, targets: np.ndarray) -> Scores:
-    """Scores of (members, N, state_dim) predictions against (N, state_dim) targets."""
+def scores_from_predictions(members: np.ndarray, targets: np.ndarray, elites=None) -> Scores:
+    """Scores of (members, N, state_dim) predictions against (N, state_dim) targets; the model's
+    prediction is the mean over `elites` (member indices; all members by default)."""
     members = np.asarray(members, dtype=np.float64)
     targets = np.asarray(targets, dtype=np.float64)
-    per_dim = np.mean(np.square(members.mean(axis=0) - targets), axis=0)
+    chosen = members if elites is None else members[np.asarray(elites)]
+    per_dim = np.mean(np.square(chosen.mean(axis=0) - targets), axis=0)
     member_mse = np.mean(np.square(members - targets[None]), axis=(1, 2))
     return Scores(float(per_dim.mean()), per_dim.tolist(), member_mse.tolist())
 
 
-def member_predictions(spec, params, states, actions, chunk: int = 65_536) -> np.ndarray:
-    """Eval-mode predictions of every member of a JAX model from encoded actions: (members, N, state_dim).
+def member_predictions(ensemble, states, actions, chunk: int = 65_536):
+    """Eval-mode predictions of every member of a JAX `models.Ensemble` from encoded actions, in
+    environment units: a `models.Prediction` of numpy arrays, mean (members, N, state_dim).
 
     Rows go through in chunks of `chunk` (the last one padded, so one compiled program serves all):
     a million rows at once would hold every member's hidden activations, gigabytes, in memory.
@@ -37,21 +40,23 @@ def member_predictions(spec, params, states, actions, chunk: int = 65_536) -> np
     import jax
     import jax.numpy as jnp
 
-    from ..models import graphdef_of, predict_members
+    from ..models import member_predictions as predict_all
 
-    fn = jax.jit(predict_members, static_argnums=0)
-    graphdef = graphdef_of(spec)
+    fn = jax.jit(predict_all, static_argnums=0)
+    graphdef = ensemble.graphdef
     states, actions = np.asarray(states, np.float32), np.asarray(actions, np.float32)
     n = states.shape[0]
-    size = min(chunk, n)
+    size = max(1, min(chunk, n))
     parts = []
-    for start in range(0, n, size):
-        rows = np.arange(start, start + size).clip(max=n - 1)
-        parts.append(np.asarray(fn(graphdef, params, jnp.asarray(states[rows]), jnp.asarray(actions[rows]))))
-    return np.concatenate(parts, axis=1)[:, :n]
+    for start in range(0, max(n, 1), size):
+        rows = np.arange(start, start + size).clip(0, max(n - 1, 0))
+        out = fn(graphdef, ensemble.params, jnp.asarray(states[rows]), jnp.asarray(actions[rows]), ensemble.normalizer)
+        parts.append(jax.tree.map(np.asarray, out))
+    return jax.tree.map(lambda *xs: np.concatenate(xs, axis=1)[:, :n], *parts)
 
 
-def score(spec, params, data) -> Scores:
-    """Scores of a JAX model (stacked params) on a Transitions with raw actions (encoded by the spec)."""
-    actions = spec.encode_actions(data.actions)
-    return scores_from_predictions(member_predictions(spec, params, data.states, actions), data.next_states)
+def score(ensemble, data) -> Scores:
+    """Scores of a JAX `models.Ensemble` on a Transitions with raw actions (encoded by the spec)."""
+    actions = ensemble.spec.encode_actions(data.actions)
+    predictions = member_predictions(ensemble, data.states, actions)
+    return scores_from_predictions(predictions.mean, data.next_states, ensemble.elites)

@@ -1,0 +1,112 @@
+"""The JSON blocks for what a model predicts beyond the next-state mean: its uncertainty (NLL,
+interval coverage, reliability, epistemic spread in and out of distribution), the reward head and
+the termination head.
+
+Framework-free like `summary`: a model enters as its members' predictions, a `models.Prediction`
+of numpy arrays in environment units (`scores.member_predictions` for JAX).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..transitions import Transitions
+from .summary import json_floats
+from .uncertainty import (
+    binary_metrics,
+    epistemic_std,
+    gaussian_nll,
+    interval_coverage,
+    plot_epistemic,
+    plot_reliability,
+    predictive_moments,
+    reliability_curve,
+)
+
+# Out-of-distribution states for the epistemic check: each state moved this many times as far from
+# the data's mean, per dimension, with the same actions (outside the random policy's range).
+OOD_SCALE = 3.0
+COVERAGE_LEVELS = (0.5, 0.9)
+
+
+def out_of_distribution_states(states: np.ndarray, scale: float = OOD_SCALE) -> np.ndarray:
+    """`states` pushed out of the data's range: mean + scale * (state - mean), per dimension."""
+    states = np.asarray(states, np.float64)
+    center = states.mean(axis=0)
+    return (center + scale * (states - center)).astype(np.float32)
+
+
+def uncertainty_block(members, elites, data: Transitions, ood_members=None, *, plot_dir: str | None = None,
+                      state_labels=None, title: str = "") -> dict:
+    """NLL, 50%/90% interval coverage per state dimension, the reliability curve and the mean
+    epistemic std of the (elite) members' moment-matched predictive Gaussian on `data`.
+
+    `ood_members` are the members' predictions on `out_of_distribution_states(data.states)`; with
+    `plot_dir`, calibration.png and epistemic.png are written there.
+    """
+    elites = np.asarray(elites)
+    variances = np.exp(members.logvar[elites]) if members.logvar is not None else None
+    moments = predictive_moments(members.mean[elites], variances)
+    targets = data.next_states
+    coverage = interval_coverage(moments.mean, moments.total_var, targets, COVERAGE_LEVELS)
+    curve = reliability_curve(moments.mean, moments.total_var, targets)
+    in_std = epistemic_std(members.mean[elites])
+    block = {
+        "predictive": "moment-matched Gaussian of the elite members (aleatoric + epistemic variance)",
+        "nll": gaussian_nll(moments.mean, moments.total_var, targets),
+        "coverage": {f"{level:.0%}": {"per_dim": json_floats(per_dim), "mean": float(per_dim.mean())}
+                     for level, per_dim in coverage.items()},
+        "reliability": {"levels": json_floats(curve.levels), "coverage": json_floats(curve.overall)},
+        "mean_aleatoric_std": float(np.sqrt(moments.aleatoric_var).mean()),
+        "epistemic_std": {"in_distribution": float(in_std.mean())},
+    }
+    if ood_members is not None:
+        ood_std = epistemic_std(ood_members.mean[elites])
+        block["epistemic_std"].update(
+            out_of_distribution=float(ood_std.mean()),
+            ratio=float(ood_std.mean() / in_std.mean()) if in_std.mean() > 0 else None,
+            out_of_distribution_states=f"each state moved {OOD_SCALE:g}x as far from the data's mean, same actions",
+        )
+    if plot_dir is not None:
+        import os
+
+        plot_reliability(curve, os.path.join(plot_dir, "calibration.png"), f"Calibration {title}".strip(), state_labels)
+        if ood_members is not None:
+            plot_epistemic(in_std, ood_std, os.path.join(plot_dir, "epistemic.png"), f"Epistemic std {title}".strip())
+    return block
+
+
+def reward_block(members, elites, data: Transitions) -> dict:
+    """Held-out reward MSE of the (elite) members' mean reward, and per member."""
+    predicted = members.reward.astype(np.float64)
+    truth = np.asarray(data.rewards, np.float64)
+    return {"mse": float(np.mean(np.square(predicted[np.asarray(elites)].mean(axis=0) - truth))),
+            "member_mse": json_floats(np.mean(np.square(predicted - truth[None]), axis=1))}
+
+
+def termination_block(members, elites, data: Transitions) -> dict:
+    """Accuracy (at probability 0.5) and AUROC of the (elite) members' mean termination probability."""
+    probabilities = 1.0 / (1.0 + np.exp(-members.termination_logit[np.asarray(elites)].astype(np.float64)))
+    metrics = binary_metrics(probabilities.mean(axis=0), np.asarray(data.terminated, bool))
+    return {"accuracy": metrics.accuracy, "auroc": None if np.isnan(metrics.auroc) else metrics.auroc,
+            "terminations": metrics.positives, "transitions": metrics.count}
+
+
+def heads_blocks(members, elites, data: Transitions, ood_members=None, **plot_options) -> dict:
+    """Every block a model's heads call for: uncertainty always, reward and termination when present."""
+    blocks = {"uncertainty": uncertainty_block(members, elites, data, ood_members, **plot_options)}
+    if members.reward is not None and data.rewards is not None:
+        blocks["reward"] = reward_block(members, elites, data)
+    if members.termination_logit is not None and data.terminated is not None:
+        blocks["termination"] = termination_block(members, elites, data)
+    return blocks
+
+
+def model_heads_blocks(ensemble, data: Transitions, **plot_options) -> dict:
+    """`heads_blocks` for a JAX `models.Ensemble` on raw-action `data`, with the OOD check."""
+    from .scores import member_predictions
+
+    actions = ensemble.spec.encode_actions(data.actions)
+    members = member_predictions(ensemble, data.states, actions)
+    ood_members = member_predictions(ensemble, out_of_distribution_states(data.states), actions)
+    return heads_blocks(members, ensemble.elites, data, ood_members, **plot_options)

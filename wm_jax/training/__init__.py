@@ -1,0 +1,37 @@
+"""The training engine: train state, objectives, a growing data buffer, compiled chunks and the host loop.
+
+- `state`: `TrainState`, what a run carries between chunks (with the early-stopping carry).
+- `objectives`: `(member_params, batch, key) -> (loss, aux)` functions, MSE, Gaussian NLL, BCE.
+- `buffer`: the fixed-capacity device buffer with a traced valid size.
+- `program`: `make_train` and `TrainProgram.train_chunk`, the compiled part.
+- `loop`: `train_timed` and `fit`, the host part.
+"""
+
+from .buffer import Buffer, append, to_buffer, valid_rows
+from .loop import FittedModel, TimedRun, fit, fit_normalizer_for, progress_chunk_epochs, train_timed, validation_split
+from .objectives import (
+    Batch,
+    Objective,
+    binary_cross_entropy,
+    gaussian_nll,
+    logvar_bound_penalty,
+    make_objective,
+    make_validation_score,
+    masked_mse,
+    mse_loss,
+)
+from .program import (
+    ChunkMetrics,
+    TrainingData,
+    TrainMetrics,
+    TrainProgram,
+    as_batch,
+    bootstrap_rows,
+    epoch_keys,
+    epoch_order,
+    epoch_permutations,
+    make_optimizer,
+    make_train,
+)
+from .sharding import member_sharding
+from .state import EarlyStopping, TrainState

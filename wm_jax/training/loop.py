@@ -1,0 +1,182 @@
+"""The host side of training: compile a chunk once, run chunks, report between them, finish a model.
+
+Between compiled chunks the host shows progress, stops a run whose early-stopping carry says so,
+and (later) writes checkpoints; nothing of that runs inside the compiled program, so the program
+stays in the persistent compilation cache and works on any number of devices.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import time
+from typing import Callable, NamedTuple
+
+import jax
+import numpy as np
+import optax
+
+from ..config import ConfigError, TrainConfig
+from ..data.format import DataError
+from ..data.splits import split_by_episode
+from ..models.ensemble import Ensemble, ensemble_of
+from ..models.normalization import fit_normalizer
+from ..models.spec import ModelSpec
+from ..transitions import Transitions
+from .buffer import to_buffer
+from .program import TrainingData, TrainProgram, make_train, member_scores_to_elites
+from .state import TrainState
+
+
+def progress_chunk_epochs(epochs: int, updates: int = 20) -> int:
+    """Epochs per compiled chunk when progress is shown: about `updates` updates, and a divisor
+    of `epochs` so every chunk has one shape and compiles once."""
+    target = max(1, epochs // updates)
+    return max(d for d in range(1, target + 1) if epochs % d == 0)
+
+
+class TimedRun(NamedTuple):
+    state: TrainState
+    loss_curve: np.ndarray  # (epochs run, members)
+    validation_curve: np.ndarray | None  # (epochs run, members) when the run stops early
+    compile_seconds: float
+    train_seconds: float
+
+    @property
+    def params(self):
+        return self.state.final_params()
+
+
+def train_timed(
+    program: TrainProgram,
+    key: jax.Array,
+    data: Transitions | TrainingData,
+    *,
+    chunk_epochs: int | None = None,
+    on_epoch: Callable[[int, np.ndarray], None] | None = None,
+    normalizer=None,
+) -> TimedRun:
+    """Compile ahead of time, then train in chunks of `chunk_epochs` (default: all epochs in one).
+
+    `key` splits into the initialisation key and the run key. Between chunks the host calls
+    `on_epoch(epoch, per_member_losses)` for each epoch of the chunk, and stops once early
+    stopping has. Compilation and training are timed separately.
+    """
+    if isinstance(data, Transitions):
+        data = TrainingData(to_buffer(data))
+    epochs = program.config.epochs
+    chunk_epochs = chunk_epochs or epochs
+    if epochs % chunk_epochs:
+        raise ValueError(f"chunk of {chunk_epochs} epochs does not divide {epochs} epochs")
+    init_key, run_key = jax.random.split(key)
+    start = time.perf_counter()
+    begin = jax.jit(lambda k, r, n: program.start(program.init(k), r, n)).lower(init_key, run_key, normalizer).compile()
+    state = begin(init_key, run_key, normalizer)
+    chunk = jax.jit(functools.partial(program.train_chunk, epochs=chunk_epochs)).lower(state, data).compile()
+    compile_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    curves, validation = [], []
+    for _ in range(epochs // chunk_epochs):
+        state, metrics = chunk(state, data)
+        curves.append(np.asarray(metrics.loss_curve))
+        if metrics.validation_curve is not None:
+            validation.append(np.asarray(metrics.validation_curve))
+        if on_epoch is not None:
+            first = int(state.epoch) - chunk_epochs
+            for offset, losses in enumerate(curves[-1]):
+                if np.isfinite(losses).all():
+                    on_epoch(first + offset, losses)
+        if state.stopped:
+            break
+    jax.block_until_ready(state)
+    loss_curve = np.concatenate(curves)
+    validation_curve = np.concatenate(validation) if validation else None
+    if validation_curve is not None:
+        # Epochs skipped after the stop are NaN: the curves end where training did.
+        ran = np.isfinite(loss_curve).all(axis=1)
+        loss_curve, validation_curve = loss_curve[ran], validation_curve[ran]
+    return TimedRun(state, loss_curve, validation_curve, compile_seconds, time.perf_counter() - start)
+
+
+@dataclasses.dataclass(frozen=True)
+class FittedModel:
+    """A trained model and how training went.
+
+    validation_scores (members,) are the final members' scores on the validation split (None
+    without one); the elites are the best of them.
+    """
+
+    ensemble: Ensemble
+    loss_curve: np.ndarray  # (epochs trained, members)
+    validation_curve: np.ndarray | None
+    validation_scores: np.ndarray | None
+    compile_seconds: float
+    train_seconds: float
+
+    @property
+    def spec(self) -> ModelSpec:
+        return self.ensemble.spec
+
+    @property
+    def params(self):
+        return self.ensemble.params
+
+    @property
+    def epochs_trained(self) -> int:
+        return self.loss_curve.shape[0]
+
+
+def fit_normalizer_for(spec: ModelSpec, data: Transitions):
+    """The normaliser of a `spec` model trained on `data` (identity statistics unless it normalises)."""
+    return fit_normalizer(data.states, spec.encode_actions(data.actions), data.next_states, data.rewards,
+                          normalize=spec.config.normalize, delta=spec.config.delta)
+
+
+def validation_split(data: Transitions, config: TrainConfig, seed: int) -> tuple[Transitions, Transitions]:
+    """(training rows, validation rows): whole episodes of the training data held back."""
+    try:
+        split = split_by_episode(data, config.validation_fraction, seed)
+    except DataError as error:
+        raise DataError(f"early stopping and elites need a validation split: {error}") from None
+    return split.train, split.held_out
+
+
+def fit(
+    spec: ModelSpec,
+    config: TrainConfig,
+    data: Transitions,
+    seed: int,
+    on_epoch: Callable[[int, np.ndarray], None] | None = None,
+    *,
+    validation: Transitions | None = None,
+    optimizer: optax.GradientTransformation | None = None,
+) -> FittedModel:
+    """Train `spec` on `data` (a Transitions with raw actions): the library's one-call entry point.
+
+    - The normaliser is fitted on the training rows (identity unless the model normalises).
+    - Early stopping and elites use `validation`, by default whole episodes of `data` held back
+      (`config.validation_fraction`, seeded by `seed`).
+    - With `on_epoch` or early stopping, training runs in chunks of epochs and the host reports
+      or stops between them; the result is the same as one chunk.
+    """
+    if config.elites > spec.config.members:
+        raise ConfigError(f"cannot keep {config.elites} elites of {spec.config.members} members")
+    if config.needs_validation and validation is None:
+        data, validation = validation_split(data, config, seed)
+    normalizer = fit_normalizer_for(spec, data)
+    if spec.config.reward_head and data.rewards is None:
+        raise DataError("a reward head needs rewards in the data")
+    if spec.config.termination_head and data.terminated is None:
+        raise DataError("a termination head needs termination flags in the data")
+    program = make_train(spec, config, optimizer=optimizer)
+    training_data = TrainingData(to_buffer(data), to_buffer(validation) if validation is not None else None)
+    chunked = on_epoch is not None or config.early_stopping_patience > 0
+    chunk = progress_chunk_epochs(config.epochs) if chunked else None
+    run = train_timed(program, jax.random.key(seed), training_data, chunk_epochs=chunk, on_epoch=on_epoch, normalizer=normalizer)
+    params = run.params
+    scores = elites = None
+    if validation is not None:
+        scores = np.asarray(jax.jit(program.validation_scores)(params, normalizer, training_data.validation))
+        elites = member_scores_to_elites(scores, config.elites)
+    ensemble = ensemble_of(spec, params, normalizer, np.sort(elites) if elites is not None else None)
+    return FittedModel(ensemble, run.loss_curve, run.validation_curve, scores, run.compile_seconds, run.train_seconds)
