@@ -132,6 +132,11 @@ def test_collect_is_deterministic_per_seed(tmp_path, dataset):
         (["train", "--data", "{data}", "--out", "{tmp}/o", "--action-encoding", "continuous"], "Discrete actions"),
         (["collect", "--out", "{tmp}/x.npz", "--transitions", "0", "--backend", "jax"], "transitions must be >= 1"),
         (["collect", "--out", "{tmp}/x.npz", "--transitions", "10", "--num-envs", "4"], "only to the jax backend"),
+        (["train", "--data", "{data}", "--out", "{tmp}/o", "--model", "ensemble", "--members", "3", "--elites", "4"],
+         "exceeds the 3 members"),
+        (["train", "--data", "{data}", "--out", "{tmp}/o", "--early-stopping", "-1"], "patience must be >= 0"),
+        (["train", "--data", "{data}", "--out", "{tmp}/o", "--validation-fraction", "0"], "validation fraction"),
+        (["predict", "--checkpoint", "{tmp}", "--data", "{data}", "--out", "{tmp}"], "is a directory"),
     ],
 )
 def test_bad_input_is_one_line_error_and_exit_2(tmp_path, dataset, capsys, argv, message):

@@ -194,12 +194,13 @@ class Train:
         save_checkpoint(self.out, model, {"linear": linear.to_json(), "fitted_on": split})
         report.write_json(os.path.join(self.out, "metrics.json"), metrics)
         baselines = metrics["held_out"]["baselines"]
-        uncertainty = metrics["held_out"]["uncertainty"]
+        uncertainty = metrics["held_out"].get("uncertainty")
+        spread = "" if uncertainty is None else (f"held-out NLL {uncertainty['nll']:.3g}, 90% interval coverage "
+                                                  f"{uncertainty['coverage']['90%']['mean']:.1%}; ")
         print(
             f"{self.model} model ({metrics['params']} params) on {spec.env_id or 'data'}: held-out one-step MSE "
             f"{metrics['eval_mse']:.3e} (identity {baselines['identity']['one_step_mse']:.3e}, linear "
-            f"{baselines['linear']['one_step_mse']:.3e}), train {metrics['train_mse']:.3e}; held-out NLL "
-            f"{uncertainty['nll']:.3g}, 90% interval coverage {uncertainty['coverage']['90%']['mean']:.1%}; "
+            f"{baselines['linear']['one_step_mse']:.3e}), train {metrics['train_mse']:.3e}; {spread}"
             f"{fitted.epochs_trained} epochs in {fitted.train_seconds:.2f} s + {fitted.compile_seconds:.2f} s compiling; "
             f"wrote {self.out}"
         )
@@ -267,11 +268,14 @@ class Evaluate:
         print(report.format_table(["MSE at horizon", *map(str, horizons)], rows))
         if linear is None:
             print("   (no linear baseline: the checkpoint has no baselines.json)")
-        uncertainty = block["uncertainty"]
-        coverage = uncertainty["coverage"]
-        print(f"NLL {uncertainty['nll']:.4g}; interval coverage 50%: {coverage['50%']['mean']:.1%}, "
-              f"90%: {coverage['90%']['mean']:.1%}; epistemic std {uncertainty['epistemic_std']['in_distribution']:.3g} "
-              f"in distribution, {uncertainty['epistemic_std']['out_of_distribution']:.3g} out of distribution")
+        uncertainty = block.get("uncertainty")
+        if uncertainty is None:
+            print("no predictive spread (one deterministic member): no NLL or calibration")
+        else:
+            coverage, epistemic = uncertainty["coverage"], uncertainty["epistemic_std"]
+            print(f"NLL {uncertainty['nll']:.4g}; interval coverage 50%: {coverage['50%']['mean']:.1%}, "
+                  f"90%: {coverage['90%']['mean']:.1%}; epistemic std {epistemic['in_distribution']:.3g} in "
+                  f"distribution, {epistemic['out_of_distribution']:.3g} out of distribution")
         if "reward" in block:
             print(f"reward MSE {block['reward']['mse']:.4g}")
         if "termination" in block:

@@ -93,8 +93,11 @@ def termination_block(members, elites, data: Transitions) -> dict:
 
 
 def heads_blocks(members, elites, data: Transitions, ood_members=None, **plot_options) -> dict:
-    """Every block a model's heads call for: uncertainty always, reward and termination when present."""
-    blocks = {"uncertainty": uncertainty_block(members, elites, data, ood_members, **plot_options)}
+    """Every block a model's heads call for: uncertainty when the model has a predictive spread (Gaussian
+    members, or several members), reward and termination when those heads exist."""
+    blocks = {}
+    if members.logvar is not None or len(elites) > 1:
+        blocks["uncertainty"] = uncertainty_block(members, elites, data, ood_members, **plot_options)
     if members.reward is not None and data.rewards is not None:
         blocks["reward"] = reward_block(members, elites, data)
     if members.termination_logit is not None and data.terminated is not None:
