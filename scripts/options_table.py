@@ -26,7 +26,10 @@ CONFIGS = {
     "ensemble, delta + normalize": ["--model", "ensemble", "--delta", "--normalize"],
     "probabilistic ensemble": ["--model", "ensemble", "--probabilistic", "--delta", "--normalize", "--bootstrap",
                                "--reward-head", "--termination-head"],
+    "probabilistic, calibrated": ["--model", "ensemble", "--probabilistic", "--delta", "--normalize", "--bootstrap",
+                                  "--reward-head", "--termination-head", "--calibrate"],
 }
+PROBABILISTIC = ("probabilistic ensemble", "probabilistic, calibrated")
 
 
 def slug(name: str) -> str:
@@ -87,11 +90,12 @@ def tables(root: str) -> dict:
         cells.append(f"{cell(linear['one_step_mse'])} / {cell(linear['rollout_mse'][HORIZON - 1])}")
         print(f"| {env} | " + " | ".join(cells) + " |")
 
-    print("\nProbabilistic ensemble (E=5, delta + normalize, bootstrap, reward and termination heads), held out:\n")
-    print("| env | NLL | 50% coverage | 90% coverage | epistemic std in / out of distribution | reward MSE | termination accuracy / AUROC |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for env in ENVS:
-        metrics = load(root, env, "probabilistic ensemble")
+    print("\nProbabilistic ensembles (E=5, delta + normalize, bootstrap, reward and termination heads; calibrated: "
+          "variances recalibrated on a validation split of the training data), held out:\n")
+    print("| env | model | NLL | 50% coverage | 90% coverage | epistemic std in / out of distribution | reward MSE | termination accuracy / AUROC |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for env, name in ((env, name) for env in ENVS for name in PROBABILISTIC):
+        metrics = load(root, env, name)
         if metrics is None:
             continue
         held = metrics["held_out"]
@@ -99,13 +103,13 @@ def tables(root: str) -> dict:
         eps = u["epistemic_std"]
         term = held.get("termination", {})
         auroc = term.get("auroc")
-        summary.setdefault(env, {})["probabilistic"] = {
+        summary.setdefault(env, {})[name + " (uncertainty)"] = {
             "nll": u["nll"], "coverage_50": u["coverage"]["50%"]["mean"], "coverage_90": u["coverage"]["90%"]["mean"],
             "coverage_90_per_dim": u["coverage"]["90%"]["per_dim"], "epistemic_in": eps["in_distribution"],
             "epistemic_out": eps["out_of_distribution"], "epistemic_ratio": eps["ratio"],
             "reward_mse": held.get("reward", {}).get("mse"), "termination": term,
         }
-        print(f"| {env} | {u['nll']:.2f} | {u['coverage']['50%']['mean']:.1%} | {u['coverage']['90%']['mean']:.1%} | "
+        print(f"| {env} | {name} | {u['nll']:.2f} | {u['coverage']['50%']['mean']:.1%} | {u['coverage']['90%']['mean']:.1%} | "
               f"{eps['in_distribution']:.2e} / {eps['out_of_distribution']:.2e} ({eps['ratio']:.1f}x) | "
               f"{cell(held.get('reward', {}).get('mse'))} | "
               + (f"{term['accuracy']:.1%} / {'n/a (no terminations)' if auroc is None else f'{auroc:.3f}'}" if term else "n/a")

@@ -219,8 +219,8 @@ def test_probabilistic_members_learn_calibrated_noise():
     """A noisy linear system with known noise std 0.1: the Gaussian members' 90% intervals cover
     about 90% of fresh data and the learned variance is close to the truth."""
     from wm_jax.evaluation.heads import uncertainty_block
-    from wm_jax.evaluation.scores import member_predictions as predict_all
     from wm_jax.models import ModelSpec
+    from wm_jax.models import predict_rows as predict_all
     from wm_jax.transitions import Transitions
 
     rng = np.random.default_rng(0)
@@ -243,7 +243,7 @@ def test_probabilistic_members_learn_calibrated_noise():
 
 def test_reward_and_termination_heads_learn_cartpoles(cartpole_small):
     from wm_jax.evaluation.heads import termination_block
-    from wm_jax.evaluation.scores import member_predictions as predict_all
+    from wm_jax.models import predict_rows as predict_all
 
     spec = cartpole_spec(1, normalize=True, delta=True, termination_head=True, reward_head=True)
     train, held_out = cartpole_small.take(slice(0, 450)), cartpole_small.take(slice(450, 600))
@@ -270,3 +270,31 @@ def test_bad_engine_options_are_one_line_errors(cartpole_small):
     with pytest.raises(DataError, match="validation"):
         fit(cartpole_spec(2), TrainConfig(epochs=1, elites=1), cartpole_small._replace(episode=None), seed=0)
     assert dataclasses.replace(TrainConfig(), elites=1).needs_validation
+
+
+def test_calibration_fits_the_variance_that_minimises_validation_nll():
+    """Members whose variance is 16x too small: the fitted log-variance offset is log 16, and the
+    recalibrated 90% interval covers 90%."""
+    from wm_jax.evaluation.uncertainty import interval_coverage
+    from wm_jax.models.calibration import fit_logvar_offset
+
+    rng = np.random.default_rng(0)
+    targets = rng.normal(size=(20000, 2)) * np.array([0.4, 2.0])
+    means = np.zeros((3, 20000, 2))
+    variances = np.broadcast_to(np.array([0.4, 2.0]) ** 2 / 16, means.shape)
+    offset = fit_logvar_offset(means, variances, targets)
+    np.testing.assert_allclose(offset, np.log(16), atol=0.05)
+    coverage = interval_coverage(means[0], variances[0] * np.exp(offset), targets)[0.9]
+    np.testing.assert_allclose(coverage, 0.9, atol=0.01)
+
+
+def test_calibrate_flag_shifts_the_saved_variances(cartpole_small):
+    spec = cartpole_spec(2, probabilistic=True, delta=True, normalize=True)
+    plain = fit(spec, TrainConfig(epochs=3), cartpole_small, seed=0)
+    recalibrated = fit(spec, TrainConfig(epochs=3, calibrate=True), cartpole_small, seed=0)
+    assert np.all(np.asarray(plain.ensemble.normalizer.logvar_offset) == 0)
+    assert np.any(np.asarray(recalibrated.ensemble.normalizer.logvar_offset) != 0)
+    from wm_jax.config import ConfigError
+
+    with pytest.raises(ConfigError, match="probabilistic"):
+        fit(cartpole_spec(2), TrainConfig(epochs=1, calibrate=True), cartpole_small, seed=0)

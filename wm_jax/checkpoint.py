@@ -156,7 +156,7 @@ def _normalizer(stats: dict, spec: ModelSpec, path: str):
     """The saved statistics, checked against the model's dimensions."""
     inputs, states = (spec.state_dim + spec.action_dim,), (spec.state_dim,)
     shapes = {"input_mean": inputs, "input_std": inputs, "target_mean": states, "target_std": states,
-              "reward_mean": (), "reward_std": ()}
+              "reward_mean": (), "reward_std": (), "logvar_offset": states}
     if set(stats) != set(STAT_NAMES):
         raise CheckpointError(f"{path}: normaliser statistics {sorted(stats)}, expected {sorted(STAT_NAMES)}")
     for name, shape in shapes.items():

@@ -98,8 +98,10 @@ class Train:
     """stop after this many epochs without a 1% validation improvement and keep each member's best weights (0: off)"""
     elites: int = 0
     """keep the best K members on validation as the model's elites (0: all members)"""
+    calibrate: bool = False
+    """after training, rescale the Gaussian members' variances per state dimension to fit the validation split"""
     validation_fraction: float = 0.1
-    """share of the training split (whole episodes) held back for --early-stopping and --elites"""
+    """share of the training split (whole episodes) held back for --early-stopping, --elites and --calibrate"""
 
     def model_config(self):
         base = tutorial_model_config(self.model, self.members if self.members is not None else 5)
@@ -111,10 +113,12 @@ class Train:
         return tutorial_train_config(
             self.model, epochs=self.epochs, batch_size=self.batch_size, learning_rate=self.lr, shuffle=self.shuffle,
             bootstrap=self.bootstrap, early_stopping_patience=self.early_stopping, elites=self.elites,
+            calibrate=self.calibrate,
             validation_fraction=self.validation_fraction, **overrides,
         )
 
     def __call__(self) -> None:
+        import numpy as np
         from tqdm.auto import tqdm
 
         from . import report
@@ -187,6 +191,7 @@ class Train:
             model_options={name: getattr(model_cfg, name) for name in ("delta", "normalize", "probabilistic",
                                                                        "reward_head", "termination_head")},
             training={"bootstrap": train_cfg.bootstrap, "early_stopping_patience": train_cfg.early_stopping_patience,
+                      "calibrated": train_cfg.calibrate, "logvar_offset": np.asarray(model.normalizer.logvar_offset).tolist(),
                       "epochs_trained": fitted.epochs_trained, "elites": model.elites.tolist(),
                       "validation_scores": None if fitted.validation_scores is None
                       else fitted.validation_scores.tolist()},
@@ -308,7 +313,7 @@ class Predict:
         from .atomic import atomic_write
         from .checkpoint import load_checkpoint
         from .data import check_data_matches_model, load_dataset
-        from .evaluation.scores import member_predictions
+        from .models import predict_rows
 
         if os.path.isdir(self.out):
             raise ConfigError(f"{self.out}: is a directory")
@@ -316,7 +321,7 @@ class Predict:
         dataset = load_dataset(self.data)
         check_data_matches_model(dataset, model.spec.env_id, model.spec.state_dim, self.data)
         data = dataset.transitions
-        members = member_predictions(model, data.states, model.spec.encode_actions(data.actions))
+        members = predict_rows(model, data.states, model.spec.encode_actions(data.actions))
         arrays = {"mean": members.mean, "elites": model.elites}
         if members.logvar is not None:
             arrays["var"] = np.exp(members.logvar)

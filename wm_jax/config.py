@@ -72,12 +72,15 @@ class TrainConfig:
     early_stopping_patience: int = 0
     # Keep the best K members on validation as the model's elites; 0 keeps them all.
     elites: int = 0
-    # Fraction of the training rows (whole episodes) held back for early stopping and elites.
+    # Rescale Gaussian members' variances per state dimension after training so the validation
+    # split's predictive NLL is lowest (post-hoc recalibration; probabilistic models only).
+    calibrate: bool = False
+    # Fraction of the training rows (whole episodes) held back for early stopping, elites and calibration.
     validation_fraction: float = 0.1
 
     @property
     def needs_validation(self) -> bool:
-        return self.early_stopping_patience > 0 or self.elites > 0
+        return self.early_stopping_patience > 0 or self.elites > 0 or self.calibrate
 
     def __post_init__(self):
         if self.epochs < 1:

@@ -128,8 +128,7 @@ class JaxBackend:
 
     def train(self, model_cfg, train_cfg, data, seed, on_epoch, env_id, action_encoding):
         from .evaluation.rollouts import model_rollout
-        from .evaluation.scores import member_predictions
-        from .models import count_params, spec_for_env
+        from .models import count_params, predict_rows, spec_for_env
         from .training import fit
 
         spec = spec_for_env(env_id, model_cfg, action_encoding)
@@ -139,7 +138,7 @@ class JaxBackend:
         for epoch, losses in enumerate(fitted.loss_curve if on_epoch else ()):
             on_epoch(epoch, losses)
         return TrainedModel(
-            predict_members=lambda s, a: member_predictions(fitted.ensemble, s, a).mean,
+            predict_members=lambda s, a: predict_rows(fitted.ensemble, s, a).mean,
             rollout=model_rollout(fitted.ensemble),
             loss_curve=fitted.loss_curve,
             params=count_params(fitted.params),

@@ -8,7 +8,7 @@
 
 from .baselines import LinearBaseline, fit_linear, identity_predict
 from .rollouts import RolloutErrors, identity_rollout, linear_rollout, model_rollout, rollout_errors
-from .scores import Scores, member_predictions, score, scores_from_predictions
+from .scores import Scores, score, scores_from_predictions
 
 __all__ = [
     "LinearBaseline",
@@ -18,7 +18,6 @@ __all__ = [
     "identity_predict",
     "identity_rollout",
     "linear_rollout",
-    "member_predictions",
     "model_rollout",
     "rollout_errors",
     "score",

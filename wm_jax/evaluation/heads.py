@@ -107,9 +107,9 @@ def heads_blocks(members, elites, data: Transitions, ood_members=None, **plot_op
 
 def model_heads_blocks(ensemble, data: Transitions, **plot_options) -> dict:
     """`heads_blocks` for a JAX `models.Ensemble` on raw-action `data`, with the OOD check."""
-    from .scores import member_predictions
+    from ..models import predict_rows
 
     actions = ensemble.spec.encode_actions(data.actions)
-    members = member_predictions(ensemble, data.states, actions)
-    ood_members = member_predictions(ensemble, out_of_distribution_states(data.states), actions)
+    members = predict_rows(ensemble, data.states, actions)
+    ood_members = predict_rows(ensemble, out_of_distribution_states(data.states), actions)
     return heads_blocks(members, ensemble.elites, data, ood_members, **plot_options)

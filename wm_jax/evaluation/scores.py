@@ -1,7 +1,7 @@
 """Scoring world models on transition data: MSE overall, per state dimension and per member.
 
-Scoring itself is numpy-only so the PyTorch reference shares it; only `member_predictions` and
-`score`, which run a JAX model, import JAX (lazily, to keep that sharing free of a JAX import).
+Scoring itself is numpy-only so the PyTorch reference shares it; only `score`, which runs a JAX
+model, imports JAX (lazily, to keep that sharing free of a JAX import).
 """
 
 from __future__ import annotations
@@ -30,33 +30,10 @@ def scores_from_predictions(members: np.ndarray, targets: np.ndarray, elites=Non
     return Scores(float(per_dim.mean()), per_dim.tolist(), member_mse.tolist())
 
 
-def member_predictions(ensemble, states, actions, chunk: int = 65_536):
-    """Eval-mode predictions of every member of a JAX `models.Ensemble` from encoded actions, in
-    environment units: a `models.Prediction` of numpy arrays, mean (members, N, state_dim).
-
-    Rows go through in chunks of `chunk` (the last one padded, so one compiled program serves all):
-    a million rows at once would hold every member's hidden activations, gigabytes, in memory.
-    """
-    import jax
-    import jax.numpy as jnp
-
-    from ..models import member_predictions as predict_all
-
-    fn = jax.jit(predict_all, static_argnums=0)
-    graphdef = ensemble.graphdef
-    states, actions = np.asarray(states, np.float32), np.asarray(actions, np.float32)
-    n = states.shape[0]
-    size = max(1, min(chunk, n))
-    parts = []
-    for start in range(0, max(n, 1), size):
-        rows = np.arange(start, start + size).clip(0, max(n - 1, 0))
-        out = fn(graphdef, ensemble.params, jnp.asarray(states[rows]), jnp.asarray(actions[rows]), ensemble.normalizer)
-        parts.append(jax.tree.map(np.asarray, out))
-    return jax.tree.map(lambda *xs: np.concatenate(xs, axis=1)[:, :n], *parts)
-
-
 def score(ensemble, data) -> Scores:
     """Scores of a JAX `models.Ensemble` on a Transitions with raw actions (encoded by the spec)."""
+    from ..models import predict_rows
+
     actions = ensemble.spec.encode_actions(data.actions)
-    predictions = member_predictions(ensemble, data.states, actions)
+    predictions = predict_rows(ensemble, data.states, actions)
     return scores_from_predictions(predictions.mean, data.next_states, ensemble.elites)

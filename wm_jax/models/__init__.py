@@ -5,6 +5,7 @@
 - `spec`: `ModelSpec`, what it takes to rebuild a model.
 - `ensemble`: parameter pytrees, `Ensemble`, and predicting in environment units.
 - `propagation`: how rollouts and planners step an ensemble (mean, TS-1, TS-inf, sampling).
+- `calibration`: post-hoc recalibration of Gaussian members' variances on validation data.
 """
 
 from .ensemble import (
@@ -22,6 +23,7 @@ from .ensemble import (
     network_outputs,
     predict,
     predict_members,
+    predict_rows,
 )
 from .network import MATMUL_PRECISION, Prediction, WorldModel, soft_bound_logvar, torch_linear, torch_uniform_init
 from .normalization import Normalizer, fit_normalizer, identity_normalizer, normalizer_from_arrays

@@ -117,3 +117,27 @@ def predict(graphdef, params, states, actions, normalizer: Normalizer | None = N
     if elites is not None:
         members = members[jnp.asarray(elites)]
     return members.mean(axis=0)
+
+
+def predict_rows(ensemble: Ensemble, states, actions, chunk: int = 65_536) -> Prediction:
+    """Eval-mode predictions of every member on numpy rows (encoded actions), in environment units:
+    a `Prediction` of numpy arrays, mean (members, N, S).
+
+    Rows go through in chunks of `chunk` (the last one padded, so one compiled program serves all):
+    a million rows at once would hold every member's hidden activations, gigabytes, in memory.
+    """
+    states, actions = np.asarray(states, np.float32), np.asarray(actions, np.float32)
+    n = states.shape[0]
+    if n == 0:
+        raise ValueError("no rows to predict")
+    size = min(chunk, n)
+    parts = []
+    for start in range(0, n, size):
+        rows = np.arange(start, start + size).clip(max=n - 1)
+        out = _predict_program(ensemble.graphdef, ensemble.params, jnp.asarray(states[rows]), jnp.asarray(actions[rows]),
+                               ensemble.normalizer)
+        parts.append(jax.tree.map(np.asarray, out))
+    return jax.tree.map(lambda *xs: np.concatenate(xs, axis=1)[:, :n], *parts)
+
+
+_predict_program = jax.jit(member_predictions, static_argnums=0)

@@ -19,7 +19,8 @@ import optax
 from ..config import ConfigError, TrainConfig
 from ..data.format import DataError
 from ..data.splits import split_by_episode
-from ..models.ensemble import Ensemble, ensemble_of
+from ..models.calibration import fit_logvar_offset
+from ..models.ensemble import Ensemble, ensemble_of, predict_rows
 from ..models.normalization import fit_normalizer
 from ..models.spec import ModelSpec
 from ..transitions import Transitions
@@ -126,6 +127,17 @@ class FittedModel:
         return self.loss_curve.shape[0]
 
 
+def calibrated(ensemble: Ensemble, validation: Transitions) -> Ensemble:
+    """`ensemble` with its Gaussian members' variances recalibrated on `validation` (see `models.calibration`)."""
+    import jax.numpy as jnp
+
+    members = predict_rows(ensemble, validation.states, ensemble.spec.encode_actions(validation.actions))
+    elites = ensemble.elites
+    offset = fit_logvar_offset(members.mean[elites], np.exp(members.logvar[elites]), validation.next_states)
+    normalizer = ensemble.normalizer.replace(logvar_offset=ensemble.normalizer.logvar_offset + jnp.asarray(offset))
+    return ensemble._replace(normalizer=normalizer)
+
+
 def fit_normalizer_for(spec: ModelSpec, data: Transitions):
     """The normaliser of a `spec` model trained on `data` (identity statistics unless it normalises)."""
     return fit_normalizer(data.states, spec.encode_actions(data.actions), data.next_states, data.rewards,
@@ -161,6 +173,8 @@ def fit(
     """
     if config.elites > spec.config.members:
         raise ConfigError(f"cannot keep {config.elites} elites of {spec.config.members} members")
+    if config.calibrate and not spec.config.probabilistic:
+        raise ConfigError("calibration rescales Gaussian members' variances: it needs a probabilistic model")
     if config.needs_validation and validation is None:
         data, validation = validation_split(data, config, seed)
     normalizer = fit_normalizer_for(spec, data)
@@ -179,4 +193,6 @@ def fit(
         scores = np.asarray(jax.jit(program.validation_scores)(params, normalizer, training_data.validation))
         elites = member_scores_to_elites(scores, config.elites)
     ensemble = ensemble_of(spec, params, normalizer, np.sort(elites) if elites is not None else None)
+    if config.calibrate:
+        ensemble = calibrated(ensemble, validation)
     return FittedModel(ensemble, run.loss_curve, run.validation_curve, scores, run.compile_seconds, run.train_seconds)
