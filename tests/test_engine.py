@@ -272,29 +272,32 @@ def test_bad_engine_options_are_one_line_errors(cartpole_small):
     assert dataclasses.replace(TrainConfig(), elites=1).needs_validation
 
 
-def test_calibration_fits_the_variance_that_minimises_validation_nll():
-    """Members whose variance is 16x too small: the fitted log-variance offset is log 16, and the
+def test_calibration_finds_the_variance_scale_whose_intervals_cover_what_they_claim():
+    """Members whose variance is 16x too small: the fitted log-scale is log 16, and the
     recalibrated 90% interval covers 90%."""
     from wm_jax.evaluation.uncertainty import interval_coverage
-    from wm_jax.models.calibration import fit_logvar_offset
+    from wm_jax.models.calibration import fit_predictive_log_scale
 
     rng = np.random.default_rng(0)
     targets = rng.normal(size=(20000, 2)) * np.array([0.4, 2.0])
     means = np.zeros((3, 20000, 2))
     variances = np.broadcast_to(np.array([0.4, 2.0]) ** 2 / 16, means.shape)
-    offset = fit_logvar_offset(means, variances, targets)
+    offset = fit_predictive_log_scale(means, variances, targets)
     np.testing.assert_allclose(offset, np.log(16), atol=0.05)
     coverage = interval_coverage(means[0], variances[0] * np.exp(offset), targets)[0.9]
     np.testing.assert_allclose(coverage, 0.9, atol=0.01)
 
 
-def test_calibrate_flag_shifts_the_saved_variances(cartpole_small):
+def test_calibrate_flag_rescales_the_predictive_variance_and_it_is_saved(cartpole_small, tmp_path):
+    from wm_jax.checkpoint import load_checkpoint, save_checkpoint
+    from wm_jax.config import ConfigError
+
     spec = cartpole_spec(2, probabilistic=True, delta=True, normalize=True)
     plain = fit(spec, TrainConfig(epochs=3), cartpole_small, seed=0)
     recalibrated = fit(spec, TrainConfig(epochs=3, calibrate=True), cartpole_small, seed=0)
-    assert np.all(np.asarray(plain.ensemble.normalizer.logvar_offset) == 0)
-    assert np.any(np.asarray(recalibrated.ensemble.normalizer.logvar_offset) != 0)
-    from wm_jax.config import ConfigError
-
-    with pytest.raises(ConfigError, match="probabilistic"):
-        fit(cartpole_spec(2), TrainConfig(epochs=1, calibrate=True), cartpole_small, seed=0)
+    assert np.all(plain.ensemble.predictive_log_scale == 0)
+    assert np.any(recalibrated.ensemble.predictive_log_scale != 0)
+    save_checkpoint(str(tmp_path), recalibrated.ensemble)
+    np.testing.assert_array_equal(load_checkpoint(str(tmp_path)).predictive_log_scale, recalibrated.ensemble.predictive_log_scale)
+    with pytest.raises(ConfigError, match="predictive spread"):
+        fit(cartpole_spec(1), TrainConfig(epochs=1, calibrate=True), cartpole_small, seed=0)

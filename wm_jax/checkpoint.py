@@ -27,6 +27,7 @@ from .models.normalization import STAT_NAMES
 
 PARAMS_FILE = "params.npz"
 NORMALIZER_PREFIX = "normalizer."
+CALIBRATION_KEY = "calibration.predictive_log_scale"
 MODEL_FILE = "model.json"
 BASELINES_FILE = "baselines.json"
 
@@ -67,7 +68,8 @@ def save_checkpoint(directory: str, ensemble: Ensemble, baselines: dict | None =
              "action_encoding": spec.action_encoding, **_config_dict(spec.config),
              "elites": [int(i) for i in ensemble.elites]}
     arrays = {**flatten_params(ensemble.params),
-              **{NORMALIZER_PREFIX + name: value for name, value in ensemble.normalizer.to_arrays().items()}}
+              **{NORMALIZER_PREFIX + name: value for name, value in ensemble.normalizer.to_arrays().items()},
+              CALIBRATION_KEY: np.asarray(ensemble.predictive_log_scale, np.float32)}
     atomic_write(os.path.join(directory, PARAMS_FILE), lambda f: np.savez(f, **arrays))
     atomic_write(os.path.join(directory, MODEL_FILE), lambda f: f.write(json.dumps(model, indent=2).encode()))
     if baselines is not None:
@@ -133,16 +135,19 @@ def load_checkpoint(directory: str) -> Ensemble:
     except (OSError, ValueError, EOFError) as error:
         raise CheckpointError(f"{params_path}: unreadable ({type(error).__name__}: {error})") from None
     stats = {name[len(NORMALIZER_PREFIX):]: flat.pop(name) for name in list(flat) if name.startswith(NORMALIZER_PREFIX)}
+    log_scale = flat.pop(CALIBRATION_KEY, None)
     template = jax.eval_shape(lambda: init_ensemble_params(spec, jax.random.key(0)))
     params = unflatten_params(flat, template)
     if not all(bool(jnp.isfinite(leaf).all()) for leaf in jax.tree.leaves(params)):
         raise CheckpointError(f"{params_path}: parameters contain non-finite values")
+    if log_scale is not None and (log_scale.shape != (spec.state_dim,) or not np.isfinite(log_scale).all()):
+        raise CheckpointError(f"{params_path}: {CALIBRATION_KEY} must be ({spec.state_dim},) and finite")
     normalizer = None
     if stats:
         normalizer = _normalizer(stats, spec, params_path)
     elif spec.config.normalize:
         raise CheckpointError(f"{params_path}: a normalising model without its normaliser statistics")
-    return ensemble_of(spec, params, normalizer, elites)
+    return ensemble_of(spec, params, normalizer, elites, log_scale)
 
 
 def _switch(model: dict, name: str) -> bool:
@@ -156,7 +161,7 @@ def _normalizer(stats: dict, spec: ModelSpec, path: str):
     """The saved statistics, checked against the model's dimensions."""
     inputs, states = (spec.state_dim + spec.action_dim,), (spec.state_dim,)
     shapes = {"input_mean": inputs, "input_std": inputs, "target_mean": states, "target_std": states,
-              "reward_mean": (), "reward_std": (), "logvar_offset": states}
+              "reward_mean": (), "reward_std": ()}
     if set(stats) != set(STAT_NAMES):
         raise CheckpointError(f"{path}: normaliser statistics {sorted(stats)}, expected {sorted(STAT_NAMES)}")
     for name, shape in shapes.items():

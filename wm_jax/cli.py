@@ -99,7 +99,7 @@ class Train:
     elites: int = 0
     """keep the best K members on validation as the model's elites (0: all members)"""
     calibrate: bool = False
-    """after training, rescale the Gaussian members' variances per state dimension to fit the validation split"""
+    """after training, rescale the predictive variance per state dimension so the validation split's intervals cover what they claim"""
     validation_fraction: float = 0.1
     """share of the training split (whole episodes) held back for --early-stopping, --elites and --calibrate"""
 
@@ -118,7 +118,6 @@ class Train:
         )
 
     def __call__(self) -> None:
-        import numpy as np
         from tqdm.auto import tqdm
 
         from . import report
@@ -191,7 +190,7 @@ class Train:
             model_options={name: getattr(model_cfg, name) for name in ("delta", "normalize", "probabilistic",
                                                                        "reward_head", "termination_head")},
             training={"bootstrap": train_cfg.bootstrap, "early_stopping_patience": train_cfg.early_stopping_patience,
-                      "calibrated": train_cfg.calibrate, "logvar_offset": np.asarray(model.normalizer.logvar_offset).tolist(),
+                      "calibrated": train_cfg.calibrate, "predictive_log_scale": model.predictive_log_scale.tolist(),
                       "epochs_trained": fitted.epochs_trained, "elites": model.elites.tolist(),
                       "validation_scores": None if fitted.validation_scores is None
                       else fitted.validation_scores.tolist()},
@@ -304,7 +303,8 @@ class Predict:
     data: str
     """transitions to predict on (from the model's environment)"""
     out: str
-    """output .npz: mean (E, N, S); var (E, N, S) for probabilistic members; reward (E, N) and
+    """output .npz: mean (E, N, S); var (E, N, S) for probabilistic members; predictive_mean and
+    predictive_var (N, S), the model's (calibrated) predictive Gaussian; reward (E, N) and
     termination_prob (E, N) when the heads exist; elites (K,)"""
 
     def __call__(self) -> None:
@@ -313,6 +313,7 @@ class Predict:
         from .atomic import atomic_write
         from .checkpoint import load_checkpoint
         from .data import check_data_matches_model, load_dataset
+        from .evaluation.heads import predictive
         from .models import predict_rows
 
         if os.path.isdir(self.out):
@@ -325,6 +326,9 @@ class Predict:
         arrays = {"mean": members.mean, "elites": model.elites}
         if members.logvar is not None:
             arrays["var"] = np.exp(members.logvar)
+        if members.logvar is not None or len(model.elites) > 1:
+            moments, variance = predictive(members, model.elites, model.predictive_log_scale)
+            arrays.update(predictive_mean=moments.mean.astype(np.float32), predictive_var=variance.astype(np.float32))
         if members.reward is not None:
             arrays["reward"] = members.reward
         if members.termination_logit is not None:

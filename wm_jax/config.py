@@ -72,8 +72,8 @@ class TrainConfig:
     early_stopping_patience: int = 0
     # Keep the best K members on validation as the model's elites; 0 keeps them all.
     elites: int = 0
-    # Rescale Gaussian members' variances per state dimension after training so the validation
-    # split's predictive NLL is lowest (post-hoc recalibration; probabilistic models only).
+    # Rescale the predictive variance per state dimension after training so the validation split's
+    # interval coverage is most reliable (post-hoc recalibration; needs a predictive spread).
     calibrate: bool = False
     # Fraction of the training rows (whole episodes) held back for early stopping, elites and calibration.
     validation_fraction: float = 0.1

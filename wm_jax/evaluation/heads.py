@@ -36,24 +36,34 @@ def out_of_distribution_states(states: np.ndarray, scale: float = OOD_SCALE) -> 
     return (center + scale * (states - center)).astype(np.float32)
 
 
-def uncertainty_block(members, elites, data: Transitions, ood_members=None, *, plot_dir: str | None = None,
-                      state_labels=None, title: str = "") -> dict:
-    """NLL, 50%/90% interval coverage per state dimension, the reliability curve and the mean
-    epistemic std of the (elite) members' moment-matched predictive Gaussian on `data`.
+def predictive(members, elites, log_scale=None):
+    """(mean, variance) (N, S) of the model's predictive distribution: the (elite) members'
+    moment-matched Gaussian, its variance rescaled by exp(log_scale) (S,) when calibrated."""
+    elites = np.asarray(elites)
+    variances = np.exp(members.logvar[elites].astype(np.float64)) if members.logvar is not None else None
+    moments = predictive_moments(members.mean[elites], variances)
+    scale = 1.0 if log_scale is None else np.exp(np.asarray(log_scale, np.float64))
+    return moments, moments.total_var * scale
+
+
+def uncertainty_block(members, elites, data: Transitions, ood_members=None, *, log_scale=None,
+                      plot_dir: str | None = None, state_labels=None, title: str = "") -> dict:
+    """NLL, 50%/90% interval coverage per state dimension and the reliability curve of the model's
+    predictive Gaussian (`predictive`) on `data`, and the mean epistemic std of its members.
 
     `ood_members` are the members' predictions on `out_of_distribution_states(data.states)`; with
     `plot_dir`, calibration.png and epistemic.png are written there.
     """
     elites = np.asarray(elites)
-    variances = np.exp(members.logvar[elites]) if members.logvar is not None else None
-    moments = predictive_moments(members.mean[elites], variances)
+    moments, variance = predictive(members, elites, log_scale)
     targets = data.next_states
-    coverage = interval_coverage(moments.mean, moments.total_var, targets, COVERAGE_LEVELS)
-    curve = reliability_curve(moments.mean, moments.total_var, targets)
+    coverage = interval_coverage(moments.mean, variance, targets, COVERAGE_LEVELS)
+    curve = reliability_curve(moments.mean, variance, targets)
     in_std = epistemic_std(members.mean[elites])
     block = {
-        "predictive": "moment-matched Gaussian of the elite members (aleatoric + epistemic variance)",
-        "nll": gaussian_nll(moments.mean, moments.total_var, targets),
+        "predictive": "moment-matched Gaussian of the elite members (aleatoric + epistemic variance)"
+                      + (", recalibrated on validation data" if log_scale is not None and np.any(log_scale) else ""),
+        "nll": gaussian_nll(moments.mean, variance, targets),
         "coverage": {f"{level:.0%}": {"per_dim": json_floats(per_dim), "mean": float(per_dim.mean())}
                      for level, per_dim in coverage.items()},
         "reliability": {"levels": json_floats(curve.levels), "coverage": json_floats(curve.overall)},
@@ -112,4 +122,5 @@ def model_heads_blocks(ensemble, data: Transitions, **plot_options) -> dict:
     actions = ensemble.spec.encode_actions(data.actions)
     members = predict_rows(ensemble, data.states, actions)
     ood_members = predict_rows(ensemble, out_of_distribution_states(data.states), actions)
-    return heads_blocks(members, ensemble.elites, data, ood_members, **plot_options)
+    return heads_blocks(members, ensemble.elites, data, ood_members, log_scale=ensemble.predictive_log_scale,
+                        **plot_options)

@@ -28,24 +28,29 @@ class Ensemble(NamedTuple):
     """A trained model: its spec, stacked parameters (members, ...), normaliser and elite members.
 
     `elites` (K,) int32 are the members that predict (the mean, and the members trajectory
-    sampling draws from); every member by default.
+    sampling draws from); every member by default. `predictive_log_scale` (S,) rescales the
+    variance of the model's predictive distribution (the elites' moment-matched Gaussian) per state
+    dimension, as fitted by `models.calibration`; zeros (no rescaling) unless calibrated.
     """
 
     spec: ModelSpec
     params: nnx.State
     normalizer: Normalizer
     elites: np.ndarray
+    predictive_log_scale: np.ndarray
 
     @property
     def graphdef(self) -> nnx.GraphDef:
         return graphdef_of(self.spec)
 
 
-def ensemble_of(spec: ModelSpec, params: nnx.State, normalizer: Normalizer | None = None, elites=None) -> Ensemble:
-    """An `Ensemble` with the identity normaliser and all members as elites unless given."""
+def ensemble_of(spec: ModelSpec, params: nnx.State, normalizer: Normalizer | None = None, elites=None,
+                predictive_log_scale=None) -> Ensemble:
+    """An `Ensemble` with the identity normaliser, all members as elites and no recalibration unless given."""
     normalizer = normalizer if normalizer is not None else default_normalizer(spec)
     elites = np.arange(spec.config.members, dtype=np.int32) if elites is None else np.asarray(elites, np.int32)
-    return Ensemble(spec, params, normalizer, elites)
+    log_scale = np.zeros(spec.state_dim, np.float32) if predictive_log_scale is None else predictive_log_scale
+    return Ensemble(spec, params, normalizer, elites, np.asarray(log_scale, np.float32))
 
 
 def default_normalizer(spec: ModelSpec) -> Normalizer:

@@ -10,9 +10,6 @@ sees and predicts:
 `training_targets` maps a batch into training units for the objective; `to_environment_units`
 maps the network's outputs back, so evaluation, rollouts and planners never see normalised values.
 With neither option the normaliser is the identity and the tutorial's model is unchanged.
-
-It also carries `logvar_offset` (S,), a per-dimension recalibration of Gaussian members'
-variances fitted after training on validation data (`models.calibration`); zero until then.
 """
 
 from __future__ import annotations
@@ -31,8 +28,7 @@ MIN_STD = 1e-6
 
 @struct.dataclass
 class Normalizer:
-    """Input stats (S + A,), state-target stats (S,), reward stats (), the log-variance offset (S,)
-    and the two static switches."""
+    """Input stats (S + A,), state-target stats (S,), reward stats () and the two static switches."""
 
     input_mean: jax.Array
     input_std: jax.Array
@@ -40,7 +36,6 @@ class Normalizer:
     target_std: jax.Array
     reward_mean: jax.Array
     reward_std: jax.Array
-    logvar_offset: jax.Array
     normalize: bool = struct.field(pytree_node=False, default=False)
     delta: bool = struct.field(pytree_node=False, default=False)
 
@@ -68,8 +63,6 @@ class Normalizer:
     def to_environment_units(self, states: jax.Array, prediction: Prediction) -> Prediction:
         """The network's outputs for rows starting at `states`, in the environment's units."""
         mean, logvar, reward = prediction.mean, prediction.logvar, prediction.reward
-        if logvar is not None:
-            logvar = logvar + self.logvar_offset
         if self.normalize:
             mean = mean * self.target_std + self.target_mean
             if logvar is not None:
@@ -85,7 +78,7 @@ class Normalizer:
         return {name: np.asarray(getattr(self, name)) for name in STAT_NAMES}
 
 
-STAT_NAMES = ("input_mean", "input_std", "target_mean", "target_std", "reward_mean", "reward_std", "logvar_offset")
+STAT_NAMES = ("input_mean", "input_std", "target_mean", "target_std", "reward_mean", "reward_std")
 
 
 def identity_normalizer(state_dim: int, action_dim: int, *, delta: bool = False) -> Normalizer:
@@ -93,7 +86,7 @@ def identity_normalizer(state_dim: int, action_dim: int, *, delta: bool = False)
     zeros, ones = jnp.zeros, jnp.ones
     return Normalizer(
         zeros(state_dim + action_dim), ones(state_dim + action_dim), zeros(state_dim), ones(state_dim),
-        jnp.float32(0), jnp.float32(1), zeros(state_dim), normalize=False, delta=delta,
+        jnp.float32(0), jnp.float32(1), normalize=False, delta=delta,
     )
 
 
@@ -114,7 +107,7 @@ def fit_normalizer(states, encoded_actions, next_states, rewards=None, *, normal
     as32 = lambda x: jnp.asarray(x, jnp.float32)  # noqa: E731
     return Normalizer(
         as32(inputs.mean(axis=0)), as32(std(inputs)), as32(targets.mean(axis=0)), as32(std(targets)),
-        as32(rewards.mean()), as32(std(rewards[:, None])[0]), jnp.zeros(states.shape[1]), normalize=True, delta=delta,
+        as32(rewards.mean()), as32(std(rewards[:, None])[0]), normalize=True, delta=delta,
     )
 
 

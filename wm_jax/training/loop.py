@@ -19,7 +19,7 @@ import optax
 from ..config import ConfigError, TrainConfig
 from ..data.format import DataError
 from ..data.splits import split_by_episode
-from ..models.calibration import fit_logvar_offset
+from ..models.calibration import fit_predictive_log_scale
 from ..models.ensemble import Ensemble, ensemble_of, predict_rows
 from ..models.normalization import fit_normalizer
 from ..models.spec import ModelSpec
@@ -128,14 +128,12 @@ class FittedModel:
 
 
 def calibrated(ensemble: Ensemble, validation: Transitions) -> Ensemble:
-    """`ensemble` with its Gaussian members' variances recalibrated on `validation` (see `models.calibration`)."""
-    import jax.numpy as jnp
-
+    """`ensemble` with its predictive variance recalibrated on `validation` (see `models.calibration`)."""
     members = predict_rows(ensemble, validation.states, ensemble.spec.encode_actions(validation.actions))
     elites = ensemble.elites
-    offset = fit_logvar_offset(members.mean[elites], np.exp(members.logvar[elites]), validation.next_states)
-    normalizer = ensemble.normalizer.replace(logvar_offset=ensemble.normalizer.logvar_offset + jnp.asarray(offset))
-    return ensemble._replace(normalizer=normalizer)
+    variances = np.exp(members.logvar[elites]) if members.logvar is not None else None
+    log_scale = fit_predictive_log_scale(members.mean[elites], variances, validation.next_states)
+    return ensemble._replace(predictive_log_scale=log_scale)
 
 
 def fit_normalizer_for(spec: ModelSpec, data: Transitions):
@@ -173,8 +171,8 @@ def fit(
     """
     if config.elites > spec.config.members:
         raise ConfigError(f"cannot keep {config.elites} elites of {spec.config.members} members")
-    if config.calibrate and not spec.config.probabilistic:
-        raise ConfigError("calibration rescales Gaussian members' variances: it needs a probabilistic model")
+    if config.calibrate and not spec.config.probabilistic and spec.config.members < 2:
+        raise ConfigError("calibration rescales a predictive spread: it needs a probabilistic model or several members")
     if config.needs_validation and validation is None:
         data, validation = validation_split(data, config, seed)
     normalizer = fit_normalizer_for(spec, data)
