@@ -22,12 +22,13 @@ from .atomic import atomic_write
 from .config import ConfigError, ModelConfig
 from .envs import ACTION_ENCODINGS, EnvError, env_info
 from .errors import UserError
+from .intervals import QUANTILES, Calibration
 from .models import Ensemble, ModelSpec, ensemble_of, init_ensemble_params, normalizer_from_arrays
 from .models.normalization import STAT_NAMES
 
 PARAMS_FILE = "params.npz"
 NORMALIZER_PREFIX = "normalizer."
-CALIBRATION_KEY = "calibration.predictive_log_scale"
+CALIBRATION_PREFIX = "calibration."
 MODEL_FILE = "model.json"
 BASELINES_FILE = "baselines.json"
 
@@ -69,7 +70,7 @@ def save_checkpoint(directory: str, ensemble: Ensemble, baselines: dict | None =
              "elites": [int(i) for i in ensemble.elites]}
     arrays = {**flatten_params(ensemble.params),
               **{NORMALIZER_PREFIX + name: value for name, value in ensemble.normalizer.to_arrays().items()},
-              CALIBRATION_KEY: np.asarray(ensemble.predictive_log_scale, np.float32)}
+              **{CALIBRATION_PREFIX + name: np.asarray(value) for name, value in ensemble.calibration._asdict().items()}}
     atomic_write(os.path.join(directory, PARAMS_FILE), lambda f: np.savez(f, **arrays))
     atomic_write(os.path.join(directory, MODEL_FILE), lambda f: f.write(json.dumps(model, indent=2).encode()))
     if baselines is not None:
@@ -135,19 +136,29 @@ def load_checkpoint(directory: str) -> Ensemble:
     except (OSError, ValueError, EOFError) as error:
         raise CheckpointError(f"{params_path}: unreadable ({type(error).__name__}: {error})") from None
     stats = {name[len(NORMALIZER_PREFIX):]: flat.pop(name) for name in list(flat) if name.startswith(NORMALIZER_PREFIX)}
-    log_scale = flat.pop(CALIBRATION_KEY, None)
+    calibration = {name[len(CALIBRATION_PREFIX):]: flat.pop(name) for name in list(flat) if name.startswith(CALIBRATION_PREFIX)}
     template = jax.eval_shape(lambda: init_ensemble_params(spec, jax.random.key(0)))
     params = unflatten_params(flat, template)
     if not all(bool(jnp.isfinite(leaf).all()) for leaf in jax.tree.leaves(params)):
         raise CheckpointError(f"{params_path}: parameters contain non-finite values")
-    if log_scale is not None and (log_scale.shape != (spec.state_dim,) or not np.isfinite(log_scale).all()):
-        raise CheckpointError(f"{params_path}: {CALIBRATION_KEY} must be ({spec.state_dim},) and finite")
+    calibration = _calibration(calibration, spec, params_path) if calibration else None
     normalizer = None
     if stats:
         normalizer = _normalizer(stats, spec, params_path)
     elif spec.config.normalize:
         raise CheckpointError(f"{params_path}: a normalising model without its normaliser statistics")
-    return ensemble_of(spec, params, normalizer, elites, log_scale)
+    return ensemble_of(spec, params, normalizer, elites, calibration)
+
+
+def _calibration(arrays: dict, spec: ModelSpec, path: str) -> Calibration:
+    """The saved calibration, checked against the model's state dimension."""
+    shapes = {"log_scale": (spec.state_dim,), "level_quantiles": (spec.state_dim, QUANTILES)}
+    if set(arrays) != set(shapes):
+        raise CheckpointError(f"{path}: calibration arrays {sorted(arrays)}, expected {sorted(shapes)}")
+    for name, shape in shapes.items():
+        if arrays[name].shape != shape or not np.isfinite(arrays[name]).all():
+            raise CheckpointError(f"{path}: calibration {name} must be {shape} and finite, got {arrays[name].shape}")
+    return Calibration(arrays["log_scale"].astype(np.float32), arrays["level_quantiles"].astype(np.float64))
 
 
 def _switch(model: dict, name: str) -> bool:

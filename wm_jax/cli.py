@@ -190,7 +190,7 @@ class Train:
             model_options={name: getattr(model_cfg, name) for name in ("delta", "normalize", "probabilistic",
                                                                        "reward_head", "termination_head")},
             training={"bootstrap": train_cfg.bootstrap, "early_stopping_patience": train_cfg.early_stopping_patience,
-                      "calibrated": train_cfg.calibrate, "predictive_log_scale": model.predictive_log_scale.tolist(),
+                      "calibrated": train_cfg.calibrate, "variance_log_scale": model.calibration.log_scale.tolist(),
                       "epochs_trained": fitted.epochs_trained, "elites": model.elites.tolist(),
                       "validation_scores": None if fitted.validation_scores is None
                       else fitted.validation_scores.tolist()},
@@ -327,7 +327,7 @@ class Predict:
         if members.logvar is not None:
             arrays["var"] = np.exp(members.logvar)
         if members.logvar is not None or len(model.elites) > 1:
-            moments, variance = predictive(members, model.elites, model.predictive_log_scale)
+            moments, variance = predictive(members, model.elites, model.calibration)
             arrays.update(predictive_mean=moments.mean.astype(np.float32), predictive_var=variance.astype(np.float32))
         if members.reward is not None:
             arrays["reward"] = members.reward

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..intervals import is_identity
 from ..transitions import Transitions
 from .summary import json_floats
 from .uncertainty import (
@@ -36,17 +37,17 @@ def out_of_distribution_states(states: np.ndarray, scale: float = OOD_SCALE) -> 
     return (center + scale * (states - center)).astype(np.float32)
 
 
-def predictive(members, elites, log_scale=None):
-    """(mean, variance) (N, S) of the model's predictive distribution: the (elite) members'
-    moment-matched Gaussian, its variance rescaled by exp(log_scale) (S,) when calibrated."""
+def predictive(members, elites, calibration=None):
+    """(moments, variance) of the model's predictive distribution: the (elite) members' moment-matched
+    Gaussian, its variance (N, S) scaled by the calibration's NLL-optimal scale when calibrated."""
     elites = np.asarray(elites)
     variances = np.exp(members.logvar[elites].astype(np.float64)) if members.logvar is not None else None
     moments = predictive_moments(members.mean[elites], variances)
-    scale = 1.0 if log_scale is None else np.exp(np.asarray(log_scale, np.float64))
+    scale = 1.0 if calibration is None else np.exp(np.asarray(calibration.log_scale, np.float64))
     return moments, moments.total_var * scale
 
 
-def uncertainty_block(members, elites, data: Transitions, ood_members=None, *, log_scale=None,
+def uncertainty_block(members, elites, data: Transitions, ood_members=None, *, calibration=None,
                       plot_dir: str | None = None, state_labels=None, title: str = "") -> dict:
     """NLL, 50%/90% interval coverage per state dimension and the reliability curve of the model's
     predictive Gaussian (`predictive`) on `data`, and the mean epistemic std of its members.
@@ -55,14 +56,16 @@ def uncertainty_block(members, elites, data: Transitions, ood_members=None, *, l
     `plot_dir`, calibration.png and epistemic.png are written there.
     """
     elites = np.asarray(elites)
-    moments, variance = predictive(members, elites, log_scale)
+    calibrated = calibration is not None and not is_identity(calibration)
+    calibration = calibration if calibrated else None
+    moments, variance = predictive(members, elites, calibration)
     targets = data.next_states
-    coverage = interval_coverage(moments.mean, variance, targets, COVERAGE_LEVELS)
-    curve = reliability_curve(moments.mean, variance, targets)
+    coverage = interval_coverage(moments.mean, variance, targets, COVERAGE_LEVELS, calibration)
+    curve = reliability_curve(moments.mean, variance, targets, calibration=calibration)
     in_std = epistemic_std(members.mean[elites])
     block = {
         "predictive": "moment-matched Gaussian of the elite members (aleatoric + epistemic variance)"
-                      + (", recalibrated on validation data" if log_scale is not None and np.any(log_scale) else ""),
+                      + (", recalibrated on validation data (variance scale and interval levels)" if calibrated else ""),
         "nll": gaussian_nll(moments.mean, variance, targets),
         "coverage": {f"{level:.0%}": {"per_dim": json_floats(per_dim), "mean": float(per_dim.mean())}
                      for level, per_dim in coverage.items()},
@@ -122,5 +125,4 @@ def model_heads_blocks(ensemble, data: Transitions, **plot_options) -> dict:
     actions = ensemble.spec.encode_actions(data.actions)
     members = predict_rows(ensemble, data.states, actions)
     ood_members = predict_rows(ensemble, out_of_distribution_states(data.states), actions)
-    return heads_blocks(members, ensemble.elites, data, ood_members, log_scale=ensemble.predictive_log_scale,
-                        **plot_options)
+    return heads_blocks(members, ensemble.elites, data, ood_members, calibration=ensemble.calibration, **plot_options)

@@ -7,19 +7,11 @@ lazily by the two plotting functions. Members are (E, N, S): ensemble members, r
 
 from __future__ import annotations
 
-from statistics import NormalDist
 from typing import NamedTuple, Sequence
 
 import numpy as np
 
-
-class PredictiveMoments(NamedTuple):
-    """Moment-matched Gaussian of an ensemble, each (N, S); total_var = aleatoric_var + epistemic_var."""
-
-    mean: np.ndarray
-    aleatoric_var: np.ndarray
-    epistemic_var: np.ndarray
-    total_var: np.ndarray
+from ..intervals import PredictiveMoments, interval_levels, predictive_moments  # noqa: F401 (re-exported)
 
 
 class ReliabilityCurve(NamedTuple):
@@ -60,25 +52,6 @@ def _members(member_means) -> np.ndarray:
     return member_means
 
 
-def predictive_moments(member_means, member_vars=None) -> PredictiveMoments:
-    """Mean and variance of the equally weighted mixture of the members' Gaussians, (E, N, S) -> (N, S).
-
-    member_vars None means deterministic members: the aleatoric part is zero and only their disagreement
-    (the population variance of their means, ddof=0 as the mixture law requires) remains.
-    """
-    member_means = _members(member_means)
-    if member_vars is None:
-        member_vars = np.zeros_like(member_means)
-    member_vars = np.asarray(member_vars, dtype=np.float64)
-    if member_vars.shape != member_means.shape:
-        raise ValueError(f"member vars {member_vars.shape} do not match member means {member_means.shape}")
-    if np.any(member_vars < 0):
-        raise ValueError("member vars have negative entries")
-    aleatoric = member_vars.mean(axis=0)
-    epistemic = member_means.var(axis=0)
-    return PredictiveMoments(member_means.mean(axis=0), aleatoric, epistemic, aleatoric + epistemic)
-
-
 def gaussian_nll(mean, var, targets, min_var: float = 1e-12) -> float:
     """Negative log-likelihood of (N, S) targets under independent N(mean, var), summed over dims, mean over rows.
 
@@ -91,24 +64,25 @@ def gaussian_nll(mean, var, targets, min_var: float = 1e-12) -> float:
     return float(per_entry.sum(axis=1).mean())
 
 
-def interval_coverage(mean, var, targets, levels: Sequence[float] = (0.5, 0.9)) -> dict[float, np.ndarray]:
-    """Per level p, the (S,) fraction of rows whose target lies in the central p interval of N(mean, var)."""
+def interval_coverage(mean, var, targets, levels: Sequence[float] = (0.5, 0.9), calibration=None) -> dict[float, np.ndarray]:
+    """Per level p, the (S,) fraction of rows whose target lies in the central p interval of N(mean, var),
+    or, with an `intervals.Calibration`, in its recalibrated central p interval."""
     mean, var, targets = _gaussian(mean, var, targets)
-    distance = np.abs(targets - mean)
-    std = np.sqrt(var)
+    target_levels = interval_levels(mean, var, targets)
+    if calibration is not None:
+        target_levels = calibration.recalibrate(target_levels)
     coverage = {}
     for p in levels:
         if not 0 < p < 1:
             raise ValueError(f"coverage levels must lie in (0, 1), got {p}")
-        z = NormalDist().inv_cdf((1 + p) / 2)
-        coverage[float(p)] = np.mean(distance <= z * std, axis=0)
+        coverage[float(p)] = np.mean(target_levels <= p, axis=0)
     return coverage
 
 
-def reliability_curve(mean, var, targets, levels=None) -> ReliabilityCurve:
+def reliability_curve(mean, var, targets, levels=None, calibration=None) -> ReliabilityCurve:
     """Empirical against nominal coverage; levels default to 0.05, 0.10, ..., 0.95."""
     levels = np.linspace(0.05, 0.95, 19) if levels is None else np.asarray(levels, dtype=np.float64)
-    coverage = np.stack(list(interval_coverage(mean, var, targets, levels).values()))
+    coverage = np.stack(list(interval_coverage(mean, var, targets, levels, calibration).values()))
     # Every dim has N rows, so the mean of the per-dim fractions is the fraction over all entries.
     return ReliabilityCurve(levels, coverage, coverage.mean(axis=1))
 

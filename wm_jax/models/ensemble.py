@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from ..intervals import Calibration, identity_calibration
 from .network import Prediction, WorldModel
 from .normalization import Normalizer, identity_normalizer
 from .spec import ModelSpec
@@ -28,16 +29,16 @@ class Ensemble(NamedTuple):
     """A trained model: its spec, stacked parameters (members, ...), normaliser and elite members.
 
     `elites` (K,) int32 are the members that predict (the mean, and the members trajectory
-    sampling draws from); every member by default. `predictive_log_scale` (S,) rescales the
-    variance of the model's predictive distribution (the elites' moment-matched Gaussian) per state
-    dimension, as fitted by `models.calibration`; zeros (no rescaling) unless calibrated.
+    sampling draws from); every member by default. `calibration` recalibrates the model's
+    predictive distribution (the elites' moment-matched Gaussian) per state dimension, see
+    `wm_jax.intervals`; the identity unless fitted.
     """
 
     spec: ModelSpec
     params: nnx.State
     normalizer: Normalizer
     elites: np.ndarray
-    predictive_log_scale: np.ndarray
+    calibration: Calibration
 
     @property
     def graphdef(self) -> nnx.GraphDef:
@@ -45,12 +46,12 @@ class Ensemble(NamedTuple):
 
 
 def ensemble_of(spec: ModelSpec, params: nnx.State, normalizer: Normalizer | None = None, elites=None,
-                predictive_log_scale=None) -> Ensemble:
+                calibration: Calibration | None = None) -> Ensemble:
     """An `Ensemble` with the identity normaliser, all members as elites and no recalibration unless given."""
     normalizer = normalizer if normalizer is not None else default_normalizer(spec)
     elites = np.arange(spec.config.members, dtype=np.int32) if elites is None else np.asarray(elites, np.int32)
-    log_scale = np.zeros(spec.state_dim, np.float32) if predictive_log_scale is None else predictive_log_scale
-    return Ensemble(spec, params, normalizer, elites, np.asarray(log_scale, np.float32))
+    calibration = calibration if calibration is not None else identity_calibration(spec.state_dim)
+    return Ensemble(spec, params, normalizer, elites, calibration)
 
 
 def default_normalizer(spec: ModelSpec) -> Normalizer:

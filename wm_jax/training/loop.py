@@ -19,7 +19,7 @@ import optax
 from ..config import ConfigError, TrainConfig
 from ..data.format import DataError
 from ..data.splits import split_by_episode
-from ..models.calibration import fit_predictive_log_scale
+from ..intervals import fit_calibration, predictive_moments
 from ..models.ensemble import Ensemble, ensemble_of, predict_rows
 from ..models.normalization import fit_normalizer
 from ..models.spec import ModelSpec
@@ -128,12 +128,12 @@ class FittedModel:
 
 
 def calibrated(ensemble: Ensemble, validation: Transitions) -> Ensemble:
-    """`ensemble` with its predictive variance recalibrated on `validation` (see `models.calibration`)."""
+    """`ensemble` with its predictive distribution recalibrated on `validation` (see `wm_jax.intervals`)."""
     members = predict_rows(ensemble, validation.states, ensemble.spec.encode_actions(validation.actions))
     elites = ensemble.elites
-    variances = np.exp(members.logvar[elites]) if members.logvar is not None else None
-    log_scale = fit_predictive_log_scale(members.mean[elites], variances, validation.next_states)
-    return ensemble._replace(predictive_log_scale=log_scale)
+    member_vars = np.exp(members.logvar[elites].astype(np.float64)) if members.logvar is not None else None
+    moments = predictive_moments(members.mean[elites], member_vars)
+    return ensemble._replace(calibration=fit_calibration(moments.mean, moments.total_var, validation.next_states))
 
 
 def fit_normalizer_for(spec: ModelSpec, data: Transitions):
