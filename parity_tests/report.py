@@ -1,7 +1,7 @@
 """`python -m parity_tests [--json FILE] [--only TEXT]`: the parity comparisons as a table, outside pytest.
 
-Runs `checks.report_cases()` and prints one row per comparison: check, JAX value, PyTorch value,
-abs diff, rel diff, tolerance, pass/fail. Exits 1 if any comparison fails.
+Runs `checks.report_cases()` and `losses.report_cases()` and prints one row per comparison: check,
+JAX value, PyTorch value, abs diff, rel diff, tolerance, pass/fail. Exits 1 if any comparison fails.
 """
 
 from __future__ import annotations
@@ -38,11 +38,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", metavar="TEXT", help="run only the cases whose name contains TEXT (e.g. 'forward')")
     args = parser.parse_args(argv)
 
-    from . import checks  # imports JAX and torch: keep `--help` fast
+    from . import checks, losses  # imports JAX and torch: keep `--help` fast
 
     rows = []
     start = time.perf_counter()
-    for case in checks.report_cases():
+    for case in [*checks.report_cases(), *losses.report_cases()]:
         if args.only and args.only not in case.name:
             continue
         print(f"running {case.name} ...", file=sys.stderr, flush=True)
