@@ -83,7 +83,8 @@ def tables(root: str) -> dict:
             summary[env][name] = {"one_step_mse": one, f"rollout_mse_h{HORIZON}": twenty}
             # Each option against the tutorial's recipe for the same model kind.
             base = raw if not name.startswith(("ensemble", "probabilistic")) else pair(runs["ensemble (tutorial)"]["held_out"]) if runs["ensemble (tutorial)"] else None
-            ratio = f" ({base[0] / one:.0f}x)" if base is not None and "tutorial" not in name and one > 0 else ""
+            factor = base[0] / one if base is not None and one > 0 else None
+            ratio = "" if factor is None or "tutorial" in name else f" ({factor:.1f}x)" if factor < 10 else f" ({factor:.0f}x)"
             cells.append(f"{cell(one)}{ratio} / {cell(twenty)}")
         linear = runs["raw (tutorial)"]["held_out"]["baselines"]["linear"]
         summary[env]["linear"] = {"one_step_mse": linear["one_step_mse"], f"rollout_mse_h{HORIZON}": linear["rollout_mse"][HORIZON - 1]}
