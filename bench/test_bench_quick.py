@@ -47,6 +47,12 @@ def test_quick_bench_writes_json_markdown_and_plot(tmp_path):
     assert "| jax-engine |" in paths["md"].read_text()
     assert paths["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert {row["row"] for row in doc["collection"]["rows"]} >= COLLECTION_ROWS, "the full run includes the collection section"
+    engine = doc["engine"]["rows"]
+    assert [r["row"].split(",")[0] for r in engine] == ["deterministic", "deterministic", "probabilistic + bootstrap",
+                                                       "probabilistic + bootstrap + delta + normalize"]
+    assert engine[0]["ratio_to_one_program"] == 1.0
+    assert all(math.isfinite(r["seconds_per_epoch"]) and r["seconds_per_epoch"] > 0 for r in engine)
+    assert "## Engine options" in paths["md"].read_text()
 
 
 COLLECTION_ROWS = {"gymnasium-loop", "gymnasium-vector-sync", "jax-native"}
