@@ -115,3 +115,72 @@ def tutorial_train_config(kind: ModelKind, **overrides) -> TrainConfig:
     if kind == "regularized":
         overrides.setdefault("weight_decay", 1e-4)
     return TrainConfig(**overrides)
+
+
+PlannerMethod = Literal["cem", "random"]
+RewardSource = Literal["known", "learned"]
+
+
+@dataclasses.dataclass(frozen=True)
+class PlannerConfig:
+    """Model-predictive control: how each action is planned (see `wm_jax.planning`)."""
+
+    method: PlannerMethod = "cem"
+    horizon: int = 15
+    candidates: int = 200
+    iterations: int = 4
+    # Share of the candidates CEM refits to.
+    elite_fraction: float = 0.1
+    # Share of the old distribution CEM keeps at each refit (mbrl-lib's alpha).
+    alpha: float = 0.1
+    # Imagined trajectories per candidate; 0 means one per elite member (TS-inf's natural count).
+    particles: int = 0
+    mode: PredictionMode = "tsinf"
+    sample: bool = False
+    # Score imagined steps with the environment's known reward and termination, or the model's heads.
+    reward: RewardSource = "known"
+
+    def __post_init__(self):
+        if self.method not in ("cem", "random"):
+            raise ConfigError(f"unknown planner {self.method!r}: use cem or random")
+        for name in ("horizon", "candidates", "iterations"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"planner {name} must be >= 1, got {getattr(self, name)}")
+        if not 0 < self.elite_fraction <= 1 or self.elite_fraction * self.candidates < 1:
+            raise ConfigError(f"elite fraction {self.elite_fraction} of {self.candidates} candidates keeps no elite")
+        if not 0 <= self.alpha < 1:
+            raise ConfigError(f"alpha must be in [0, 1), got {self.alpha}")
+        if self.particles < 0:
+            raise ConfigError(f"particles must be >= 0, got {self.particles}")
+        if self.mode not in PREDICTION_MODES:
+            raise ConfigError(f"unknown prediction mode {self.mode!r}: use one of {', '.join(PREDICTION_MODES)}")
+        if self.reward not in ("known", "learned"):
+            raise ConfigError(f"reward must be known or learned, got {self.reward!r}")
+
+    @property
+    def elites(self) -> int:
+        return max(1, int(self.elite_fraction * self.candidates))
+
+
+@dataclasses.dataclass(frozen=True)
+class MBRLConfig:
+    """The model-based RL loop (`wm-jax mbrl`): collect, train, act with MPC, retrain, repeat."""
+
+    max_transitions: int = 2000
+    # Random-policy transitions before the first model.
+    initial_transitions: int = 200
+    # Epochs of each (warm-started) retraining on the whole buffer.
+    epochs: int = 40
+    members: int = 5
+    probabilistic: bool = False
+    eval_episodes: int = 20
+    planner: PlannerConfig = PlannerConfig()
+
+    def __post_init__(self):
+        if self.max_transitions < 2:
+            raise ConfigError(f"max transitions must be >= 2, got {self.max_transitions}")
+        if not 1 <= self.initial_transitions < self.max_transitions:
+            raise ConfigError(f"initial transitions must be in [1, {self.max_transitions}), got {self.initial_transitions}")
+        for name in ("epochs", "members", "eval_episodes"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name.replace('_', ' ')} must be >= 1, got {getattr(self, name)}")

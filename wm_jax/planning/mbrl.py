@@ -1,0 +1,160 @@
+"""The model-based RL loop: random data, then {train the ensemble, act with MPC for an episode, add
+what was seen} until the real-transition budget is spent; then 20 fresh evaluation episodes.
+
+The data lives in one fixed-capacity device buffer sized for the whole budget, and the training
+chunk and the planner are compiled once: adding transitions and retraining (warm-started from
+the previous parameters, with the normaliser refitted) never recompile anything. Episodes in the
+real environment run in gymnasium with the environment's own episode cap (500 for CartPole-v1).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import time
+from typing import Callable
+
+import jax
+import numpy as np
+
+from ..config import MBRLConfig, ModelConfig, TrainConfig
+from ..envs import env_info
+from ..envs.gymnasium_collect import collect_gymnasium
+from ..envs.rewards import EPISODE_CAPS
+from ..models.ensemble import Ensemble, ensemble_of
+from ..models.spec import spec_for_env
+from ..training import TrainingData, append, fit_normalizer_for, make_train, to_buffer, valid_rows
+from ..transitions import Transitions
+from .mpc import MPCAgent
+
+
+class ModelTrainer:
+    """Retrains one ensemble on a growing buffer with programs compiled once."""
+
+    def __init__(self, env_id: str, config: MBRLConfig, seed: int):
+        model = ModelConfig(kind="ensemble" if config.members > 1 else "simple", members=config.members, delta=True,
+                            normalize=True, probabilistic=config.probabilistic)
+        self.spec = spec_for_env(env_id, model)
+        self.program = make_train(self.spec, TrainConfig(epochs=config.epochs))
+        self.key = jax.random.key(seed)
+        self._start = jax.jit(self.program.start)
+        self._chunk = jax.jit(functools.partial(self.program.train_chunk, epochs=config.epochs))
+        self.params = self.program.init(jax.random.fold_in(self.key, 0))
+
+    def train(self, buffer, iteration: int) -> Ensemble:
+        normalizer = fit_normalizer_for(self.spec, valid_rows(buffer))
+        state = self._start(self.params, jax.random.fold_in(self.key, iteration + 1), normalizer)
+        state, _ = self._chunk(state, TrainingData(buffer))
+        self.params = state.params
+        return ensemble_of(self.spec, state.params, normalizer)
+
+
+def _env_action(action, discrete: bool):
+    return int(action) if discrete else np.asarray(action, np.float32)
+
+
+def run_episode(env, agent: MPCAgent, model: Ensemble, seed: int, key, max_steps: int, frames: list | None = None):
+    """One real episode with MPC, at most `max_steps` steps: (Transitions of the episode, return)."""
+    discrete = env_info(agent.env_id).discrete
+    state, _ = env.reset(seed=seed)
+    plan = agent.init(1)
+    rows, total = [], 0.0
+    for step in range(max_steps):
+        if frames is not None:
+            frames.append(env.render())
+        key, act_key = jax.random.split(key)
+        action, plan, _ = agent.act(model, state[None], plan, act_key)
+        action = np.asarray(action[0])
+        next_state, reward, terminated, truncated, _ = env.step(_env_action(action, discrete))
+        rows.append((state, action, next_state, reward, terminated, truncated or step == max_steps - 1))
+        total += float(reward)
+        state = next_state
+        if terminated or truncated:
+            break
+    return _transitions(rows), total
+
+
+def _transitions(rows) -> Transitions:
+    states, actions, next_states, rewards, terminated, truncated = (np.asarray(x) for x in zip(*rows))
+    actions = actions.astype(np.int32) if actions.dtype.kind in "iu" else actions.astype(np.float32)
+    return Transitions(states.astype(np.float32), actions, next_states.astype(np.float32), rewards.astype(np.float32),
+                       terminated, truncated)
+
+
+def evaluate(env_id: str, agent: MPCAgent, model: Ensemble, seeds: list[int], key) -> list[float]:
+    """Returns of one episode per seed, played side by side with one planning call per step for all."""
+    import gymnasium as gym
+
+    discrete = env_info(env_id).discrete
+    envs = [gym.make(env_id) for _ in seeds]
+    states = np.stack([env.reset(seed=s)[0] for env, s in zip(envs, seeds)])
+    returns = np.zeros(len(seeds))
+    done = np.zeros(len(seeds), bool)
+    plan = agent.init(len(seeds))
+    while not done.all():
+        key, act_key = jax.random.split(key)
+        actions, plan, _ = agent.act(model, states, plan, act_key)
+        actions = np.asarray(actions)
+        for i, env in enumerate(envs):
+            if done[i]:
+                continue
+            states[i], reward, terminated, truncated, _ = env.step(_env_action(actions[i], discrete))
+            returns[i] += reward
+            done[i] = terminated or truncated
+    return returns.tolist()
+
+
+@dataclasses.dataclass
+class MBRLResult:
+    iterations: list[dict]
+    eval_returns: list[float]
+    real_transitions_used: int
+    seconds: dict
+    model: Ensemble
+
+    @property
+    def eval_return_mean(self) -> float:
+        return float(np.mean(self.eval_returns))
+
+
+def run_mbrl(env_id: str, config: MBRLConfig, seed: int, on_progress: Callable[[int, dict], None] | None = None,
+             frames: list | None = None) -> MBRLResult:
+    """The whole loop; `on_progress(real_transitions, iteration_record)` after every iteration;
+    `frames`, if given, receives the rgb frames of the first evaluation episode (replayed)."""
+    import gymnasium as gym
+
+    started = time.perf_counter()
+    cap = EPISODE_CAPS[env_id]
+    data, _ = collect_gymnasium(env_id, seed=seed, transitions=config.initial_transitions, max_episode_steps=cap)
+    buffer = to_buffer(data, capacity=config.max_transitions)
+    trainer = ModelTrainer(env_id, config, seed)
+    agent = MPCAgent(trainer.spec, env_id, config.planner)
+    env = gym.make(env_id)
+    key = jax.random.key(seed + 1)
+    iterations, used, train_seconds, act_seconds = [], data.size, 0.0, 0.0
+    while used < config.max_transitions:
+        tick = time.perf_counter()
+        model = trainer.train(buffer, len(iterations))
+        jax.block_until_ready(model.params)
+        train_seconds += time.perf_counter() - tick
+        tick = time.perf_counter()
+        key, episode_key = jax.random.split(key)
+        episode, total = run_episode(env, agent, model, seed * 1000 + len(iterations), episode_key,
+                                     min(cap, config.max_transitions - used))
+        act_seconds += time.perf_counter() - tick
+        buffer = append(buffer, episode)
+        used += episode.size
+        record = {"iteration": len(iterations), "real_transitions": used, "train_return": total, "episode_steps": episode.size}
+        iterations.append(record)
+        if on_progress is not None:
+            on_progress(used, record)
+    model = trainer.train(buffer, len(iterations))
+    tick = time.perf_counter()
+    eval_seeds = [10_000 + 100 * seed + i for i in range(config.eval_episodes)]
+    eval_returns = evaluate(env_id, agent, model, eval_seeds, jax.random.key(seed + 2))
+    eval_seconds = time.perf_counter() - tick
+    if frames is not None:
+        render_env = gym.make(env_id, render_mode="rgb_array")
+        run_episode(render_env, agent, model, eval_seeds[0], jax.random.key(seed + 3), cap, frames)
+    seconds = {"train": train_seconds, "act": act_seconds, "eval": eval_seconds, "total": time.perf_counter() - started}
+    return MBRLResult(iterations, eval_returns, int(valid_rows(buffer).states.shape[0]), seconds, model)

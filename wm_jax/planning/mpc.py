@@ -1,0 +1,80 @@
+"""Model-predictive control: plan a sequence in the model, take its first action, re-plan next step.
+
+`MPCAgent(spec, env_id, config)` plans for a batch of real states at once (the environments an
+agent acts in side by side): one jitted `act` call is the whole planning step for every state,
+vmapped over states, candidates, particles and members. Each state keeps its own sampling
+distribution, warm-started from its previous plan shifted one step. The model's arrays (params,
+normaliser, elites) are arguments, so retraining the model never recompiles the planner.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..config import PlannerConfig
+from ..envs import env_info
+from ..envs.rewards import reward_and_termination
+from ..models.ensemble import Ensemble
+from ..models.spec import ModelSpec
+from .imagination import imagined_returns
+from .optimizers import cem, initial_distribution, random_shooting, shift
+
+
+@dataclasses.dataclass(frozen=True)
+class MPCAgent:
+    spec: ModelSpec
+    env_id: str
+    config: PlannerConfig
+
+    @property
+    def space(self):
+        return env_info(self.env_id).action_space
+
+    def init(self, batch: int):
+        """The sampling distributions of `batch` fresh plans (leading axis `batch`)."""
+        first = initial_distribution(self.space, self.config.horizon)
+        return jax.tree.map(lambda x: jnp.broadcast_to(x, (batch, *x.shape)), first)
+
+    def reset(self, distributions, done: np.ndarray):
+        """Fresh plans for the rows whose episode restarted."""
+        fresh = self.init(len(done))
+        mask = jnp.asarray(done)
+        return jax.tree.map(lambda old, new: jnp.where(mask.reshape((-1,) + (1,) * (old.ndim - 1)), new, old),
+                            distributions, fresh)
+
+    @functools.cached_property
+    def _act(self):
+        config, space, spec = self.config, self.space, self.spec
+        reward_fn = reward_and_termination(self.env_id) if config.reward == "known" else None
+
+        def plan_one(params, normalizer, elites, state, distribution, key):
+            # Traced arrays, so no numpy conversion; calibration plays no part in planning.
+            model = Ensemble(spec, params, normalizer, elites, calibration=None)
+            particles = config.particles or elites.shape[0]
+
+            def objective(sequences, key):
+                return imagined_returns(model, reward_fn, state, sequences, key, particles=particles,
+                                        mode=config.mode, sample=config.sample)
+
+            if config.method == "random":
+                result = random_shooting(objective, space, key, candidates=config.candidates, horizon=config.horizon)
+            else:
+                result = cem(objective, distribution, space, key, iterations=config.iterations,
+                             candidates=config.candidates, elites=config.elites, alpha=config.alpha)
+            return result.sequence[0], shift(result.distribution, space), result.value
+
+        def act(params, normalizer, elites, states, distributions, key):
+            keys = jax.random.split(key, states.shape[0])
+            return jax.vmap(plan_one, in_axes=(None, None, None, 0, 0, 0))(params, normalizer, elites, states, distributions, keys)
+
+        return jax.jit(act)
+
+    def act(self, model: Ensemble, states, distributions, key):
+        """(actions (B,) or (B, A), next distributions, planned returns (B,)) for real states (B, S)."""
+        return self._act(model.params, model.normalizer, jnp.asarray(model.elites), jnp.asarray(states, jnp.float32),
+                         distributions, key)
