@@ -11,7 +11,7 @@ import os
 import sys
 import tyro
 
-from .config import ConfigError, ModelKind, PredictionMode, ShuffleMode, tutorial_model_config, tutorial_train_config
+from .config import ConfigError, ModelKind, PlannerMethod, PredictionMode, RewardSource, ShuffleMode, tutorial_model_config, tutorial_train_config
 from .data.collect import CollectBackend
 from .envs import ActionEncoding
 from .errors import exit_code_of
@@ -338,6 +338,93 @@ class Predict:
 
 
 @dataclasses.dataclass(frozen=True)
+class Mbrl:
+    """Model-based RL: random data, then train an ensemble, act with MPC in the real environment, add what it saw,
+    retrain, until --max-transitions; then evaluate on fresh episodes. Writes DIR/mbrl.json and learning_curve.png."""
+
+    env: str = "CartPole-v1"
+    out: str = "mbrl_out"
+    seed: int = 0
+    max_transitions: int = 2000
+    """real environment transitions, the random ones included"""
+    initial_transitions: int = 200
+    """random-policy transitions before the first model"""
+    epochs: int = 40
+    """epochs of each (warm-started) retraining"""
+    members: int = 5
+    probabilistic: bool = False
+    eval_episodes: int = 20
+    planner: PlannerMethod = "cem"
+    horizon: int = 30
+    candidates: int = 200
+    iterations: int = 4
+    particles: int = 0
+    """imagined trajectories per candidate (0: one per elite member)"""
+    mode: PredictionMode = "tsinf"
+    sample: bool = False
+    reward: RewardSource = "known"
+    """score imagined steps with the environment's own reward and termination, or with learned heads"""
+    render: bool = False
+    """save a GIF of one evaluation episode (DIR/episode.gif)"""
+
+    def config(self):
+        from .config import MBRLConfig, PlannerConfig
+
+        planner = PlannerConfig(method=self.planner, horizon=self.horizon, candidates=self.candidates,
+                                iterations=self.iterations, particles=self.particles, mode=self.mode,
+                                sample=self.sample, reward=self.reward)
+        return MBRLConfig(max_transitions=self.max_transitions, initial_transitions=self.initial_transitions,
+                          epochs=self.epochs, members=self.members, probabilistic=self.probabilistic,
+                          eval_episodes=self.eval_episodes, planner=planner)
+
+    def __call__(self) -> None:
+        import numpy as np
+        from tqdm.auto import tqdm
+
+        from . import report
+        from .envs import check_env_id
+        from .planning.mbrl import run_mbrl
+
+        check_env_id(self.env)
+        config = self.config()
+        if self.render:
+            os.environ.setdefault("SDL_AUDIODRIVER", "dummy")  # pygame probes for audio devices otherwise
+            try:
+                import pygame  # noqa: F401  (gymnasium draws rgb_array frames with it)
+            except ImportError:
+                raise ConfigError("--render needs pygame: pip install 'wm-jax[render]'") from None
+        if os.path.exists(self.out) and not os.path.isdir(self.out):
+            raise ConfigError(f"{self.out}: exists and is not a directory")
+        bar = tqdm(total=self.max_transitions, initial=self.initial_transitions, desc=f"mbrl {self.env}",
+                   unit=" transitions", file=sys.stderr, disable=not sys.stderr.isatty())
+
+        def on_progress(used, record):
+            bar.update(used - bar.n)
+            bar.set_postfix(episode_return=f"{record['train_return']:.1f}")
+
+        frames = [] if self.render else None
+        result = run_mbrl(self.env, config, self.seed, on_progress, frames)
+        bar.close()
+        os.makedirs(self.out, exist_ok=True)
+        summary = {
+            "env_id": self.env, "seed": self.seed, "iterations": result.iterations,
+            "eval_returns": result.eval_returns, "eval_return_mean": result.eval_return_mean,
+            "eval_return_std": float(np.std(result.eval_returns)),
+            "real_transitions_used": result.real_transitions_used, "seconds": result.seconds,
+            "config": dataclasses.asdict(config),
+        }
+        report.write_json(os.path.join(self.out, "mbrl.json"), summary)
+        report.plot_learning_curve([r["real_transitions"] for r in result.iterations],
+                                   [r["train_return"] for r in result.iterations], result.eval_returns,
+                                   os.path.join(self.out, "learning_curve.png"), f"MPC on {self.env} (seed {self.seed})")
+        if frames:
+            report.save_gif(frames, os.path.join(self.out, "episode.gif"))
+        print(f"{self.env}: {result.real_transitions_used} real transitions, {len(result.iterations)} iterations; "
+              f"evaluation over {len(result.eval_returns)} fresh episodes: {result.eval_return_mean:.1f} "
+              f"± {np.std(result.eval_returns):.1f}; {result.seconds['total']:.0f} s; wrote {self.out}")
+
+
+@dataclasses.dataclass(frozen=True)
 class Parity:
     """Compare this library with the PyTorch reference (needs the `test` extra) and print the parity table."""
 
@@ -379,6 +466,7 @@ def main(argv: list[str] | None = None) -> int:
         "train": Train,
         "evaluate": Evaluate,
         "predict": Predict,
+        "mbrl": Mbrl,
         "demo": DemoOptions,
         "parity": Parity,
     }

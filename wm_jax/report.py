@@ -151,3 +151,32 @@ def plot_rollout_errors(curves: dict[str, np.ndarray], horizons: np.ndarray, pat
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def plot_learning_curve(real_transitions: Sequence[int], returns: Sequence[float], eval_returns: Sequence[float],
+                        path: str, title: str) -> None:
+    """Real-environment return of each training episode against the real transitions used so far,
+    with the final agent's evaluation returns (mean and spread) at the end."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 5))
+    ax.plot(real_transitions, returns, "o-", label="training episode (MPC)")
+    mean, std = float(np.mean(eval_returns)), float(np.std(eval_returns))
+    ax.errorbar([real_transitions[-1]], [mean], yerr=[std], fmt="s", color="C3", capsize=4,
+                label=f"final agent, {len(eval_returns)} evaluation episodes: {mean:.1f} ± {std:.1f}")
+    ax.set_xlabel("real transitions used")
+    ax.set_ylabel("episode return")
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def save_gif(frames: Sequence[np.ndarray], path: str, fps: int = 30) -> None:
+    """An animated GIF of rgb frames (Pillow, which matplotlib already depends on), written atomically."""
+    from PIL import Image
+
+    images = [Image.fromarray(np.asarray(frame)) for frame in frames]
+    atomic_write(path, lambda f: images[0].save(f, format="GIF", save_all=True, append_images=images[1:],
+                                                duration=int(1000 / fps), loop=0))

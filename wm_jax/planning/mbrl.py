@@ -32,8 +32,9 @@ class ModelTrainer:
     """Retrains one ensemble on a growing buffer with programs compiled once."""
 
     def __init__(self, env_id: str, config: MBRLConfig, seed: int):
+        learned = config.planner.reward == "learned"
         model = ModelConfig(kind="ensemble" if config.members > 1 else "simple", members=config.members, delta=True,
-                            normalize=True, probabilistic=config.probabilistic)
+                            normalize=True, probabilistic=config.probabilistic, reward_head=learned, termination_head=learned)
         self.spec = spec_for_env(env_id, model)
         self.program = make_train(self.spec, TrainConfig(epochs=config.epochs))
         self.key = jax.random.key(seed)
