@@ -21,6 +21,7 @@ import time
 
 from . import collection as collection_bench
 from . import engine as engine_bench
+from . import planning as planning_bench
 from . import machine as machine_info
 from . import report
 from .workload import Workload, cartpole_transitions, run_flops
@@ -48,7 +49,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--torch-threads", type=int, help="torch threads (default: the faster of 1 and the core count)")
     p.add_argument("--no-cache-check", action="store_true", help="skip the two-process compilation-cache measurements")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--only", choices=("training", "collection", "engine"), help="run one section (default: all)")
+    p.add_argument("--only", choices=("training", "collection", "engine", "planning"), help="run one section (default: all)")
     p.add_argument("--collection-transitions", type=int, help="N of the jax-native and 1M scale rows (default 1000000)")
     p.add_argument("--collection-gymnasium-transitions", type=int, help="N of the gymnasium rows (default 100000)")
     p.add_argument("--collection-num-envs", type=int, help="K of the gymnasium sync vector row (default 64)")
@@ -199,10 +200,15 @@ def main(argv=None) -> int:
         engine = engine_bench.run(cartpole_transitions(args.transitions, seed=args.seed), epochs=engine_epochs,
                                   repeats=2 if args.quick else 5, seed=args.seed,
                                   log=lambda line: print(line, file=sys.stderr, flush=True))
+    planning = None
+    if args.only in (None, "planning"):
+        print("planning:", file=sys.stderr, flush=True)
+        log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
+        planning = [planning_bench.run(repeats=3 if args.quick else 30, batch=b, quick=args.quick, log=log) for b in (1, 20)]
     machine["bench_wall_seconds"] = round(time.perf_counter() - started, 1)
     if args.json:
-        report.write_json(args.json, machine, results, cache, collection, engine)
-    text = report.markdown(machine, results, cache, collection, engine)
+        report.write_json(args.json, machine, results, cache, collection, engine, planning)
+    text = report.markdown(machine, results, cache, collection, engine, planning)
     if args.markdown:
         with open(args.markdown, "w") as f:
             f.write(text)

@@ -31,8 +31,10 @@ def add_ratios(results: list[dict]) -> None:
 
 
 def write_json(path: str, machine: dict, results: list[dict], compile_cache: dict | None, collection: dict | None = None,
-               engine: dict | None = None) -> None:
+               engine: dict | None = None, planning: list | None = None) -> None:
     doc = {"machine": machine, "results": results}
+    if planning is not None:
+        doc["planning"] = planning
     if engine is not None:
         doc["engine"] = engine
     if compile_cache is not None:
@@ -49,9 +51,10 @@ def _fmt(x, spec: str) -> str:
 
 
 def markdown(machine: dict, results: list[dict], compile_cache: dict | None, collection: dict | None = None,
-             engine: dict | None = None) -> str:
+             engine: dict | None = None, planning: list | None = None) -> str:
     peak = machine["matmul_peak_gflops"]
-    title = "# Ensemble training bench" if results else "# Data collection bench" if collection else "# Engine options bench"
+    title = ("# Ensemble training bench" if results else "# Data collection bench" if collection
+             else "# Engine options bench" if engine else "# Planning bench")
     lines = [
         title,
         "",
@@ -107,6 +110,10 @@ def markdown(machine: dict, results: list[dict], compile_cache: dict | None, col
 
         lines += ["", "## Engine options (median seconds per epoch, rows interleaved; ratios within this run)", "",
                   engine_markdown(engine)]
+    if planning:
+        from .planning import markdown as planning_markdown
+
+        lines += ["", "## Planning (one MPC step after compilation; median)", "", planning_markdown(planning, peak)]
     return "\n".join(lines) + "\n"
 
 

@@ -53,6 +53,9 @@ def test_quick_bench_writes_json_markdown_and_plot(tmp_path):
     assert engine[0]["ratio_to_one_program"] == 1.0
     assert all(math.isfinite(r["seconds_per_epoch"]) and r["seconds_per_epoch"] > 0 for r in engine)
     assert "## Engine options" in paths["md"].read_text()
+    planning = doc["planning"]
+    assert [r["states"] for r in planning] == [1, 20] and all(r["seconds"] > 0 and r["gflops"] > 0 for r in planning)
+    assert "## Planning" in paths["md"].read_text()
 
 
 COLLECTION_ROWS = {"gymnasium-loop", "gymnasium-vector-sync", "jax-native"}
