@@ -425,6 +425,63 @@ class Mbrl:
 
 
 @dataclasses.dataclass(frozen=True)
+class Dream:
+    """Train a linear controller entirely inside the learned model with CMA-ES (evosax), grow the data with its
+    real episodes, then evaluate it in the real environment. Writes DIR/dream.json."""
+
+    env: str = "CartPole-v1"
+    out: str = "dream_out"
+    seed: int = 0
+    max_transitions: int = 5000
+    initial_transitions: int = 1000
+    """random-policy transitions before the first model"""
+    episodes_per_iteration: int = 2
+    """real episodes the controller plays (and adds to the data) after each dream"""
+    generations: int = 60
+    population: int = 64
+    dream_starts: int = 8
+    """imagined episodes per controller and generation"""
+    mode: PredictionMode = "tsinf"
+    """mean: dream the elites' mean (one confident model); tsinf: each imagined episode follows its own member"""
+    disagreement_penalty: float = 0.0
+    """subtract this times the members' disagreement from every imagined reward"""
+    exploration_noise: float = 0.1
+    """std of the noise on the controller's outputs while it collects real data (not in evaluation)"""
+    epochs: int = 40
+    members: int = 5
+    eval_episodes: int = 20
+
+    def __call__(self) -> None:
+        from . import report
+        from .envs import check_env_id
+        from .planning.dream import DreamConfig, run_dream
+
+        check_env_id(self.env)
+        if os.path.exists(self.out) and not os.path.isdir(self.out):
+            raise ConfigError(f"{self.out}: exists and is not a directory")
+        if self.mode == "ts1":
+            raise ConfigError("dreams propagate with mean or tsinf")
+        for name in ("max_transitions", "initial_transitions", "episodes_per_iteration", "generations", "population",
+                     "dream_starts", "epochs", "members", "eval_episodes"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        if self.initial_transitions > self.max_transitions:
+            raise ConfigError("--initial-transitions exceeds --max-transitions")
+        for name in ("disagreement_penalty", "exploration_noise"):
+            if not getattr(self, name) >= 0:
+                raise ConfigError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")
+        config = DreamConfig(**{f.name: getattr(self, f.name) for f in dataclasses.fields(DreamConfig)})
+        record = run_dream(self.env, config, self.seed)
+        record.pop("model")
+        os.makedirs(self.out, exist_ok=True)
+        report.write_json(os.path.join(self.out, "dream.json"), record)
+        print(f"{self.env}: controller trained in the dream ({self.mode}, disagreement penalty "
+              f"{self.disagreement_penalty:g}) on {record['real_transitions_used']} real transitions; dream return "
+              f"{record['dream_return_mean']:.1f}, real {record['eval_return_mean']:.1f} ± {record['eval_return_std']:.1f} "
+              f"over {len(record['eval_returns'])} fresh episodes; {record['seconds']:.0f} s; wrote {self.out}")
+
+
+@dataclasses.dataclass(frozen=True)
 class Parity:
     """Compare this library with the PyTorch reference (needs the `test` extra) and print the parity table."""
 
@@ -467,6 +524,7 @@ def main(argv: list[str] | None = None) -> int:
         "evaluate": Evaluate,
         "predict": Predict,
         "mbrl": Mbrl,
+        "dream": Dream,
         "demo": DemoOptions,
         "parity": Parity,
     }

@@ -1,0 +1,59 @@
+"""Dream training: the controller, imagined returns, and `wm-jax dream` end to end on a tiny budget."""
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from wm_jax.cli import main
+from wm_jax.planning.dream import LinearController
+
+
+def test_linear_controller_maps_states_to_valid_actions():
+    cartpole = LinearController("CartPole-v1")
+    assert cartpole.size == 2 * 5
+    flat = jnp.zeros(10).at[4:8].set(jnp.asarray([0.0, 0.0, 1.0, 0.0]))  # action 1 scores theta
+    actions = cartpole.act(flat, jnp.asarray([[0, 0, 0.1, 0], [0, 0, -0.1, 0]], jnp.float32))
+    np.testing.assert_array_equal(actions, [1, 0])
+    pendulum = LinearController("Pendulum-v1")
+    torque = pendulum.act(jnp.asarray([100.0, 0, 0, 0]), jnp.asarray([[1.0, 0, 0], [-1.0, 0, 0]]))
+    np.testing.assert_allclose(torque[:, 0], [2.0, -2.0], atol=1e-4)
+
+
+def test_dream_returns_count_known_rewards_until_termination():
+    from wm_jax.config import ModelConfig
+    from wm_jax.envs.rewards import cartpole
+    from wm_jax.models import ensemble_of, init_ensemble_params, spec_for_env
+    from wm_jax.planning.dream import dream_returns
+
+    spec = spec_for_env("CartPole-v1", ModelConfig(kind="ensemble", members=3, delta=True))
+    model = ensemble_of(spec, init_ensemble_params(spec, jax.random.key(0)))
+    controller = LinearController("CartPole-v1")
+    starts = jnp.zeros((4, 4))
+    returns = dream_returns(model, controller, cartpole, jnp.zeros(10), starts, jax.random.key(0), horizon=30,
+                            mode="tsinf", disagreement_penalty=0.0)
+    assert returns.shape == (4,) and np.all((np.asarray(returns) >= 1) & (np.asarray(returns) <= 30))
+    np.testing.assert_array_equal(returns, np.round(returns))  # +1 per step alive, nothing after termination
+    penalised = dream_returns(model, controller, cartpole, jnp.zeros(10), starts, jax.random.key(0), horizon=30,
+                              mode="tsinf", disagreement_penalty=10.0)
+    assert np.all(np.asarray(penalised) < np.asarray(returns)), "disagreement costs reward"
+
+
+def test_dream_command_writes_its_record(tmp_path):
+    out = tmp_path / "dream"
+    assert main(["dream", "--env", "CartPole-v1", "--out", str(out), "--max-transitions", "300",
+                 "--initial-transitions", "200", "--generations", "2", "--population", "8", "--dream-starts", "2",
+                 "--epochs", "2", "--members", "2", "--eval-episodes", "2", "--episodes-per-iteration", "1"]) == 0
+    record = json.loads((out / "dream.json").read_text())
+    assert {"dream_return_mean", "eval_returns", "eval_return_mean"} <= set(record)
+    assert len(record["eval_returns"]) == 2 and record["real_transitions_used"] <= 300
+
+
+@pytest.mark.parametrize("argv, message", [(["--mode", "ts1"], "mean or tsinf"), (["--generations", "0"], "generations"),
+                                           (["--disagreement-penalty", "-1"], "penalty")])
+def test_bad_dream_input_is_one_line_error(tmp_path, capsys, argv, message):
+    assert main(["dream", "--out", str(tmp_path / "o"), *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and message in err and "\n" not in err

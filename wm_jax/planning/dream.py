@@ -1,0 +1,201 @@
+"""Dream training (World Models, Ha & Schmidhuber 2018): a small controller trained entirely inside
+the learned model with an evolution strategy, then run in the real environment.
+
+The controller is linear, as in World Models: Discrete actions take argmax(W s + b), Box actions
+tanh(W s + b) scaled to the bounds. evosax's CMA-ES evolves W and b; each generation's whole
+population plays imagined episodes (a `lax.scan` over the environment's own episode cap, from
+real initial states) inside the ensemble, vmapped over population and start states, scored with
+the environment's known reward and termination.
+
+How the dream propagates matters, and is the paper's lesson: a controller exploits a model that
+is too confident. "mean" dreams the elites' mean (one confident model); "tsinf" gives every
+imagined episode its own member; `disagreement_penalty` subtracts lambda times the members'
+disagreement (mean std of their next-state predictions) from every imagined reward, steering the
+controller away from states the model does not know.
+
+The loop grows the data like `mbrl`: random transitions, then {train the ensemble, evolve the
+controller in the dream, play real episodes with it (a little exploration noise) and add them}
+until the real-transition budget is spent; then 20 fresh evaluation episodes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..config import MBRLConfig, PlannerConfig
+from ..envs import env_info
+from ..envs.gymnasium_collect import collect_gymnasium
+from ..envs.registry import Discrete
+from ..envs.rewards import EPISODE_CAPS, reward_and_termination
+from ..models.ensemble import Ensemble, member_prediction
+from ..training import append, to_buffer
+from ..transitions import Transitions
+from .mbrl import ModelTrainer, _env_action, _transitions
+
+
+@dataclasses.dataclass(frozen=True)
+class DreamConfig:
+    max_transitions: int = 5000
+    initial_transitions: int = 1000
+    # Real episodes the controller plays (and adds to the data) after each dream.
+    episodes_per_iteration: int = 2
+    generations: int = 60
+    population: int = 64
+    # Imagined episodes per controller per generation, from as many real initial states.
+    dream_starts: int = 8
+    mode: str = "tsinf"
+    disagreement_penalty: float = 0.0
+    # Std of the Gaussian noise added to W s + b when collecting real data (exploration).
+    exploration_noise: float = 0.1
+    epochs: int = 40
+    members: int = 5
+    eval_episodes: int = 20
+
+
+class LinearController:
+    """action = argmax(W s + b) (Discrete) or low + (tanh(W s + b) + 1) / 2 * (high - low) (Box)."""
+
+    def __init__(self, env_id: str):
+        info = env_info(env_id)
+        self.space = info.action_space
+        self.outputs = self.space.n if isinstance(self.space, Discrete) else self.space.shape[0]
+        self.size = self.outputs * (info.state_dim + 1)
+        self.state_dim = info.state_dim
+
+    def act(self, flat, states, noise=None):
+        w = flat[: self.outputs * self.state_dim].reshape(self.outputs, self.state_dim)
+        z = states @ w.T + flat[self.outputs * self.state_dim:]
+        if noise is not None:
+            z = z + noise
+        if isinstance(self.space, Discrete):
+            return jnp.argmax(z, axis=-1).astype(jnp.int32)
+        low, high = jnp.asarray(self.space.low), jnp.asarray(self.space.high)
+        return low + (jnp.tanh(z) + 1) / 2 * (high - low)
+
+
+def dream_returns(model: Ensemble, controller: LinearController, reward_fn, flat, starts, key, *, horizon: int,
+                  mode: str, disagreement_penalty: float):
+    """(starts,) imagined returns of one controller from real start states (B, S) in the ensemble."""
+    elites = jnp.asarray(model.elites)
+    batch = starts.shape[0]
+    members = jax.random.randint(key, (batch,), 0, elites.shape[0])
+    predict_all = jax.vmap(member_prediction, in_axes=(None, 0, None, None, None))
+
+    def step(carry, _):
+        states, alive, total = carry
+        actions = controller.act(flat, states)
+        out = predict_all(model.graphdef, model.params, states, model.spec.encode_actions(actions), model.normalizer)
+        means = out.mean[elites]  # (K, B, S)
+        next_states = means.mean(axis=0) if mode == "mean" else means[members, jnp.arange(batch)]
+        reward, terminated = reward_fn(states, actions, next_states)
+        reward = reward - disagreement_penalty * means.std(axis=0).mean(axis=-1)
+        total = total + jnp.where(alive, reward, 0.0)
+        return (next_states, alive & ~terminated, total), None
+
+    init = (starts, jnp.ones(batch, bool), jnp.zeros(batch))
+    (_, _, total), _ = jax.lax.scan(step, init, None, length=horizon)
+    return total
+
+
+def evolve(model: Ensemble, controller: LinearController, reward_fn, starts, key, config: DreamConfig, horizon: int,
+           mean=None):
+    """CMA-ES (evosax) on the controller's parameters in the dream: (best parameters, their dream return)."""
+    from evosax.algorithms import CMA_ES
+
+    strategy = CMA_ES(population_size=config.population, solution=jnp.zeros(controller.size))
+    params = strategy.default_params
+    init_key, key = jax.random.split(key)
+    state = strategy.init(init_key, jnp.zeros(controller.size) if mean is None else mean, params)
+
+    def fitness(population, key):
+        keys = jax.random.split(key, population.shape[0])
+        returns = jax.vmap(lambda flat, k: dream_returns(model, controller, reward_fn, flat, starts, k, horizon=horizon,
+                                                          mode=config.mode,
+                                                          disagreement_penalty=config.disagreement_penalty).mean())(population, keys)
+        return returns
+
+    @jax.jit
+    def generation(state, key):
+        ask_key, eval_key, tell_key = jax.random.split(key, 3)
+        population, state = strategy.ask(ask_key, state, params)
+        returns = fitness(population, eval_key)
+        state, _ = strategy.tell(tell_key, population, -returns, state, params)  # evosax minimises
+        return state, returns.max()
+
+    for key in jax.random.split(key, config.generations):
+        state, _ = generation(state, key)
+    best = state.best_solution
+    score = fitness(best[None], jax.random.fold_in(key, 1))[0]
+    return best, float(score)
+
+
+def play(env_id: str, controller: LinearController, flat, seeds, noise: float = 0.0, rng=None):
+    """Real episodes with the controller: (Transitions of all of them, returns)."""
+    import gymnasium as gym
+
+    discrete = isinstance(controller.space, Discrete)
+    rows, returns = [], []
+    for seed in seeds:
+        env = gym.make(env_id)
+        state, _ = env.reset(seed=int(seed))
+        total, done = 0.0, False
+        while not done:
+            z_noise = rng.normal(0, noise, controller.outputs) if noise > 0 else None
+            action = np.asarray(controller.act(jnp.asarray(flat), jnp.asarray(state)[None], z_noise)[0])
+            next_state, reward, terminated, truncated, _ = env.step(_env_action(action, discrete))
+            rows.append((state, action, next_state, reward, terminated, truncated))
+            total += float(reward)
+            state, done = next_state, terminated or truncated
+        returns.append(total)
+    return _transitions(rows), returns
+
+
+def run_dream(env_id: str, config: DreamConfig, seed: int, on_progress=None) -> dict:
+    """The whole loop; returns the dream.json record (and the final model under "model")."""
+    started = time.perf_counter()
+    cap = EPISODE_CAPS[env_id]
+    data, _ = collect_gymnasium(env_id, seed=seed, transitions=config.initial_transitions, max_episode_steps=cap)
+    buffer = to_buffer(data, capacity=config.max_transitions + cap * config.episodes_per_iteration)
+    trainer = ModelTrainer(env_id, MBRLConfig(max_transitions=config.max_transitions, initial_transitions=1,
+                                              epochs=config.epochs, members=config.members, planner=PlannerConfig()), seed)
+    controller = LinearController(env_id)
+    reward_fn = reward_and_termination(env_id)
+    rng = np.random.default_rng(seed)
+    key = jax.random.key(seed + 7)
+    # Real initial states the dreams start from: every real episode's first state.
+    initial_states = data.states[data.step == 0]
+    iterations, best = [], None
+    while True:
+        model = trainer.train(buffer, len(iterations))
+        starts = jnp.asarray(initial_states[rng.choice(len(initial_states), config.dream_starts)])
+        key, evolve_key = jax.random.split(key)
+        best, dream_score = evolve(model, controller, reward_fn, starts, evolve_key, config, cap, best)
+        used = int(buffer.size)
+        record = {"iteration": len(iterations), "real_transitions": used, "dream_return": dream_score}
+        if used >= config.max_transitions:
+            iterations.append(record)
+            break
+        seeds = [seed * 1000 + 10 * len(iterations) + i for i in range(config.episodes_per_iteration)]
+        episodes, returns = play(env_id, controller, best, seeds, config.exploration_noise, rng)
+        keep = min(episodes.size, config.max_transitions - used)
+        buffer = append(buffer, Transitions(*(None if x is None else x[:keep] for x in episodes)))
+        initial_states = np.concatenate([initial_states, episodes.states[np.r_[True, (episodes.terminated | episodes.truncated)[:-1]]]])
+        record.update(train_return=float(np.mean(returns)), real_transitions=int(buffer.size))
+        iterations.append(record)
+        if on_progress is not None:
+            on_progress(int(buffer.size), record)
+    eval_seeds = [20_000 + 100 * seed + i for i in range(config.eval_episodes)]
+    _, eval_returns = play(env_id, controller, best, eval_seeds)
+    return {
+        "env_id": env_id, "seed": seed, "iterations": iterations,
+        "dream_return_mean": iterations[-1]["dream_return"],
+        "eval_returns": eval_returns, "eval_return_mean": float(np.mean(eval_returns)),
+        "eval_return_std": float(np.std(eval_returns)), "real_transitions_used": int(buffer.size),
+        "controller": np.asarray(best).tolist(), "seconds": time.perf_counter() - started,
+        "config": dataclasses.asdict(config), "model": model,
+    }
