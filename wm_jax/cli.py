@@ -454,7 +454,8 @@ class Dream:
     def __call__(self) -> None:
         from . import report
         from .envs import check_env_id
-        from .planning.dream import DreamConfig, run_dream
+        from .config import DreamConfig
+        from .planning.dream import run_dream
 
         check_env_id(self.env)
         if os.path.exists(self.out) and not os.path.isdir(self.out):

@@ -184,3 +184,24 @@ class MBRLConfig:
         for name in ("epochs", "members", "eval_episodes"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name.replace('_', ' ')} must be >= 1, got {getattr(self, name)}")
+
+
+@dataclasses.dataclass(frozen=True)
+class DreamConfig:
+    """Dream training (`wm-jax dream`): a linear controller evolved inside the model, data grown with its episodes."""
+
+    max_transitions: int = 5000
+    initial_transitions: int = 1000
+    # Real episodes the controller plays (and adds to the data) after each dream.
+    episodes_per_iteration: int = 2
+    generations: int = 60
+    population: int = 64
+    # Imagined episodes per controller per generation, from as many real initial states.
+    dream_starts: int = 8
+    mode: PredictionMode = "tsinf"
+    disagreement_penalty: float = 0.0
+    # Std of the Gaussian noise added to W s + b when collecting real data (exploration).
+    exploration_noise: float = 0.1
+    epochs: int = 40
+    members: int = 5
+    eval_episodes: int = 20

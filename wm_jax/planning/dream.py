@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..config import MBRLConfig, PlannerConfig
+from ..config import DreamConfig
 from ..envs import env_info
 from ..envs.gymnasium_collect import collect_gymnasium
 from ..envs.registry import Discrete
@@ -36,25 +36,6 @@ from ..models.ensemble import Ensemble, member_prediction
 from ..training import append, to_buffer
 from ..transitions import Transitions
 from .mbrl import ModelTrainer, _env_action, _transitions
-
-
-@dataclasses.dataclass(frozen=True)
-class DreamConfig:
-    max_transitions: int = 5000
-    initial_transitions: int = 1000
-    # Real episodes the controller plays (and adds to the data) after each dream.
-    episodes_per_iteration: int = 2
-    generations: int = 60
-    population: int = 64
-    # Imagined episodes per controller per generation, from as many real initial states.
-    dream_starts: int = 8
-    mode: str = "tsinf"
-    disagreement_penalty: float = 0.0
-    # Std of the Gaussian noise added to W s + b when collecting real data (exploration).
-    exploration_noise: float = 0.1
-    epochs: int = 40
-    members: int = 5
-    eval_episodes: int = 20
 
 
 class LinearController:
@@ -161,8 +142,7 @@ def run_dream(env_id: str, config: DreamConfig, seed: int, on_progress=None) -> 
     cap = EPISODE_CAPS[env_id]
     data, _ = collect_gymnasium(env_id, seed=seed, transitions=config.initial_transitions, max_episode_steps=cap)
     buffer = to_buffer(data, capacity=config.max_transitions + cap * config.episodes_per_iteration)
-    trainer = ModelTrainer(env_id, MBRLConfig(max_transitions=config.max_transitions, initial_transitions=1,
-                                              epochs=config.epochs, members=config.members, planner=PlannerConfig()), seed)
+    trainer = ModelTrainer(env_id, members=config.members, epochs=config.epochs, seed=seed)
     controller = LinearController(env_id)
     reward_fn = reward_and_termination(env_id)
     rng = np.random.default_rng(seed)

@@ -29,17 +29,18 @@ from .mpc import MPCAgent
 
 
 class ModelTrainer:
-    """Retrains one ensemble on a growing buffer with programs compiled once."""
+    """Retrains one ensemble (delta + normalize, the best recipe in the README's tables) on a growing
+    buffer with programs compiled once, each time warm-started from the last parameters."""
 
-    def __init__(self, env_id: str, config: MBRLConfig, seed: int):
-        learned = config.planner.reward == "learned"
-        model = ModelConfig(kind="ensemble" if config.members > 1 else "simple", members=config.members, delta=True,
-                            normalize=True, probabilistic=config.probabilistic, reward_head=learned, termination_head=learned)
+    def __init__(self, env_id: str, *, members: int, epochs: int, seed: int, probabilistic: bool = False,
+                 heads: bool = False):
+        model = ModelConfig(kind="ensemble" if members > 1 else "simple", members=members, delta=True, normalize=True,
+                            probabilistic=probabilistic, reward_head=heads, termination_head=heads)
         self.spec = spec_for_env(env_id, model)
-        self.program = make_train(self.spec, TrainConfig(epochs=config.epochs))
+        self.program = make_train(self.spec, TrainConfig(epochs=epochs))
         self.key = jax.random.key(seed)
         self._start = jax.jit(self.program.start)
-        self._chunk = jax.jit(functools.partial(self.program.train_chunk, epochs=config.epochs))
+        self._chunk = jax.jit(functools.partial(self.program.train_chunk, epochs=epochs))
         self.params = self.program.init(jax.random.fold_in(self.key, 0))
 
     def train(self, buffer, iteration: int) -> Ensemble:
@@ -128,7 +129,8 @@ def run_mbrl(env_id: str, config: MBRLConfig, seed: int, on_progress: Callable[[
     cap = EPISODE_CAPS[env_id]
     data, _ = collect_gymnasium(env_id, seed=seed, transitions=config.initial_transitions, max_episode_steps=cap)
     buffer = to_buffer(data, capacity=config.max_transitions)
-    trainer = ModelTrainer(env_id, config, seed)
+    trainer = ModelTrainer(env_id, members=config.members, epochs=config.epochs, seed=seed,
+                           probabilistic=config.probabilistic, heads=config.planner.reward == "learned")
     agent = MPCAgent(trainer.spec, env_id, config.planner)
     env = gym.make(env_id)
     key = jax.random.key(seed + 1)
