@@ -354,6 +354,8 @@ class Mbrl:
     members: int = 5
     probabilistic: bool = False
     eval_episodes: int = 20
+    eval_backend: CollectBackend = "gymnasium"
+    """gymnasium: real environments stepped from Python; jax: gymnax environments, the whole evaluation one lax.scan"""
     planner: PlannerMethod = "cem"
     horizon: int = 30
     candidates: int = 200
@@ -375,7 +377,7 @@ class Mbrl:
                                 sample=self.sample, reward=self.reward)
         return MBRLConfig(max_transitions=self.max_transitions, initial_transitions=self.initial_transitions,
                           epochs=self.epochs, members=self.members, probabilistic=self.probabilistic,
-                          eval_episodes=self.eval_episodes, planner=planner)
+                          eval_episodes=self.eval_episodes, eval_backend=self.eval_backend, planner=planner)
 
     def __call__(self) -> None:
         import numpy as np

@@ -174,6 +174,8 @@ class MBRLConfig:
     members: int = 5
     probabilistic: bool = False
     eval_episodes: int = 20
+    # Evaluate in gymnasium, one Python step at a time, or in gymnax, the whole evaluation one lax.scan.
+    eval_backend: Literal["gymnasium", "jax"] = "gymnasium"
     planner: PlannerConfig = PlannerConfig()
 
     def __post_init__(self):
@@ -184,6 +186,8 @@ class MBRLConfig:
         for name in ("epochs", "members", "eval_episodes"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name.replace('_', ' ')} must be >= 1, got {getattr(self, name)}")
+        if self.eval_backend not in ("gymnasium", "jax"):
+            raise ConfigError(f"eval backend must be gymnasium or jax, got {self.eval_backend!r}")
 
 
 @dataclasses.dataclass(frozen=True)

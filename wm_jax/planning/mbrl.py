@@ -15,6 +15,7 @@ import time
 from typing import Callable
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from ..config import MBRLConfig, ModelConfig, TrainConfig
@@ -106,6 +107,40 @@ def evaluate(env_id: str, agent: MPCAgent, model: Ensemble, seeds: list[int], ke
     return returns.tolist()
 
 
+def evaluate_in_gymnax(env_id: str, agent: MPCAgent, model: Ensemble, episodes: int, key) -> list[float]:
+    """Returns of `episodes` episodes in the gymnax version of the environment, the whole evaluation
+    one compiled `lax.scan` over the environment's own episode cap: the planner and the environments
+    step together on the device, with no Python between steps. Rewards and terminations are the
+    environment's own (`envs.rewards`, identical to gymnasium's); gymnax draws its own initial states."""
+    from ..envs.gymnax_collect import gymnax_env, gymnax_step
+    from ..envs.rewards import reward_and_termination
+
+    env, params = gymnax_env(env_id)
+    reward_fn = reward_and_termination(env_id)
+    cap = EPISODE_CAPS[env_id]
+
+    @jax.jit
+    def program(model_params, normalizer, elites, key):
+        reset_key, key = jax.random.split(key)
+        obs, states = jax.vmap(env.reset_env, in_axes=(0, None))(jax.random.split(reset_key, episodes), params)
+
+        def step(carry, key):
+            obs, states, plans, alive, returns = carry
+            plan_key, step_key = jax.random.split(key)
+            actions, plans, _ = agent.plan_batch(model_params, normalizer, elites, obs, plans, plan_key)
+            step_keys = jax.random.split(step_key, episodes)
+            next_obs, states, _, _, _ = jax.vmap(lambda k, s, a: gymnax_step(env_id, k, s, a, params))(step_keys, states, actions)
+            reward, terminated = reward_fn(obs, actions, next_obs)
+            returns = returns + jnp.where(alive, reward, 0.0)
+            return (next_obs, states, plans, alive & ~terminated, returns), None
+
+        init = (obs, states, agent.init(episodes), jnp.ones(episodes, bool), jnp.zeros(episodes))
+        (_, _, _, _, returns), _ = jax.lax.scan(step, init, jax.random.split(key, cap))
+        return returns
+
+    return np.asarray(program(model.params, model.normalizer, jnp.asarray(model.elites), key)).tolist()
+
+
 @dataclasses.dataclass
 class MBRLResult:
     iterations: list[dict]
@@ -154,7 +189,10 @@ def run_mbrl(env_id: str, config: MBRLConfig, seed: int, on_progress: Callable[[
     model = trainer.train(buffer, len(iterations))
     tick = time.perf_counter()
     eval_seeds = [10_000 + 100 * seed + i for i in range(config.eval_episodes)]
-    eval_returns = evaluate(env_id, agent, model, eval_seeds, jax.random.key(seed + 2))
+    if config.eval_backend == "jax":
+        eval_returns = evaluate_in_gymnax(env_id, agent, model, config.eval_episodes, jax.random.key(10_000 + seed))
+    else:
+        eval_returns = evaluate(env_id, agent, model, eval_seeds, jax.random.key(seed + 2))
     eval_seconds = time.perf_counter() - tick
     if frames is not None:
         render_env = gym.make(env_id, render_mode="rgb_array")

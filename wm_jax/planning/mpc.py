@@ -48,7 +48,9 @@ class MPCAgent:
                             distributions, fresh)
 
     @functools.cached_property
-    def _act(self):
+    def plan_batch(self):
+        """The pure planning step `(params, normalizer, elites, states, distributions, key) -> (actions,
+        distributions, planned returns)`, traceable inside other programs (the gymnax evaluation scan)."""
         config, space, spec = self.config, self.space, self.spec
         reward_fn = reward_and_termination(self.env_id) if config.reward == "known" else None
 
@@ -72,7 +74,11 @@ class MPCAgent:
             keys = jax.random.split(key, states.shape[0])
             return jax.vmap(plan_one, in_axes=(None, None, None, 0, 0, 0))(params, normalizer, elites, states, distributions, keys)
 
-        return jax.jit(act)
+        return act
+
+    @functools.cached_property
+    def _act(self):
+        return jax.jit(self.plan_batch)
 
     def act(self, model: Ensemble, states, distributions, key):
         """(actions (B,) or (B, A), next distributions, planned returns (B,)) for real states (B, S)."""
