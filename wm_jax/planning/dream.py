@@ -35,7 +35,7 @@ from ..envs.rewards import EPISODE_CAPS, reward_and_termination
 from ..models.ensemble import Ensemble, member_prediction
 from ..training import append, to_buffer
 from ..transitions import Transitions
-from .mbrl import ModelTrainer, _env_action, _transitions
+from .mbrl import ModelTrainer, env_action, transitions_from_rows
 
 
 class LinearController:
@@ -128,12 +128,12 @@ def play(env_id: str, controller: LinearController, flat, seeds, noise: float = 
         while not done:
             z_noise = rng.normal(0, noise, controller.outputs) if noise > 0 else None
             action = np.asarray(controller.act(jnp.asarray(flat), jnp.asarray(state)[None], z_noise)[0])
-            next_state, reward, terminated, truncated, _ = env.step(_env_action(action, discrete))
+            next_state, reward, terminated, truncated, _ = env.step(env_action(action, discrete))
             rows.append((state, action, next_state, reward, terminated, truncated))
             total += float(reward)
             state, done = next_state, terminated or truncated
         returns.append(total)
-    return _transitions(rows), returns
+    return transitions_from_rows(rows), returns
 
 
 def run_dream(env_id: str, config: DreamConfig, seed: int, on_progress=None) -> dict:

@@ -52,7 +52,8 @@ class ModelTrainer:
         return ensemble_of(self.spec, state.params, normalizer)
 
 
-def _env_action(action, discrete: bool):
+def env_action(action, discrete: bool):
+    """A planned action as gymnasium's step takes it: a Python int, or a float32 vector."""
     return int(action) if discrete else np.asarray(action, np.float32)
 
 
@@ -68,16 +69,17 @@ def run_episode(env, agent: MPCAgent, model: Ensemble, seed: int, key, max_steps
         key, act_key = jax.random.split(key)
         action, plan, _ = agent.act(model, state[None], plan, act_key)
         action = np.asarray(action[0])
-        next_state, reward, terminated, truncated, _ = env.step(_env_action(action, discrete))
+        next_state, reward, terminated, truncated, _ = env.step(env_action(action, discrete))
         rows.append((state, action, next_state, reward, terminated, truncated or step == max_steps - 1))
         total += float(reward)
         state = next_state
         if terminated or truncated:
             break
-    return _transitions(rows), total
+    return transitions_from_rows(rows), total
 
 
-def _transitions(rows) -> Transitions:
+def transitions_from_rows(rows) -> Transitions:
+    """Rows of (state, action, next_state, reward, terminated, truncated) as a Transitions."""
     states, actions, next_states, rewards, terminated, truncated = (np.asarray(x) for x in zip(*rows))
     actions = actions.astype(np.int32) if actions.dtype.kind in "iu" else actions.astype(np.float32)
     return Transitions(states.astype(np.float32), actions, next_states.astype(np.float32), rewards.astype(np.float32),
@@ -101,7 +103,7 @@ def evaluate(env_id: str, agent: MPCAgent, model: Ensemble, seeds: list[int], ke
         for i, env in enumerate(envs):
             if done[i]:
                 continue
-            states[i], reward, terminated, truncated, _ = env.step(_env_action(actions[i], discrete))
+            states[i], reward, terminated, truncated, _ = env.step(env_action(actions[i], discrete))
             returns[i] += reward
             done[i] = terminated or truncated
     return returns.tolist()
