@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from wm_jax.envs.registry import Box, Discrete
-from wm_jax.planning.optimizers import Categorical, Gaussian, cem, initial_distribution, random_shooting, sample, shift
+from wm_jax.planning.optimizers import Categorical, Gaussian, cem, initial_distribution, mppi, random_shooting, sample, shift
 
 # 1. A point mass: x = (position, velocity), velocity += u dt, position += velocity dt; reward
 #    -(x'Qx' + r u^2) per step. Its optimal open-loop sequence is linear least squares.
@@ -55,6 +55,17 @@ def test_cem_finds_the_point_mass_optimum():
     assert float(result.value) <= best_value + 1e-4, "nothing beats the optimum"
 
 
+def test_mppi_finds_the_point_mass_optimum():
+    optimum = point_mass_optimum()
+    best_value = float(point_mass_returns(jnp.asarray(optimum, jnp.float32)[None, :, None])[0])
+    wide = initial_distribution(FORCE, HORIZON)
+    small_noise = wide._replace(std=wide.std / 10)  # MPPI keeps its noise: a fine one to converge finely
+    result = jax.jit(lambda key: mppi(point_mass_returns, small_noise, FORCE, key, iterations=40, candidates=500,
+                                      temperature=0.05))(jax.random.key(0))
+    assert float(result.value) >= best_value - 0.02 * abs(best_value), (float(result.value), best_value)
+    np.testing.assert_allclose(result.distribution.mean[:3, 0], optimum[:3], atol=0.5)
+
+
 def test_random_shooting_is_worse_than_cem_but_improves_on_a_random_sequence():
     optimum_value = float(point_mass_returns(jnp.asarray(point_mass_optimum(), jnp.float32)[None, :, None])[0])
     shooting = random_shooting(point_mass_returns, FORCE, jax.random.key(0), candidates=500, horizon=HORIZON)
@@ -74,12 +85,16 @@ def chain_returns(sequences, key=None):
     return -jnp.abs(position - GOAL).sum(axis=1).astype(jnp.float32)
 
 
-@pytest.mark.parametrize("planner", ["cem", "random"])
+@pytest.mark.parametrize("planner", ["cem", "mppi", "random"])
 def test_planners_find_the_discrete_chain_optimum(planner):
     key = jax.random.key(0)
     if planner == "cem":
         result = cem(chain_returns, initial_distribution(CHAIN, CHAIN_HORIZON), CHAIN, key, iterations=6,
                      candidates=300, elites=30, alpha=0.1)
+        assert np.asarray(result.distribution.probs).argmax(axis=1).tolist() == CHAIN_OPTIMUM.tolist()
+    elif planner == "mppi":
+        result = mppi(chain_returns, initial_distribution(CHAIN, CHAIN_HORIZON), CHAIN, key, iterations=6,
+                      candidates=300, temperature=0.5)
         assert np.asarray(result.distribution.probs).argmax(axis=1).tolist() == CHAIN_OPTIMUM.tolist()
     else:
         result = random_shooting(chain_returns, CHAIN, key, candidates=4000, horizon=CHAIN_HORIZON)

@@ -360,6 +360,8 @@ class Mbrl:
     horizon: int = 30
     candidates: int = 200
     iterations: int = 4
+    temperature: float = 1.0
+    """MPPI's temperature (--planner mppi)"""
     particles: int = 0
     """imagined trajectories per candidate (0: one per elite member)"""
     mode: PredictionMode = "tsinf"
@@ -373,7 +375,7 @@ class Mbrl:
         from .config import MBRLConfig, PlannerConfig
 
         planner = PlannerConfig(method=self.planner, horizon=self.horizon, candidates=self.candidates,
-                                iterations=self.iterations, particles=self.particles, mode=self.mode,
+                                iterations=self.iterations, temperature=self.temperature, particles=self.particles, mode=self.mode,
                                 sample=self.sample, reward=self.reward)
         return MBRLConfig(max_transitions=self.max_transitions, initial_transitions=self.initial_transitions,
                           epochs=self.epochs, members=self.members, probabilistic=self.probabilistic,

@@ -117,7 +117,7 @@ def tutorial_train_config(kind: ModelKind, **overrides) -> TrainConfig:
     return TrainConfig(**overrides)
 
 
-PlannerMethod = Literal["cem", "random"]
+PlannerMethod = Literal["cem", "mppi", "random"]
 RewardSource = Literal["known", "learned"]
 
 
@@ -133,6 +133,8 @@ class PlannerConfig:
     elite_fraction: float = 0.1
     # Share of the old distribution CEM keeps at each refit (mbrl-lib's alpha).
     alpha: float = 0.1
+    # MPPI's temperature: returns this far below the best get weight 1/e.
+    temperature: float = 1.0
     # Imagined trajectories per candidate; 0 means one per elite member (TS-inf's natural count).
     particles: int = 0
     mode: PredictionMode = "tsinf"
@@ -141,8 +143,10 @@ class PlannerConfig:
     reward: RewardSource = "known"
 
     def __post_init__(self):
-        if self.method not in ("cem", "random"):
-            raise ConfigError(f"unknown planner {self.method!r}: use cem or random")
+        if self.method not in ("cem", "mppi", "random"):
+            raise ConfigError(f"unknown planner {self.method!r}: use cem, mppi or random")
+        if not self.temperature > 0:
+            raise ConfigError(f"temperature must be > 0, got {self.temperature}")
         for name in ("horizon", "candidates", "iterations"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"planner {name} must be >= 1, got {getattr(self, name)}")

@@ -22,7 +22,7 @@ from ..envs.rewards import reward_and_termination
 from ..models.ensemble import Ensemble
 from ..models.spec import ModelSpec
 from .imagination import imagined_returns
-from .optimizers import cem, initial_distribution, random_shooting, shift
+from .optimizers import cem, initial_distribution, mppi, random_shooting, shift
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,6 +65,9 @@ class MPCAgent:
 
             if config.method == "random":
                 result = random_shooting(objective, space, key, candidates=config.candidates, horizon=config.horizon)
+            elif config.method == "mppi":
+                result = mppi(objective, distribution, space, key, iterations=config.iterations,
+                              candidates=config.candidates, temperature=config.temperature)
             else:
                 result = cem(objective, distribution, space, key, iterations=config.iterations,
                              candidates=config.candidates, elites=config.elites, alpha=config.alpha)

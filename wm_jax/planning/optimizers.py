@@ -1,4 +1,4 @@
-"""Optimisers over action sequences: random shooting and the cross-entropy method (CEM).
+"""Optimisers over action sequences: random shooting, the cross-entropy method (CEM) and MPPI.
 
 Written like evosax strategies, with explicit state: a sampling distribution over sequences of
 `horizon` actions, which `sample` draws from and `refit` moves towards the best (elite) ones.
@@ -7,7 +7,11 @@ Written like evosax strategies, with explicit state: a sampling distribution ove
 - Discrete actions: a `Categorical` per step (categorical CEM: the probabilities are refitted to
   the elites' action frequencies), which mbrl-lib's CEM does not offer.
 
-`cem` runs the iterations inside one traced loop and returns the best sequence it evaluated;
+`mppi` (model-predictive path integral control) moves the distribution to the average of all the
+samples weighted by exp(return / temperature) instead of to a hard elite set, keeping the
+Gaussian's std as a fixed exploration noise for Box actions; for Discrete actions the weights refit the probabilities.
+
+`cem` and `mppi` run the iterations inside one traced loop and return the best sequence evaluated;
 `shift` warm-starts the next plan from this one, one step on. An objective maps sequences
 (C, H) int32 or (C, H, A) float32 and a key to returns (C,) to maximise.
 """
@@ -136,3 +140,28 @@ def random_shooting(objective: Objective, space: Space, key: jax.Array, *, candi
     values = objective(sequences, objective_key)
     best = jnp.argmax(values)
     return PlanResult(sequences[best], values[best], initial_distribution(space, horizon))
+
+
+def mppi(objective: Objective, distribution: Distribution, space: Space, key: jax.Array, *, iterations: int,
+         candidates: int, temperature: float) -> PlanResult:
+    """MPPI: the distribution's location becomes the exp(return / temperature)-weighted average of the
+    samples; a Gaussian keeps its std (the exploration noise) throughout."""
+
+    def iteration(carry, key):
+        distribution, best, best_value = carry
+        sample_key, objective_key = jax.random.split(key)
+        sequences = sample(distribution, space, sample_key, candidates)
+        values = objective(sequences, objective_key)
+        weights = jax.nn.softmax((values - values.max()) / temperature)
+        if isinstance(distribution, Categorical):
+            distribution = Categorical(jnp.einsum("c,chn->hn", weights, jax.nn.one_hot(sequences, distribution.probs.shape[1])))
+        else:
+            distribution = Gaussian(jnp.einsum("c,cha->ha", weights, sequences), distribution.std)
+        top = jnp.argmax(values)
+        better = values[top] > best_value
+        return (distribution, jnp.where(better, sequences[top], best), jnp.where(better, values[top], best_value)), None
+
+    first = sample(distribution, space, key, 1)[0]
+    (distribution, best, value), _ = jax.lax.scan(iteration, (distribution, first, jnp.float32(-jnp.inf)),
+                                                  jax.random.split(key, iterations))
+    return PlanResult(best, value, distribution)
