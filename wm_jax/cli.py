@@ -313,7 +313,7 @@ class Predict:
         from .atomic import atomic_write
         from .checkpoint import load_checkpoint
         from .data import check_data_matches_model, load_dataset
-        from .evaluation.heads import predictive
+        from .evaluation.heads import predictive, termination_probability
         from .models import predict_rows
 
         if os.path.isdir(self.out):
@@ -332,7 +332,7 @@ class Predict:
         if members.reward is not None:
             arrays["reward"] = members.reward
         if members.termination_logit is not None:
-            arrays["termination_prob"] = 1.0 / (1.0 + np.exp(-members.termination_logit.astype(np.float64)))
+            arrays["termination_prob"] = termination_probability(members.termination_logit)
         atomic_write(self.out, lambda f: np.savez(f, **arrays))
         print(f"wrote {', '.join(f'{k} {v.shape}' for k, v in arrays.items())} for {data.size} transitions to {self.out}")
 
@@ -464,17 +464,6 @@ class Dream:
         check_env_id(self.env)
         if os.path.exists(self.out) and not os.path.isdir(self.out):
             raise ConfigError(f"{self.out}: exists and is not a directory")
-        if self.mode == "ts1":
-            raise ConfigError("dreams propagate with mean or tsinf")
-        for name in ("max_transitions", "initial_transitions", "episodes_per_iteration", "generations", "population",
-                     "dream_starts", "epochs", "members", "eval_episodes"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
-        if self.initial_transitions > self.max_transitions:
-            raise ConfigError("--initial-transitions exceeds --max-transitions")
-        for name in ("disagreement_penalty", "exploration_noise"):
-            if not getattr(self, name) >= 0:
-                raise ConfigError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")
         config = DreamConfig(**{f.name: getattr(self, f.name) for f in dataclasses.fields(DreamConfig)})
         record = run_dream(self.env, config, self.seed)
         record.pop("model")

@@ -213,3 +213,16 @@ class DreamConfig:
     epochs: int = 40
     members: int = 5
     eval_episodes: int = 20
+
+    def __post_init__(self):
+        if self.mode not in ("mean", "tsinf"):
+            raise ConfigError("dreams propagate with mean or tsinf")
+        for name in ("max_transitions", "initial_transitions", "episodes_per_iteration", "generations", "population",
+                     "dream_starts", "epochs", "members", "eval_episodes"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        if self.initial_transitions > self.max_transitions:
+            raise ConfigError("--initial-transitions exceeds --max-transitions")
+        for name in ("disagreement_penalty", "exploration_noise"):
+            if not getattr(self, name) >= 0:
+                raise ConfigError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")

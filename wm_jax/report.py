@@ -82,7 +82,8 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence], indent: str =
     return "\n".join(indent + line for line in lines)
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib.pyplot on the Agg backend (files only, no display needed)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -93,7 +94,7 @@ def _pyplot():
 
 def plot_loss_curves(curves: dict[str, np.ndarray], path: str, title: str) -> None:
     """Training loss per epoch for each model; ensembles show each member thin and the mean bold."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 5))
     for name, curve in curves.items():
         curve = np.asarray(curve).reshape(len(curve), -1)
@@ -116,7 +117,7 @@ def plot_trajectory(
     true_next: np.ndarray, predictions: dict[str, np.ndarray], labels: Sequence[str], path: str, title: str
 ) -> None:
     """One panel per state dimension: the true next state and each model's one-step prediction."""
-    plt = _pyplot()
+    plt = pyplot()
     dims = true_next.shape[1]
     fig, axes = plt.subplots(dims, 1, figsize=(8, 2.2 * dims), sharex=True, squeeze=False)
     steps = np.arange(1, true_next.shape[0] + 1)
@@ -137,7 +138,7 @@ def plot_trajectory(
 
 def plot_rollout_errors(curves: dict[str, np.ndarray], horizons: np.ndarray, path: str, title: str) -> None:
     """Open-loop rollout MSE against horizon, one line per model or baseline, on a log scale."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 5))
     for name, mse in curves.items():
         style = "--" if name.startswith("baseline") else "-"
@@ -157,7 +158,7 @@ def plot_learning_curve(real_transitions: Sequence[int], returns: Sequence[float
                         path: str, title: str) -> None:
     """Real-environment return of each training episode against the real transitions used so far,
     with the final agent's evaluation returns (mean and spread) at the end."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 5))
     ax.plot(real_transitions, returns, "o-", label="training episode (MPC)")
     mean, std = float(np.mean(eval_returns)), float(np.std(eval_returns))

@@ -8,6 +8,8 @@ of numpy arrays in environment units (`scores.member_predictions` for JAX).
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from ..intervals import is_identity
@@ -81,8 +83,6 @@ def uncertainty_block(members, elites, data: Transitions, ood_members=None, *, c
             out_of_distribution_states=f"each state moved {OOD_SCALE:g}x as far from the data's mean, same actions",
         )
     if plot_dir is not None:
-        import os
-
         plot_reliability(curve, os.path.join(plot_dir, "calibration.png"), f"Calibration {title}".strip(), state_labels)
         if ood_members is not None:
             plot_epistemic(in_std, ood_std, os.path.join(plot_dir, "epistemic.png"), f"Epistemic std {title}".strip())
@@ -97,9 +97,14 @@ def reward_block(members, elites, data: Transitions) -> dict:
             "member_mse": json_floats(np.mean(np.square(predicted - truth[None]), axis=1))}
 
 
+def termination_probability(logits) -> np.ndarray:
+    """sigmoid of termination logits, in float64."""
+    return 1.0 / (1.0 + np.exp(-np.asarray(logits, np.float64)))
+
+
 def termination_block(members, elites, data: Transitions) -> dict:
     """Accuracy (at probability 0.5) and AUROC of the (elite) members' mean termination probability."""
-    probabilities = 1.0 / (1.0 + np.exp(-members.termination_logit[np.asarray(elites)].astype(np.float64)))
+    probabilities = termination_probability(members.termination_logit[np.asarray(elites)])
     metrics = binary_metrics(probabilities.mean(axis=0), np.asarray(data.terminated, bool))
     return {"accuracy": metrics.accuracy, "auroc": None if np.isnan(metrics.auroc) else metrics.auroc,
             "terminations": metrics.positives, "transitions": metrics.count}

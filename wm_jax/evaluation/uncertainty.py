@@ -12,6 +12,7 @@ from typing import NamedTuple, Sequence
 import numpy as np
 
 from ..intervals import PredictiveMoments, interval_levels, predictive_moments  # noqa: F401 (re-exported)
+from ..report import pyplot
 
 
 class ReliabilityCurve(NamedTuple):
@@ -117,20 +118,11 @@ def binary_metrics(probabilities, labels) -> BinaryMetrics:
     return BinaryMetrics(accuracy, float(u / (positives * negatives)), positives, int(labels.size))
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def plot_reliability(
     curve: ReliabilityCurve, path: str, title: str, state_labels: Sequence[str] | None = None
 ) -> None:
     """Empirical against nominal coverage, one thin line per state dim and the overall line bold."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 6))
     ax.plot([0, 1], [0, 1], "k--", linewidth=1, label="perfectly calibrated")
     labels = state_labels or [f"dim {d}" for d in range(curve.coverage.shape[1])]
@@ -157,7 +149,7 @@ def plot_epistemic(
     labels: tuple[str, str] = ("held-out (in distribution)", "out of distribution"),
 ) -> None:
     """Overlaid histograms of two (N,) epistemic std arrays on a log axis, each mean a vertical line."""
-    plt = _pyplot()
+    plt = pyplot()
     # A log axis cannot show zero (a single member, or members that agree exactly); clip it to a sliver.
     tiny = 1e-12
     arrays = [
