@@ -90,11 +90,11 @@ from wm_jax.compilation import enable_persistent_cache
 enable_persistent_cache(sys.argv[1])
 from wm_jax.config import ModelConfig, TrainConfig
 from wm_jax.models import ModelSpec
-from wm_jax.training import as_batch, make_train
+from wm_jax.training import as_batch, make_train, training_mesh
 rng = np.random.default_rng(0)
 n = int(sys.argv[2])
 batch = as_batch(rng.normal(size=(n, 4)), rng.integers(0, 2, (n, 1)).astype(np.float32), rng.normal(size=(n, 4)))
-program = make_train(ModelSpec(4, 1, ModelConfig(kind="ensemble", members=5)), TrainConfig(), n)
+program = make_train(ModelSpec(4, 1, ModelConfig(kind="ensemble", members=5)), TrainConfig(), n, mesh=training_mesh(members=5))
 key = jax.random.key(0)
 start = time.perf_counter()
 jax.jit(program.__call__).lower(key, batch).compile()

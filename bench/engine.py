@@ -20,7 +20,7 @@ import numpy as np
 
 from wm_jax.config import ModelConfig, TrainConfig
 from wm_jax.models import ModelSpec
-from wm_jax.training import TrainingData, fit_normalizer_for, make_train, to_buffer
+from wm_jax.training import TrainingData, fit_normalizer_for, make_train, to_buffer, training_mesh
 
 from .workload import ACTION_DIM, STATE_DIM
 
@@ -49,7 +49,7 @@ def engine_rows(epochs: int, members: int) -> list[EngineRow]:
 def _runner(row: EngineRow, data, seed: int):
     """A function running the whole training of `row` (compiled beforehand) and its compile time."""
     spec = ModelSpec(STATE_DIM, ACTION_DIM, row.model)
-    program = make_train(spec, row.train)
+    program = make_train(spec, row.train, mesh=training_mesh(members=row.model.members))
     buffer = TrainingData(to_buffer(data))
     normalizer = fit_normalizer_for(spec, data)
     key, run_key = jax.random.key(seed), jax.random.key(seed + 1)

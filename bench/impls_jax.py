@@ -11,7 +11,7 @@ import optax
 
 from wm_jax.config import ModelConfig, TrainConfig
 from wm_jax.models import ModelSpec, apply_member, graphdef_of, init_ensemble_params
-from wm_jax.training import as_batch, make_train, mse_loss
+from wm_jax.training import as_batch, make_train, mse_loss, training_mesh
 
 from .timing import Measurement, measure_epochs, timed
 from .workload import ACTION_DIM, STATE_DIM, Workload, arrays
@@ -77,7 +77,7 @@ def jax_engine(w: Workload, data, seed: int, repeats: int, budget_s: float, shar
     program = make_train(
         _spec(w.members), TrainConfig(epochs=w.epochs, batch_size=w.batch_size, learning_rate=w.learning_rate),
         w.transitions,
-        shard_members=shard_members,
+        mesh=training_mesh(members=w.members) if shard_members else None,
     )
     key = jax.random.key(seed)
     compile_seconds, compiled = timed(lambda: jax.jit(program.__call__).lower(key, batch).compile())

@@ -1,38 +1,75 @@
-"""Members sharded over several CPU devices train exactly like members on one device."""
+"""Members and minibatch rows sharded over a device mesh train like one device.
+
+Each test runs in a subprocess because JAX fixes the CPU device count when it starts. The stated
+tolerance: splitting members over devices changes nothing but where each member runs (the
+same float32 operations, results to 1e-5 relative); splitting a minibatch's rows over the data
+axis adds the partial gradients in another order (results to 1e-4 relative after a few epochs).
+"""
 
 import subprocess
 import sys
 
+import pytest
+
 SCRIPT = """
 from wm_jax.devices import use_all_cpu_cores
-assert use_all_cpu_cores(2)
+assert use_all_cpu_cores(8)
 import jax, numpy as np
 from wm_jax.config import TrainConfig, tutorial_model_config
 from wm_jax.data import collect_transitions
 from wm_jax.models import ModelSpec
-from wm_jax.training import as_batch, make_train
+from wm_jax.training import DeviceError, as_batch, make_train, training_mesh
 
-assert len(jax.devices()) == 2
+assert len(jax.devices()) == 8
 data = collect_transitions("CartPole-v1", seed=0, transitions=300)
 batch = as_batch(data.states, data.actions, data.next_states)
-results = {}
-for members in (3, 4):  # uneven and even splits over 2 devices
+for members in (5, 8):  # uneven and even splits
     spec = ModelSpec(4, 1, tutorial_model_config("ensemble", members))
-    for shard in (True, False):
-        program = make_train(spec, TrainConfig(epochs=3), data.size, shard_members=shard)
-        params, metrics = jax.jit(program.__call__)(jax.random.key(0), batch)
-        results[members, shard] = (params, np.asarray(metrics.loss_curve))
-    sharded, single = results[members, True], results[members, False]
-    np.testing.assert_allclose(sharded[1], single[1], rtol=1e-5)
-    for a, b in zip(jax.tree.leaves(sharded[0]), jax.tree.leaves(single[0])):
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
-    devices = {d for leaf in jax.tree.leaves(sharded[0]) for d in leaf.sharding.device_set}
-    assert len(devices) == 2, devices
+    single = make_train(spec, TrainConfig(epochs=3), data.size)
+    reference = jax.jit(single.__call__)(jax.random.key(0), batch)
+    for devices, data_shards, rtol in ((8, 1, 1e-5), (8, 2, 1e-4), (4, 4, 1e-4)):
+        mesh = training_mesh(devices, data_shards)
+        assert dict(mesh.shape) == {"members": devices // data_shards, "data": data_shards}
+        program = make_train(spec, TrainConfig(epochs=3), data.size, mesh=mesh)
+        compiled = jax.jit(program.__call__).lower(jax.random.key(0), batch).compile()
+        # Rows split over the data axis need the gradient summed across it; members alone need nothing.
+        assert ("all-reduce" in compiled.as_text()) == (data_shards > 1), (members, devices, data_shards)
+        params, metrics = compiled(jax.random.key(0), batch)
+        np.testing.assert_allclose(metrics.loss_curve, reference[1].loss_curve, rtol=rtol)
+        for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(reference[0])):
+            np.testing.assert_allclose(a, b, rtol=rtol, atol=1e-6)
+        used = {d for leaf in jax.tree.leaves(params) for d in leaf.sharding.device_set}
+        assert len(used) == devices, (members, devices, used)
+for devices, data_shards in ((9, 1), (8, 3), (-1, 1)):
+    try:
+        training_mesh(devices, data_shards)
+    except DeviceError as error:
+        print(error)
+    else:
+        raise AssertionError((devices, data_shards))
+assert training_mesh(1) is None
 print("ok")
 """
 
 
-def test_members_sharded_over_two_cpu_devices_match_one_device():
-    """Runs in a subprocess because the CPU device count is fixed when JAX starts."""
-    result = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr[-2000:]
+def run_script(script: str, *args: str, env: dict | None = None):
+    return subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=600, env=env)
+
+
+def test_members_and_rows_sharded_over_eight_cpu_devices_match_one_device():
+    result = run_script(SCRIPT)
+    assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr[-3000:]
+    assert "--devices 9: only 8 cpu device(s) available" in result.stdout
+    assert "--data-shards 3 does not divide 8 devices" in result.stdout
+
+
+@pytest.mark.parametrize("environment, expected", [({}, None), ({"JAX_NUM_CPU_DEVICES": "3"}, 3)])
+def test_cpu_device_count_follows_the_user(environment, expected):
+    """One device per core unless the environment already chose a count; an explicit --devices wins."""
+    import os
+
+    script = "import sys; from wm_jax.devices import use_all_cpu_cores; use_all_cpu_cores(int(sys.argv[1]) or None); import jax; print(len(jax.devices()))"
+    env = {**os.environ, **environment}
+    env.pop("XLA_FLAGS", None)
+    assert run_script(script, "0", env=env).stdout.strip() == str(expected or os.cpu_count())
+    assert run_script(script, "5", env=env).stdout.strip() == "5"

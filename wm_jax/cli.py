@@ -14,6 +14,7 @@ import tyro
 from .config import ConfigError, ModelKind, PlannerMethod, PredictionMode, RewardSource, ShuffleMode, tutorial_model_config, tutorial_train_config
 from .data.collect import CollectBackend
 from .envs import ActionEncoding
+from .devices import DeviceOptions
 from .errors import exit_code_of
 
 
@@ -54,7 +55,7 @@ class Collect:
 
 
 @dataclasses.dataclass(frozen=True)
-class Train:
+class Train(DeviceOptions):
     """Train a world model on a data file; write DIR/params.npz, model.json, baselines.json, metrics.json."""
 
     data: str
@@ -102,6 +103,8 @@ class Train:
     """after training, rescale the predictive variance per state dimension so the validation split's intervals cover what they claim"""
     validation_fraction: float = 0.1
     """share of the training split (whole episodes) held back for --early-stopping, --elites and --calibrate"""
+    data_shards: int = 1
+    """split each minibatch's rows over this many of the devices (the rest split the members)"""
 
     def model_config(self):
         base = tutorial_model_config(self.model, self.members if self.members is not None else 5)
@@ -140,6 +143,7 @@ class Train:
         if os.path.exists(self.out) and not os.path.isdir(self.out):
             raise ConfigError(f"{self.out}: exists and is not a directory")
         model_cfg, train_cfg = self.model_config(), self.train_config()
+        mesh = self.mesh(model_cfg.members, self.data_shards)
         if train_cfg.elites > model_cfg.members:
             raise ConfigError(f"--elites {train_cfg.elites} exceeds the {model_cfg.members} members")
         dataset = load_dataset(self.data)
@@ -165,7 +169,7 @@ class Train:
             bars[0].update(1)
             bars[0].set_postfix(loss=f"{float(losses.mean()):.3e}")
 
-        fitted = fit(spec, train_cfg, train, self.seed, on_epoch if self.progress else None)
+        fitted = fit(spec, train_cfg, train, self.seed, on_epoch if self.progress else None, mesh=mesh)
         for bar in bars:
             bar.close()
         model = fitted.ensemble
@@ -338,7 +342,7 @@ class Predict:
 
 
 @dataclasses.dataclass(frozen=True)
-class Mbrl:
+class Mbrl(DeviceOptions):
     """Model-based RL: random data, then train an ensemble, act with MPC in the real environment, add what it saw,
     retrain, until --max-transitions; then evaluate on fresh episodes. Writes DIR/mbrl.json and learning_curve.png."""
 
@@ -367,7 +371,8 @@ class Mbrl:
     mode: PredictionMode = "tsinf"
     sample: bool = False
     reward: RewardSource = "known"
-    """score imagined steps with the environment's own reward and termination, or with learned heads"""
+    """score imagined steps with the environment's own reward and termination (known), learned heads (learned), or
+    the known reward plus a dense term toward the goal (shaped: Acrobot, MountainCar); returns are always the real ones"""
     render: bool = False
     """save a GIF of one evaluation episode (DIR/episode.gif)"""
 
@@ -407,7 +412,7 @@ class Mbrl:
             bar.set_postfix(episode_return=f"{record['train_return']:.1f}")
 
         frames = [] if self.render else None
-        result = run_mbrl(self.env, config, self.seed, on_progress, frames)
+        result = run_mbrl(self.env, config, self.seed, on_progress, frames, mesh=self.mesh(config.members))
         bar.close()
         os.makedirs(self.out, exist_ok=True)
         summary = {
@@ -429,7 +434,7 @@ class Mbrl:
 
 
 @dataclasses.dataclass(frozen=True)
-class Dream:
+class Dream(DeviceOptions):
     """Train a linear controller entirely inside the learned model with CMA-ES (evosax), grow the data with its
     real episodes, then evaluate it in the real environment. Writes DIR/dream.json."""
 
@@ -465,7 +470,7 @@ class Dream:
         if os.path.exists(self.out) and not os.path.isdir(self.out):
             raise ConfigError(f"{self.out}: exists and is not a directory")
         config = DreamConfig(**{f.name: getattr(self, f.name) for f in dataclasses.fields(DreamConfig)})
-        record = run_dream(self.env, config, self.seed)
+        record = run_dream(self.env, config, self.seed, mesh=self.mesh(config.members))
         record.pop("model")
         os.makedirs(self.out, exist_ok=True)
         report.write_json(os.path.join(self.out, "dream.json"), record)
@@ -523,12 +528,13 @@ def main(argv: list[str] | None = None) -> int:
         "parity": Parity,
     }
     command = tyro.extras.subcommand_cli_from_dict(commands, args=argv, prog="wm-jax")
-    # One XLA device per core, so ensemble members train on every core (training.member_sharding).
-    use_all_cpu_cores()
+    # One XLA device per core, so ensemble members train on every core (training.training_mesh);
+    # --devices N asks for N, and a count set in the environment is respected.
+    use_all_cpu_cores(getattr(command, "devices", 0) or None)
     # A second run of the same command then loads its compiled programs from disk.
     enable_persistent_cache()
     if isinstance(command, DemoOptions):
-        return exit_code_of(lambda: run_demo(JaxBackend(), command))
+        return exit_code_of(lambda: run_demo(JaxBackend(command.devices), command))
     if isinstance(command, Parity):
         parity_main = _parity_report()
         if parity_main is None:

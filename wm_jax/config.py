@@ -118,7 +118,7 @@ def tutorial_train_config(kind: ModelKind, **overrides) -> TrainConfig:
 
 
 PlannerMethod = Literal["cem", "mppi", "random"]
-RewardSource = Literal["known", "learned"]
+RewardSource = Literal["known", "learned", "shaped"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,7 +139,8 @@ class PlannerConfig:
     particles: int = 0
     mode: PredictionMode = "tsinf"
     sample: bool = False
-    # Score imagined steps with the environment's known reward and termination, or the model's heads.
+    # Score imagined steps with the environment's known reward and termination, the model's heads, or
+    # a shaped objective (known reward plus a dense term toward the goal; Acrobot and MountainCar).
     reward: RewardSource = "known"
 
     def __post_init__(self):
@@ -158,8 +159,8 @@ class PlannerConfig:
             raise ConfigError(f"particles must be >= 0, got {self.particles}")
         if self.mode not in PREDICTION_MODES:
             raise ConfigError(f"unknown prediction mode {self.mode!r}: use one of {', '.join(PREDICTION_MODES)}")
-        if self.reward not in ("known", "learned"):
-            raise ConfigError(f"reward must be known or learned, got {self.reward!r}")
+        if self.reward not in ("known", "learned", "shaped"):
+            raise ConfigError(f"reward must be known, learned or shaped, got {self.reward!r}")
 
     @property
     def elites(self) -> int:

@@ -20,6 +20,7 @@ from . import report
 from .config import ConfigError, ModelConfig, TrainConfig, tutorial_model_config, tutorial_train_config
 from .data import collect_dataset, random_trajectory, split_by_episode
 from .data.collect import CollectBackend
+from .devices import DeviceOptions
 from .envs import ActionEncoding, check_encoding, encode_actions, env_info, state_labels
 from .evaluation.baselines import fit_linear
 from .evaluation.scores import Scores, scores_from_predictions
@@ -28,7 +29,7 @@ from .transitions import Transitions
 
 
 @dataclasses.dataclass(frozen=True)
-class DemoOptions:
+class DemoOptions(DeviceOptions):
     """Run the tutorial demo: collect data, train three world models, compare them with baselines, plot."""
 
     out: str = "demo_out"
@@ -115,6 +116,10 @@ class JaxBackend:
 
     name = "JAX (Flax NNX + optax)"
 
+    def __init__(self, devices: int = 1):
+        # Devices each model trains on (`training.training_mesh`; 0: all, no more than its members).
+        self.devices = devices
+
     def describe(self, state_dim, action_dim):
         import jax
         import jax.numpy as jnp
@@ -129,12 +134,13 @@ class JaxBackend:
     def train(self, model_cfg, train_cfg, data, seed, on_epoch, env_id, action_encoding):
         from .evaluation.rollouts import model_rollout
         from .models import count_params, predict_rows, spec_for_env
-        from .training import fit
+        from .training import fit, training_mesh
 
         spec = spec_for_env(env_id, model_cfg, action_encoding)
+        mesh = training_mesh(self.devices, members=model_cfg.members)
         # Training takes about a second, so the epoch lines are replayed afterwards rather than
         # reported between compiled chunks: one chunk is the fastest program.
-        fitted = fit(spec, train_cfg, data, seed)
+        fitted = fit(spec, train_cfg, data, seed, mesh=mesh)
         for epoch, losses in enumerate(fitted.loss_curve if on_epoch else ()):
             on_epoch(epoch, losses)
         return TrainedModel(

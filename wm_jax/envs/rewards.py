@@ -80,3 +80,60 @@ def reward_and_termination(env_id: str) -> RewardFn:
     if env_id not in _FUNCTIONS:
         raise EnvError(f"no known reward function for {env_id}")
     return _FUNCTIONS[env_id]
+
+
+# --- Shaped planning objectives -------------------------------------------------------------------
+# Acrobot and MountainCar pay -1 per step until a goal that a short imagined plan from the start
+# never reaches, so every candidate scores the same and the planner has nothing to climb. These
+# objectives add a dense term that rises toward the goal (the tip's height; the car's mechanical
+# energy) to the true -1 per step. They are for *planning* only: every reported return is the
+# environment's own. Each stays <= 0 and is 0 after termination, so reaching the goal sooner is
+# always better (a positive bonus would teach the planner to avoid ending the episode).
+
+MOUNTAIN_CAR_GRAVITY = 0.0025
+MOUNTAIN_CAR_MAX_SPEED = 0.07
+
+
+def _mountain_car_energy(position, velocity):
+    """Kinetic plus potential energy: gymnasium's velocity update adds -gravity * cos(3x), so U = gravity * sin(3x) / 3."""
+    return 0.5 * jnp.square(velocity) + MOUNTAIN_CAR_GRAVITY * jnp.sin(3 * position) / 3
+
+
+# The most energy a car can have (top speed at the crest): the shaping term is (E - E_max) / E_max in [-1.3, 0].
+_MOUNTAIN_CAR_MAX_ENERGY = 0.5 * MOUNTAIN_CAR_MAX_SPEED ** 2 + MOUNTAIN_CAR_GRAVITY / 3
+
+
+def acrobot_shaped(state, action, next_state):
+    """-1 per step plus (height - 2) / 4 in [-1, 0]: a higher tip is better at every step, not only above the bar."""
+    reward, terminated = acrobot(state, action, next_state)
+    cos1, sin1, cos2, sin2 = (next_state[..., i] for i in range(4))
+    height = -cos1 - (cos1 * cos2 - sin1 * sin2)
+    return jnp.where(terminated, 0.0, reward + (height - 2.0) / 4.0), terminated
+
+
+def mountain_car_shaped(state, action, next_state, goal=0.5):
+    """-1 per step plus the car's mechanical energy below the most it can have, scaled to about [-1.3, 0]."""
+    terminated = (next_state[..., 0] >= goal) & (next_state[..., 1] >= 0.0)
+    energy = _mountain_car_energy(next_state[..., 0], next_state[..., 1])
+    shaping = (energy - _MOUNTAIN_CAR_MAX_ENERGY) / _MOUNTAIN_CAR_MAX_ENERGY
+    return jnp.where(terminated, 0.0, -1.0 + shaping), terminated
+
+
+_SHAPED = {
+    "Acrobot-v1": acrobot_shaped,
+    "MountainCar-v0": mountain_car_shaped,
+}
+
+
+def planning_objective(env_id: str, source: str) -> RewardFn | None:
+    """What the planner maximises: the known reward ("known"), a shaped one ("shaped", Acrobot and
+    MountainCar only) or None for the model's own heads ("learned")."""
+    if source == "learned":
+        return None
+    if source == "shaped":
+        check_env_id(env_id)
+        if env_id not in _SHAPED:
+            raise EnvError(f"no shaped objective for {env_id}: use --reward known "
+                           f"(shaped exists for {', '.join(_SHAPED)})")
+        return _SHAPED[env_id]
+    return reward_and_termination(env_id)

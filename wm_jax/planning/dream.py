@@ -136,13 +136,14 @@ def play(env_id: str, controller: LinearController, flat, seeds, noise: float = 
     return transitions_from_rows(rows), returns
 
 
-def run_dream(env_id: str, config: DreamConfig, seed: int, on_progress=None) -> dict:
-    """The whole loop; returns the dream.json record (and the final model under "model")."""
+def run_dream(env_id: str, config: DreamConfig, seed: int, on_progress=None, mesh=None) -> dict:
+    """The whole loop; returns the dream.json record (and the final model under "model"); `mesh`
+    (`training.training_mesh`) spreads the ensemble's training over several devices."""
     started = time.perf_counter()
     cap = EPISODE_CAPS[env_id]
     data, _ = collect_gymnasium(env_id, seed=seed, transitions=config.initial_transitions, max_episode_steps=cap)
     buffer = to_buffer(data, capacity=config.max_transitions + cap * config.episodes_per_iteration)
-    trainer = ModelTrainer(env_id, members=config.members, epochs=config.epochs, seed=seed)
+    trainer = ModelTrainer(env_id, members=config.members, epochs=config.epochs, seed=seed, mesh=mesh)
     controller = LinearController(env_id)
     reward_fn = reward_and_termination(env_id)
     rng = np.random.default_rng(seed)

@@ -21,7 +21,7 @@ import numpy as np
 from ..config import MBRLConfig, ModelConfig, TrainConfig
 from ..envs import env_info
 from ..envs.gymnasium_collect import collect_gymnasium
-from ..envs.rewards import EPISODE_CAPS
+from ..envs.rewards import EPISODE_CAPS, planning_objective
 from ..models.ensemble import Ensemble, ensemble_of
 from ..models.spec import spec_for_env
 from ..training import TrainingData, append, fit_normalizer_for, make_train, to_buffer, valid_rows
@@ -34,11 +34,11 @@ class ModelTrainer:
     buffer with programs compiled once, each time warm-started from the last parameters."""
 
     def __init__(self, env_id: str, *, members: int, epochs: int, seed: int, probabilistic: bool = False,
-                 heads: bool = False):
+                 heads: bool = False, mesh=None):
         model = ModelConfig(kind="ensemble" if members > 1 else "simple", members=members, delta=True, normalize=True,
                             probabilistic=probabilistic, reward_head=heads, termination_head=heads)
         self.spec = spec_for_env(env_id, model)
-        self.program = make_train(self.spec, TrainConfig(epochs=epochs))
+        self.program = make_train(self.spec, TrainConfig(epochs=epochs), mesh=mesh)
         self.key = jax.random.key(seed)
         self._start = jax.jit(self.program.start)
         self._chunk = jax.jit(functools.partial(self.program.train_chunk, epochs=epochs))
@@ -157,17 +157,19 @@ class MBRLResult:
 
 
 def run_mbrl(env_id: str, config: MBRLConfig, seed: int, on_progress: Callable[[int, dict], None] | None = None,
-             frames: list | None = None) -> MBRLResult:
+             frames: list | None = None, mesh=None) -> MBRLResult:
     """The whole loop; `on_progress(real_transitions, iteration_record)` after every iteration;
-    `frames`, if given, receives the rgb frames of the first evaluation episode (replayed)."""
+    `frames`, if given, receives the rgb frames of the first evaluation episode (replayed); `mesh`
+    (`training.training_mesh`) spreads the ensemble's training over several devices."""
     import gymnasium as gym
 
     started = time.perf_counter()
     cap = EPISODE_CAPS[env_id]
+    planning_objective(env_id, config.planner.reward)  # an env without a shaped objective fails before any work
     data, _ = collect_gymnasium(env_id, seed=seed, transitions=config.initial_transitions, max_episode_steps=cap)
     buffer = to_buffer(data, capacity=config.max_transitions)
     trainer = ModelTrainer(env_id, members=config.members, epochs=config.epochs, seed=seed,
-                           probabilistic=config.probabilistic, heads=config.planner.reward == "learned")
+                           probabilistic=config.probabilistic, heads=config.planner.reward == "learned", mesh=mesh)
     agent = MPCAgent(trainer.spec, env_id, config.planner)
     env = gym.make(env_id)
     key = jax.random.key(seed + 1)

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..config import PlannerConfig
 from ..envs import env_info
-from ..envs.rewards import reward_and_termination
+from ..envs.rewards import planning_objective
 from ..models.ensemble import Ensemble
 from ..models.spec import ModelSpec
 from .imagination import imagined_returns
@@ -52,7 +52,7 @@ class MPCAgent:
         """The pure planning step `(params, normalizer, elites, states, distributions, key) -> (actions,
         distributions, planned returns)`, traceable inside other programs (the gymnax evaluation scan)."""
         config, space, spec = self.config, self.space, self.spec
-        reward_fn = reward_and_termination(self.env_id) if config.reward == "known" else None
+        reward_fn = planning_objective(self.env_id, config.reward)
 
         def plan_one(params, normalizer, elites, state, distribution, key):
             # Traced arrays, so no numpy conversion; calibration plays no part in planning.

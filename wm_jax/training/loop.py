@@ -15,6 +15,7 @@ from typing import Callable, NamedTuple
 import jax
 import numpy as np
 import optax
+from jax.sharding import Mesh
 
 from ..config import ConfigError, TrainConfig
 from ..data.format import DataError
@@ -160,6 +161,7 @@ def fit(
     *,
     validation: Transitions | None = None,
     optimizer: optax.GradientTransformation | None = None,
+    mesh: Mesh | None = None,
 ) -> FittedModel:
     """Train `spec` on `data` (a Transitions with raw actions): the library's one-call entry point.
 
@@ -180,7 +182,7 @@ def fit(
         raise DataError("a reward head needs rewards in the data")
     if spec.config.termination_head and data.terminated is None:
         raise DataError("a termination head needs termination flags in the data")
-    program = make_train(spec, config, optimizer=optimizer)
+    program = make_train(spec, config, mesh=mesh, optimizer=optimizer)
     training_data = TrainingData(to_buffer(data), to_buffer(validation) if validation is not None else None)
     chunked = on_epoch is not None or config.early_stopping_patience > 0
     chunk = progress_chunk_epochs(config.epochs) if chunked else None

@@ -27,6 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import nnx
+from jax.sharding import Mesh
 
 from ..config import TrainConfig
 from ..models.ensemble import default_normalizer, graphdef_of, init_ensemble_params
@@ -35,7 +36,7 @@ from ..models.spec import ModelSpec
 from ..transitions import Transitions
 from .buffer import Buffer, to_buffer
 from .objectives import Batch, Objective, make_objective, make_validation_score
-from .sharding import member_sharding
+from .sharding import MEMBERS_AXIS, member_sharding, row_sharding
 from .state import IMPROVEMENT_THRESHOLD, EarlyStopping, TrainState
 
 # The bootstrap resample's stream: fold_in data no epoch number reaches.
@@ -146,8 +147,8 @@ class TrainProgram:
     config: TrainConfig
     # Rows the buffer `run` builds from a Transitions holds (at least the data's).
     capacity: int = 0
-    # Spread the member axis over the local devices when there are several (see `member_sharding`).
-    shard_members: bool = True
+    # Where the run's arrays live: a (members, data) mesh from `training_mesh`, or None for one device.
+    mesh: Mesh | None = None
     objective: Objective | None = None
     optimizer: optax.GradientTransformation | None = None
 
@@ -215,11 +216,12 @@ class TrainProgram:
         objective, optimizer = self.loss, self.transformation
         train, run_key, normalizer = data.train, state.key, state.normalizer
         capacity, size = train.capacity, train.size
-        sharding = member_sharding(members) if self.shard_members else None
-        params = state.params
-        if sharding is not None:
-            # GSPMD propagates this through the loops: each device steps its own members.
-            params = jax.lax.with_sharding_constraint(params, sharding)
+        mesh = self.mesh
+        params, opt_state = state.params, state.opt_state
+        if mesh is not None:
+            # GSPMD propagates this through the loops: each device group steps its own members.
+            params, opt_state = jax.lax.with_sharding_constraint((params, opt_state), member_sharding(mesh))
+        split_rows = mesh is not None and mesh.shape["data"] > 1
         per_member_order = config.shuffle == "per_member" and permutations is None
         per_member_rows = per_member_order or config.bootstrap
         batch_size = config.batch_size
@@ -229,6 +231,10 @@ class TrainProgram:
 
         def member_step(member_params, opt_state, indices, mask, step_key):
             batch = self.batch(normalizer, train.rows, indices, mask)
+            if split_rows:
+                # Each device of the data axis takes its share of the rows; the gradient's sum over
+                # rows becomes an all-reduce across the axis.
+                batch = jax.lax.with_sharding_constraint(batch, row_sharding(mesh))
             (loss, _), grads = jax.value_and_grad(objective, has_aux=True)(member_params, batch, step_key)
             updates, opt_state = optimizer.update(grads, opt_state, member_params)
             return optax.apply_updates(member_params, updates), opt_state, loss
@@ -236,7 +242,8 @@ class TrainProgram:
         # Members step in lockstep: vmap over the member axis of params, optimizer state, dropout
         # keys and (for per-member orders or bootstrap) the minibatch rows. Shared rows are
         # gathered and normalised once for all members.
-        ensemble_step = jax.vmap(member_step, in_axes=(0, 0, 0 if per_member_rows else None, None, 0))
+        ensemble_step = jax.vmap(member_step, in_axes=(0, 0, 0 if per_member_rows else None, None, 0),
+                                 spmd_axis_name=MEMBERS_AXIS if split_rows else None)
 
         def train_epoch(params, opt_state, epoch, order):
             if order is None:
@@ -285,7 +292,7 @@ class TrainProgram:
 
         epoch_numbers = state.epoch + jnp.arange(epochs, dtype=jnp.int32)
         (params, opt_state, stop), (loss_curve, validation_curve) = jax.lax.scan(
-            epoch_step, (params, state.opt_state, state.early_stopping), (epoch_numbers, permutations)
+            epoch_step, (params, opt_state, state.early_stopping), (epoch_numbers, permutations)
         )
         new_state = state._replace(params=params, opt_state=opt_state, epoch=state.epoch + epochs, early_stopping=stop)
         return new_state, ChunkMetrics(loss_curve, validation_curve)
@@ -310,12 +317,13 @@ def make_train(
     config: TrainConfig,
     capacity: int = 0,
     *,
-    shard_members: bool = True,
+    mesh: Mesh | None = None,
     objective: Objective | None = None,
     optimizer: optax.GradientTransformation | None = None,
 ) -> TrainProgram:
-    """Configure a training run; `objective` and `optimizer` default to the model's and the config's."""
-    return TrainProgram(spec, config, capacity, shard_members, objective, optimizer)
+    """Configure a training run; `objective` and `optimizer` default to the model's and the config's;
+    `mesh` (from `training_mesh`) spreads it over several devices."""
+    return TrainProgram(spec, config, capacity, mesh, objective, optimizer)
 
 
 def member_scores_to_elites(scores: np.ndarray, elites: int) -> np.ndarray:
