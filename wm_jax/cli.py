@@ -14,7 +14,7 @@ import tyro
 from .config import ConfigError, ModelKind, PlannerMethod, PredictionMode, RewardSource, ShuffleMode, tutorial_model_config, tutorial_train_config
 from .data.collect import CollectBackend
 from .envs import ActionEncoding
-from .devices import DeviceOptions
+from .devices import DeviceOptions, DistributedOptions
 from .errors import exit_code_of
 
 
@@ -55,7 +55,7 @@ class Collect:
 
 
 @dataclasses.dataclass(frozen=True)
-class Train(DeviceOptions):
+class Train(DistributedOptions):
     """Train a world model on a data file; write DIR/params.npz, model.json, baselines.json, metrics.json."""
 
     data: str
@@ -132,6 +132,7 @@ class Train(DeviceOptions):
         from .evaluation.rollouts import model_rollout
         from .evaluation.summary import evaluation_block, one_step_block
         from .models import count_params, spec_for_data
+        from .devices import is_writer
         from .training import fit
 
         if self.members is not None and self.model != "ensemble":
@@ -172,6 +173,8 @@ class Train(DeviceOptions):
         fitted = fit(spec, train_cfg, train, self.seed, on_epoch if self.progress else None, mesh=mesh)
         for bar in bars:
             bar.close()
+        if not is_writer():
+            return  # in a multi-process run, process 0 alone scores the model and writes every file
         model = fitted.ensemble
         train_actions, held_out_actions = spec.encode_actions(train.actions), spec.encode_actions(held_out.actions)
         linear = fit_linear(train.states, train_actions, train.next_states)
@@ -515,7 +518,7 @@ def _parity_report():
 def main(argv: list[str] | None = None) -> int:
     from .compilation import enable_persistent_cache
     from .demo import DemoOptions, JaxBackend, run_demo
-    from .devices import use_all_cpu_cores
+    from .devices import start_distributed, use_all_cpu_cores
 
     commands = {
         "collect": Collect,
@@ -531,6 +534,10 @@ def main(argv: list[str] | None = None) -> int:
     # One XLA device per core, so ensemble members train on every core (training.training_mesh);
     # --devices N asks for N, and a count set in the environment is respected.
     use_all_cpu_cores(getattr(command, "devices", 0) or None)
+    if isinstance(command, DistributedOptions):
+        code = exit_code_of(lambda: start_distributed(command))
+        if code:
+            return code
     # A second run of the same command then loads its compiled programs from disk.
     enable_persistent_cache()
     if isinstance(command, DemoOptions):

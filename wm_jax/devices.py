@@ -38,10 +38,60 @@ class DeviceOptions:
     """The commands' device flag (a base of the CLI's command dataclasses); see `training.training_mesh`."""
 
     devices: int = 0
-    """train on the first N devices (0: all of them; a CPU host shows one device per core)"""
-
+    """train on the first N devices (0: all of them; a CPU host shows one device per core); with several
+    processes, N counts the devices of all of them"""
     def mesh(self, members: int | None = None, data_shards: int = 1):
         """The command's `training.training_mesh` (by default no more member groups than `members`)."""
         from .training import training_mesh
 
         return training_mesh(self.devices, data_shards, members)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DistributedOptions(DeviceOptions):
+    """Device flags plus the multi-process ones (`wm-jax train`); see `start_distributed`."""
+
+    coordinator: str | None = None
+    """multi-host: HOST:PORT of process 0, which every process of the run reaches (jax.distributed)"""
+    num_processes: int = 1
+    """multi-host: how many processes take part (each runs the same command)"""
+    process_id: int = 0
+    """multi-host: this process's index, 0 .. num_processes-1 (process 0 alone writes files)"""
+    cluster: bool = False
+    """multi-host: let jax.distributed read all three from the cluster's launcher (SLURM, Open MPI, ...)"""
+
+
+def start_distributed(options: DistributedOptions) -> bool:
+    """Join a multi-process run when the options ask for one; True if this process is part of one.
+
+    Must run before JAX's first computation. Explicit flags win; `cluster` lets JAX detect SLURM,
+    Open MPI or Kubernetes settings itself. Every process runs the same program over the devices
+    of all processes (`jax.devices()`), and only process 0 writes files.
+    """
+    import jax
+
+    from .errors import UserError
+
+    if options.coordinator is None and not options.cluster:
+        if options.num_processes != 1 or options.process_id != 0:
+            raise UserError("--num-processes and --process-id need --coordinator HOST:PORT (or --cluster)")
+        return False
+    if options.coordinator is not None:
+        if options.num_processes < 1 or not 0 <= options.process_id < options.num_processes:
+            raise UserError(f"--process-id must be in 0..{options.num_processes - 1} with --num-processes "
+                            f"{options.num_processes}, got {options.process_id}")
+        host, _, port = options.coordinator.rpartition(":")
+        if not host or not port.isdigit():
+            raise UserError(f"--coordinator must be HOST:PORT, got {options.coordinator!r}")
+        jax.distributed.initialize(options.coordinator, options.num_processes, options.process_id,
+                                   cluster_detection_method="deactivate")
+    else:
+        jax.distributed.initialize()
+    return True
+
+
+def is_writer() -> bool:
+    """True in the process that writes files: the only one, or process 0 of a multi-process run."""
+    import jax
+
+    return jax.process_index() == 0

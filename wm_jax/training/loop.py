@@ -13,6 +13,7 @@ import time
 from typing import Callable, NamedTuple
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import optax
 from jax.sharding import Mesh
@@ -27,6 +28,7 @@ from ..models.spec import ModelSpec
 from ..transitions import Transitions
 from .buffer import to_buffer
 from .program import TrainingData, TrainProgram, make_train, member_scores_to_elites
+from .sharding import to_host
 from .state import TrainState
 
 
@@ -80,6 +82,7 @@ def train_timed(
     curves, validation = [], []
     for _ in range(epochs // chunk_epochs):
         state, metrics = chunk(state, data)
+        metrics = to_host(metrics)
         curves.append(np.asarray(metrics.loss_curve))
         if metrics.validation_curve is not None:
             validation.append(np.asarray(metrics.validation_curve))
@@ -188,6 +191,9 @@ def fit(
     chunk = progress_chunk_epochs(config.epochs) if chunked else None
     run = train_timed(program, jax.random.key(seed), training_data, chunk_epochs=chunk, on_epoch=on_epoch, normalizer=normalizer)
     params = run.params
+    if jax.process_count() > 1:
+        # Every process gets the whole trained ensemble; what follows (scores, calibration) is host-side.
+        params = jax.tree.map(jnp.asarray, to_host(params))
     scores = elites = None
     if validation is not None:
         scores = np.asarray(jax.jit(program.validation_scores)(params, normalizer, training_data.validation))

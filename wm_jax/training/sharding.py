@@ -68,3 +68,13 @@ def mesh_shape(mesh: Mesh | None) -> dict[str, int]:
     if mesh is None:
         return {MEMBERS_AXIS: 1, DATA_AXIS: 1}
     return {name: int(size) for name, size in mesh.shape.items()}
+
+
+def to_host(tree):
+    """numpy copies of a pytree of (possibly sharded) arrays, whole in every process: with several
+    processes an array split across them is gathered (a collective every process must join)."""
+    if jax.process_count() == 1:
+        return jax.device_get(tree)
+    from jax.experimental import multihost_utils
+
+    return multihost_utils.process_allgather(tree, tiled=True)
