@@ -58,10 +58,10 @@ class Collect:
 class Train(DistributedOptions):
     """Train a world model on a data file; write DIR/params.npz, model.json, baselines.json, metrics.json."""
 
-    data: str
-    """training transitions (.npz from `wm-jax collect`)"""
-    out: str
-    """output directory"""
+    data: str | None = None
+    """training transitions (.npz from `wm-jax collect`); required unless --resume"""
+    out: str | None = None
+    """output directory; required unless --resume"""
     model: ModelKind = "simple"
     eval_data: str | None = None
     """held-out transitions from a separate file (instead of --eval-fraction)"""
@@ -105,6 +105,31 @@ class Train(DistributedOptions):
     """share of the training split (whole episodes) held back for --early-stopping, --elites and --calibrate"""
     data_shards: int = 1
     """split each minibatch's rows over this many of the devices (the rest split the members)"""
+    checkpoint_every: int = 0
+    """save the whole training state to DIR/checkpoints every K epochs (orbax; 0: never)"""
+    keep: int = 3
+    """keep the last N checkpoints"""
+    resume: str | None = None
+    """continue the interrupted run in this directory (its --out), with its own settings, from its latest checkpoint"""
+
+    def checkpoints(self, train, split: dict, resuming: bool, mesh):
+        """The run's `RunCheckpoints`: its description is this command and a fingerprint of its training rows."""
+        from .training import CHECKPOINTS_DIR, RunCheckpoints, fingerprint
+
+        directory = os.path.join(self.out, CHECKPOINTS_DIR)
+        own = ("resume", "progress", *(f.name for f in dataclasses.fields(DistributedOptions)))
+        command = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in own}
+        description = {"command": command, "split": split,
+                       "training_rows": fingerprint(train.states, train.actions, train.next_states)}
+        import jax
+
+        notes = {"devices": 1 if mesh is None else int(mesh.devices.size), "processes": jax.process_count()}
+        checkpoints = RunCheckpoints(directory, every=self.checkpoint_every, keep=self.keep, description=description,
+                                     notes=notes)
+        if not resuming and checkpoints.latest_epoch() is not None:
+            raise ConfigError(f"{self.out} already holds a run's checkpoints: continue it with --resume {self.out}, "
+                              "or train into another --out")
+        return checkpoints
 
     def model_config(self):
         base = tutorial_model_config(self.model, self.members if self.members is not None else 5)
@@ -121,6 +146,33 @@ class Train(DistributedOptions):
         )
 
     def __call__(self) -> None:
+        if self.resume is not None:
+            return self.resumed().run(resuming=True)
+        if self.data is None or self.out is None:
+            raise ConfigError("give --data FILE and --out DIR (or --resume DIR)")
+        return self.run(resuming=False)
+
+    def resumed(self) -> "Train":
+        """The interrupted run's own command, read from its checkpoints, on this command's devices."""
+        from .training import CHECKPOINTS_DIR, RunCheckpoints
+
+        record = RunCheckpoints.of_run(os.path.join(self.resume, CHECKPOINTS_DIR))
+        own = ("resume", "progress", *(f.name for f in dataclasses.fields(DistributedOptions)))
+        extra = [f.name for f in dataclasses.fields(self) if f.name not in own and getattr(self, f.name) != f.default]
+        if extra:
+            flags = ", ".join("--" + name.replace("_", "-") for name in extra)
+            raise ConfigError(f"--resume takes the run's settings from its checkpoints; drop {flags}")
+        try:
+            saved = Train(**record["description"]["command"])
+        except (KeyError, TypeError) as error:
+            raise ConfigError(f"{self.resume}: the checkpoint's command is unreadable ({error})") from None
+        placement = {f.name: getattr(self, f.name) for f in dataclasses.fields(DistributedOptions)}
+        if not self.devices:
+            # The devices the run started on, so a resume on the same host is bit-identical.
+            placement["devices"] = int(record.get("notes", {}).get("devices", 0))
+        return dataclasses.replace(saved, progress=self.progress, resume=self.resume, **placement)
+
+    def run(self, resuming: bool) -> None:
         from tqdm.auto import tqdm
 
         from . import report
@@ -170,7 +222,14 @@ class Train(DistributedOptions):
             bars[0].update(1)
             bars[0].set_postfix(loss=f"{float(losses.mean()):.3e}")
 
-        fitted = fit(spec, train_cfg, train, self.seed, on_epoch if self.progress else None, mesh=mesh)
+        checkpoints = self.checkpoints(train, split, resuming, mesh) if self.checkpoint_every else None
+        if resuming:
+            checkpoints.resumable()
+            print(f"resuming {self.out} after epoch {checkpoints.latest_epoch()} of {self.epochs}", file=sys.stderr)
+        fitted = fit(spec, train_cfg, train, self.seed, on_epoch if self.progress else None, mesh=mesh,
+                     checkpoints=checkpoints)
+        if checkpoints is not None:
+            checkpoints.close()
         for bar in bars:
             bar.close()
         if not is_writer():

@@ -5,10 +5,13 @@
 - `buffer`: the fixed-capacity device buffer with a traced valid size.
 - `program`: `make_train` and `TrainProgram.train_chunk`, the compiled part.
 - `loop`: `train_timed` and `fit`, the host part.
+- `checkpoints`: `RunCheckpoints`, orbax checkpoints of a run in progress (resume).
+- `sharding`: `training_mesh`, the (members, data) device mesh a run is spread over.
 """
 
 from .buffer import Buffer, append, to_buffer, valid_rows
-from .loop import FittedModel, TimedRun, fit, fit_normalizer_for, progress_chunk_epochs, train_timed, validation_split
+from .checkpoints import CHECKPOINTS_DIR, ResumeError, RunCheckpoints, fingerprint
+from .loop import FittedModel, TimedRun, TrainingDiverged, fit, fit_normalizer_for, progress_chunk_epochs, train_timed, validation_split
 from .objectives import (
     Batch,
     Objective,

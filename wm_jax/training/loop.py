@@ -21,12 +21,14 @@ from jax.sharding import Mesh
 from ..config import ConfigError, TrainConfig
 from ..data.format import DataError
 from ..data.splits import split_by_episode
+from ..errors import UserError
 from ..intervals import fit_calibration, predictive_moments
 from ..models.ensemble import Ensemble, ensemble_of, predict_rows
 from ..models.normalization import fit_normalizer
 from ..models.spec import ModelSpec
 from ..transitions import Transitions
 from .buffer import to_buffer
+from .checkpoints import RunCheckpoints
 from .program import TrainingData, TrainProgram, make_train, member_scores_to_elites
 from .sharding import to_host
 from .state import TrainState
@@ -51,6 +53,27 @@ class TimedRun(NamedTuple):
         return self.state.final_params()
 
 
+class TrainingDiverged(UserError):
+    """A member's loss became NaN or infinite: training stops (the last finite checkpoint stays)."""
+
+
+def _check_finite(losses: np.ndarray, first_epoch: int, checkpoints: RunCheckpoints | None) -> None:
+    """Raise TrainingDiverged naming the first epoch and member whose loss is not finite."""
+    bad = ~np.isfinite(losses)
+    if not bad.any():
+        return
+    row, member = np.argwhere(bad)[0]
+    kept = checkpoints.latest_epoch() if checkpoints is not None else None
+    if checkpoints is None:
+        where = "no checkpoints were being written (--checkpoint-every K saves one every K epochs)"
+    elif kept is None:
+        where = "no checkpoint had been saved yet"
+    else:
+        where = f"the last finite checkpoint (after epoch {kept}) is kept in {checkpoints.directory}"
+    raise TrainingDiverged(f"training diverged: member {member}'s loss is {losses[row, member]} in epoch "
+                           f"{first_epoch + row + 1}; {where}; try a smaller learning rate")
+
+
 def train_timed(
     program: TrainProgram,
     key: jax.Array,
@@ -59,47 +82,69 @@ def train_timed(
     chunk_epochs: int | None = None,
     on_epoch: Callable[[int, np.ndarray], None] | None = None,
     normalizer=None,
+    checkpoints: RunCheckpoints | None = None,
 ) -> TimedRun:
     """Compile ahead of time, then train in chunks of `chunk_epochs` (default: all epochs in one).
 
     `key` splits into the initialisation key and the run key. Between chunks the host calls
-    `on_epoch(epoch, per_member_losses)` for each epoch of the chunk, and stops once early
-    stopping has. Compilation and training are timed separately.
+    `on_epoch(epoch, per_member_losses)` for each epoch of the chunk, stops once early stopping
+    has, and stops with `TrainingDiverged` at a non-finite loss. With `checkpoints`, chunks are
+    `checkpoints.every` epochs, each ends with a saved checkpoint, and a run with a checkpoint
+    already saved resumes from its latest one. Compilation and training are timed separately.
     """
     if isinstance(data, Transitions):
         data = TrainingData(to_buffer(data))
     epochs = program.config.epochs
-    chunk_epochs = chunk_epochs or epochs
-    if epochs % chunk_epochs:
-        raise ValueError(f"chunk of {chunk_epochs} epochs does not divide {epochs} epochs")
+    chunk_epochs = checkpoints.every if checkpoints is not None else chunk_epochs or epochs
+    if chunk_epochs < 1:
+        raise ValueError(f"chunks of {chunk_epochs} epochs")
     init_key, run_key = jax.random.split(key)
     start = time.perf_counter()
     begin = jax.jit(lambda k, r, n: program.start(program.init(k), r, n)).lower(init_key, run_key, normalizer).compile()
     state = begin(init_key, run_key, normalizer)
-    chunk = jax.jit(functools.partial(program.train_chunk, epochs=chunk_epochs)).lower(state, data).compile()
+    curves, validation = [], []
+    if checkpoints is not None and checkpoints.latest_epoch() is not None:
+        state, saved = checkpoints.restore(state)
+        curves = [saved["loss_curve"]]
+        validation = [saved["validation_curve"]] if saved.get("validation_curve") is not None else []
+    chunks = {}
+
+    def chunk_of(size: int):
+        # A run split at other points (a resume, a remainder) needs one more compiled size at most.
+        if size not in chunks:
+            chunks[size] = jax.jit(functools.partial(program.train_chunk, epochs=size)).lower(state, data).compile()
+        return chunks[size]
+
+    done = int(state.epoch)
+    if done < epochs and not state.stopped:
+        chunk_of(min(chunk_epochs - done % chunk_epochs, epochs - done))
     compile_seconds = time.perf_counter() - start
     start = time.perf_counter()
-    curves, validation = [], []
-    for _ in range(epochs // chunk_epochs):
-        state, metrics = chunk(state, data)
+    while done < epochs and not state.stopped:
+        size = min(chunk_epochs - done % chunk_epochs, epochs - done)
+        if size not in chunks:
+            tick = time.perf_counter()
+            chunk_of(size)
+            compile_seconds += time.perf_counter() - tick
+            start += time.perf_counter() - tick
+        state, metrics = chunks[size](state, data)
         metrics = to_host(metrics)
-        curves.append(np.asarray(metrics.loss_curve))
+        trained = np.asarray(metrics.trained)
+        losses = np.asarray(metrics.loss_curve)[trained]
+        _check_finite(losses, done, checkpoints)
+        curves.append(losses)
         if metrics.validation_curve is not None:
-            validation.append(np.asarray(metrics.validation_curve))
+            validation.append(np.asarray(metrics.validation_curve)[trained])
         if on_epoch is not None:
-            first = int(state.epoch) - chunk_epochs
-            for offset, losses in enumerate(curves[-1]):
-                if np.isfinite(losses).all():
-                    on_epoch(first + offset, losses)
-        if state.stopped:
-            break
+            for offset, epoch_losses in enumerate(losses):
+                on_epoch(done + offset, epoch_losses)
+        done += size
+        if checkpoints is not None:
+            checkpoints.save(state, {"loss_curve": np.concatenate(curves),
+                                     "validation_curve": np.concatenate(validation) if validation else None})
     jax.block_until_ready(state)
     loss_curve = np.concatenate(curves)
     validation_curve = np.concatenate(validation) if validation else None
-    if validation_curve is not None:
-        # Epochs skipped after the stop are NaN: the curves end where training did.
-        ran = np.isfinite(loss_curve).all(axis=1)
-        loss_curve, validation_curve = loss_curve[ran], validation_curve[ran]
     return TimedRun(state, loss_curve, validation_curve, compile_seconds, time.perf_counter() - start)
 
 
@@ -165,6 +210,7 @@ def fit(
     validation: Transitions | None = None,
     optimizer: optax.GradientTransformation | None = None,
     mesh: Mesh | None = None,
+    checkpoints: RunCheckpoints | None = None,
 ) -> FittedModel:
     """Train `spec` on `data` (a Transitions with raw actions): the library's one-call entry point.
 
@@ -189,7 +235,8 @@ def fit(
     training_data = TrainingData(to_buffer(data), to_buffer(validation) if validation is not None else None)
     chunked = on_epoch is not None or config.early_stopping_patience > 0
     chunk = progress_chunk_epochs(config.epochs) if chunked else None
-    run = train_timed(program, jax.random.key(seed), training_data, chunk_epochs=chunk, on_epoch=on_epoch, normalizer=normalizer)
+    run = train_timed(program, jax.random.key(seed), training_data, chunk_epochs=chunk, on_epoch=on_epoch,
+                      normalizer=normalizer, checkpoints=checkpoints)
     params = run.params
     if jax.process_count() > 1:
         # Every process gets the whole trained ensemble; what follows (scores, calibration) is host-side.

@@ -52,10 +52,12 @@ class TrainingData(NamedTuple):
 
 class ChunkMetrics(NamedTuple):
     """loss_curve (epochs, members): mean minibatch loss per epoch, in training mode (NaN for epochs
-    skipped after an early stop); validation_curve (epochs, members) when the run stops early."""
+    skipped after an early stop); validation_curve (epochs, members) when the run stops early;
+    trained (epochs,): False for the skipped epochs."""
 
     loss_curve: jax.Array
     validation_curve: jax.Array | None = None
+    trained: jax.Array | None = None
 
 
 # The metrics of a whole run have the same shape as a chunk's.
@@ -276,26 +278,26 @@ class TrainProgram:
             epoch, order = epoch_and_order
             if not early_stopping:
                 params, opt_state, losses = train_epoch(params, opt_state, epoch, order)
-                return (params, opt_state, stop), (losses, None)
+                return (params, opt_state, stop), (losses, None, jnp.bool_(True))
 
             def active(args):
                 params, opt_state, stop = args
                 params, opt_state, losses = train_epoch(params, opt_state, epoch, order)
                 scores = self.validation_scores(params, normalizer, data.validation)
-                return (params, opt_state, _early_stopping_update(stop, params, scores, config)), (losses, scores)
+                return (params, opt_state, _early_stopping_update(stop, params, scores, config)), (losses, scores, jnp.bool_(True))
 
             def stopped(args):
                 nan = jnp.full((members,), jnp.nan, jnp.float32)
-                return args, (nan, nan)
+                return args, (nan, nan, jnp.bool_(False))
 
             return jax.lax.cond(stop.stopped, stopped, active, (params, opt_state, stop))
 
         epoch_numbers = state.epoch + jnp.arange(epochs, dtype=jnp.int32)
-        (params, opt_state, stop), (loss_curve, validation_curve) = jax.lax.scan(
+        (params, opt_state, stop), (loss_curve, validation_curve, trained) = jax.lax.scan(
             epoch_step, (params, opt_state, state.early_stopping), (epoch_numbers, permutations)
         )
         new_state = state._replace(params=params, opt_state=opt_state, epoch=state.epoch + epochs, early_stopping=stop)
-        return new_state, ChunkMetrics(loss_curve, validation_curve)
+        return new_state, ChunkMetrics(loss_curve, validation_curve, trained)
 
 
 def _early_stopping_update(stop: EarlyStopping, params, scores: jax.Array, config: TrainConfig) -> EarlyStopping:

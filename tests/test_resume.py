@@ -1,0 +1,185 @@
+"""Never lose work: orbax checkpoints between chunks, exact resume, a non-finite loss stopped cleanly.
+
+The bit-identical claims hold on one device (the tests pin --devices 1 where a CLI runs); on several
+devices or a GPU, a resumed run equals an uninterrupted run on the same devices to the same
+tolerance as any two runs there (tests/test_sharding.py).
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from wm_jax.config import ModelConfig, TrainConfig
+from wm_jax.models import fit_normalizer, spec_for_env
+from wm_jax.training import (
+    ResumeError,
+    RunCheckpoints,
+    TrainingData,
+    TrainingDiverged,
+    make_train,
+    mse_loss,
+    to_buffer,
+    train_timed,
+)
+from wm_jax.training.objectives import make_objective
+
+WM_JAX = [sys.executable, "-m", "wm_jax"]
+EVERYTHING = dict(delta=True, normalize=True, probabilistic=True, reward_head=True, termination_head=True)
+
+
+def leaves_equal(a, b):
+    def raw(leaf):
+        return jax.random.key_data(leaf) if jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key) else leaf
+
+    a, b = jax.tree.leaves(a), jax.tree.leaves(b)
+    return len(a) == len(b) and all(np.array_equal(raw(x), raw(y)) for x, y in zip(a, b))
+
+
+def engine_run(cartpole_small, **options):
+    spec = spec_for_env("CartPole-v1", ModelConfig(kind="ensemble", members=3, **EVERYTHING))
+    config = TrainConfig(epochs=6, batch_size=64, bootstrap=True, shuffle="per_member", early_stopping_patience=4)
+    train, validation = cartpole_small.take(slice(0, 450)), cartpole_small.take(slice(450, 600))
+    normalizer = fit_normalizer(train.states, spec.encode_actions(train.actions), train.next_states, train.rewards,
+                                normalize=True, delta=True)
+    program = make_train(spec, config)
+    data = TrainingData(to_buffer(train), to_buffer(validation))
+    return train_timed(program, jax.random.key(3), data, normalizer=normalizer, **options)
+
+
+def test_a_resumed_run_equals_the_uninterrupted_run_bit_for_bit(cartpole_small, tmp_path):
+    """Every option that carries state (normaliser, bootstrap, per-member orders, early-stopping carry) on."""
+    whole = engine_run(cartpole_small)
+    directory = str(tmp_path / "checkpoints")
+    description = {"run": "engine test"}
+    saved = engine_run(cartpole_small, checkpoints=RunCheckpoints(directory, every=2, keep=5, description=description))
+    assert sorted(os.listdir(directory)) == ["2", "4", "6"]
+    assert leaves_equal(saved.params, whole.params), "checkpointing must not change the run"
+    # An interruption after epoch 2: the later checkpoints never got written.
+    for step in ("4", "6"):
+        subprocess.run(["rm", "-r", os.path.join(directory, step)], check=True)
+    epochs_run = []
+    resumed = engine_run(cartpole_small, checkpoints=RunCheckpoints(directory, every=2, keep=5, description=description),
+                         on_epoch=lambda epoch, losses: epochs_run.append(epoch))
+    assert epochs_run == [2, 3, 4, 5], "the resumed run must start after the checkpointed epoch"
+    assert leaves_equal(resumed.state, whole.state), "params, optimizer, key, epoch and early-stopping carry"
+    np.testing.assert_array_equal(resumed.loss_curve, whole.loss_curve)
+    np.testing.assert_array_equal(resumed.validation_curve, whole.validation_curve)
+    # Another run's checkpoints are refused, by description and by the state's shape.
+    with pytest.raises(ResumeError, match="differs from this one in run"):
+        engine_run(cartpole_small, checkpoints=RunCheckpoints(directory, every=2, keep=5, description={"run": "other"}))
+
+
+def test_a_non_finite_loss_stops_with_the_epoch_and_member_and_keeps_the_last_finite_checkpoint(cartpole_small, tmp_path):
+    spec = spec_for_env("CartPole-v1", ModelConfig(kind="ensemble", members=2))
+    config = TrainConfig(epochs=8, batch_size=64)
+    data = TrainingData(to_buffer(cartpole_small))
+    reference = train_timed(make_train(spec, config), jax.random.key(0), data)
+    # A loss that turns NaN once it falls below what member 1 reaches after 3 epochs: divergence on cue.
+    threshold = float(reference.loss_curve[3, 1])
+    base = make_objective(make_train(spec, config).graphdef, spec.config)
+
+    def fragile(params, batch, key):
+        loss, aux = base(params, batch, key)
+        return jnp.where(loss < threshold, jnp.nan, loss), aux
+
+    checkpoints = RunCheckpoints(str(tmp_path / "ck"), every=1, keep=2, description={})
+    with pytest.raises(TrainingDiverged) as caught:
+        train_timed(make_train(spec, config, objective=fragile), jax.random.key(0), data, checkpoints=checkpoints)
+    message = str(caught.value)
+    assert "\n" not in message and "member" in message and "nan" in message, message
+    epoch = int(message.split(" in epoch ")[1].split(";")[0])
+    assert 2 <= epoch <= 6
+    kept = checkpoints.latest_epoch()
+    assert kept == epoch - 1 and f"after epoch {kept}" in message
+    record = checkpoints.record()
+    assert np.isfinite(np.asarray(record["curves"]["loss_curve"], np.float64)).all()
+
+
+def train_command(data, out, *extra):
+    return [*WM_JAX, "train", "--data", str(data), "--out", str(out), "--model", "ensemble", "--members", "2",
+            "--devices", "1", "--seed", "3", *extra]
+
+
+def params(directory):
+    with np.load(os.path.join(directory, "params.npz")) as archive:
+        return {name: archive[name] for name in archive.files}
+
+
+@pytest.fixture(scope="module")
+def cli_data(tmp_path_factory):
+    path = tmp_path_factory.mktemp("resume") / "cartpole.npz"
+    subprocess.run([*WM_JAX, "collect", "--out", str(path), "--transitions", "600"], check=True, capture_output=True)
+    return path
+
+
+def test_sigkilled_training_resumes_to_the_uninterrupted_result(cli_data, tmp_path):
+    epochs = ["--epochs", "600", "--checkpoint-every", "100"]
+    whole = subprocess.run(train_command(cli_data, tmp_path / "whole", *epochs[:2]), capture_output=True, text=True)
+    assert whole.returncode == 0, whole.stderr[-2000:]
+    out = tmp_path / "killed"
+    process = subprocess.Popen(train_command(cli_data, out, *epochs), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    checkpoints, deadline = out / "checkpoints", time.time() + 300
+    while process.poll() is None and time.time() < deadline:
+        if checkpoints.is_dir() and any(name.isdigit() for name in os.listdir(checkpoints)):
+            process.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.01)
+    process.communicate(timeout=60)
+    assert process.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    assert not (out / "params.npz").exists() and not (out / "metrics.json").exists()
+    resumed = subprocess.run([*WM_JAX, "train", "--resume", str(out)], capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    after = int(resumed.stderr.split("after epoch ")[1].split()[0])
+    assert 100 <= after < 600, resumed.stderr
+    a, b = params(tmp_path / "whole"), params(out)
+    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a), "not bit-identical"
+    curves = [json.load(open(d / "metrics.json"))["loss_curve"] for d in (tmp_path / "whole", out)]
+    assert curves[0] == curves[1]
+
+
+def test_resume_refuses_what_it_cannot_continue(cli_data, tmp_path):
+    out = tmp_path / "run"
+    first = subprocess.run(train_command(cli_data, out, "--epochs", "4", "--checkpoint-every", "2"), capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr[-2000:]
+
+    def fails(command, message):
+        result = subprocess.run(command, capture_output=True, text=True)
+        assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr, result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert lines[-1].startswith("error: ") and sum(line.startswith("error") for line in lines) == 1, result.stderr
+
+    before = params(out)
+    # A fresh run into a directory with checkpoints would mix two runs.
+    fails(train_command(cli_data, out, "--epochs", "4", "--checkpoint-every", "2"), "--resume")
+    fails([*WM_JAX, "train", "--resume", str(out), "--epochs", "8"], "drop --epochs")
+    fails([*WM_JAX, "train", "--resume", str(tmp_path / "nothing")], "no checkpoints here")
+    # The data changed under the run.
+    other = tmp_path / "other.npz"
+    subprocess.run([*WM_JAX, "collect", "--out", str(other), "--transitions", "600", "--seed", "9"], check=True, capture_output=True)
+    os.replace(other, cli_data.with_name("moved.npz"))
+    original = cli_data.read_bytes()
+    cli_data.write_bytes(cli_data.with_name("moved.npz").read_bytes())
+    try:
+        fails([*WM_JAX, "train", "--resume", str(out)], "training_rows")
+    finally:
+        cli_data.write_bytes(original)
+    # A checkpoint from a newer format.
+    record_dir = out / "checkpoints" / "4" / "record"
+    record_file = next(p for p in record_dir.iterdir() if p.is_file())
+    record = json.loads(record_file.read_text())
+    record_file.write_text(json.dumps({**record, "format_version": 99}))
+    fails([*WM_JAX, "train", "--resume", str(out)], "newer than this wm-jax reads")
+    # A damaged one (its arrays gone).
+    record_file.write_text(json.dumps(record))
+    subprocess.run(["rm", "-r", str(out / "checkpoints" / "4" / "state")], check=True)
+    fails([*WM_JAX, "train", "--resume", str(out)], "unreadable")
+    after = params(out)
+    assert all(np.array_equal(before[k], after[k]) for k in before), "a refused resume must not touch the model"
