@@ -148,6 +148,48 @@ def test_known_rewards_match_gymnasium(env_id):
             state = next_state
 
 
+@pytest.mark.parametrize("env_id", ["Acrobot-v1", "MountainCar-v0"])
+def test_shaped_objectives_rise_toward_the_goal_stay_nonpositive_and_end_at_the_real_termination(env_id):
+    """On real gymnasium transitions: the same termination as the known function, every value <= 0
+    (so ending the episode is never avoided), 0 once terminated, and a higher value for the action
+    that moves toward the goal (the tip up for Acrobot; the push along the velocity for MountainCar,
+    which adds mechanical energy)."""
+    from wm_jax.envs.rewards import planning_objective, reward_and_termination
+
+    shaped, known = planning_objective(env_id, "shaped"), reward_and_termination(env_id)
+    env = gymnasium.make(env_id)
+    rng = np.random.default_rng(1)
+    better = 0
+    trials = 200
+    for trial in range(trials):
+        state, _ = env.reset(seed=trial)
+        for _ in range(rng.integers(0, 60)):
+            state, *_ = env.step(env.action_space.sample())
+        saved = np.array(env.unwrapped.state, np.float64)
+        values = []
+        for action in (0, 2):
+            env.unwrapped.state = saved.copy()
+            next_state, _, terminated, _, _ = env.step(action)
+            value, done = shaped(jnp.asarray(state), jnp.asarray(action), jnp.asarray(next_state))
+            assert bool(done) == bool(known(jnp.asarray(state), jnp.asarray(action), jnp.asarray(next_state))[1]) == terminated
+            assert float(value) <= 0.0 and (not terminated or float(value) == 0.0)
+            values.append(float(value))
+        if env_id == "MountainCar-v0":
+            toward = 2 if saved[1] > 0 else 0  # push along the velocity
+            better += values[toward // 2] > values[1 - toward // 2]
+        else:
+            # Torque 0 vs 2 on the joint: whichever raises the tip more must score higher.
+            heights = []
+            for action in (0, 2):
+                env.unwrapped.state = saved.copy()
+                s, *_ = env.step(action)
+                heights.append(-s[0] - (s[0] * s[2] - s[1] * s[3]))
+            better += (values[0] > values[1]) == (heights[0] > heights[1])
+    assert better >= 0.95 * trials, better
+    with pytest.raises(Exception, match="no shaped objective for CartPole-v1"):
+        planning_objective("CartPole-v1", "shaped")
+
+
 # 4. The model objective and the MPC agent.
 def _cartpole_model(members=3, seed=0):
     from wm_jax.config import ModelConfig
