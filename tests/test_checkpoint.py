@@ -28,7 +28,20 @@ def test_checkpoint_with_wrong_shapes_or_missing_files_is_a_clear_error(tmp_path
     save_checkpoint(str(tmp_path), ensemble_of(spec, init_ensemble_params(spec, jax.random.key(0))))
     model = json.loads((tmp_path / "model.json").read_text())
     (tmp_path / "model.json").write_text(json.dumps({**model, "state_dim": 6}))
+    # params.npz carries its own description: an edited (or another run's) model.json is refused.
+    with pytest.raises(CheckpointError, match="disagree"):
+        load_checkpoint(str(tmp_path))
+    # An export from before the description travelled inside params.npz is checked shape by shape.
+    with np.load(tmp_path / "params.npz") as archive:
+        arrays = {name: archive[name] for name in archive.files if name != "model.json"}
+    np.savez(tmp_path / "params.npz", **arrays)
     with pytest.raises(CheckpointError, match="expected shape"):
+        load_checkpoint(str(tmp_path))
+    (tmp_path / "model.json").write_text(json.dumps({**model, "format_version": 2}))
+    with pytest.raises(CheckpointError, match="newer than this wm-jax reads"):
+        load_checkpoint(str(tmp_path))
+    (tmp_path / "params.npz").write_bytes((tmp_path / "params.npz").read_bytes()[:300])
+    with pytest.raises(CheckpointError, match="unreadable"):
         load_checkpoint(str(tmp_path))
     (tmp_path / "params.npz").unlink()
     with pytest.raises(CheckpointError, match="no such file"):

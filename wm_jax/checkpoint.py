@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 
 import jax
 import jax.numpy as jnp
@@ -31,6 +32,10 @@ NORMALIZER_PREFIX = "normalizer."
 CALIBRATION_PREFIX = "calibration."
 MODEL_FILE = "model.json"
 BASELINES_FILE = "baselines.json"
+DESCRIPTION_KEY = "model.json"
+# The export's version: 1 added it (and the description inside params.npz); files without one are
+# older exports, still read.
+FORMAT_VERSION = 1
 
 
 class CheckpointError(UserError):
@@ -65,14 +70,18 @@ def save_checkpoint(directory: str, ensemble: Ensemble, baselines: dict | None =
     """Write params.npz, model.json and (if given) baselines.json into `directory` (created if needed)."""
     spec = ensemble.spec
     os.makedirs(directory, exist_ok=True)
-    model = {"state_dim": spec.state_dim, "action_dim": spec.action_dim, "env_id": spec.env_id,
-             "action_encoding": spec.action_encoding, **_config_dict(spec.config),
+    model = {"format_version": FORMAT_VERSION, "state_dim": spec.state_dim, "action_dim": spec.action_dim,
+             "env_id": spec.env_id, "action_encoding": spec.action_encoding, **_config_dict(spec.config),
              "elites": [int(i) for i in ensemble.elites]}
+    description = json.dumps(model, indent=2).encode()
     arrays = {**flatten_params(ensemble.params),
+              # The description travels inside the parameter file too, so the two are written as one
+              # unit: model.json is its readable copy, and a model.json that disagrees is refused.
+              DESCRIPTION_KEY: np.frombuffer(description, np.uint8),
               **{NORMALIZER_PREFIX + name: value for name, value in ensemble.normalizer.to_arrays().items()},
               **{CALIBRATION_PREFIX + name: np.asarray(value) for name, value in ensemble.calibration._asdict().items()}}
     atomic_write(os.path.join(directory, PARAMS_FILE), lambda f: np.savez(f, **arrays))
-    atomic_write(os.path.join(directory, MODEL_FILE), lambda f: f.write(json.dumps(model, indent=2).encode()))
+    atomic_write(os.path.join(directory, MODEL_FILE), lambda f: f.write(description))
     if baselines is not None:
         atomic_write(os.path.join(directory, BASELINES_FILE), lambda f: f.write(json.dumps(baselines, indent=2).encode()))
 
@@ -105,8 +114,24 @@ def load_checkpoint(directory: str) -> Ensemble:
         if not os.path.isfile(path):
             raise CheckpointError(f"{path}: no such file (is {directory} a directory written by `wm-jax train`?)")
     try:
-        with open(model_path) as handle:
-            model = json.load(handle)
+        with np.load(params_path, allow_pickle=False) as archive:
+            flat = {name: archive[name] for name in archive.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise CheckpointError(f"{params_path}: unreadable ({type(error).__name__}: {error})") from None
+    try:
+        with open(model_path, "rb") as handle:
+            described = handle.read()
+        embedded = flat.pop(DESCRIPTION_KEY, None)
+        if embedded is not None and embedded.tobytes() != described:
+            raise CheckpointError(f"{model_path} and {params_path} disagree (edited, or copied from different "
+                                  "runs): the description inside params.npz is the model's")
+        model = json.loads(described)
+        if not isinstance(model, dict):
+            raise ValueError("not a JSON object")
+        version = model.get("format_version", 0)
+        if not isinstance(version, int) or version > FORMAT_VERSION:
+            raise CheckpointError(f"{model_path}: format version {version!r} is newer than this wm-jax reads "
+                                  f"({FORMAT_VERSION}); upgrade wm-jax")
         spec = ModelSpec(
             state_dim=int(model["state_dim"]),
             action_dim=int(model["action_dim"]),
@@ -128,13 +153,10 @@ def load_checkpoint(directory: str) -> Ensemble:
         elites = np.asarray(model.get("elites", range(spec.config.members)), np.int64)
         if elites.ndim != 1 or elites.size == 0 or elites.min() < 0 or elites.max() >= spec.config.members:
             raise ValueError(f"elites {elites.tolist()} are not members of an ensemble of {spec.config.members}")
+    except CheckpointError:
+        raise
     except (OSError, ValueError, KeyError, TypeError, ConfigError, EnvError) as error:
         raise CheckpointError(f"{model_path}: unreadable model description ({type(error).__name__}: {error})") from None
-    try:
-        with np.load(params_path, allow_pickle=False) as archive:
-            flat = {name: archive[name] for name in archive.files}
-    except (OSError, ValueError, EOFError) as error:
-        raise CheckpointError(f"{params_path}: unreadable ({type(error).__name__}: {error})") from None
     stats = {name[len(NORMALIZER_PREFIX):]: flat.pop(name) for name in list(flat) if name.startswith(NORMALIZER_PREFIX)}
     calibration = {name[len(CALIBRATION_PREFIX):]: flat.pop(name) for name in list(flat) if name.startswith(CALIBRATION_PREFIX)}
     template = jax.eval_shape(lambda: init_ensemble_params(spec, jax.random.key(0)))
