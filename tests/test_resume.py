@@ -183,3 +183,32 @@ def test_resume_refuses_what_it_cannot_continue(cli_data, tmp_path):
     fails([*WM_JAX, "train", "--resume", str(out)], "unreadable")
     after = params(out)
     assert all(np.array_equal(before[k], after[k]) for k in before), "a refused resume must not touch the model"
+
+
+def test_mbrl_resumes_from_its_buffer_model_and_iteration_count(tmp_path, capsys, monkeypatch):
+    """An mbrl run cut after iteration 2 and resumed logs the same episodes and ends at the same agent."""
+    import shutil
+
+    from wm_jax.cli import main
+
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    flags = ["--env", "CartPole-v1", "--max-transitions", "500", "--epochs", "3", "--horizon", "8",
+             "--candidates", "50", "--eval-episodes", "2", "--devices", "1", "--checkpoint-every", "1", "--keep", "9"]
+    assert main(["mbrl", *flags, "--out", str(whole)]) == 0
+    steps = sorted(int(name) for name in os.listdir(whole / "checkpoints") if name.isdigit())
+    assert len(steps) >= 3, steps
+    shutil.copytree(whole / "checkpoints", cut / "checkpoints")
+    for step in steps[2:]:  # the run "died" after iteration 2
+        shutil.rmtree(cut / "checkpoints" / str(step))
+    capsys.readouterr()
+    import wm_jax.planning.mbrl as mbrl
+
+    episodes = []
+    real_run_episode = mbrl.run_episode
+    monkeypatch.setattr(mbrl, "run_episode", lambda *a, **k: episodes.append(1) or real_run_episode(*a, **k))
+    assert main(["mbrl", "--resume", str(cut)]) == 0
+    assert len(episodes) == len(steps) - 2, "only the iterations after the checkpoint run again"
+    assert "after iteration 2" in capsys.readouterr().err
+    a, b = (json.loads((d / "mbrl.json").read_text()) for d in (whole, cut))
+    assert [i["train_return"] for i in a["iterations"]] == [i["train_return"] for i in b["iterations"]]
+    assert a["eval_returns"] == b["eval_returns"] and a["real_transitions_used"] == b["real_transitions_used"]

@@ -18,6 +18,64 @@ from .devices import DeviceOptions, DistributedOptions
 from .errors import exit_code_of
 
 
+# --- Checkpointed commands (train, mbrl): --checkpoint-every K, --keep N, --resume DIR ------------
+# A command's own settings are saved in its checkpoints; `--resume DIR` rebuilds the command from
+# them, so the resumed run is the same run. Where it runs (devices, processes) may change.
+_NOT_SAVED = ("out", "resume", "progress", "render")
+
+
+def _placement_fields(command) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(DistributedOptions if isinstance(command, DistributedOptions)
+                                                    else DeviceOptions))
+
+
+def saved_settings(command) -> dict:
+    """The settings that define a checkpointed run (not where it runs, nor how it reports)."""
+    skip = _NOT_SAVED + _placement_fields(command)
+    return {f.name: getattr(command, f.name) for f in dataclasses.fields(command) if f.name not in skip}
+
+
+def resumed_command(command):
+    """The interrupted run's own command, read from DIR/checkpoints, on this command's devices."""
+    from .training import CHECKPOINTS_DIR, RunCheckpoints
+
+    record = RunCheckpoints.of_run(os.path.join(command.resume, CHECKPOINTS_DIR))
+    skip = _NOT_SAVED + _placement_fields(command)
+    extra = [f.name for f in dataclasses.fields(command) if f.name not in skip and getattr(command, f.name) != f.default]
+    if extra:
+        flags = ", ".join("--" + name.replace("_", "-") for name in extra)
+        raise ConfigError(f"--resume takes the run's settings from its checkpoints; drop {flags}")
+    try:
+        saved = type(command)(**record["description"]["command"])
+    except (KeyError, TypeError) as error:
+        raise ConfigError(f"{command.resume}: the checkpoint's settings are unreadable ({error})") from None
+    placement = {name: getattr(command, name) for name in _placement_fields(command)}
+    if not command.devices:
+        # The devices the run started on, so a resume on the same host is bit-identical.
+        placement["devices"] = int(record.get("notes", {}).get("devices", 0))
+    kept = {name: getattr(command, name) for name in _NOT_SAVED if hasattr(command, name) and name not in ("out", "resume")}
+    # The run continues where its checkpoints are, even if its directory has moved since.
+    return dataclasses.replace(saved, out=command.resume, resume=command.resume, **kept, **placement)
+
+
+def open_checkpoints(command, description: dict, resuming: bool, mesh, unit: str):
+    """The run's `RunCheckpoints` in OUT/checkpoints; a fresh run refuses a directory that already has some."""
+    import jax
+
+    from .training import CHECKPOINTS_DIR, RunCheckpoints
+
+    notes = {"devices": 1 if mesh is None else int(mesh.devices.size), "processes": jax.process_count()}
+    checkpoints = RunCheckpoints(os.path.join(command.out, CHECKPOINTS_DIR), every=command.checkpoint_every,
+                                 keep=command.keep, description=description, notes=notes)
+    if resuming:
+        checkpoints.resumable()
+        print(f"resuming {command.out} after {unit} {checkpoints.latest_epoch()}", file=sys.stderr)
+    elif checkpoints.latest_epoch() is not None:
+        raise ConfigError(f"{command.out} already holds a run's checkpoints: continue it with --resume {command.out}, "
+                          "or write into another --out")
+    return checkpoints
+
+
 @dataclasses.dataclass(frozen=True)
 class Collect:
     """Collect random-policy transitions into a data file (format version 2, see the README)."""
@@ -114,22 +172,11 @@ class Train(DistributedOptions):
 
     def checkpoints(self, train, split: dict, resuming: bool, mesh):
         """The run's `RunCheckpoints`: its description is this command and a fingerprint of its training rows."""
-        from .training import CHECKPOINTS_DIR, RunCheckpoints, fingerprint
+        from .training import fingerprint
 
-        directory = os.path.join(self.out, CHECKPOINTS_DIR)
-        own = ("resume", "progress", *(f.name for f in dataclasses.fields(DistributedOptions)))
-        command = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in own}
-        description = {"command": command, "split": split,
+        description = {"command": saved_settings(self), "split": split,
                        "training_rows": fingerprint(train.states, train.actions, train.next_states)}
-        import jax
-
-        notes = {"devices": 1 if mesh is None else int(mesh.devices.size), "processes": jax.process_count()}
-        checkpoints = RunCheckpoints(directory, every=self.checkpoint_every, keep=self.keep, description=description,
-                                     notes=notes)
-        if not resuming and checkpoints.latest_epoch() is not None:
-            raise ConfigError(f"{self.out} already holds a run's checkpoints: continue it with --resume {self.out}, "
-                              "or train into another --out")
-        return checkpoints
+        return open_checkpoints(self, description, resuming, mesh, "epoch")
 
     def model_config(self):
         base = tutorial_model_config(self.model, self.members if self.members is not None else 5)
@@ -147,30 +194,10 @@ class Train(DistributedOptions):
 
     def __call__(self) -> None:
         if self.resume is not None:
-            return self.resumed().run(resuming=True)
+            return resumed_command(self).run(resuming=True)
         if self.data is None or self.out is None:
             raise ConfigError("give --data FILE and --out DIR (or --resume DIR)")
         return self.run(resuming=False)
-
-    def resumed(self) -> "Train":
-        """The interrupted run's own command, read from its checkpoints, on this command's devices."""
-        from .training import CHECKPOINTS_DIR, RunCheckpoints
-
-        record = RunCheckpoints.of_run(os.path.join(self.resume, CHECKPOINTS_DIR))
-        own = ("resume", "progress", *(f.name for f in dataclasses.fields(DistributedOptions)))
-        extra = [f.name for f in dataclasses.fields(self) if f.name not in own and getattr(self, f.name) != f.default]
-        if extra:
-            flags = ", ".join("--" + name.replace("_", "-") for name in extra)
-            raise ConfigError(f"--resume takes the run's settings from its checkpoints; drop {flags}")
-        try:
-            saved = Train(**record["description"]["command"])
-        except (KeyError, TypeError) as error:
-            raise ConfigError(f"{self.resume}: the checkpoint's command is unreadable ({error})") from None
-        placement = {f.name: getattr(self, f.name) for f in dataclasses.fields(DistributedOptions)}
-        if not self.devices:
-            # The devices the run started on, so a resume on the same host is bit-identical.
-            placement["devices"] = int(record.get("notes", {}).get("devices", 0))
-        return dataclasses.replace(saved, progress=self.progress, resume=self.resume, **placement)
 
     def run(self, resuming: bool) -> None:
         from tqdm.auto import tqdm
@@ -223,9 +250,6 @@ class Train(DistributedOptions):
             bars[0].set_postfix(loss=f"{float(losses.mean()):.3e}")
 
         checkpoints = self.checkpoints(train, split, resuming, mesh) if self.checkpoint_every else None
-        if resuming:
-            checkpoints.resumable()
-            print(f"resuming {self.out} after epoch {checkpoints.latest_epoch()} of {self.epochs}", file=sys.stderr)
         fitted = fit(spec, train_cfg, train, self.seed, on_epoch if self.progress else None, mesh=mesh,
                      checkpoints=checkpoints)
         if checkpoints is not None:
@@ -437,6 +461,12 @@ class Mbrl(DeviceOptions):
     the known reward plus a dense term toward the goal (shaped: Acrobot, MountainCar); returns are always the real ones"""
     render: bool = False
     """save a GIF of one evaluation episode (DIR/episode.gif)"""
+    checkpoint_every: int = 0
+    """save the buffer, the model and the key to DIR/checkpoints every K iterations (orbax; 0: never)"""
+    keep: int = 3
+    """keep the last N checkpoints"""
+    resume: str | None = None
+    """continue the interrupted run in this directory (its --out), with its own settings, from its latest checkpoint"""
 
     def config(self):
         from .config import MBRLConfig, PlannerConfig
@@ -449,6 +479,11 @@ class Mbrl(DeviceOptions):
                           eval_episodes=self.eval_episodes, eval_backend=self.eval_backend, planner=planner)
 
     def __call__(self) -> None:
+        if self.resume is not None:
+            return resumed_command(self).run(resuming=True)
+        return self.run(resuming=False)
+
+    def run(self, resuming: bool) -> None:
         import numpy as np
         from tqdm.auto import tqdm
 
@@ -474,7 +509,13 @@ class Mbrl(DeviceOptions):
             bar.set_postfix(episode_return=f"{record['train_return']:.1f}")
 
         frames = [] if self.render else None
-        result = run_mbrl(self.env, config, self.seed, on_progress, frames, mesh=self.mesh(config.members))
+        mesh = self.mesh(config.members)
+        checkpoints = None
+        if self.checkpoint_every:
+            checkpoints = open_checkpoints(self, {"command": saved_settings(self)}, resuming, mesh, "iteration")
+        result = run_mbrl(self.env, config, self.seed, on_progress, frames, mesh=mesh, checkpoints=checkpoints)
+        if checkpoints is not None:
+            checkpoints.close()
         bar.close()
         os.makedirs(self.out, exist_ok=True)
         summary = {

@@ -24,7 +24,7 @@ from ..envs.gymnasium_collect import collect_gymnasium
 from ..envs.rewards import EPISODE_CAPS, planning_objective
 from ..models.ensemble import Ensemble, ensemble_of
 from ..models.spec import spec_for_env
-from ..training import TrainingData, append, fit_normalizer_for, make_train, to_buffer, valid_rows
+from ..training import RunCheckpoints, TrainingData, append, fit_normalizer_for, make_train, to_buffer, valid_rows
 from ..transitions import Transitions
 from .mpc import MPCAgent
 
@@ -157,10 +157,13 @@ class MBRLResult:
 
 
 def run_mbrl(env_id: str, config: MBRLConfig, seed: int, on_progress: Callable[[int, dict], None] | None = None,
-             frames: list | None = None, mesh=None) -> MBRLResult:
+             frames: list | None = None, mesh=None, checkpoints: RunCheckpoints | None = None) -> MBRLResult:
     """The whole loop; `on_progress(real_transitions, iteration_record)` after every iteration;
     `frames`, if given, receives the rgb frames of the first evaluation episode (replayed); `mesh`
-    (`training.training_mesh`) spreads the ensemble's training over several devices."""
+    (`training.training_mesh`) spreads the ensemble's training over several devices; `checkpoints`
+    (`training.RunCheckpoints`) saves the buffer, the model and the key every K iterations and
+    resumes a saved run: each iteration's episode starts from its own reset seed, so a resumed run
+    continues exactly as the uninterrupted one would have."""
     import gymnasium as gym
 
     started = time.perf_counter()
@@ -174,6 +177,10 @@ def run_mbrl(env_id: str, config: MBRLConfig, seed: int, on_progress: Callable[[
     env = gym.make(env_id)
     key = jax.random.key(seed + 1)
     iterations, used, train_seconds, act_seconds = [], data.size, 0.0, 0.0
+    if checkpoints is not None and checkpoints.latest_epoch() is not None:
+        (buffer, trainer.params, key), record = checkpoints.restore((buffer, trainer.params, key))
+        iterations, used = record["iterations"], record["real_transitions"]
+        train_seconds, act_seconds = record["seconds"]["train"], record["seconds"]["act"]
     while used < config.max_transitions:
         tick = time.perf_counter()
         model = trainer.train(buffer, len(iterations))
@@ -188,6 +195,10 @@ def run_mbrl(env_id: str, config: MBRLConfig, seed: int, on_progress: Callable[[
         used += episode.size
         record = {"iteration": len(iterations), "real_transitions": used, "train_return": total, "episode_steps": episode.size}
         iterations.append(record)
+        if checkpoints is not None and (len(iterations) % checkpoints.every == 0 or used >= config.max_transitions):
+            checkpoints.save(len(iterations), (buffer, trainer.params, key),
+                             {"iterations": iterations, "real_transitions": used,
+                              "seconds": {"train": train_seconds, "act": act_seconds}})
         if on_progress is not None:
             on_progress(used, record)
     model = trainer.train(buffer, len(iterations))

@@ -1,10 +1,11 @@
 """Checkpoints of a training run in progress, so an interrupted run resumes where it stopped.
 
 `RunCheckpoints(directory, every=K, keep=N, description=...)` wraps orbax-checkpoint's
-`CheckpointManager`. Between compiled chunks (`train_timed`), every K epochs, it saves the whole
-`TrainState`: parameters, optimizer state, run key, epoch, the normaliser's statistics and the
-early-stopping carry, plus a JSON record holding the run's description (configuration, data
-fingerprint and split), the loss curves so far and the state's signature. orbax writes each step
+`CheckpointManager` around any pytree of arrays. Between compiled chunks (`train_timed`), every K
+epochs, training saves the whole `TrainState`: parameters, optimizer state, run key, epoch, the
+normaliser's statistics and the early-stopping carry, plus a JSON record holding the run's
+description (configuration, data fingerprint and split), the loss curves so far and the state's
+signature. The model-based RL loop saves its buffer, model and key after each iteration. orbax writes each step
 into a temporary directory and renames it when complete, so a process killed mid-save leaves no
 checkpoint that looks whole; the last N are kept.
 
@@ -29,7 +30,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..errors import UserError
-from .state import TrainState
 
 FORMAT_VERSION = 1
 CHECKPOINTS_DIR = "checkpoints"
@@ -53,7 +53,7 @@ def _is_key(leaf) -> bool:
     return hasattr(leaf, "dtype") and jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key)
 
 
-def state_signature(state: TrainState) -> list[str]:
+def state_signature(state) -> list[str]:
     """One line per leaf, "path shape dtype", in pytree order: what a checkpoint must match."""
     lines = []
     for path, leaf in jax.tree_util.tree_flatten_with_path(state)[0]:
@@ -62,12 +62,12 @@ def state_signature(state: TrainState) -> list[str]:
     return lines
 
 
-def _to_arrays(state: TrainState) -> dict[str, jax.Array]:
+def _to_arrays(state) -> dict[str, jax.Array]:
     return {f"{i:05d}": jax.random.key_data(leaf) if _is_key(leaf) else leaf
             for i, leaf in enumerate(jax.tree.leaves(state))}
 
 
-def _from_arrays(arrays: dict, template: TrainState) -> TrainState:
+def _from_arrays(arrays: dict, template):
     leaves = []
     for i, leaf in enumerate(jax.tree.leaves(template)):
         # Uncommitted host-backed arrays, like a fresh run's state: the next chunk places them on its mesh.
@@ -109,13 +109,13 @@ class RunCheckpoints:
     def latest_epoch(self) -> int | None:
         return self._manager.latest_step()
 
-    def save(self, state: TrainState, curves: dict) -> None:
-        """Save `state` (between chunks) with the loss curves so far ({name: (epochs, members) array or None})."""
+    def save(self, step: int, state, extras: dict) -> None:
+        """Save the pytree `state` as checkpoint `step` (between chunks), with JSON-able `extras`
+        (a training run's loss curves so far; the model-based RL loop's iteration log)."""
         ocp = self._ocp
         record = {"format_version": FORMAT_VERSION, "description": self.description, "notes": self.notes,
-                  "signature": state_signature(state),
-                  "curves": {name: None if curve is None else np.asarray(curve).tolist() for name, curve in curves.items()}}
-        self._manager.save(int(state.epoch), force=True,
+                  "signature": state_signature(state), **extras}
+        self._manager.save(int(step), force=True,
                            args=ocp.args.Composite(state=ocp.args.StandardSave(_to_arrays(state)),
                                                    record=ocp.args.JsonSave(record)))
 
@@ -145,8 +145,8 @@ class RunCheckpoints:
             raise ResumeError(f"{self.directory}: the checkpointed run differs from this one in {', '.join(differing)}")
         return record
 
-    def restore(self, template: TrainState) -> tuple[TrainState, dict]:
-        """The latest saved state, shaped like `template`, and its curves; refuses another run's checkpoint."""
+    def restore(self, template):
+        """(the latest saved state, shaped like the pytree `template`; its record); refuses another run's checkpoint."""
         epoch = self.latest_epoch()
         record = self.resumable(epoch)
         expected = state_signature(template)
@@ -160,14 +160,9 @@ class RunCheckpoints:
             arrays = self._manager.restore(epoch, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract)))["state"]
         except Exception as error:
             raise ResumeError(f"{self.directory}: checkpoint of epoch {epoch} is unreadable ({type(error).__name__})") from None
-        curves = {name: None if curve is None else np.asarray(curve, np.float32).reshape(-1, _members(template))
-                  for name, curve in record["curves"].items()}
-        return _from_arrays(arrays, template), curves
+        return _from_arrays(arrays, template), record
 
     def close(self) -> None:
         self._manager.wait_until_finished()
         self._manager.close()
 
-
-def _members(state: TrainState) -> int:
-    return jax.tree.leaves(state.params)[0].shape[0]

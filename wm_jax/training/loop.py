@@ -104,7 +104,10 @@ def train_timed(
     state = begin(init_key, run_key, normalizer)
     curves, validation = [], []
     if checkpoints is not None and checkpoints.latest_epoch() is not None:
-        state, saved = checkpoints.restore(state)
+        state, record = checkpoints.restore(state)
+        members = program.members
+        saved = {name: None if curve is None else np.asarray(curve, np.float32).reshape(-1, members)
+                 for name, curve in record["curves"].items()}
         curves = [saved["loss_curve"]]
         validation = [saved["validation_curve"]] if saved.get("validation_curve") is not None else []
     chunks = {}
@@ -140,8 +143,10 @@ def train_timed(
                 on_epoch(done + offset, epoch_losses)
         done += size
         if checkpoints is not None:
-            checkpoints.save(state, {"loss_curve": np.concatenate(curves),
-                                     "validation_curve": np.concatenate(validation) if validation else None})
+            curves_so_far = {"loss_curve": np.concatenate(curves),
+                             "validation_curve": np.concatenate(validation) if validation else None}
+            checkpoints.save(done, state, {"curves": {name: None if curve is None else curve.tolist()
+                                                      for name, curve in curves_so_far.items()}})
     jax.block_until_ready(state)
     loss_curve = np.concatenate(curves)
     validation_curve = np.concatenate(validation) if validation else None
