@@ -31,8 +31,10 @@ def add_ratios(results: list[dict]) -> None:
 
 
 def write_json(path: str, machine: dict, results: list[dict], compile_cache: dict | None, collection: dict | None = None,
-               engine: dict | None = None, planning: list | None = None) -> None:
+               engine: dict | None = None, planning: list | None = None, memory: list | None = None) -> None:
     doc = {"machine": machine, "results": results}
+    if memory is not None:
+        doc["memory"] = memory
     if planning is not None:
         doc["planning"] = planning
     if engine is not None:
@@ -51,10 +53,10 @@ def _fmt(x, spec: str) -> str:
 
 
 def markdown(machine: dict, results: list[dict], compile_cache: dict | None, collection: dict | None = None,
-             engine: dict | None = None, planning: list | None = None) -> str:
+             engine: dict | None = None, planning: list | None = None, memory: list | None = None) -> str:
     peak = machine["matmul_peak_gflops"]
     title = ("# Ensemble training bench" if results else "# Data collection bench" if collection
-             else "# Engine options bench" if engine else "# Planning bench")
+             else "# Engine options bench" if engine else "# Planning bench" if planning else "# Memory bench")
     lines = [
         title,
         "",
@@ -114,6 +116,10 @@ def markdown(machine: dict, results: list[dict], compile_cache: dict | None, col
         from .planning import markdown as planning_markdown
 
         lines += ["", "## Planning (one MPC step after compilation; median)", "", planning_markdown(planning, peak)]
+    if memory:
+        from .memory import markdown as memory_markdown
+
+        lines += ["", "## Memory (one epoch in a fresh process per row, one device)", "", memory_markdown(memory)]
     return "\n".join(lines) + "\n"
 
 

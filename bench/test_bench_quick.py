@@ -56,6 +56,9 @@ def test_quick_bench_writes_json_markdown_and_plot(tmp_path):
     planning = doc["planning"]
     assert [r["states"] for r in planning] == [1, 20] and all(r["seconds"] > 0 and r["gflops"] > 0 for r in planning)
     assert "## Planning" in paths["md"].read_text()
+    memory = doc["memory"]
+    assert memory and all(r["peak_host_bytes"] >= r["baseline_bytes"] > 0 for r in memory)
+    assert "## Memory" in paths["md"].read_text()
 
 
 COLLECTION_ROWS = {"gymnasium-loop", "gymnasium-vector-sync", "jax-native"}
