@@ -109,7 +109,7 @@ def plot_loss_curves(curves: dict[str, np.ndarray], path: str, title: str) -> No
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
     plt.close(fig)
 
 
@@ -132,7 +132,7 @@ def plot_trajectory(
     axes[-1, 0].set_xlabel("step")
     axes[-1, 0].xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
 
 
@@ -150,8 +150,13 @@ def plot_rollout_errors(curves: dict[str, np.ndarray], horizons: np.ndarray, pat
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
     plt.close(fig)
+
+
+def save_figure(fig, path: str, dpi: int) -> None:
+    """Write a matplotlib figure atomically: a crash never leaves half a PNG."""
+    atomic_write(path, lambda handle: fig.savefig(handle, format="png", dpi=dpi))
 
 
 def plot_learning_curve(real_transitions: Sequence[int], returns: Sequence[float], eval_returns: Sequence[float],
@@ -170,7 +175,7 @@ def plot_learning_curve(real_transitions: Sequence[int], returns: Sequence[float
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
     plt.close(fig)
 
 

@@ -12,7 +12,7 @@ from typing import NamedTuple, Sequence
 import numpy as np
 
 from ..intervals import PredictiveMoments, interval_levels, predictive_moments  # noqa: F401 (re-exported)
-from ..report import pyplot
+from ..report import pyplot, save_figure
 
 
 class ReliabilityCurve(NamedTuple):
@@ -137,7 +137,7 @@ def plot_reliability(
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
     plt.close(fig)
 
 
@@ -170,5 +170,5 @@ def plot_epistemic(
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
     plt.close(fig)
