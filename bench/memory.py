@@ -65,9 +65,9 @@ def run(quick: bool = False, log=print) -> list[dict]:
         row["training_bytes"] = row["peak_host_bytes"] - row["baseline_bytes"]
         # What the run must hold at least: the rows (float32 states, next states, rewards, int32
         # actions, bool flags) and, per member, parameters + gradients + two Adam moments.
-        params = 4 * (5 * 64 + 64 + 64 * 32 + 32 + 32 * 4 + 4)
+        params = 5 * 64 + 64 + 64 * 32 + 32 + 32 * 4 + 4
         row["data_bytes"] = n * (4 * 4 * 2 + 4 + 4 + 1)
-        row["member_state_bytes"] = members * params * 4
+        row["member_state_bytes"] = members * params * 4 * 4  # float32 params, gradients, two Adam moments
         rows.append(row)
         log(f"  E={members:<4d} N={n:<8d} peak RSS {row['peak_host_bytes'] / 2**20:,.0f} MiB "
             f"(baseline {row['baseline_bytes'] / 2**20:,.0f} MiB, training +{row['training_bytes'] / 2**20:,.0f} MiB), "
