@@ -27,7 +27,7 @@ def test_mbrl_writes_the_record_the_learning_curve_and_a_gif(tmp_path):
     "argv, message",
     [
         (["--env", "Nope-v0"], "supported"),
-        (["--max-transitions", "1"], "max transitions must be >= 2"),
+        (["--max-transitions", "1"], "max transitions must be in [2, "),
         (["--max-transitions", "100", "--initial-transitions", "100"], "initial transitions must be in [1, 100)"),
         (["--horizon", "0"], "planner horizon must be >= 1"),
         (["--candidates", "5"], "keeps no elite"),

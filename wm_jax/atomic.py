@@ -12,6 +12,8 @@ import os
 import tempfile
 from typing import IO, Callable
 
+from .errors import UserError
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -36,3 +38,22 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
         if os.path.exists(handle.name):
             os.unlink(handle.name)
         raise
+
+
+def check_output_path(path: str | os.PathLike, *, directory: bool = False) -> None:
+    """Refuse, before any work is done, an output path that can never be written.
+
+    `directory`: the path is a directory to create (or reuse); otherwise a file to create or replace.
+    A path whose nearest existing ancestor is a file (`--out data.npz/sub`), a file where a
+    directory is wanted, or a directory where a file is wanted is a one-line UserError.
+    """
+    path = os.fspath(path)
+    if directory and os.path.exists(path) and not os.path.isdir(path):
+        raise UserError(f"{path}: exists and is not a directory")
+    if not directory and os.path.isdir(path):
+        raise UserError(f"{path}: is a directory, expected a file name")
+    ancestor = os.path.dirname(path)  # "" is the working directory
+    while ancestor and not os.path.exists(ancestor):
+        ancestor = os.path.dirname(ancestor)
+    if ancestor and not os.path.isdir(ancestor):
+        raise UserError(f"{path}: cannot be created, {ancestor} is a file, not a directory")

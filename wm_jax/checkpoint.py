@@ -21,6 +21,7 @@ from flax import nnx
 
 from .atomic import atomic_write
 from .config import ConfigError, ModelConfig
+from .data.format import not_an_archive
 from .envs import ACTION_ENCODINGS, EnvError, env_info
 from .errors import UserError
 from .intervals import QUANTILES, Calibration
@@ -93,9 +94,12 @@ def load_baselines(directory: str) -> dict | None:
         return None
     try:
         with open(path) as handle:
-            return json.load(handle)
+            baselines = json.load(handle)
     except (OSError, ValueError) as error:
         raise CheckpointError(f"{path}: unreadable ({type(error).__name__}: {error})") from None
+    if not isinstance(baselines, dict):
+        raise CheckpointError(f"{path}: expected a JSON object, got {type(baselines).__name__}")
+    return baselines
 
 
 # The model's switches; a checkpoint from before they existed has them all off.
@@ -113,10 +117,13 @@ def load_checkpoint(directory: str) -> Ensemble:
     for path in (model_path, params_path):
         if not os.path.isfile(path):
             raise CheckpointError(f"{path}: no such file (is {directory} a directory written by `wm-jax train`?)")
+    if not zipfile.is_zipfile(params_path):
+        raise CheckpointError(f"{params_path}: unreadable, {not_an_archive(params_path)}; expected the output of "
+                              "`wm-jax train`")
     try:
         with np.load(params_path, allow_pickle=False) as archive:
             flat = {name: archive[name] for name in archive.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+    except Exception as error:  # noqa: BLE001 - a damaged archive fails in zipfile or numpy in many ways
         raise CheckpointError(f"{params_path}: unreadable ({type(error).__name__}: {error})") from None
     try:
         with open(model_path, "rb") as handle:
@@ -132,9 +139,13 @@ def load_checkpoint(directory: str) -> Ensemble:
         if not isinstance(version, int) or version > FORMAT_VERSION:
             raise CheckpointError(f"{model_path}: format version {version!r} is newer than this wm-jax reads "
                                   f"({FORMAT_VERSION}); upgrade wm-jax")
+        for name, least in (("state_dim", 1), ("action_dim", 0)):
+            value = model[name]
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
         spec = ModelSpec(
-            state_dim=int(model["state_dim"]),
-            action_dim=int(model["action_dim"]),
+            state_dim=model["state_dim"],
+            action_dim=model["action_dim"],
             config=ModelConfig(
                 kind=model["kind"],
                 hidden_sizes=tuple(int(h) for h in model["hidden_sizes"]),
@@ -149,18 +160,25 @@ def load_checkpoint(directory: str) -> Ensemble:
         if spec.action_encoding not in ACTION_ENCODINGS:
             raise ValueError(f"unknown action encoding {spec.action_encoding!r}")
         if spec.env_id is not None:
-            env_info(spec.env_id)
+            info = env_info(spec.env_id)
+            expected = (info.state_dim, info.encoded_action_dim(spec.action_encoding))
+            if (spec.state_dim, spec.action_dim) != expected:
+                raise ValueError(f"state_dim {spec.state_dim} and action_dim {spec.action_dim} do not fit {spec.env_id} "
+                                 f"with the {spec.action_encoding} action encoding ({expected[0]} and {expected[1]})")
         elites = np.asarray(model.get("elites", range(spec.config.members)), np.int64)
         if elites.ndim != 1 or elites.size == 0 or elites.min() < 0 or elites.max() >= spec.config.members:
             raise ValueError(f"elites {elites.tolist()} are not members of an ensemble of {spec.config.members}")
     except CheckpointError:
         raise
-    except (OSError, ValueError, KeyError, TypeError, ConfigError, EnvError) as error:
+    except (OSError, ValueError, KeyError, TypeError, OverflowError, ConfigError, EnvError) as error:
         raise CheckpointError(f"{model_path}: unreadable model description ({type(error).__name__}: {error})") from None
     stats = {name[len(NORMALIZER_PREFIX):]: flat.pop(name) for name in list(flat) if name.startswith(NORMALIZER_PREFIX)}
     calibration = {name[len(CALIBRATION_PREFIX):]: flat.pop(name) for name in list(flat) if name.startswith(CALIBRATION_PREFIX)}
     template = jax.eval_shape(lambda: init_ensemble_params(spec, jax.random.key(0)))
-    params = unflatten_params(flat, template)
+    try:
+        params = unflatten_params(flat, template)
+    except CheckpointError as error:
+        raise CheckpointError(f"{params_path}: {error}") from None
     if not all(bool(jnp.isfinite(leaf).all()) for leaf in jax.tree.leaves(params)):
         raise CheckpointError(f"{params_path}: parameters contain non-finite values")
     calibration = _calibration(calibration, spec, params_path) if calibration else None

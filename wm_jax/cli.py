@@ -6,16 +6,18 @@ library functions. User errors print one line and exit 2.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import sys
 import tyro
 
-from .config import ConfigError, ModelKind, PlannerMethod, PredictionMode, RewardSource, ShuffleMode, tutorial_model_config, tutorial_train_config
+from .config import (ConfigError, ModelKind, PlannerMethod, PredictionMode, RewardSource, ShuffleMode, check_seed,
+                     tutorial_model_config, tutorial_train_config)
 from .data.collect import CollectBackend
 from .envs import ActionEncoding
 from .devices import DeviceOptions, DistributedOptions
-from .errors import exit_code_of
+from .errors import EXIT_USER_ERROR, UserError, exit_code_of
 
 
 # --- Checkpointed commands (train, mbrl): --checkpoint-every K, --keep N, --resume DIR ------------
@@ -96,8 +98,10 @@ class Collect:
     """environments run side by side (jax backend; default: about 250 steps per environment)"""
 
     def __call__(self) -> None:
+        from .atomic import check_output_path
         from .data import collect_dataset, save_dataset
 
+        check_output_path(self.out)
         transitions, episodes = self.transitions, self.episodes
         if transitions is None and episodes is None:
             transitions = 10_000
@@ -211,6 +215,7 @@ class Train(DistributedOptions):
         from .evaluation.rollouts import model_rollout
         from .evaluation.summary import evaluation_block, one_step_block
         from .models import count_params, spec_for_data
+        from .atomic import check_output_path
         from .devices import is_writer
         from .training import fit
 
@@ -220,8 +225,8 @@ class Train(DistributedOptions):
             raise ConfigError("give --eval-data or --eval-fraction, not both")
         if self.horizon < 1:
             raise ConfigError(f"--horizon must be >= 1, got {self.horizon}")
-        if os.path.exists(self.out) and not os.path.isdir(self.out):
-            raise ConfigError(f"{self.out}: exists and is not a directory")
+        check_output_path(self.out, directory=True)
+        check_seed(self.seed)
         model_cfg, train_cfg = self.model_config(), self.train_config()
         mesh = self.mesh(model_cfg.members, self.data_shards)
         if train_cfg.elites > model_cfg.members:
@@ -235,10 +240,19 @@ class Train(DistributedOptions):
             split = {"method": "separate file", "eval_data": self.eval_data}
         else:
             fraction = 0.2 if self.eval_fraction is None else self.eval_fraction
+            if dataset.transitions.episode_count < 2:
+                raise ConfigError(f"{self.data}: holds only {dataset.transitions.episode_count} episode, and a held-out "
+                                  "split takes whole episodes: collect more, or give --eval-data FILE")
             parts = split_by_episode(dataset.transitions, fraction, seed=self.seed)
             train, held_out = parts.train, parts.held_out
             split = {"method": "by episode", "seed": self.seed, "eval_fraction": fraction,
                      "held_out_episodes": parts.held_out_episodes.tolist()}
+        if self.batch_size > train.size:
+            raise ConfigError(f"--batch-size {self.batch_size} is larger than the {train.size} training transitions; "
+                              f"use at most {train.size}")
+        if self.horizon > held_out.size:
+            raise ConfigError(f"--horizon {self.horizon} is longer than the {held_out.size} held-out transitions; "
+                              f"use at most {held_out.size}")
         split.update(train_transitions=train.size, held_out_transitions=held_out.size,
                      train_episodes=train.episode_count, held_out_episode_count=held_out.episode_count)
         bars = []  # created at the first epoch so compilation time does not skew the rate
@@ -323,6 +337,7 @@ class Evaluate:
 
     def __call__(self) -> None:
         from . import report
+        from .atomic import check_output_path
         from .checkpoint import load_baselines, load_checkpoint
         from .data import check_data_matches_model, load_dataset
         from .evaluation import score
@@ -333,15 +348,24 @@ class Evaluate:
 
         if self.horizon < 1:
             raise ConfigError(f"--horizon must be >= 1, got {self.horizon}")
-        if self.plots is not None and os.path.exists(self.plots) and not os.path.isdir(self.plots):
-            raise ConfigError(f"{self.plots}: exists and is not a directory")
+        check_seed(self.seed)
+        if self.plots is not None:
+            check_output_path(self.plots, directory=True)
+        if self.json is not None:
+            check_output_path(self.json)
         model = load_checkpoint(self.checkpoint)
         spec = model.spec
         dataset = load_dataset(self.data)
         check_data_matches_model(dataset, spec.env_id, spec.state_dim, self.data)
         data = dataset.transitions
+        if self.horizon > data.size:
+            raise ConfigError(f"--horizon {self.horizon} is longer than the {data.size} transitions in {self.data}; "
+                              f"use at most {data.size}")
         saved = load_baselines(self.checkpoint)
-        linear = LinearBaseline.from_json(saved["linear"]) if saved and "linear" in saved else None
+        try:
+            linear = LinearBaseline.from_json(saved["linear"]) if saved and "linear" in saved else None
+        except UserError as error:
+            raise ConfigError(f"{os.path.join(self.checkpoint, 'baselines.json')}: {error}") from None
         rollout = model_rollout(model, self.mode, self.sample, self.seed)
         block = evaluation_block(rollout, linear, data, spec.encode_actions(data.actions), self.horizon)
         if self.plots is not None:
@@ -400,14 +424,13 @@ class Predict:
     def __call__(self) -> None:
         import numpy as np
 
-        from .atomic import atomic_write
+        from .atomic import atomic_write, check_output_path
         from .checkpoint import load_checkpoint
         from .data import check_data_matches_model, load_dataset
         from .evaluation.heads import predictive, termination_probability
         from .models import predict_rows
 
-        if os.path.isdir(self.out):
-            raise ConfigError(f"{self.out}: is a directory")
+        check_output_path(self.out)
         model = load_checkpoint(self.checkpoint)
         dataset = load_dataset(self.data)
         check_data_matches_model(dataset, model.spec.env_id, model.spec.state_dim, self.data)
@@ -491,7 +514,11 @@ class Mbrl(DeviceOptions):
         from .envs import check_env_id
         from .planning.mbrl import run_mbrl
 
+        from .atomic import check_output_path
+
         check_env_id(self.env)
+        check_seed(self.seed)
+        check_output_path(self.out, directory=True)
         config = self.config()
         if self.render:
             os.environ.setdefault("SDL_AUDIODRIVER", "dummy")  # pygame probes for audio devices otherwise
@@ -569,7 +596,11 @@ class Dream(DeviceOptions):
         from .config import DreamConfig
         from .planning.dream import run_dream
 
+        from .atomic import check_output_path
+
         check_env_id(self.env)
+        check_seed(self.seed)
+        check_output_path(self.out, directory=True)
         if os.path.exists(self.out) and not os.path.isdir(self.out):
             raise ConfigError(f"{self.out}: exists and is not a directory")
         config = DreamConfig(**{f.name: getattr(self, f.name) for f in dataclasses.fields(DreamConfig)})
@@ -594,6 +625,55 @@ class Parity:
 
     def argv(self) -> list[str]:
         return [*(["--json", self.json] if self.json else []), *(["--only", self.only] if self.only else [])]
+
+
+class ParseError(UserError):
+    """A command line tyro rejects (unknown choice, unparsable number, unknown flag), as one line."""
+
+
+def parse_error_message(event) -> str | None:
+    """One line for a tyro parse failure (tyro's own report is a multi-line box), or None to leave it to tyro."""
+    from tyro import _errors as events
+
+    def flag(argument) -> str:
+        return "/".join(argument.lowered.name_or_flags) or str(argument.lowered.metavar)
+
+    if isinstance(event, events.InvalidChoice):
+        return f"{flag(event.argument)}: invalid choice {event.value!r}; choose from {', '.join(event.choices)}"
+    if isinstance(event, events.InstantiationFailure):
+        return f"{flag(event.argument) if event.argument is not None else event.prog}: {event.message}"
+    if isinstance(event, events.BadValue):
+        if event.offending_value is None:
+            return f"{flag(event.argument)}: expects a value"
+        return f"{flag(event.argument)}: cannot take the value {event.offending_value!r}"
+    if isinstance(event, events.UnrecognizedArgs):
+        return f"unrecognized arguments: {' '.join(event.tokens)} (see {event.prog} --help)"
+    if isinstance(event, events.MissingArgs):
+        missing = ", ".join(flag(a.arg) for a in event.missing_arguments)
+        return f"missing {missing} (see {event.prog} --help)"
+    if isinstance(event, events.MissingSubcommand):
+        found = "" if event.found_token is None else f"unknown command {event.found_token!r}; "
+        return f"{found}give one of: {', '.join(event.subcommand_spec.parser_from_name)} (see {event.prog} --help)"
+    return None
+
+
+@contextlib.contextmanager
+def one_line_parse_errors():
+    """Inside this block, a command line tyro rejects raises `ParseError` (one line) instead of tyro
+    printing its multi-line box; `main` wraps its tyro call in it and prints the error as any other."""
+    try:
+        from tyro import _errors as events  # private, experimental hook (tyro >= 1.0)
+    except ImportError:
+        yield
+        return
+
+    def hook(event) -> None:
+        message = parse_error_message(event)
+        if message is not None:
+            raise ParseError(message)
+
+    with events.on_parse_error(hook):
+        yield
 
 
 def _parity_report():
@@ -630,7 +710,12 @@ def main(argv: list[str] | None = None) -> int:
         "demo": DemoOptions,
         "parity": Parity,
     }
-    command = tyro.extras.subcommand_cli_from_dict(commands, args=argv, prog="wm-jax")
+    try:
+        with one_line_parse_errors():
+            command = tyro.extras.subcommand_cli_from_dict(commands, args=argv, prog="wm-jax")
+    except ParseError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USER_ERROR
     # One XLA device per core, so ensemble members train on every core (training.training_mesh);
     # --devices N asks for N, and a count set in the environment is respected.
     use_all_cpu_cores(getattr(command, "devices", 0) or None)

@@ -7,6 +7,8 @@ dropout 0.2 with coupled L2 1e-4 for the regularized model, an ensemble of 5).
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 from typing import Literal
 
 from .errors import UserError
@@ -20,6 +22,26 @@ PREDICTION_MODES = ("mean", "ts1", "tsinf")
 
 class ConfigError(UserError):
     """A configuration value that cannot work (the CLI prints it as a one-line error)."""
+
+
+# Upper bounds on sizes: far above any real run, low enough that an absurd value (a typo, 10**12)
+# is refused up front instead of overflowing an int32 counter or exhausting memory mid-run.
+MAX_EPOCHS = 1_000_000
+MAX_MEMBERS = 10_000
+# Sizes past these are typos, not experiments: refused in one line before any work is done.
+MAX_TRANSITIONS = 100_000_000
+MAX_PLANNER_SIZE = {"horizon": 10_000, "candidates": 1_000_000, "iterations": 10_000, "particles": 10_000}
+MAX_DREAM_SIZE = {"generations": 1_000_000, "population": 100_000, "dream_starts": 100_000, "episodes_per_iteration": 100_000,
+                  "eval_episodes": 100_000}
+# Every consumer of a seed accepts this range: numpy and gymnasium need seed >= 0, jax.random.key an int64.
+MAX_SEED = 2**63 - 1
+
+
+def check_seed(seed, name: str = "seed") -> int:
+    """`seed` as an int if it is an integer in [0, 2**63 - 1]; a ConfigError naming it otherwise."""
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed <= MAX_SEED:
+        raise ConfigError(f"{name} must be an integer in [0, 2**63 - 1], got {seed!r}")
+    return int(seed)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,8 +68,8 @@ class ModelConfig:
     def __post_init__(self):
         if self.kind not in ("simple", "regularized", "ensemble"):
             raise ConfigError(f"unknown model kind {self.kind!r}: use simple, regularized or ensemble")
-        if self.members < 1:
-            raise ConfigError(f"members must be >= 1, got {self.members}")
+        if not 1 <= self.members <= MAX_MEMBERS:
+            raise ConfigError(f"members must be in [1, {MAX_MEMBERS}], got {self.members}")
         if not self.hidden_sizes or any(h < 1 for h in self.hidden_sizes):
             raise ConfigError(f"hidden sizes must be positive, got {self.hidden_sizes}")
         if not 0.0 <= self.dropout_rate < 1.0:
@@ -85,12 +107,14 @@ class TrainConfig:
     def __post_init__(self):
         if self.epochs < 1:
             raise ConfigError(f"epochs must be >= 1, got {self.epochs}")
+        if self.epochs > MAX_EPOCHS:
+            raise ConfigError(f"epochs must be <= {MAX_EPOCHS}, got {self.epochs}")
         if self.batch_size < 1:
             raise ConfigError(f"batch size must be >= 1, got {self.batch_size}")
-        if not self.learning_rate > 0:
-            raise ConfigError(f"learning rate must be > 0, got {self.learning_rate}")
-        if self.weight_decay < 0:
-            raise ConfigError(f"weight decay must be >= 0, got {self.weight_decay}")
+        if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
+            raise ConfigError(f"learning rate must be > 0 and finite, got {self.learning_rate}")
+        if not (self.weight_decay >= 0 and math.isfinite(self.weight_decay)):
+            raise ConfigError(f"weight decay must be >= 0 and finite, got {self.weight_decay}")
         if self.shuffle not in ("shared", "per_member"):
             raise ConfigError(f"shuffle must be shared or per_member, got {self.shuffle!r}")
         if self.early_stopping_patience < 0:
@@ -157,6 +181,9 @@ class PlannerConfig:
             raise ConfigError(f"alpha must be in [0, 1), got {self.alpha}")
         if self.particles < 0:
             raise ConfigError(f"particles must be >= 0, got {self.particles}")
+        for name, cap in MAX_PLANNER_SIZE.items():
+            if getattr(self, name) > cap:
+                raise ConfigError(f"planner {name} must be <= {cap:,}, got {getattr(self, name):,}")
         if self.mode not in PREDICTION_MODES:
             raise ConfigError(f"unknown prediction mode {self.mode!r}: use one of {', '.join(PREDICTION_MODES)}")
         if self.reward not in ("known", "learned", "shaped"):
@@ -184,8 +211,10 @@ class MBRLConfig:
     planner: PlannerConfig = PlannerConfig()
 
     def __post_init__(self):
-        if self.max_transitions < 2:
-            raise ConfigError(f"max transitions must be >= 2, got {self.max_transitions}")
+        if not 2 <= self.max_transitions <= MAX_TRANSITIONS:
+            raise ConfigError(f"max transitions must be in [2, {MAX_TRANSITIONS:,}], got {self.max_transitions:,}")
+        if self.eval_episodes > MAX_DREAM_SIZE["eval_episodes"]:
+            raise ConfigError(f"eval episodes must be <= {MAX_DREAM_SIZE['eval_episodes']:,}, got {self.eval_episodes:,}")
         if not 1 <= self.initial_transitions < self.max_transitions:
             raise ConfigError(f"initial transitions must be in [1, {self.max_transitions}), got {self.initial_transitions}")
         for name in ("epochs", "members", "eval_episodes"):
@@ -224,6 +253,11 @@ class DreamConfig:
                 raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
         if self.initial_transitions > self.max_transitions:
             raise ConfigError("--initial-transitions exceeds --max-transitions")
+        if self.max_transitions > MAX_TRANSITIONS:
+            raise ConfigError(f"--max-transitions must be <= {MAX_TRANSITIONS:,}, got {self.max_transitions:,}")
+        for name, cap in MAX_DREAM_SIZE.items():
+            if getattr(self, name) > cap:
+                raise ConfigError(f"--{name.replace('_', '-')} must be <= {cap:,}, got {getattr(self, name):,}")
         for name in ("disagreement_penalty", "exploration_noise"):
             if not getattr(self, name) >= 0:
                 raise ConfigError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")

@@ -17,7 +17,8 @@ from typing import Callable, Protocol
 import numpy as np
 
 from . import report
-from .config import ConfigError, ModelConfig, TrainConfig, tutorial_model_config, tutorial_train_config
+from .atomic import check_output_path
+from .config import ConfigError, ModelConfig, TrainConfig, check_seed, tutorial_model_config, tutorial_train_config
 from .data import collect_dataset, random_trajectory, split_by_episode
 from .data.collect import CollectBackend
 from .devices import DeviceOptions
@@ -72,6 +73,12 @@ class DemoOptions(DeviceOptions):
             raise ConfigError(f"trajectory steps must be >= 1, got {opts.trajectory_steps}")
         if opts.horizon < 1:
             raise ConfigError(f"horizon must be >= 1, got {opts.horizon}")
+        for name in ("batch_size", "horizon"):
+            if getattr(opts, name) > opts.transitions:
+                raise ConfigError(f"--{name.replace('_', '-')} {getattr(opts, name)} is larger than the "
+                                  f"{opts.transitions} transitions to collect")
+        check_seed(opts.seed)
+        check_output_path(opts.out, directory=True)
         return opts
 
 

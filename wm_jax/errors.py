@@ -24,6 +24,16 @@ def exit_code_of(command: Callable[[], object]) -> int:
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except MemoryError:
+        print("error: out of memory: the requested sizes do not fit this machine; try smaller ones", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except RuntimeError as error:
+        # XLA's allocator failing on a device (JaxRuntimeError RESOURCE_EXHAUSTED) is the same
+        # user-fixable problem; matched by name so this module never imports JAX.
+        if "RESOURCE_EXHAUSTED" not in str(error):
+            raise
+        print("error: out of device memory: the requested sizes do not fit this device; try smaller ones", file=sys.stderr)
+        return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

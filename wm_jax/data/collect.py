@@ -6,9 +6,11 @@
 
 from __future__ import annotations
 
+import os
 from importlib import metadata
 from typing import Literal
 
+from ..config import check_seed
 from ..envs import TUTORIAL_MAX_EPISODE_STEPS, env_info
 from ..envs.gymnasium_collect import check_collection_request, collect_gymnasium
 from ..transitions import Transitions
@@ -41,9 +43,11 @@ def collect_dataset(
     `num_envs` (jax backend only) sets how many environments run side by side.
     """
     env_info(env_id)
+    check_seed(seed)
     check_collection_request(transitions, episodes, max_episode_steps)
     if backend not in COLLECT_BACKENDS:
         raise DataError(f"unknown collection backend {backend!r}; use gymnasium or jax")
+    _check_memory(env_id, transitions if transitions is not None else episodes * max_episode_steps, backend)
     if backend == "gymnasium":
         if num_envs is not None:
             raise DataError("--num-envs applies only to the jax backend")
@@ -60,6 +64,23 @@ def collect_dataset(
                   **({"transitions": transitions} if transitions is not None else {"episodes": episodes}),
                   **({"num_envs": num_envs} if num_envs is not None else {}), "versions": library}
     return Dataset(data, DatasetInfo.for_env(env_id, collection, cut))
+
+
+def _check_memory(env_id: str, rows: int, backend: str) -> None:
+    """Refuse up front a collection whose arrays cannot fit in this machine's memory (instead of an
+    allocation failure, or an abort inside XLA, part way through)."""
+    try:
+        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return
+    info = env_info(env_id)
+    action_bytes = 4 * (1 if info.discrete else info.action_space.shape[0])
+    row_bytes = 2 * 4 * info.state_dim + action_bytes + 4 + 2 + 4 + 4
+    # The jax backend holds the rows on the device and again on the host while reordering them.
+    needed = rows * row_bytes * (3 if backend == "jax" else 1)
+    if needed > physical:
+        raise DataError(f"{rows} transitions of {env_id} need about {needed / 2**30:.3g} GiB, more than this "
+                        f"machine's {physical / 2**30:.3g} GiB of memory")
 
 
 def collect_transitions(env_id: str = "CartPole-v1", **kwargs) -> Transitions:

@@ -9,8 +9,9 @@ A data file is a plain, uncompressed .npz archive (numpy only; no pickles):
         a JSON string: {"format_version": 2, "env_id", "observation_space", "action_space",
         "collection": {"backend", "seed", "max_episode_steps", "policy", ...}, "cut_episodes"}
 
-Rows are grouped by episode in time order; an episode's last row is terminated or truncated,
-and an episode cut short by the collection budget ends truncated and is listed in
+Values must be finite and at most 1e15 in magnitude (float32 squared errors of larger values
+overflow). Rows are grouped by episode in time order; an episode's last row is terminated or
+truncated, and an episode cut short by the collection budget ends truncated and is listed in
 `cut_episodes`. Version-1 files (no episode, step or metadata; a Discrete action as one float
 column) still load: episodes are recovered from terminated/truncated and a cut last episode is
 marked truncated and listed.
@@ -35,6 +36,9 @@ FORMAT_VERSION = 2
 ARRAY_KEYS = Transitions._fields
 V1_ARRAY_KEYS = ("states", "actions", "next_states", "rewards", "terminated", "truncated")
 METADATA_KEY = "metadata"
+# The largest |value| a data file may hold: squared errors of such values (1e30), summed over many
+# rows, stay finite in float32.
+MAX_MAGNITUDE = 1e15
 
 
 class DataError(UserError):
@@ -103,8 +107,11 @@ def validate_transitions(data: Transitions, info: DatasetInfo | None = None, sou
         if array.ndim != 1 or array.dtype != dtype:
             raise DataError(f"{source}: {key} must be {np.dtype(dtype).name} (N,), got {array.dtype} {array.shape}")
     for key in ARRAY_KEYS:
-        if getattr(data, key).shape[0] != n:
-            raise DataError(f"{source}: {key} has {getattr(data, key).shape[0]} rows, states has {n}")
+        array = getattr(data, key)
+        if array.ndim == 0:
+            raise DataError(f"{source}: {key} is a scalar, not an array of {n} rows")
+        if array.shape[0] != n:
+            raise DataError(f"{source}: {key} has {array.shape[0]} rows, states has {n}")
     if n == 0:
         raise DataError(f"{source}: holds no transitions")
     if data.next_states.shape[1] != data.states.shape[1]:
@@ -120,6 +127,11 @@ def validate_transitions(data: Transitions, info: DatasetInfo | None = None, sou
             if bad.any():
                 row = int(np.argwhere(bad)[0][0])
                 raise DataError(f"{source}: {key} has {int(bad.sum())} non-finite values (first in row {row})")
+            huge = np.abs(array) > MAX_MAGNITUDE
+            if huge.any():
+                row = int(np.argwhere(huge)[0][0])
+                raise DataError(f"{source}: {key} has {int(huge.sum())} values beyond +-{MAX_MAGNITUDE:g} (first in row "
+                                f"{row}: {float(array[huge][0]):.3g}); rescale the data")
     _check_episodes(data, source)
     return data
 
@@ -181,7 +193,7 @@ def load_dataset(path: str | os.PathLike, *, validate: bool = True) -> Dataset:
     if os.path.isdir(path):
         raise DataError(f"{path}: is a directory, expected a .npz file")
     if not zipfile.is_zipfile(path):
-        raise DataError(f"{path}: not a .npz archive (expected the output of `wm-jax collect`)")
+        raise DataError(f"{path}: {not_an_archive(path)}; expected the output of `wm-jax collect`")
     try:
         with np.load(path, allow_pickle=False) as archive:
             files = set(archive.files)
@@ -189,20 +201,36 @@ def load_dataset(path: str | os.PathLike, *, validate: bool = True) -> Dataset:
                 dataset = _read_v2(archive, files, path)
             else:
                 dataset = _read_v1(archive, files, path)
-    except (DataError, EnvError):
+    except DataError:
         raise
-    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, EOFError) as error:
+    except EnvError as error:
+        raise DataError(f"{path}: {error}") from None
+    except Exception as error:  # noqa: BLE001 - a damaged archive fails in zipfile or numpy in many ways
         raise DataError(f"{path}: not a readable data file ({type(error).__name__}: {error})") from None
     if validate:
         validate_transitions(dataset.transitions, dataset.info, path)
     return dataset
 
 
+def not_an_archive(path: str) -> str:
+    """Why a file that `zipfile.is_zipfile` rejects is no .npz: empty, cut short, or something else."""
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+    if not head:
+        return "an empty file, not a .npz archive"
+    if head == b"PK\x03\x04":
+        return "a truncated .npz archive (it starts like one, but its end is missing)"
+    return "not a .npz archive"
+
+
 def _read_v2(archive, files: set[str], path: str) -> Dataset:
     missing = [key for key in ARRAY_KEYS if key not in files]
     if missing:
         raise DataError(f"{path}: missing arrays {', '.join(missing)}")
-    info = DatasetInfo.from_json(json.loads(str(archive[METADATA_KEY])))
+    payload = json.loads(str(archive[METADATA_KEY]))
+    if not isinstance(payload, dict):
+        raise DataError(f"{path}: metadata must be a JSON object, got {type(payload).__name__}")
+    info = DatasetInfo.from_json(payload)
     if info.format_version != FORMAT_VERSION:
         raise DataError(f"{path}: format version {info.format_version} is not supported (this is version {FORMAT_VERSION})")
     if info.env_id is not None:
@@ -219,6 +247,9 @@ def _read_v1(archive, files: set[str], path: str) -> Dataset:
     info = env_info(env_id) if env_id else None
     if arrays["terminated"].ndim != 1 or arrays["truncated"].ndim != 1 or arrays["terminated"].size == 0:
         raise DataError(f"{path}: terminated and truncated must be non-empty (N,) arrays")
+    for key in ("terminated", "truncated"):
+        if arrays[key].dtype.kind not in "biuf":
+            raise DataError(f"{path}: {key} must be boolean (N,), got {arrays[key].dtype}")
     terminated, truncated = arrays["terminated"].astype(bool), arrays["truncated"].astype(bool)
     # Version 1 left the episode cut by the collection budget unmarked: mark it truncated and list it.
     cut_last = not (terminated[-1] or truncated[-1])

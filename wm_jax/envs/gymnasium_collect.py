@@ -12,6 +12,8 @@ from ..errors import UserError
 from ..transitions import Transitions
 from .registry import TUTORIAL_MAX_EPISODE_STEPS, env_info
 
+MAX_ROWS = 2**31 - 1
+
 
 def check_collection_request(transitions: int | None, episodes: int | None, max_episode_steps: int) -> None:
     """The argument checks every collection backend shares."""
@@ -23,6 +25,12 @@ def check_collection_request(transitions: int | None, episodes: int | None, max_
         raise UserError(f"episodes must be >= 1, got {episodes}")
     if max_episode_steps < 1:
         raise UserError(f"max episode steps must be >= 1, got {max_episode_steps}")
+    # Row, episode and step numbers are int32 in the file format.
+    rows = transitions if transitions is not None else episodes * max_episode_steps
+    if rows > MAX_ROWS:
+        asked = f"{transitions} transitions" if transitions is not None else \
+            f"{episodes} episodes of up to {max_episode_steps} steps"
+        raise UserError(f"{asked} exceed the {MAX_ROWS} rows a data file holds")
 
 
 def collect_gymnasium(
@@ -47,14 +55,17 @@ def collect_gymnasium(
     info = env_info(env_id)
     check_collection_request(transitions, episodes, max_episode_steps)
     capacity = transitions if transitions is not None else episodes * max_episode_steps
-    states = np.empty((capacity, info.state_dim), np.float32)
-    next_states = np.empty_like(states)
-    actions = np.empty(capacity, np.int32) if info.discrete else np.empty((capacity, info.action_space.shape[0]), np.float32)
-    rewards = np.empty(capacity, np.float32)
-    terminated = np.zeros(capacity, bool)
-    truncated = np.zeros(capacity, bool)
-    episode_ids = np.empty(capacity, np.int32)
-    steps = np.empty(capacity, np.int32)
+    try:
+        states = np.empty((capacity, info.state_dim), np.float32)
+        next_states = np.empty_like(states)
+        actions = np.empty(capacity, np.int32) if info.discrete else np.empty((capacity, info.action_space.shape[0]), np.float32)
+        rewards = np.empty(capacity, np.float32)
+        terminated = np.zeros(capacity, bool)
+        truncated = np.zeros(capacity, bool)
+        episode_ids = np.empty(capacity, np.int32)
+        steps = np.empty(capacity, np.int32)
+    except MemoryError:
+        raise UserError(f"not enough memory for {capacity} transitions of {env_id}") from None
 
     env = gym.make(env_id)
     env.action_space.seed(seed)

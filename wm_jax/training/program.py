@@ -29,7 +29,7 @@ import optax
 from flax import nnx
 from jax.sharding import Mesh
 
-from ..config import TrainConfig
+from ..config import ConfigError, TrainConfig
 from ..models.ensemble import default_normalizer, graphdef_of, init_ensemble_params
 from ..models.normalization import Normalizer
 from ..models.spec import ModelSpec
@@ -147,7 +147,8 @@ class TrainProgram:
 
     spec: ModelSpec
     config: TrainConfig
-    # Rows the buffer `run` builds from a Transitions holds (at least the data's).
+    # Rows the buffer `run` builds from a Transitions holds: 0 for exactly the data's; a larger one pads
+    # (the padding is never trained on); a smaller one is an error, never a prefix of the data.
     capacity: int = 0
     # Where the run's arrays live: a (members, data) mesh from `training_mesh`, or None for one device.
     mesh: Mesh | None = None
@@ -191,7 +192,15 @@ class TrainProgram:
         self, params: nnx.State, data: Transitions | TrainingData, key: jax.Array, permutations: jax.Array | None = None
     ) -> tuple[nnx.State, TrainMetrics]:
         if isinstance(data, Transitions):
-            data = TrainingData(to_buffer(data, max(self.capacity, data.states.shape[0])))
+            n = data.states.shape[0]
+            if 0 < self.capacity < n:
+                raise ConfigError(f"capacity {self.capacity} is smaller than the {n} rows given: make_train's capacity "
+                                  "must hold all of them (or be 0, for exactly the data's)")
+            if permutations is not None and permutations.shape[-1] != n:
+                raise ConfigError(f"permutations order {permutations.shape[-1]} rows, the data has {n}")
+            data = TrainingData(to_buffer(data, self.capacity or n))
+        if permutations is not None and permutations.shape[0] != self.config.epochs:
+            raise ConfigError(f"permutations cover {permutations.shape[0]} epochs, the run has {self.config.epochs}")
         state, metrics = self.train_chunk(self.start(params, key), data, self.config.epochs, permutations)
         return state.final_params(), metrics
 
@@ -324,7 +333,10 @@ def make_train(
     optimizer: optax.GradientTransformation | None = None,
 ) -> TrainProgram:
     """Configure a training run; `objective` and `optimizer` default to the model's and the config's;
-    `mesh` (from `training_mesh`) spreads it over several devices."""
+    `mesh` (from `training_mesh`) spreads it over several devices. `capacity` (rows of the buffer
+    `run` builds; 0: exactly the data's) must be at least the data's rows."""
+    if isinstance(capacity, bool) or not isinstance(capacity, (int, np.integer)) or capacity < 0:
+        raise ConfigError(f"capacity must be an integer >= 0, got {capacity!r}")
     return TrainProgram(spec, config, capacity, mesh, objective, optimizer)
 
 

@@ -1,0 +1,78 @@
+"""Run every bad input of `tests/bad_inputs.py` through the CLI and print the README's table.
+
+    python scripts/bad_input_table.py          # about 20 s on 2 cores
+
+Each row's input is built from a small world of good files (collected and trained first, in a
+temporary directory), then `wm-jax <command>` runs in-process; the table shows the command and
+the stderr it really got (paths relative to the world). A row that does not get exactly one
+`error: ...` line with exit status 2, or that changes a file already on disk, is flagged in the
+table and makes the script exit 1. The same rows are the tests of tests/test_bad_input.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from bad_inputs import TABLE, build_world, row_argv, shown, snapshot  # noqa: E402
+
+BOX = "╭╮╰╯│─"
+
+
+def run(argv: list[str]) -> tuple[int, str]:
+    from wm_jax.cli import main
+
+    err, out = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
+        try:
+            code = main(argv)
+        except SystemExit as error:  # tyro rejecting the command line itself
+            code = error.code
+    return code, err.getvalue()
+
+
+def cell(text: str) -> str:
+    text = text.replace("|", "\\|")
+    return f"`` {text} ``" if "`" in text else f"`{text}`"
+
+
+def main() -> int:
+    bad = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        with contextlib.redirect_stdout(io.StringIO()):
+            world = build_world(Path(tmp) / "world")
+        rows = []
+        for index, row in enumerate(TABLE):
+            directory = Path(tmp) / f"row{index}"
+            directory.mkdir()
+            argv = row_argv(row, world, directory)
+            before = snapshot(world.root)
+            code, err = run(argv)
+            damaged = snapshot(world.root) != before
+            lines = [line for line in err.splitlines() if line.strip()]
+            relative = [shown([line], world, directory).removeprefix("wm-jax ") for line in lines]
+            if code == 2 and len(lines) == 1 and lines[0].startswith("error: ") and not damaged:
+                got = cell(relative[0])
+            else:
+                bad += 1
+                text = " ".join("".join(" " if c in BOX else c for c in " ".join(relative)).split())
+                got = f"**exit {code}, {len(lines)} stderr lines**: {cell(text[:120] + '...')}"
+                if damaged:
+                    got += " **and a file on disk changed**"
+            rows.append(f"| {row.bad_input} | {cell(shown(argv, world, directory))} | {got} |")
+    print("| bad input | command | what it gets |")
+    print("| --- | --- | --- |")
+    print("\n".join(rows))
+    print(f"\n{len(TABLE)} rows, {len(TABLE) - bad} get one `error:` line and exit 2", file=sys.stderr)
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("JAX_PLATFORMS", "cpu")
+    sys.exit(main())
