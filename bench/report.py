@@ -31,8 +31,11 @@ def add_ratios(results: list[dict]) -> None:
 
 
 def write_json(path: str, machine: dict, results: list[dict], compile_cache: dict | None, collection: dict | None = None,
-               engine: dict | None = None, planning: list | None = None, memory: list | None = None) -> None:
+               engine: dict | None = None, planning: list | None = None, memory: list | None = None,
+               latency: dict | None = None) -> None:
     doc = {"machine": machine, "results": results}
+    if latency is not None:
+        doc["latency"] = latency
     if memory is not None:
         doc["memory"] = memory
     if planning is not None:
@@ -53,10 +56,11 @@ def _fmt(x, spec: str) -> str:
 
 
 def markdown(machine: dict, results: list[dict], compile_cache: dict | None, collection: dict | None = None,
-             engine: dict | None = None, planning: list | None = None, memory: list | None = None) -> str:
+             engine: dict | None = None, planning: list | None = None, memory: list | None = None,
+             latency: dict | None = None) -> str:
     peak = machine["matmul_peak_gflops"]
     title = ("# Ensemble training bench" if results else "# Data collection bench" if collection
-             else "# Engine options bench" if engine else "# Planning bench" if planning else "# Memory bench")
+             else "# Engine options bench" if engine else "# Planning bench" if planning else "# Memory bench" if memory else "# Latency bench")
     lines = [
         title,
         "",
@@ -120,6 +124,10 @@ def markdown(machine: dict, results: list[dict], compile_cache: dict | None, col
         from .memory import markdown as memory_markdown
 
         lines += ["", "## Memory (one epoch in a fresh process per row, one device)", "", memory_markdown(memory)]
+    if latency:
+        from .latency import markdown as latency_markdown
+
+        lines += ["", "## Latency: command to result, whole processes", "", latency_markdown(latency)]
     return "\n".join(lines) + "\n"
 
 

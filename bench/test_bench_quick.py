@@ -59,6 +59,11 @@ def test_quick_bench_writes_json_markdown_and_plot(tmp_path):
     memory = doc["memory"]
     assert memory and all(r["peak_host_bytes"] >= r["baseline_bytes"] > 0 for r in memory)
     assert "## Memory" in paths["md"].read_text()
+    latency = {r["row"]: r for r in doc["latency"]["rows"]}
+    assert set(latency) == {"wm-jax train, cold cache", "wm-jax train, warm cache", "tutorial PyTorch script",
+                            "wm-jax demo, cold cache", "wm-jax demo, warm cache"}
+    assert all(r["seconds"] > 0 for r in latency.values())
+    assert latency["wm-jax train, warm cache"]["compile_seconds"] >= 0 and "## Latency" in paths["md"].read_text()
 
 
 COLLECTION_ROWS = {"gymnasium-loop", "gymnasium-vector-sync", "jax-native"}

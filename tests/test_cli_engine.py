@@ -20,7 +20,7 @@ def trained(tmp_path_factory, dataset):
     out = tmp_path_factory.mktemp("run") / "pets"
     code = main(["train", "--data", dataset, "--out", str(out), "--model", "ensemble", "--members", "4",
                  "--epochs", "6", "--horizon", "8", "--delta", "--normalize", "--probabilistic", "--reward-head",
-                 "--termination-head", "--bootstrap", "--early-stopping", "3", "--elites", "3"])
+                 "--termination-head", "--bootstrap", "--early-stopping", "3", "--elites", "3", "--plots"])
     assert code == 0
     return out
 

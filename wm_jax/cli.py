@@ -167,6 +167,8 @@ class Train(DistributedOptions):
     """share of the training split (whole episodes) held back for --early-stopping, --elites and --calibrate"""
     data_shards: int = 1
     """split each minibatch's rows over this many of the devices (the rest split the members)"""
+    plots: bool = False
+    """also draw calibration.png and epistemic.png into DIR (about a second; `wm-jax evaluate --plots` draws them later)"""
     checkpoint_every: int = 0
     """save the whole training state to DIR/checkpoints every K epochs (orbax; 0: never)"""
     keep: int = 3
@@ -290,7 +292,7 @@ class Train(DistributedOptions):
             # One step on the training split: rollouts there would cost as much as training on big data.
             train=one_step_block(train_scores, linear, train, train_actions),
             held_out={**evaluation_block(model_rollout(model), linear, held_out, held_out_actions, self.horizon),
-                      **model_heads_blocks(model, held_out, plot_dir=self.out, title=f"({spec.env_id or 'data'}, held out)")},
+                      **model_heads_blocks(model, held_out, plot_dir=self.out if self.plots else None, title=f"({spec.env_id or 'data'}, held out)")},
             model_options={name: getattr(model_cfg, name) for name in ("delta", "normalize", "probabilistic",
                                                                        "reward_head", "termination_head")},
             training={"bootstrap": train_cfg.bootstrap, "early_stopping_patience": train_cfg.early_stopping_patience,

@@ -12,6 +12,8 @@ outputs are taken as they are, which is what the tutorial's model is.
 
 from __future__ import annotations
 
+import functools
+
 from typing import NamedTuple
 
 import jax
@@ -64,8 +66,10 @@ def build_model(spec: ModelSpec, key: jax.Array) -> WorldModel:
     return WorldModel(spec.state_dim, spec.action_dim, spec.config, rngs=nnx.Rngs(params=key))
 
 
+@functools.lru_cache(maxsize=64)
 def graphdef_of(spec: ModelSpec) -> nnx.GraphDef:
-    """The static structure of a member (no parameters), for `nnx.merge` in traced code."""
+    """The static structure of a member (no parameters), for `nnx.merge` in traced code; built once
+    per spec (building a module costs tens of milliseconds, and a command asks for it many times)."""
     graphdef, _ = nnx.split(nnx.eval_shape(lambda: build_model(spec, jax.random.key(0))))
     return graphdef
 
