@@ -6,10 +6,13 @@ Layout, low to high (nothing low imports anything high):
     data/        the versioned .npz format, validation, version-1 files, collection, splits by episode
     config       typed configuration; defaults are the tutorial's recipe
     models       the Flax NNX world model with PyTorch-default init; stacked ensembles
-    training     the engine: compiled chunks of epochs (lax.scan epochs/minibatches, vmap members)
+    training/    the engine: compiled chunks of epochs (lax.scan epochs/minibatches, vmap members),
+                 the device mesh, and orbax checkpoints of runs in progress (resume)
     evaluation/  one-step scores, identity and linear baselines, open-loop rollouts
     atomic       the one atomic-write helper
-    checkpoint   params.npz + model.json + baselines.json
+    devices      CPU device count, --devices / jax.distributed options
+    checkpoint   the plain export: params.npz (with its description) + model.json + baselines.json
+    planning/    planners (CEM, MPPI, random shooting), MPC, the model-based RL loop, dream training
     bridge       lossless PyTorch state_dict <-> Flax parameter conversion
     report       metrics.json schema, text tables, plots (no JAX)
     demo         the tutorial's demo for any backend
