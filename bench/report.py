@@ -33,19 +33,9 @@ def add_ratios(results: list[dict]) -> None:
 def write_json(path: str, machine: dict, results: list[dict], compile_cache: dict | None, collection: dict | None = None,
                engine: dict | None = None, planning: list | None = None, memory: list | None = None,
                latency: dict | None = None) -> None:
-    doc = {"machine": machine, "results": results}
-    if latency is not None:
-        doc["latency"] = latency
-    if memory is not None:
-        doc["memory"] = memory
-    if planning is not None:
-        doc["planning"] = planning
-    if engine is not None:
-        doc["engine"] = engine
-    if compile_cache is not None:
-        doc["compile_cache"] = compile_cache
-    if collection is not None:
-        doc["collection"] = collection
+    sections = {"latency": latency, "memory": memory, "planning": planning, "engine": engine,
+                "compile_cache": compile_cache, "collection": collection}
+    doc = {"machine": machine, "results": results, **{k: v for k, v in sections.items() if v is not None}}
     with open(path, "w") as f:
         json.dump(doc, f, indent=2)
         f.write("\n")

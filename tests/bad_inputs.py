@@ -229,11 +229,16 @@ def _format(args, w: World, d: Path) -> list[str]:
     return [a.format(dir=d, **{name: getattr(w, name) for name in WORLD_FILES}) for a in args]
 
 
+def _resolve(ref: Callable[[World, Path], str] | str, w: World, d: Path) -> str:
+    """A world file named by its key ("cartpole"), or a path a row builds under its directory."""
+    return getattr(w, ref) if isinstance(ref, str) else ref(w, d)
+
+
 def train(data: Callable[[World, Path], str] | str = "cartpole", *flags: str) -> Callable[[World, Path], list[str]]:
     """`wm-jax train` on `data` (a world file's name or a builder), into the world's earlier good run."""
 
     def argv(w: World, d: Path) -> list[str]:
-        path = getattr(w, data) if isinstance(data, str) else data(w, d)
+        path = _resolve(data, w, d)
         return ["train", "--data", path, "--out", w.model, *_format(flags, w, d)]
 
     return argv
@@ -242,8 +247,8 @@ def train(data: Callable[[World, Path], str] | str = "cartpole", *flags: str) ->
 def evaluate(data: Callable[[World, Path], str] | str = "cartpole", *flags: str,
              checkpoint: Callable[[World, Path], str] | str = "model") -> Callable[[World, Path], list[str]]:
     def argv(w: World, d: Path) -> list[str]:
-        path = getattr(w, data) if isinstance(data, str) else data(w, d)
-        model = getattr(w, checkpoint) if isinstance(checkpoint, str) else checkpoint(w, d)
+        path = _resolve(data, w, d)
+        model = _resolve(checkpoint, w, d)
         return ["evaluate", "--checkpoint", model, "--data", path, *_format(flags, w, d)]
 
     return argv
@@ -252,8 +257,8 @@ def evaluate(data: Callable[[World, Path], str] | str = "cartpole", *flags: str,
 def predict(data: Callable[[World, Path], str] | str = "cartpole", *flags: str,
             checkpoint: Callable[[World, Path], str] | str = "model") -> Callable[[World, Path], list[str]]:
     def argv(w: World, d: Path) -> list[str]:
-        path = getattr(w, data) if isinstance(data, str) else data(w, d)
-        model = getattr(w, checkpoint) if isinstance(checkpoint, str) else checkpoint(w, d)
+        path = _resolve(data, w, d)
+        model = _resolve(checkpoint, w, d)
         return ["predict", "--checkpoint", model, "--data", path, "--out", w.predictions, *_format(flags, w, d)]
 
     return argv

@@ -28,13 +28,20 @@ class ConfigError(UserError):
 # is refused up front instead of overflowing an int32 counter or exhausting memory mid-run.
 MAX_EPOCHS = 1_000_000
 MAX_MEMBERS = 10_000
-# Sizes past these are typos, not experiments: refused in one line before any work is done.
 MAX_TRANSITIONS = 100_000_000
+MAX_EPISODES = 100_000
 MAX_PLANNER_SIZE = {"horizon": 10_000, "candidates": 1_000_000, "iterations": 10_000, "particles": 10_000}
-MAX_DREAM_SIZE = {"generations": 1_000_000, "population": 100_000, "dream_starts": 100_000, "episodes_per_iteration": 100_000,
-                  "eval_episodes": 100_000}
+MAX_DREAM_SIZE = {"generations": 1_000_000, "population": 100_000, "dream_starts": 100_000,
+                  "episodes_per_iteration": MAX_EPISODES, "eval_episodes": MAX_EPISODES}
 # Every consumer of a seed accepts this range: numpy and gymnasium need seed >= 0, jax.random.key an int64.
 MAX_SEED = 2**63 - 1
+
+
+def _check_at_most(config, caps: dict[str, int], label) -> None:
+    """ConfigError for the first field of `config` above its cap in `caps`; `label(name)` words the field."""
+    for name, cap in caps.items():
+        if getattr(config, name) > cap:
+            raise ConfigError(f"{label(name)} must be <= {cap:,}, got {getattr(config, name):,}")
 
 
 def check_seed(seed, name: str = "seed") -> int:
@@ -181,9 +188,7 @@ class PlannerConfig:
             raise ConfigError(f"alpha must be in [0, 1), got {self.alpha}")
         if self.particles < 0:
             raise ConfigError(f"particles must be >= 0, got {self.particles}")
-        for name, cap in MAX_PLANNER_SIZE.items():
-            if getattr(self, name) > cap:
-                raise ConfigError(f"planner {name} must be <= {cap:,}, got {getattr(self, name):,}")
+        _check_at_most(self, MAX_PLANNER_SIZE, lambda name: f"planner {name}")
         if self.mode not in PREDICTION_MODES:
             raise ConfigError(f"unknown prediction mode {self.mode!r}: use one of {', '.join(PREDICTION_MODES)}")
         if self.reward not in ("known", "learned", "shaped"):
@@ -213,8 +218,7 @@ class MBRLConfig:
     def __post_init__(self):
         if not 2 <= self.max_transitions <= MAX_TRANSITIONS:
             raise ConfigError(f"max transitions must be in [2, {MAX_TRANSITIONS:,}], got {self.max_transitions:,}")
-        if self.eval_episodes > MAX_DREAM_SIZE["eval_episodes"]:
-            raise ConfigError(f"eval episodes must be <= {MAX_DREAM_SIZE['eval_episodes']:,}, got {self.eval_episodes:,}")
+        _check_at_most(self, {"eval_episodes": MAX_EPISODES}, lambda name: name.replace("_", " "))
         if not 1 <= self.initial_transitions < self.max_transitions:
             raise ConfigError(f"initial transitions must be in [1, {self.max_transitions}), got {self.initial_transitions}")
         for name in ("epochs", "members", "eval_episodes"):
@@ -255,9 +259,7 @@ class DreamConfig:
             raise ConfigError("--initial-transitions exceeds --max-transitions")
         if self.max_transitions > MAX_TRANSITIONS:
             raise ConfigError(f"--max-transitions must be <= {MAX_TRANSITIONS:,}, got {self.max_transitions:,}")
-        for name, cap in MAX_DREAM_SIZE.items():
-            if getattr(self, name) > cap:
-                raise ConfigError(f"--{name.replace('_', '-')} must be <= {cap:,}, got {getattr(self, name):,}")
+        _check_at_most(self, MAX_DREAM_SIZE, lambda name: "--" + name.replace("_", "-"))
         for name in ("disagreement_penalty", "exploration_noise"):
             if not getattr(self, name) >= 0:
                 raise ConfigError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")

@@ -110,7 +110,6 @@ def plot_loss_curves(curves: dict[str, np.ndarray], path: str, title: str) -> No
     ax.legend()
     fig.tight_layout()
     save_figure(fig, path, dpi=120)
-    plt.close(fig)
 
 
 def plot_trajectory(
@@ -133,7 +132,6 @@ def plot_trajectory(
     axes[-1, 0].xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     fig.tight_layout()
     save_figure(fig, path, dpi=110)
-    plt.close(fig)
 
 
 def plot_rollout_errors(curves: dict[str, np.ndarray], horizons: np.ndarray, path: str, title: str) -> None:
@@ -151,12 +149,12 @@ def plot_rollout_errors(curves: dict[str, np.ndarray], horizons: np.ndarray, pat
     ax.legend(fontsize=8)
     fig.tight_layout()
     save_figure(fig, path, dpi=120)
-    plt.close(fig)
 
 
 def save_figure(fig, path: str, dpi: int) -> None:
-    """Write a matplotlib figure atomically: a crash never leaves half a PNG."""
+    """Write a matplotlib figure atomically (a crash never leaves half a PNG), then close it."""
     atomic_write(path, lambda handle: fig.savefig(handle, format="png", dpi=dpi))
+    pyplot().close(fig)
 
 
 def plot_learning_curve(real_transitions: Sequence[int], returns: Sequence[float], eval_returns: Sequence[float],
@@ -176,7 +174,6 @@ def plot_learning_curve(real_transitions: Sequence[int], returns: Sequence[float
     ax.legend(fontsize=8)
     fig.tight_layout()
     save_figure(fig, path, dpi=120)
-    plt.close(fig)
 
 
 def save_gif(frames: Sequence[np.ndarray], path: str, fps: int = 30) -> None:

@@ -138,7 +138,6 @@ def plot_reliability(
     ax.legend(fontsize=8)
     fig.tight_layout()
     save_figure(fig, path, dpi=120)
-    plt.close(fig)
 
 
 def plot_epistemic(
@@ -171,4 +170,3 @@ def plot_epistemic(
     ax.legend()
     fig.tight_layout()
     save_figure(fig, path, dpi=120)
-    plt.close(fig)

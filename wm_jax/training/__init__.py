@@ -36,5 +36,5 @@ from .program import (
     make_optimizer,
     make_train,
 )
-from .sharding import DeviceError, mesh_shape, member_sharding, row_sharding, training_mesh
+from .sharding import DeviceError, member_sharding, row_sharding, training_mesh
 from .state import EarlyStopping, TrainState

@@ -6,7 +6,7 @@ minibatch's rows: every device computes its part of a member's loss and gradient
 the partial gradients across the axis (an all-reduce). The same program runs on one CPU, N CPU
 devices, a GPU or several hosts: only the mesh differs.
 
-On a CPU host, `devices.request_cpu_devices` exposes one XLA device per core; XLA's CPU backend
+On a CPU host, `devices.use_all_cpu_cores` exposes one XLA device per core; XLA's CPU backend
 runs a program's small kernels on one thread, so that is how training uses every core (a 2-core
 host trains E=64 about 2x faster; bench/NOTES.md). E need not divide the members axis: XLA pads
 the uneven shard.
@@ -61,13 +61,6 @@ def member_sharding(mesh: Mesh) -> NamedSharding:
 def row_sharding(mesh: Mesh) -> NamedSharding:
     """A minibatch's leading row axis over the mesh's data axis."""
     return NamedSharding(mesh, PartitionSpec(DATA_AXIS))
-
-
-def mesh_shape(mesh: Mesh | None) -> dict[str, int]:
-    """{"members": m, "data": d} of a mesh, (1, 1) for None: what a run records about where it ran."""
-    if mesh is None:
-        return {MEMBERS_AXIS: 1, DATA_AXIS: 1}
-    return {name: int(size) for name, size in mesh.shape.items()}
 
 
 def to_host(tree):
