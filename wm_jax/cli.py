@@ -78,6 +78,26 @@ def open_checkpoints(command, description: dict, resuming: bool, mesh, unit: str
     return checkpoints
 
 
+def held_out_split(command, dataset, spec):
+    """(training rows, held-out rows, how they were split) for a command with data, eval_data,
+    eval_fraction and seed: a separate file, or whole episodes held back (train and sweep share this)."""
+    from .data import check_data_matches_model, load_dataset, split_by_episode
+
+    if command.eval_data is not None and command.eval_fraction is not None:
+        raise ConfigError("give --eval-data or --eval-fraction, not both")
+    if command.eval_data is not None:
+        held_out_set = load_dataset(command.eval_data)
+        check_data_matches_model(held_out_set, spec.env_id, spec.state_dim, command.eval_data)
+        return dataset.transitions, held_out_set.transitions, {"method": "separate file", "eval_data": command.eval_data}
+    fraction = 0.2 if command.eval_fraction is None else command.eval_fraction
+    if dataset.transitions.episode_count < 2:
+        raise ConfigError(f"{command.data}: holds only {dataset.transitions.episode_count} episode, and a held-out "
+                          "split takes whole episodes: collect more, or give --eval-data FILE")
+    parts = split_by_episode(dataset.transitions, fraction, seed=command.seed)
+    return parts.train, parts.held_out, {"method": "by episode", "seed": command.seed, "eval_fraction": fraction,
+                                         "held_out_episodes": parts.held_out_episodes.tolist()}
+
+
 @dataclasses.dataclass(frozen=True)
 class Collect:
     """Collect random-policy transitions into a data file (format version 2, see the README)."""
@@ -210,7 +230,7 @@ class Train(DistributedOptions):
 
         from . import report
         from .checkpoint import save_checkpoint
-        from .data import check_data_matches_model, load_dataset, split_by_episode
+        from .data import load_dataset
         from .evaluation import score
         from .evaluation.baselines import fit_linear
         from .evaluation.heads import model_heads_blocks
@@ -223,8 +243,6 @@ class Train(DistributedOptions):
 
         if self.members is not None and self.model != "ensemble":
             raise ConfigError("--members applies only to --model ensemble")
-        if self.eval_data is not None and self.eval_fraction is not None:
-            raise ConfigError("give --eval-data or --eval-fraction, not both")
         if self.horizon < 1:
             raise ConfigError(f"--horizon must be >= 1, got {self.horizon}")
         check_output_path(self.out, directory=True)
@@ -235,20 +253,7 @@ class Train(DistributedOptions):
             raise ConfigError(f"--elites {train_cfg.elites} exceeds the {model_cfg.members} members")
         dataset = load_dataset(self.data)
         spec = spec_for_data(dataset.info.env_id, dataset.transitions, model_cfg, self.action_encoding)
-        if self.eval_data is not None:
-            held_out_set = load_dataset(self.eval_data)
-            check_data_matches_model(held_out_set, spec.env_id, spec.state_dim, self.eval_data)
-            train, held_out = dataset.transitions, held_out_set.transitions
-            split = {"method": "separate file", "eval_data": self.eval_data}
-        else:
-            fraction = 0.2 if self.eval_fraction is None else self.eval_fraction
-            if dataset.transitions.episode_count < 2:
-                raise ConfigError(f"{self.data}: holds only {dataset.transitions.episode_count} episode, and a held-out "
-                                  "split takes whole episodes: collect more, or give --eval-data FILE")
-            parts = split_by_episode(dataset.transitions, fraction, seed=self.seed)
-            train, held_out = parts.train, parts.held_out
-            split = {"method": "by episode", "seed": self.seed, "eval_fraction": fraction,
-                     "held_out_episodes": parts.held_out_episodes.tolist()}
+        train, held_out, split = held_out_split(self, dataset, spec)
         if self.batch_size > train.size:
             raise ConfigError(f"--batch-size {self.batch_size} is larger than the {train.size} training transitions; "
                               f"use at most {train.size}")
@@ -314,6 +319,127 @@ class Train(DistributedOptions):
             f"{fitted.epochs_trained} epochs in {fitted.train_seconds:.2f} s + {fitted.compile_seconds:.2f} s compiling; "
             f"wrote {self.out}"
         )
+
+
+def number_list(text: str, flag: str) -> tuple[float, ...]:
+    """'1e-3,3e-3' as (0.001, 0.003); a ConfigError naming the flag for anything else."""
+    try:
+        values = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise ConfigError(f"{flag} takes comma-separated numbers (e.g. {flag} 1e-3,3e-3), got {text!r}") from None
+    return values
+
+
+@dataclasses.dataclass(frozen=True)
+class Sweep(DeviceOptions):
+    """Train every combination of learning rates, weight decays and seeds in one compiled program;
+    write DIR/sweep.csv, sweep.json, sweep.png and the chosen configuration's model in DIR/best."""
+
+    data: str
+    """training transitions (.npz from `wm-jax collect`)"""
+    out: str
+    """output directory"""
+    lr: str = "1e-3"
+    """learning rates, comma-separated (e.g. 1e-3,3e-3)"""
+    weight_decay: str | None = None
+    """torch-style coupled L2 values, comma-separated (default: 1e-4 for regularized, else 0)"""
+    seeds: int = 1
+    """runs per (learning rate, weight decay): seeds --seed, --seed + 1, ... (initialisation and minibatch order)"""
+    model: ModelKind = "simple"
+    members: int | None = None
+    """ensemble size (default 5; only for --model ensemble)"""
+    epochs: int = 100
+    batch_size: int = 32
+    eval_data: str | None = None
+    """held-out transitions from a separate file (instead of --eval-fraction)"""
+    eval_fraction: float | None = None
+    """hold out this share of the data, as whole episodes chosen with --seed (default 0.2 without --eval-data)"""
+    validation_fraction: float = 0.1
+    """share of the training split (whole episodes) every configuration is scored on to choose the best"""
+    seed: int = 0
+    """first seed; also chooses the held-out and validation episodes"""
+    shuffle: ShuffleMode = "shared"
+    action_encoding: ActionEncoding | None = None
+    delta: bool = False
+    normalize: bool = False
+    probabilistic: bool = False
+    bootstrap: bool = False
+
+    def __call__(self) -> None:
+        from . import report
+        from .atomic import atomic_write, check_output_path
+        from .checkpoint import save_checkpoint
+        from .data import load_dataset
+        from .evaluation.baselines import fit_linear
+        from .models import spec_for_data
+        from .training import validation_split
+        from .training.sweep import SweepGrid, check_sweep, run_sweep
+
+        check_output_path(self.out, directory=True)
+        if self.members is not None and self.model != "ensemble":
+            raise ConfigError("--members applies only to --model ensemble")
+        if self.seeds < 1:
+            raise ConfigError(f"--seeds must be >= 1, got {self.seeds}")
+        check_seed(self.seed)
+        check_seed(self.seed + self.seeds - 1, "--seed + --seeds - 1")
+        weight_decays = self.weight_decay if self.weight_decay is not None else ("1e-4" if self.model == "regularized" else "0")
+        grid = SweepGrid(number_list(self.lr, "--lr"), number_list(weight_decays, "--weight-decay"),
+                         tuple(range(self.seed, self.seed + self.seeds)))
+        base = tutorial_model_config(self.model, self.members if self.members is not None else 5)
+        model_cfg = dataclasses.replace(base, delta=self.delta, normalize=self.normalize, probabilistic=self.probabilistic)
+        train_cfg = tutorial_train_config(self.model, epochs=self.epochs, batch_size=self.batch_size, shuffle=self.shuffle,
+                                          bootstrap=self.bootstrap, validation_fraction=self.validation_fraction)
+        dataset = load_dataset(self.data)
+        spec = spec_for_data(dataset.info.env_id, dataset.transitions, model_cfg, self.action_encoding)
+        train, held_out, split = held_out_split(self, dataset, spec)
+        train, validation = validation_split(train, train_cfg, self.seed)
+        if self.batch_size > train.size:
+            raise ConfigError(f"--batch-size {self.batch_size} is larger than the {train.size} training transitions; "
+                              f"use at most {train.size}")
+        split.update(train_transitions=train.size, validation_transitions=validation.size,
+                     held_out_transitions=held_out.size)
+        check_sweep(spec, train_cfg, grid)
+        print(f"sweeping {len(grid)} configurations ({len(grid.learning_rates)} learning rates x "
+              f"{len(grid.weight_decays)} weight decays x {self.seeds} seeds) of a {model_cfg.members}-member "
+              f"{self.model} model, {self.epochs} epochs on {train.size} transitions", file=sys.stderr)
+        result = run_sweep(spec, train_cfg, train, grid, validation=validation, held_out=held_out,
+                           mesh=self.mesh(len(grid)))
+        rows, best = result.rows(), result.best
+        os.makedirs(self.out, exist_ok=True)
+        columns = list(rows[0])
+        atomic_write(os.path.join(self.out, "sweep.csv"), lambda handle: handle.write(
+            "\n".join([",".join(columns)] + [",".join("" if row[c] is None else str(row[c]) for c in columns)
+                                              for row in rows]).encode() + b"\n"))
+        report.write_json(os.path.join(self.out, "sweep.json"), {
+            "env_id": spec.env_id, "data": self.data, "split": split, "model": self.model,
+            "members": model_cfg.members, "epochs": self.epochs, "batch_size": self.batch_size,
+            "grid": {"learning_rates": list(grid.learning_rates), "weight_decays": list(grid.weight_decays),
+                     "seeds": list(grid.seeds)},
+            "chosen_by": "lowest mean validation MSE over seeds, then the seed with the lowest validation MSE",
+            "best": rows[best], "configurations": rows, "summary": result.summary(),
+            "compile_seconds": result.compile_seconds, "train_seconds": result.train_seconds,
+            "loss_curves": result.loss_curves.mean(axis=2).tolist(),
+        })
+        report.plot_sweep(rows, "held_out_mse", os.path.join(self.out, "sweep.png"),
+                          f"{len(grid)} configurations on {spec.env_id or 'data'}: held-out MSE")
+        chosen = result.configurations[best]
+        linear = fit_linear(train.states, spec.encode_actions(train.actions), train.next_states)
+        save_checkpoint(os.path.join(self.out, "best"), result.ensemble(best),
+                        {"linear": linear.to_json(), "fitted_on": split,
+                         "sweep": {"learning_rate": chosen.learning_rate, "weight_decay": chosen.weight_decay,
+                                   "seed": chosen.seed}})
+        table = [[f"{item['learning_rate']:g}", f"{item['weight_decay']:g}",
+                  _mean_std(item["validation_mse"]), _mean_std(item["held_out_mse"]),
+                  f"{item['diverged']}/{item['seeds']}"] for item in result.summary()]
+        print(report.format_table(["lr", "weight decay", "validation MSE", "held-out MSE", "diverged"], table))
+        print(f"chosen on validation: lr {chosen.learning_rate:g}, weight decay {chosen.weight_decay:g}, seed "
+              f"{chosen.seed}: validation MSE {rows[best]['validation_mse']:.3e}, held-out MSE "
+              f"{rows[best]['held_out_mse']:.3e}; {len(grid)} configurations in {result.train_seconds:.2f} s + "
+              f"{result.compile_seconds:.2f} s compiling; wrote {self.out}")
+
+
+def _mean_std(stats: dict) -> str:
+    return "diverged" if stats["mean"] is None else f"{stats['mean']:.3e} ± {stats['std']:.1e}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -705,6 +831,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = {
         "collect": Collect,
         "train": Train,
+        "sweep": Sweep,
         "evaluate": Evaluate,
         "predict": Predict,
         "mbrl": Mbrl,

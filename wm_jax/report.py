@@ -151,6 +151,41 @@ def plot_rollout_errors(curves: dict[str, np.ndarray], horizons: np.ndarray, pat
     save_figure(fig, path, dpi=120)
 
 
+def plot_sweep(rows: Sequence[dict], score: str, path: str, title: str) -> None:
+    """`score` (held_out_mse or validation_mse) of every sweep configuration, one column per
+    (learning rate, weight decay): a dot per seed, a bar at their mean, the chosen run circled.
+    Diverged runs are drawn as crosses at the top edge."""
+    plt = pyplot()
+    pairs = list(dict.fromkeys((row["learning_rate"], row["weight_decay"]) for row in rows))
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.6 * len(pairs) + 2), 4.5))
+    finite = [row[score] for row in rows if not row["diverged"] and row[score] is not None]
+    top = max(finite) * 2 if finite else 1.0
+    for x, pair in enumerate(pairs):
+        group = [row for row in rows if (row["learning_rate"], row["weight_decay"]) == pair]
+        values = [row[score] for row in group if not row["diverged"]]
+        jitter = np.linspace(-0.15, 0.15, len(group)) if len(group) > 1 else np.zeros(1)
+        for offset, row in zip(jitter, group):
+            if row["diverged"]:
+                ax.plot(x + offset, top, "rx")
+            else:
+                ax.plot(x + offset, row[score], "o", color="C0", alpha=0.6, markersize=4)
+            if row["best"]:
+                ax.plot(x + offset, row[score], "o", markersize=12, markerfacecolor="none", markeredgecolor="C3",
+                        label="chosen (lowest validation MSE)")
+        if values:
+            ax.hlines(np.mean(values), x - 0.3, x + 0.3, colors="k", linewidth=2)
+    ax.set_xticks(range(len(pairs)))
+    ax.set_xticklabels([f"lr {lr:g}\nwd {wd:g}" for lr, wd in pairs], fontsize=8)
+    ax.set_yscale("log")
+    ax.set_ylabel(score.replace("_", " ").replace("mse", "one-step MSE"))
+    ax.set_title(title)
+    ax.grid(True, which="both", axis="y", alpha=0.3)
+    if any(row["best"] for row in rows):
+        ax.legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    save_figure(fig, path, dpi=120)
+
+
 def save_figure(fig, path: str, dpi: int) -> None:
     """Write a matplotlib figure atomically (a crash never leaves half a PNG), then close it."""
     atomic_write(path, lambda handle: fig.savefig(handle, format="png", dpi=dpi))

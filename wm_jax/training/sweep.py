@@ -1,0 +1,256 @@
+"""Hyperparameter sweeps as one compiled program: every configuration is a slice of a vmapped axis.
+
+PureJaxRL trains many seeds at once by vmapping the whole training function over its keys; a
+sweep here does the same over (learning rate, weight decay, seed). The learning rate and the
+weight decay live in the optimizer's state (`optax.inject_hyperparams`), so they are traced
+values, not constants baked into the program: one compilation covers the whole grid, and each
+configuration trains exactly as `fit` would train it alone (its own initialisation and minibatch
+order from its seed, its own Adam state).
+
+The best configuration is chosen on a validation split (whole episodes of the training data), and
+its held-out score is reported beside, so the number a sweep reports is not the number it chose on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import itertools
+import math
+import time
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+from jax.sharding import Mesh
+
+from ..config import MAX_MEMBERS, ConfigError, TrainConfig, check_seed
+from ..models.ensemble import Ensemble, ensemble_of, graphdef_of, predict_members
+from ..models.normalization import Normalizer
+from ..models.spec import ModelSpec
+from ..transitions import Transitions
+from .buffer import to_buffer
+from .loop import fit_normalizer_for
+from .program import TrainingData, make_train
+from .sharding import member_sharding, to_host
+
+# Configurations times members share one program; this many stacked members is far beyond any
+# grid a 2-core machine trains in minutes, and low enough to be refused before allocating.
+MAX_SWEEP_MEMBERS = 16 * MAX_MEMBERS
+
+
+def tutorial_adam(learning_rate, weight_decay) -> optax.GradientTransformation:
+    """The tutorial's optimizer: torch-style coupled L2 (wd * p added to the gradient), then Adam.
+
+    With weight_decay 0 the added term is exactly 0, so this is `make_optimizer`'s plain Adam."""
+    return optax.chain(optax.add_decayed_weights(weight_decay), optax.adam(learning_rate))
+
+
+def sweep_optimizer() -> optax.GradientTransformation:
+    """`tutorial_adam` with its learning rate and weight decay held in the optimizer state (traced)."""
+    return optax.inject_hyperparams(tutorial_adam)(learning_rate=1e-3, weight_decay=0.0)
+
+
+class Configuration(NamedTuple):
+    learning_rate: float
+    weight_decay: float
+    seed: int
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepGrid:
+    """Every combination of the learning rates, weight decays and seeds (in that nesting order)."""
+
+    learning_rates: tuple[float, ...]
+    weight_decays: tuple[float, ...] = (0.0,)
+    seeds: tuple[int, ...] = (0,)
+
+    def __post_init__(self):
+        for name, values in (("learning rates", self.learning_rates), ("weight decays", self.weight_decays),
+                             ("seeds", self.seeds)):
+            if not values:
+                raise ConfigError(f"the sweep needs at least one of its {name}")
+            if len(set(values)) != len(values):
+                raise ConfigError(f"the sweep's {name} repeat a value: {', '.join(map(str, values))}")
+        for lr in self.learning_rates:
+            if not (lr > 0 and math.isfinite(lr)):
+                raise ConfigError(f"learning rates must be > 0 and finite, got {lr}")
+        for wd in self.weight_decays:
+            if not (wd >= 0 and math.isfinite(wd)):
+                raise ConfigError(f"weight decays must be >= 0 and finite, got {wd}")
+        for seed in self.seeds:
+            check_seed(seed)
+
+    @property
+    def configurations(self) -> list[Configuration]:
+        return [Configuration(float(lr), float(wd), int(seed))
+                for lr, wd, seed in itertools.product(self.learning_rates, self.weight_decays, self.seeds)]
+
+    def __len__(self) -> int:
+        return len(self.learning_rates) * len(self.weight_decays) * len(self.seeds)
+
+
+class SweepResult(NamedTuple):
+    """What a sweep trained, per configuration (index c of `configurations`).
+
+    params: stacked (configurations, members, ...) on the host; loss_curves (configurations,
+    epochs, members); validation_mse and held_out_mse (configurations,): one-step MSE of the
+    members' mean prediction in environment units (inf for a configuration that diverged).
+    """
+
+    spec: ModelSpec
+    configurations: list[Configuration]
+    params: nnx.State
+    normalizer: Normalizer
+    loss_curves: np.ndarray
+    validation_mse: np.ndarray
+    held_out_mse: np.ndarray | None
+    compile_seconds: float
+    train_seconds: float
+
+    @property
+    def diverged(self) -> np.ndarray:
+        """(configurations,) True where a loss or the validation score is not finite."""
+        return ~np.isfinite(self.loss_curves).all(axis=(1, 2)) | ~np.isfinite(self.validation_mse)
+
+    def hyperparameters(self) -> list[tuple[float, float]]:
+        """The distinct (learning rate, weight decay) pairs, in grid order."""
+        return list(dict.fromkeys((c.learning_rate, c.weight_decay) for c in self.configurations))
+
+    def by_hyperparameters(self, scores: np.ndarray) -> dict[tuple[float, float], np.ndarray]:
+        """`scores` (configurations,) grouped over seeds per (learning rate, weight decay); diverged runs are inf."""
+        scores = np.where(self.diverged, np.inf, scores)
+        return {pair: np.array([s for c, s in zip(self.configurations, scores) if (c.learning_rate, c.weight_decay) == pair])
+                for pair in self.hyperparameters()}
+
+    @property
+    def best(self) -> int:
+        """The chosen configuration: the (learning rate, weight decay) with the lowest mean validation
+        MSE over seeds, and of those the seed with the lowest validation MSE. Never the held-out score."""
+        grouped = self.by_hyperparameters(self.validation_mse)
+        pair = min(grouped, key=lambda p: (np.mean(grouped[p]), self.hyperparameters().index(p)))
+        candidates = [i for i, c in enumerate(self.configurations) if (c.learning_rate, c.weight_decay) == pair]
+        validation = np.where(self.diverged, np.inf, self.validation_mse)
+        return min(candidates, key=lambda i: validation[i])
+
+    def rows(self) -> list[dict]:
+        """One record per configuration: its values, final training loss (mean over members), scores."""
+        best, diverged = self.best, self.diverged
+        return [{"configuration": i, "learning_rate": c.learning_rate, "weight_decay": c.weight_decay, "seed": c.seed,
+                 "final_train_loss": float(np.mean(self.loss_curves[i, -1])),
+                 "validation_mse": float(self.validation_mse[i]),
+                 "held_out_mse": None if self.held_out_mse is None else float(self.held_out_mse[i]),
+                 "diverged": bool(diverged[i]), "best": i == best}
+                for i, c in enumerate(self.configurations)]
+
+    def summary(self) -> list[dict]:
+        """One record per (learning rate, weight decay): mean and std over seeds of each score, diverged runs apart."""
+        records = []
+        groups = {"validation_mse": self.by_hyperparameters(self.validation_mse)}
+        if self.held_out_mse is not None:
+            groups["held_out_mse"] = self.by_hyperparameters(self.held_out_mse)
+        for pair in self.hyperparameters():
+            record = {"learning_rate": pair[0], "weight_decay": pair[1]}
+            for name, grouped in groups.items():
+                finite = grouped[pair][np.isfinite(grouped[pair])]
+                record[name] = {"mean": float(finite.mean()) if finite.size else None,
+                                "std": float(finite.std()) if finite.size else None}
+            record["seeds"] = int(grouped[pair].size)
+            record["diverged"] = int(np.sum(~np.isfinite(groups["validation_mse"][pair])))
+            records.append(record)
+        return records
+
+    def ensemble(self, index: int) -> Ensemble:
+        """Configuration `index`'s trained model."""
+        params = jax.tree.map(lambda leaf: jnp.asarray(leaf[index]), self.params)
+        return ensemble_of(self.spec, params, self.normalizer)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _member_mean_mse(graphdef, params, normalizer: Normalizer, states, actions, targets) -> jax.Array:
+    """(configurations,) one-step MSE of each configuration's member-mean prediction; configurations
+    run one after another (lax.map) so memory holds one configuration's predictions at a time."""
+
+    def one(config_params):
+        prediction = predict_members(graphdef, config_params, states, actions, normalizer).mean(axis=0)
+        return jnp.mean(jnp.square(prediction - targets))
+
+    return jax.lax.map(one, params)
+
+
+def _scores(spec: ModelSpec, params, normalizer: Normalizer, data: Transitions) -> np.ndarray:
+    """`_member_mean_mse` on a Transitions with raw actions, as float64 on the host."""
+    mse = _member_mean_mse(graphdef_of(spec), params, normalizer, jnp.asarray(data.states, jnp.float32),
+                           jnp.asarray(spec.encode_actions(data.actions)), jnp.asarray(data.next_states, jnp.float32))
+    return np.asarray(mse, np.float64)
+
+
+def check_sweep(spec: ModelSpec, config: TrainConfig, grid: SweepGrid) -> None:
+    """A ConfigError for a sweep `run_sweep` refuses: validation-driven options, or too many members."""
+    if config.needs_validation:
+        raise ConfigError("a sweep trains every configuration for all its epochs: early stopping, elites and "
+                          "calibration are for `wm-jax train`")
+    if len(grid) * spec.config.members > MAX_SWEEP_MEMBERS:
+        raise ConfigError(f"{len(grid)} configurations x {spec.config.members} members exceeds "
+                          f"{MAX_SWEEP_MEMBERS:,} members in one program")
+
+
+def run_sweep(
+    spec: ModelSpec,
+    config: TrainConfig,
+    data: Transitions,
+    grid: SweepGrid,
+    *,
+    validation: Transitions,
+    held_out: Transitions | None = None,
+    mesh: Mesh | None = None,
+) -> SweepResult:
+    """Train every configuration of `grid` on `data` in one compiled program and score each on
+    `validation` (used to choose) and `held_out` (reported).
+
+    `config` gives everything but the swept values (its learning rate and weight decay are
+    replaced). `mesh` (from `training_mesh`) splits the configurations over its members axis, as
+    an ensemble's members are split: configurations never interact. Early stopping, elites and calibration choose on validation data per run; a sweep
+    chooses between runs instead, so they are refused here.
+    """
+    check_sweep(spec, config, grid)
+    configurations = grid.configurations
+    program = make_train(spec, config, optimizer=sweep_optimizer())
+    normalizer = fit_normalizer_for(spec, data)
+    training_data = TrainingData(to_buffer(data))
+    learning_rates = jnp.asarray([c.learning_rate for c in configurations], jnp.float32)
+    weight_decays = jnp.asarray([c.weight_decay for c in configurations], jnp.float32)
+    # The same keys `fit(seed=s)` uses: key(s) splits into the initialisation key and the run key.
+    keys = jax.vmap(jax.random.split)(jnp.stack([jax.random.key(c.seed) for c in configurations]))
+
+    def begin(key_pair, learning_rate, weight_decay):
+        state = program.start(program.init(key_pair[0]), key_pair[1], normalizer)
+        hyperparams = dict(state.opt_state.hyperparams)
+        hyperparams.update(learning_rate=jnp.broadcast_to(learning_rate, hyperparams["learning_rate"].shape),
+                           weight_decay=jnp.broadcast_to(weight_decay, hyperparams["weight_decay"].shape))
+        return state._replace(opt_state=state.opt_state._replace(hyperparams=hyperparams))
+
+    chunk = jax.vmap(functools.partial(program.train_chunk, epochs=config.epochs), in_axes=(0, None))
+
+    def train_all(states, data):
+        if mesh is not None:
+            states = jax.lax.with_sharding_constraint(states, member_sharding(mesh))
+        return chunk(states, data)
+
+    start = time.perf_counter()
+    begin_all = jax.jit(jax.vmap(begin)).lower(keys, learning_rates, weight_decays).compile()
+    states = begin_all(keys, learning_rates, weight_decays)
+    train_compiled = jax.jit(train_all).lower(states, training_data).compile()
+    compile_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    states, metrics = train_compiled(states, training_data)
+    jax.block_until_ready(states)
+    train_seconds = time.perf_counter() - start
+    params = states.final_params()
+    validation_mse = _scores(spec, params, normalizer, validation)
+    held_out_mse = None if held_out is None else _scores(spec, params, normalizer, held_out)
+    return SweepResult(spec, configurations, to_host(params), normalizer, np.asarray(to_host(metrics.loss_curve)),
+                       validation_mse, held_out_mse, compile_seconds, train_seconds)
