@@ -9,6 +9,8 @@ then collect CartPole data with gymnasium and with JAX and compare transitions p
         --markdown bench/results/memory-cpu-2core.md
     python -m bench --only latency --json bench/results/latency-cpu-2core.json \
         --markdown bench/results/latency-cpu-2core.md
+    python -m bench --only sweep --json bench/results/sweep-cpu-2core.json \
+        --markdown bench/results/sweep-cpu-2core.md
     python -m bench --quick --json /tmp/bench.json      # CI: checks it runs, asserts no speed
 """
 
@@ -29,6 +31,7 @@ from . import planning as planning_bench
 from . import machine as machine_info
 from . import latency as latency_bench
 from . import memory as memory_bench
+from . import sweep as sweep_bench
 from . import report
 from .workload import Workload, cartpole_transitions, run_flops
 
@@ -55,7 +58,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--torch-threads", type=int, help="torch threads (default: the faster of 1 and the core count)")
     p.add_argument("--no-cache-check", action="store_true", help="skip the two-process compilation-cache measurements")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--only", choices=("training", "collection", "engine", "planning", "memory", "latency"), help="run one section (default: all)")
+    p.add_argument("--only", choices=("training", "collection", "engine", "planning", "memory", "latency", "sweep"), help="run one section (default: all)")
     p.add_argument("--collection-transitions", type=int, help="N of the jax-native and 1M scale rows (default 1000000)")
     p.add_argument("--collection-gymnasium-transitions", type=int, help="N of the gymnasium rows (default 100000)")
     p.add_argument("--collection-num-envs", type=int, help="K of the gymnasium sync vector row (default 64)")
@@ -219,10 +222,14 @@ def main(argv=None) -> int:
     if args.only in (None, "latency"):
         print("latency (whole processes):", file=sys.stderr, flush=True)
         latency = latency_bench.run(quick=args.quick, log=lambda line: print(line, file=sys.stderr, flush=True))
+    sweep = None
+    if args.only in (None, "sweep"):
+        print("sweep (one program against one configuration):", file=sys.stderr, flush=True)
+        sweep = sweep_bench.run(quick=args.quick, log=lambda line: print(line, file=sys.stderr, flush=True))
     machine["bench_wall_seconds"] = round(time.perf_counter() - started, 1)
     if args.json:
-        report.write_json(args.json, machine, results, cache, collection, engine, planning, memory, latency)
-    text = report.markdown(machine, results, cache, collection, engine, planning, memory, latency)
+        report.write_json(args.json, machine, results, cache, collection, engine, planning, memory, latency, sweep)
+    text = report.markdown(machine, results, cache, collection, engine, planning, memory, latency, sweep)
     if args.markdown:
         with open(args.markdown, "w") as f:
             f.write(text)

@@ -32,8 +32,8 @@ def add_ratios(results: list[dict]) -> None:
 
 def write_json(path: str, machine: dict, results: list[dict], compile_cache: dict | None, collection: dict | None = None,
                engine: dict | None = None, planning: list | None = None, memory: list | None = None,
-               latency: dict | None = None) -> None:
-    sections = {"latency": latency, "memory": memory, "planning": planning, "engine": engine,
+               latency: dict | None = None, sweep: dict | None = None) -> None:
+    sections = {"sweep": sweep, "latency": latency, "memory": memory, "planning": planning, "engine": engine,
                 "compile_cache": compile_cache, "collection": collection}
     doc = {"machine": machine, "results": results, **{k: v for k, v in sections.items() if v is not None}}
     with open(path, "w") as f:
@@ -47,10 +47,11 @@ def _fmt(x, spec: str) -> str:
 
 def markdown(machine: dict, results: list[dict], compile_cache: dict | None, collection: dict | None = None,
              engine: dict | None = None, planning: list | None = None, memory: list | None = None,
-             latency: dict | None = None) -> str:
+             latency: dict | None = None, sweep: dict | None = None) -> str:
     peak = machine["matmul_peak_gflops"]
     title = ("# Ensemble training bench" if results else "# Data collection bench" if collection
-             else "# Engine options bench" if engine else "# Planning bench" if planning else "# Memory bench" if memory else "# Latency bench")
+             else "# Engine options bench" if engine else "# Planning bench" if planning else "# Memory bench" if memory
+             else "# Latency bench" if latency else "# Sweep bench")
     lines = [
         title,
         "",
@@ -118,6 +119,11 @@ def markdown(machine: dict, results: list[dict], compile_cache: dict | None, col
         from .latency import markdown as latency_markdown
 
         lines += ["", "## Latency: command to result, whole processes", "", latency_markdown(latency)]
+    if sweep:
+        from .sweep import markdown as sweep_markdown
+
+        lines += ["", "## Sweep: every configuration in one program (training seconds; ratios within this run)", "",
+                  sweep_markdown(sweep)]
     return "\n".join(lines) + "\n"
 
 
