@@ -174,3 +174,18 @@ def test_onehot_and_index_encodings_train_from_raw_actions(cartpole_small):
         assert spec.action_dim == width
         fitted = fit(spec, TrainConfig(epochs=3), cartpole_small, seed=0)
         assert fitted.loss_curve[-1, 0] < fitted.loss_curve[0, 0]
+
+
+@pytest.mark.parametrize("options", [dict(kind="simple"), dict(kind="ensemble", members=3, probabilistic=True,
+                                                                   reward_head=True, termination_head=True)])
+def test_the_start_program_compiled_for_speed_draws_the_same_initial_weights_as_a_default_compile(options):
+    from wm_jax.config import ModelConfig
+    from wm_jax.training.loop import compile_start
+    from wm_jax.training.program import make_train
+
+    program = make_train(ModelSpec(4, 1, ModelConfig(**options)), TrainConfig())
+    init_key, run_key = jax.random.split(jax.random.key(7))
+    state = compile_start(program, init_key, run_key)(init_key, run_key, None)
+    default = jax.jit(program.init)(init_key)
+    for fast, reference in zip(jax.tree.leaves(state.params), jax.tree.leaves(default)):
+        np.testing.assert_array_equal(np.asarray(fast), np.asarray(reference))

@@ -18,6 +18,7 @@ import numpy as np
 import optax
 from jax.sharding import Mesh
 
+from ..compilation import INITIALIZATION_COMPILER_OPTIONS
 from ..config import ConfigError, TrainConfig
 from ..data.format import DataError
 from ..data.splits import split_by_episode
@@ -74,6 +75,13 @@ def _check_finite(losses: np.ndarray, first_epoch: int, checkpoints: RunCheckpoi
                            f"{first_epoch + row + 1}; {where}; try a smaller learning rate")
 
 
+def compile_start(program: TrainProgram, init_key: jax.Array, run_key: jax.Array, normalizer=None):
+    """The compiled `(init_key, run_key, normalizer) -> TrainState` before epoch 0 (compiled with
+    `INITIALIZATION_COMPILER_OPTIONS`: the same bits as a default compile, in about half the time)."""
+    start = jax.jit(lambda k, r, n: program.start(program.init(k), r, n))
+    return start.lower(init_key, run_key, normalizer).compile(INITIALIZATION_COMPILER_OPTIONS)
+
+
 def train_timed(
     program: TrainProgram,
     key: jax.Array,
@@ -100,8 +108,7 @@ def train_timed(
         raise ValueError(f"chunks of {chunk_epochs} epochs")
     init_key, run_key = jax.random.split(key)
     start = time.perf_counter()
-    begin = jax.jit(lambda k, r, n: program.start(program.init(k), r, n)).lower(init_key, run_key, normalizer).compile()
-    state = begin(init_key, run_key, normalizer)
+    state = compile_start(program, init_key, run_key, normalizer)(init_key, run_key, normalizer)
     curves, validation = [], []
     if checkpoints is not None and checkpoints.latest_epoch() is not None:
         state, record = checkpoints.restore(state)

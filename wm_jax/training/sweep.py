@@ -27,6 +27,7 @@ import optax
 from flax import nnx
 from jax.sharding import Mesh
 
+from ..compilation import INITIALIZATION_COMPILER_OPTIONS
 from ..config import MAX_MEMBERS, ConfigError, TrainConfig, check_seed
 from ..models.ensemble import Ensemble, ensemble_of, graphdef_of, predict_members
 from ..models.normalization import Normalizer
@@ -241,7 +242,7 @@ def run_sweep(
         return chunk(states, data)
 
     start = time.perf_counter()
-    begin_all = jax.jit(jax.vmap(begin)).lower(keys, learning_rates, weight_decays).compile()
+    begin_all = jax.jit(jax.vmap(begin)).lower(keys, learning_rates, weight_decays).compile(INITIALIZATION_COMPILER_OPTIONS)
     states = begin_all(keys, learning_rates, weight_decays)
     train_compiled = jax.jit(train_all).lower(states, training_data).compile()
     compile_seconds = time.perf_counter() - start
