@@ -64,8 +64,9 @@ def test_quick_bench_writes_json_markdown_and_plot(tmp_path):
                             "wm-jax demo, cold cache", "wm-jax demo, warm cache"}
     assert all(r["seconds"] > 0 for r in latency.values())
     assert latency["wm-jax train, warm cache"]["compile_seconds"] >= 0 and "## Latency" in paths["md"].read_text()
-    sweep = {r["row"]: r for r in doc["sweep"]["rows"]}
-    assert set(sweep) == {"one configuration", "sweep of 8"} and sweep["one configuration"]["ratio_to_one"] == 1.0
+    sweep = {(r["members_per_configuration"], r["row"]): r for r in doc["sweep"]["rows"]}
+    assert set(sweep) == {(m, row) for m in (1, 5) for row in ("one configuration", "sweep of 8")}
+    assert sweep[(5, "one configuration")]["ratio_to_one"] == 1.0
     assert all(r["seconds"] > 0 and r["compile_seconds"] > 0 for r in sweep.values()) and "## Sweep" in paths["md"].read_text()
 
 

@@ -36,6 +36,7 @@ from ..models.spec import ModelSpec
 from ..transitions import Transitions
 from .buffer import Buffer, to_buffer
 from .objectives import Batch, Objective, make_objective, make_validation_score
+from .shuffle import permutation
 from .sharding import MEMBERS_AXIS, member_sharding, row_sharding
 from .state import IMPROVEMENT_THRESHOLD, EarlyStopping, TrainState
 
@@ -101,7 +102,7 @@ def epoch_order(run_key: jax.Array, epoch, n, members: int | None = None, capaci
     capacity = n if capacity is None else capacity
 
     def one(key):
-        order = jax.random.permutation(key, capacity)
+        order = permutation(key, capacity)
         if isinstance(n, int) and n == capacity:
             return order
         return order[jnp.nonzero(order < n, size=capacity, fill_value=0)[0]]
