@@ -3,10 +3,12 @@
 - `state`: `TrainState`, what a run carries between chunks (with the early-stopping carry).
 - `objectives`: `(member_params, batch, key) -> (loss, aux)` functions, MSE, Gaussian NLL, BCE.
 - `buffer`: the fixed-capacity device buffer with a traced valid size.
+- `shuffle`: each epoch's minibatch order, `jax.random.permutation` bit for bit, faster on CPU.
 - `program`: `make_train` and `TrainProgram.train_chunk`, the compiled part.
 - `loop`: `train_timed` and `fit`, the host part.
 - `checkpoints`: `RunCheckpoints`, orbax checkpoints of a run in progress (resume).
 - `sharding`: `training_mesh`, the (members, data) device mesh a run is spread over.
+- `sweep`: `run_sweep`, many (learning rate, weight decay, seed) configurations as one vmapped program.
 """
 
 from .buffer import Buffer, append, to_buffer, valid_rows
