@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import nnx
-from jax.sharding import Mesh
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from ..compilation import INITIALIZATION_COMPILER_OPTIONS
 from ..config import MAX_MEMBERS, ConfigError, TrainConfig, check_seed
@@ -36,7 +36,8 @@ from ..transitions import Transitions
 from .buffer import to_buffer
 from .loop import fit_normalizer_for
 from .program import TrainingData, make_train
-from .sharding import member_sharding, to_host
+from .sharding import MEMBERS_AXIS, to_host
+from .state import TrainState
 
 # Configurations times members share one program; this many stacked members is far beyond any
 # grid a 2-core machine trains in minutes, and low enough to be refused before allocating.
@@ -214,7 +215,8 @@ def run_sweep(
 
     `config` gives everything but the swept values (its learning rate and weight decay are
     replaced). `mesh` (from `training_mesh`) splits the configurations over its members axis, as
-    an ensemble's members are split: configurations never interact. Early stopping, elites and calibration choose on validation data per run; a sweep
+    an ensemble's members are split: configurations never interact.
+ Early stopping, elites and calibration choose on validation data per run; a sweep
     chooses between runs instead, so they are refused here.
     """
     check_sweep(spec, config, grid)
@@ -222,36 +224,56 @@ def run_sweep(
     program = make_train(spec, config, optimizer=sweep_optimizer())
     normalizer = fit_normalizer_for(spec, data)
     training_data = TrainingData(to_buffer(data))
-    learning_rates = jnp.asarray([c.learning_rate for c in configurations], jnp.float32)
-    weight_decays = jnp.asarray([c.weight_decay for c in configurations], jnp.float32)
+    # States are laid out (seeds, hyperparameter pairs, ...). Everything random in a run (its
+    # initialisation, shuffles, bootstrap, dropout) derives from its seed, so the pairs of one seed
+    # share their start, minibatch order and gathered rows: each is computed once per seed.
+    pairs = list(itertools.product(grid.learning_rates, grid.weight_decays))
+    seeds, hyper = len(grid.seeds), len(pairs)
+    learning_rates = jnp.asarray([lr for lr, _ in pairs], jnp.float32)
+    weight_decays = jnp.asarray([wd for _, wd in pairs], jnp.float32)
     # The same keys `fit(seed=s)` uses: key(s) splits into the initialisation key and the run key.
-    keys = jax.vmap(jax.random.split)(jnp.stack([jax.random.key(c.seed) for c in configurations]))
+    keys = jax.vmap(jax.random.split)(jnp.stack([jax.random.key(seed) for seed in grid.seeds]))
 
-    def begin(key_pair, learning_rate, weight_decay):
+    def begin(key_pair):
         state = program.start(program.init(key_pair[0]), key_pair[1], normalizer)
-        hyperparams = dict(state.opt_state.hyperparams)
-        hyperparams.update(learning_rate=jnp.broadcast_to(learning_rate, hyperparams["learning_rate"].shape),
-                           weight_decay=jnp.broadcast_to(weight_decay, hyperparams["weight_decay"].shape))
-        return state._replace(opt_state=state.opt_state._replace(hyperparams=hyperparams))
+        params, opt_state = jax.tree.map(lambda leaf: jnp.broadcast_to(leaf, (hyper,) + leaf.shape),
+                                         (state.params, state.opt_state))
+        hyperparams = dict(opt_state.hyperparams)
+        for name, values in (("learning_rate", learning_rates), ("weight_decay", weight_decays)):
+            shape = hyperparams[name].shape
+            hyperparams[name] = jnp.broadcast_to(values.reshape((hyper,) + (1,) * (len(shape) - 1)), shape)
+        return state._replace(params=params, opt_state=opt_state._replace(hyperparams=hyperparams))
 
-    chunk = jax.vmap(functools.partial(program.train_chunk, epochs=config.epochs), in_axes=(0, None))
+    # Within a seed only parameters and optimizer state differ; key, epoch and normaliser are shared.
+    per_pair = TrainState(params=0, opt_state=0, normalizer=None, key=None, epoch=None, early_stopping=None)
+    chunk = functools.partial(program.train_chunk, epochs=config.epochs)
+    chunk = jax.vmap(jax.vmap(chunk, in_axes=(per_pair, None), out_axes=(per_pair, 0)), in_axes=(0, None))
+    # The larger of the two axes splits over the devices (configurations never interact).
+    split = PartitionSpec(MEMBERS_AXIS) if seeds >= hyper else PartitionSpec(None, MEMBERS_AXIS)
 
     def train_all(states, data):
         if mesh is not None:
-            states = jax.lax.with_sharding_constraint(states, member_sharding(mesh))
+            params, opt_state = jax.lax.with_sharding_constraint((states.params, states.opt_state),
+                                                                 NamedSharding(mesh, split))
+            states = states._replace(params=params, opt_state=opt_state)
         return chunk(states, data)
 
     start = time.perf_counter()
-    begin_all = jax.jit(jax.vmap(begin)).lower(keys, learning_rates, weight_decays).compile(INITIALIZATION_COMPILER_OPTIONS)
-    states = begin_all(keys, learning_rates, weight_decays)
+    begin_all = jax.jit(jax.vmap(begin)).lower(keys).compile(INITIALIZATION_COMPILER_OPTIONS)
+    states = begin_all(keys)
     train_compiled = jax.jit(train_all).lower(states, training_data).compile()
     compile_seconds = time.perf_counter() - start
     start = time.perf_counter()
     states, metrics = train_compiled(states, training_data)
     jax.block_until_ready(states)
     train_seconds = time.perf_counter() - start
-    params = states.final_params()
+
+    def in_grid_order(leaf):  # (seeds, pairs, ...) -> (configurations, ...), the seed varying fastest
+        return jnp.swapaxes(leaf, 0, 1).reshape((hyper * seeds,) + leaf.shape[2:])
+
+    params = jax.tree.map(in_grid_order, states.final_params())
+    loss_curves = np.asarray(to_host(in_grid_order(metrics.loss_curve)))
     validation_mse = _scores(spec, params, normalizer, validation)
     held_out_mse = None if held_out is None else _scores(spec, params, normalizer, held_out)
-    return SweepResult(spec, configurations, to_host(params), normalizer, np.asarray(to_host(metrics.loss_curve)),
-                       validation_mse, held_out_mse, compile_seconds, train_seconds)
+    return SweepResult(spec, configurations, to_host(params), normalizer, loss_curves, validation_mse, held_out_mse,
+                       compile_seconds, train_seconds)
