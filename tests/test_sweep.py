@@ -42,6 +42,19 @@ def test_every_configuration_trains_exactly_as_fit_trains_it_alone(split):
         np.testing.assert_allclose(score(result.ensemble(index), split.held_out).mse, result.held_out_mse[index], rtol=1e-4)
 
 
+def test_configurations_sharing_a_seed_keep_every_random_draw_of_their_own_run(split):
+    # Dropout, per-member shuffles and bootstrap all derive from the seed, which the pairs of a seed share.
+    spec = spec_for_data("CartPole-v1", split.train, ModelConfig(kind="ensemble", members=2, dropout_rate=0.2,
+                                                                 probabilistic=True, delta=True, normalize=True))
+    config = TrainConfig(epochs=2, bootstrap=True, shuffle="per_member")
+    result = run_sweep(spec, config, split.train, SweepGrid((1e-3, 3e-3), (0.0,), (0, 1)), validation=split.held_out)
+    for index in (1, 2):
+        chosen = result.configurations[index]
+        alone = fit(spec, dataclasses.replace(config, learning_rate=chosen.learning_rate), split.train, chosen.seed)
+        for mine, theirs in zip(jax.tree.leaves(result.params), jax.tree.leaves(alone.params)):
+            np.testing.assert_allclose(np.asarray(mine)[index], np.asarray(theirs), rtol=1e-5, atol=1e-6)
+
+
 def _result(validation, held_out, seeds=2, loss=None):
     pairs = [(1e-3, 0.0), (3e-3, 0.0)]
     configurations = [Configuration(lr, wd, s) for lr, wd in pairs for s in range(seeds)]
