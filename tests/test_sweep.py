@@ -132,3 +132,15 @@ def test_wm_jax_sweep_writes_a_table_a_plot_and_a_model_evaluate_reads(tmp_path,
     evaluated = json.loads(scores.read_text())
     assert evaluated["members"] == 2
     assert np.mean(evaluated["per_dim_mse"]) == pytest.approx(best["held_out_mse"], rel=1e-4)
+
+
+def test_a_sweep_where_every_configuration_diverges_writes_its_table_and_chooses_none(tmp_path, capsys):
+    data = str(tmp_path / "train.npz")
+    assert main(["collect", "--out", data, "--transitions", "300", "--seed", "3"]) == 0
+    out = tmp_path / "sweep"
+    code = main(["sweep", "--data", data, "--lr", "1e9,1e10", "--epochs", "2", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and "every configuration diverged" in err and "Traceback" not in err
+    record = json.loads((out / "sweep.json").read_text())
+    assert record["best"] is None and all(row["diverged"] for row in record["configurations"])
+    assert not (out / "best").exists()

@@ -372,7 +372,7 @@ class Sweep(DeviceOptions):
         from .data import load_dataset
         from .evaluation.baselines import fit_linear
         from .models import spec_for_data
-        from .training import validation_split
+        from .training import TrainingDiverged, validation_split
         from .training.sweep import SweepGrid, check_sweep, run_sweep
 
         check_output_path(self.out, directory=True)
@@ -416,12 +416,16 @@ class Sweep(DeviceOptions):
             "grid": {"learning_rates": list(grid.learning_rates), "weight_decays": list(grid.weight_decays),
                      "seeds": list(grid.seeds)},
             "chosen_by": "lowest mean validation MSE over seeds, then the seed with the lowest validation MSE",
-            "best": rows[best], "configurations": rows, "summary": result.summary(),
+            "best": None if best is None else rows[best], "configurations": rows, "summary": result.summary(),
             "compile_seconds": result.compile_seconds, "train_seconds": result.train_seconds,
             "loss_curves": result.loss_curves.mean(axis=2).tolist(),
         })
         report.plot_sweep(rows, "held_out_mse", os.path.join(self.out, "sweep.png"),
                           f"{len(grid)} configurations on {spec.env_id or 'data'}: held-out MSE")
+        if best is None:
+            raise TrainingDiverged(f"every configuration diverged (a non-finite loss or validation score), so none "
+                                   f"was chosen; the table is in {os.path.join(self.out, 'sweep.csv')}: try smaller "
+                                   "learning rates")
         chosen = result.configurations[best]
         linear = fit_linear(train.states, spec.encode_actions(train.actions), train.next_states)
         save_checkpoint(os.path.join(self.out, "best"), result.ensemble(best),

@@ -129,9 +129,12 @@ class SweepResult(NamedTuple):
                 for pair in self.hyperparameters()}
 
     @property
-    def best(self) -> int:
+    def best(self) -> int | None:
         """The chosen configuration: the (learning rate, weight decay) with the lowest mean validation
-        MSE over seeds, and of those the seed with the lowest validation MSE. Never the held-out score."""
+        MSE over seeds, and of those the seed with the lowest validation MSE. Never the held-out score.
+        None when every configuration diverged."""
+        if self.diverged.all():
+            return None
         grouped = self.by_hyperparameters(self.validation_mse)
         pair = min(grouped, key=lambda p: (np.mean(grouped[p]), self.hyperparameters().index(p)))
         candidates = [i for i, c in enumerate(self.configurations) if (c.learning_rate, c.weight_decay) == pair]
