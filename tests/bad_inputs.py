@@ -244,24 +244,25 @@ def train(data: Callable[[World, Path], str] | str = "cartpole", *flags: str) ->
     return argv
 
 
-def evaluate(data: Callable[[World, Path], str] | str = "cartpole", *flags: str,
-             checkpoint: Callable[[World, Path], str] | str = "model") -> Callable[[World, Path], list[str]]:
+def _on_checkpoint(name: str, data, flags, checkpoint, out: list[str]) -> Callable[[World, Path], list[str]]:
+    """`wm-jax NAME --checkpoint CHECKPOINT --data DATA [OUT] FLAGS`, each a world file's name or a builder."""
+
     def argv(w: World, d: Path) -> list[str]:
-        path = _resolve(data, w, d)
-        model = _resolve(checkpoint, w, d)
-        return ["evaluate", "--checkpoint", model, "--data", path, *_format(flags, w, d)]
+        return [name, "--checkpoint", _resolve(checkpoint, w, d), "--data", _resolve(data, w, d), *_format(out, w, d),
+                *_format(flags, w, d)]
 
     return argv
+
+
+def evaluate(data: Callable[[World, Path], str] | str = "cartpole", *flags: str,
+             checkpoint: Callable[[World, Path], str] | str = "model") -> Callable[[World, Path], list[str]]:
+    return _on_checkpoint("evaluate", data, flags, checkpoint, [])
 
 
 def predict(data: Callable[[World, Path], str] | str = "cartpole", *flags: str,
             checkpoint: Callable[[World, Path], str] | str = "model") -> Callable[[World, Path], list[str]]:
-    def argv(w: World, d: Path) -> list[str]:
-        path = _resolve(data, w, d)
-        model = _resolve(checkpoint, w, d)
-        return ["predict", "--checkpoint", model, "--data", path, "--out", w.predictions, *_format(flags, w, d)]
-
-    return argv
+    """Into the world's earlier good predictions."""
+    return _on_checkpoint("predict", data, flags, checkpoint, ["--out", "{predictions}"])
 
 
 def command(*args: str) -> Callable[[World, Path], list[str]]:
@@ -271,6 +272,11 @@ def command(*args: str) -> Callable[[World, Path], list[str]]:
         return _format(args, w, d)
 
     return argv
+
+
+def sweep(*flags: str) -> Callable[[World, Path], list[str]]:
+    """`wm-jax sweep` on the CartPole data, into the world's earlier good run."""
+    return command("sweep", "--data", "{cartpole}", "--out", "{model}", *flags)
 
 
 def collect(*flags: str) -> Callable[[World, Path], list[str]]:
@@ -353,21 +359,20 @@ TABLE = [
         command("mbrl", "--members", str(10**9), "--out", "{dir}/mbrl"), "members must be in [1, 10000]"),
     Row("dream-members-negative", "`dream --members -3`", command("dream", "--members", "-3", "--out", "{dir}/dream"),
         "--members must be >= 1, got -3"),
-    Row("sweep-lr-not-numbers", "`sweep --lr 1e-3,fast`", command("sweep", "--data", "{cartpole}", "--out", "{model}",
-        "--lr", "1e-3,fast"), "--lr takes comma-separated numbers"),
-    Row("sweep-lr-zero", "`sweep --lr 0,1e-3`", command("sweep", "--data", "{cartpole}", "--out", "{model}",
-        "--lr", "0,1e-3"), "learning rates must be > 0 and finite, got 0.0"),
-    Row("sweep-lr-repeated", "`sweep --lr 1e-3,0.001`", command("sweep", "--data", "{cartpole}", "--out", "{model}",
-        "--lr", "1e-3,0.001"), "the sweep's learning rates repeat a value"),
-    Row("sweep-weight-decay-nan", "`sweep --weight-decay 0,nan`", command("sweep", "--data", "{cartpole}", "--out",
-        "{model}", "--weight-decay", "0,nan"), "weight decays must be >= 0 and finite, got nan"),
-    Row("sweep-seeds-zero", "`sweep --seeds 0`", command("sweep", "--data", "{cartpole}", "--out", "{model}",
-        "--seeds", "0"), "--seeds must be >= 1, got 0"),
-    Row("sweep-too-many-members", "`sweep` of 20 seeds x 10,000 members", command(
-        "sweep", "--data", "{cartpole}", "--out", "{model}", "--model", "ensemble", "--members", "10000", "--seeds",
-        "20"), "20 configurations x 10000 members exceeds 160,000 members in one program"),
-    Row("sweep-batch-larger-than-data", "`sweep` with a batch size larger than the training data", command(
-        "sweep", "--data", "{cartpole}", "--out", "{model}", "--batch-size", "100000"), "--batch-size 100000 is larger than the"),
+    Row("sweep-lr-not-numbers", "`sweep --lr 1e-3,fast`", sweep("--lr", "1e-3,fast"),
+        "--lr takes comma-separated numbers"),
+    Row("sweep-lr-zero", "`sweep --lr 0,1e-3`", sweep("--lr", "0,1e-3"),
+        "learning rates must be > 0 and finite, got 0.0"),
+    Row("sweep-lr-repeated", "`sweep --lr 1e-3,0.001`", sweep("--lr", "1e-3,0.001"),
+        "the sweep's learning rates repeat a value"),
+    Row("sweep-weight-decay-nan", "`sweep --weight-decay 0,nan`", sweep("--weight-decay", "0,nan"),
+        "weight decays must be >= 0 and finite, got nan"),
+    Row("sweep-seeds-zero", "`sweep --seeds 0`", sweep("--seeds", "0"), "--seeds must be >= 1, got 0"),
+    Row("sweep-too-many-members", "`sweep` of 20 seeds x 10,000 members",
+        sweep("--model", "ensemble", "--members", "10000", "--seeds", "20"),
+        "20 configurations x 10000 members exceeds 160,000 members in one program"),
+    Row("sweep-batch-larger-than-data", "`sweep` with a batch size larger than the training data",
+        sweep("--batch-size", "100000"), "--batch-size 100000 is larger than the"),
     Row("unknown-model", "unknown model `--model foo`", train("cartpole", "--model", "foo"),
         "--model: invalid choice 'foo'"),
     Row("unknown-env", "unknown environment `--env Foo-v9`", collect("--env", "Foo-v9", "--transitions", "10"),

@@ -136,7 +136,7 @@ class SweepResult(NamedTuple):
         if self.diverged.all():
             return None
         grouped = self.by_hyperparameters(self.validation_mse)
-        pair = min(grouped, key=lambda p: (np.mean(grouped[p]), self.hyperparameters().index(p)))
+        pair = min(grouped, key=lambda p: np.mean(grouped[p]))  # ties: the first in grid order
         candidates = [i for i, c in enumerate(self.configurations) if (c.learning_rate, c.weight_decay) == pair]
         validation = np.where(self.diverged, np.inf, self.validation_mse)
         return min(candidates, key=lambda i: validation[i])
