@@ -80,3 +80,15 @@ def test_a_plain_model_has_no_uncertainty_block_and_predict_writes_only_the_mean
     assert main(["predict", "--checkpoint", str(out), "--data", dataset, "--out", str(tmp_path / "p.npz")]) == 0
     with np.load(tmp_path / "p.npz") as pred:
         assert sorted(pred.files) == ["elites", "mean"]
+
+
+def test_train_that_stops_early_exits_zero_and_says_how_many_epochs_ran(tmp_path, dataset):
+    """Patience 1 over 300 epochs stops long before the end; the command must finish and report it."""
+    out = tmp_path / "stopped"
+    assert main(["train", "--data", dataset, "--out", str(out), "--model", "ensemble", "--members", "2",
+                 "--epochs", "300", "--early-stopping", "1", "--horizon", "5"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    ran = metrics["epochs_trained"]
+    assert ran == metrics["training"]["epochs_trained"] < 300, "early stopping must have ended the run"
+    assert metrics["epochs"] == 300 and len(metrics["loss_curve"]) == ran
+    assert all(len(curve) == ran for curve in metrics["member_loss_curves"])

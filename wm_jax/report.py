@@ -31,14 +31,16 @@ def model_metrics(
     seed: int,
     backend: str,
 ) -> dict:
-    """One trained model's entry of metrics.json. `loss_curve` is (epochs, members);
-    `*_scores` are evaluation.Scores-like (mse, per_dim_mse, member_mse)."""
-    curve = np.asarray(loss_curve, dtype=float).reshape(epochs, members)
+    """One trained model's entry of metrics.json. `loss_curve` is (epochs trained, members): fewer
+    rows than `epochs` when early stopping ended the run; `*_scores` are evaluation.Scores-like
+    (mse, per_dim_mse, member_mse)."""
+    curve = np.asarray(loss_curve, dtype=float).reshape(-1, members)
     metrics = {
         "backend": backend,
         "model": model,
         "members": members,
         "epochs": epochs,
+        "epochs_trained": int(curve.shape[0]),
         "batch_size": batch_size,
         "learning_rate": learning_rate,
         "weight_decay": weight_decay,
