@@ -78,9 +78,9 @@ def test_same_seed_same_data_different_seed_different_data():
 
 @pytest.mark.parametrize("env_id", SUPPORTED_ENVS)
 def test_every_supported_env_collects_raw_actions_in_its_action_space(env_id):
-    from wm_jax.envs import env_info
+    from wm_jax.envs import env_spec
 
-    info = env_info(env_id)
+    info = env_spec(env_id)
     data = collect_transitions(env_id, seed=0, transitions=50)
     assert data.size == 50 and data.states.shape == (50, info.state_dim) and data.next_states.shape == data.states.shape
     if info.discrete:
@@ -89,23 +89,6 @@ def test_every_supported_env_collects_raw_actions_in_its_action_space(env_id):
     else:
         assert data.actions.shape == (50, 1) and data.actions.dtype == np.float32
         assert np.all(data.actions >= info.action_space.low[0]) and np.all(data.actions <= info.action_space.high[0])
-
-
-@pytest.mark.parametrize("env_id", SUPPORTED_ENVS)
-def test_registry_spaces_match_gymnasium(env_id):
-    import gymnasium as gym
-
-    from wm_jax.envs import Discrete, env_info
-
-    info, env = env_info(env_id), gym.make(env_id)
-    np.testing.assert_allclose(info.observation_space.low, env.observation_space.low, rtol=1e-6)
-    np.testing.assert_allclose(info.observation_space.high, env.observation_space.high, rtol=1e-6)
-    if isinstance(info.action_space, Discrete):
-        assert info.action_space.n == env.action_space.n
-    else:
-        np.testing.assert_allclose(info.action_space.low, env.action_space.low)
-        np.testing.assert_allclose(info.action_space.high, env.action_space.high)
-    assert len(info.state_labels) == info.state_dim
 
 
 def test_unknown_env_is_rejected_naming_the_supported_ones():

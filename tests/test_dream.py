@@ -24,7 +24,7 @@ def test_linear_controller_maps_states_to_valid_actions():
 
 def test_dream_returns_count_known_rewards_until_termination():
     from wm_jax.config import ModelConfig
-    from wm_jax.envs.rewards import cartpole
+    from wm_jax.envs import env_spec
     from wm_jax.models import ensemble_of, init_ensemble_params, spec_for_env
     from wm_jax.planning.dream import dream_returns
 
@@ -32,6 +32,7 @@ def test_dream_returns_count_known_rewards_until_termination():
     model = ensemble_of(spec, init_ensemble_params(spec, jax.random.key(0)))
     controller = LinearController("CartPole-v1")
     starts = jnp.zeros((4, 4))
+    cartpole = env_spec("CartPole-v1").planning_objective("known")
     returns = dream_returns(model, controller, cartpole, jnp.zeros(10), starts, jax.random.key(0), horizon=30,
                             mode="tsinf", disagreement_penalty=0.0)
     assert returns.shape == (4,) and np.all((np.asarray(returns) >= 1) & (np.asarray(returns) <= 30))

@@ -127,7 +127,7 @@ def test_acrobot_formulas_are_gymnasiums():
 def test_gymnax_continuous_mountain_car_wall_rule_still_differs():
     """Why MountainCarContinuous has its own step: gymnax 1.0.1's `step_env` keeps the velocity at the
     left wall (and zeroes it past the goal instead). If this fails, gymnax was fixed: the collector
-    can use `step_env` again (drop `_continuous_mountain_car_step`)."""
+    can use `step_env` again (drop `mountain_car_continuous.gymnax_step`)."""
     env_id = "MountainCarContinuous-v0"
     states = draw_states(env_id, np.random.default_rng(2), 10)  # the first 10 run into the wall
     gymnax, params = gymnax_env(env_id)

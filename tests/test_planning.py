@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from wm_jax.envs.registry import Box, Discrete
+from wm_jax.envs import Box, Discrete, env_spec
 from wm_jax.planning.optimizers import Categorical, Gaussian, cem, initial_distribution, mppi, random_shooting, sample, shift
 
 # 1. A point mass: x = (position, velocity), velocity += u dt, position += velocity dt; reward
@@ -124,10 +124,8 @@ def test_distributions_respect_the_action_space_and_shift_warm_starts():
 # 3. The known reward and termination functions agree with gymnasium on real transitions.
 @pytest.mark.parametrize("env_id", ["CartPole-v1", "Acrobot-v1", "MountainCar-v0", "MountainCarContinuous-v0", "Pendulum-v1"])
 def test_known_rewards_match_gymnasium(env_id):
-    from wm_jax.envs.rewards import reward_and_termination
-
     env = gymnasium.make(env_id)
-    reward_fn = reward_and_termination(env_id)
+    reward_fn = env_spec(env_id).planning_objective("known")
     rng = np.random.default_rng(0)
     for episode in range(3):
         state, _ = env.reset(seed=episode)
@@ -154,9 +152,7 @@ def test_shaped_objectives_rise_toward_the_goal_stay_nonpositive_and_end_at_the_
     (so ending the episode is never avoided), 0 once terminated, and a higher value for the action
     that moves toward the goal (the tip up for Acrobot; the push along the velocity for MountainCar,
     which adds mechanical energy)."""
-    from wm_jax.envs.rewards import planning_objective, reward_and_termination
-
-    shaped, known = planning_objective(env_id, "shaped"), reward_and_termination(env_id)
+    shaped, known = env_spec(env_id).planning_objective("shaped"), env_spec(env_id).planning_objective("known")
     env = gymnasium.make(env_id)
     rng = np.random.default_rng(1)
     better = 0
@@ -187,7 +183,7 @@ def test_shaped_objectives_rise_toward_the_goal_stay_nonpositive_and_end_at_the_
             better += (values[0] > values[1]) == (heights[0] > heights[1])
     assert better >= 0.95 * trials, better
     with pytest.raises(Exception, match="no shaped objective for CartPole-v1"):
-        planning_objective("CartPole-v1", "shaped")
+        env_spec("CartPole-v1").planning_objective("shaped")
 
 
 # 4. The model objective and the MPC agent.
@@ -202,10 +198,10 @@ def _cartpole_model(members=3, seed=0):
 def test_tsinf_particles_follow_one_member_each_and_stop_scoring_at_termination():
     """Particle p rolls through elite p mod K alone: the imagined return equals the mean over
     members of a hand rollout with `apply_member`, counting +1 until CartPole's termination."""
-    from wm_jax.envs.rewards import cartpole
     from wm_jax.models import apply_member
     from wm_jax.planning.imagination import imagined_returns
 
+    cartpole = env_spec("CartPole-v1").planning_objective("known")
     model = _cartpole_model(members=3)
     start = jnp.asarray([0.0, 0.5, 0.05, 0.5])
     sequences = jax.random.randint(jax.random.key(1), (4, 25), 0, 2)

@@ -22,7 +22,7 @@ from flax import nnx
 from .atomic import atomic_write
 from .config import ConfigError, ModelConfig
 from .data.format import not_an_archive
-from .envs import ACTION_ENCODINGS, EnvError, env_info
+from .envs import ACTION_ENCODINGS, EnvError, env_spec
 from .errors import UserError
 from .intervals import QUANTILES, Calibration
 from .models import Ensemble, ModelSpec, ensemble_of, init_ensemble_params, normalizer_from_arrays
@@ -160,7 +160,7 @@ def load_checkpoint(directory: str) -> Ensemble:
         if spec.action_encoding not in ACTION_ENCODINGS:
             raise ValueError(f"unknown action encoding {spec.action_encoding!r}")
         if spec.env_id is not None:
-            info = env_info(spec.env_id)
+            info = env_spec(spec.env_id)
             expected = (info.state_dim, info.encoded_action_dim(spec.action_encoding))
             if (spec.state_dim, spec.action_dim) != expected:
                 raise ValueError(f"state_dim {spec.state_dim} and action_dim {spec.action_dim} do not fit {spec.env_id} "

@@ -22,7 +22,7 @@ from .config import ConfigError, ModelConfig, TrainConfig, check_seed, tutorial_
 from .data import collect_dataset, random_trajectory, split_by_episode
 from .data.collect import CollectBackend
 from .devices import DeviceOptions
-from .envs import ActionEncoding, check_encoding, encode_actions, env_info, state_labels
+from .envs import ActionEncoding, check_encoding, encode_actions, env_spec, state_labels
 from .evaluation.baselines import fit_linear
 from .evaluation.scores import Scores, scores_from_predictions
 from .evaluation.summary import TABLE_HORIZONS, at_horizon, baselines_block, model_block
@@ -58,7 +58,7 @@ class DemoOptions(DeviceOptions):
     def resolved(self) -> "DemoOptions":
         """The options actually used (--quick shrinks the run), validated before any work starts."""
         opts = dataclasses.replace(self, transitions=1000, epochs=5, horizon=min(self.horizon, 10)) if self.quick else self
-        info = env_info(opts.env)
+        info = env_spec(opts.env)
         if opts.action_encoding is None:
             opts = dataclasses.replace(opts, action_encoding=info.default_action_encoding)
         check_encoding(info, opts.action_encoding)
@@ -189,7 +189,7 @@ def run_demo(backend: DemoBackend, options: DemoOptions) -> dict:
     print(f"{rule}\nWorld Models - Demo, backend: {backend.name}\n{rule}\n")
 
     dataset = collect_dataset(opts.env, backend=opts.collect_backend, seed=opts.seed, transitions=opts.transitions)
-    data, info = dataset.transitions, env_info(opts.env)
+    data, info = dataset.transitions, env_spec(opts.env)
     labels = state_labels(opts.env, data.state_dim)
     width = info.encoded_action_dim(opts.action_encoding)
 
@@ -201,7 +201,8 @@ def run_demo(backend: DemoBackend, options: DemoOptions) -> dict:
     print(f"   Model created with {params} parameters")
     print(f"   Test forward pass successful: input shape {in_shape} -> output shape {out_shape}\n")
 
-    print(f"2. Collecting data from {opts.env} ({opts.collect_backend}; random policy, episodes capped at 200 steps)...")
+    print(f"2. Collecting data from {opts.env} ({opts.collect_backend}; random policy, episodes capped at "
+          f"{env_spec(opts.env).max_episode_steps} steps)...")
     print(f"   Collected {data.size} transitions from {data.episode_count} episodes "
           f"({len(dataset.info.cut_episodes)} cut short by the budget)")
     print(f"   States shape: {data.states.shape}")

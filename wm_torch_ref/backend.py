@@ -10,7 +10,7 @@ import torch
 
 from wm_jax.config import ConfigError, ModelConfig, TrainConfig
 from wm_jax.demo import TrainedModel
-from wm_jax.envs import encode_actions, env_info
+from wm_jax.envs import encode_actions, env_spec
 from wm_jax.transitions import Transitions
 
 from .tutorial import (
@@ -106,7 +106,7 @@ class TorchBackend:
         torch.manual_seed(seed)
         generator = torch.Generator().manual_seed(seed)
         # The same encoding the JAX model uses (wm_jax.envs): the tutorial's index column by default.
-        width = env_info(env_id).encoded_action_dim(action_encoding)
+        width = env_spec(env_id).encoded_action_dim(action_encoding)
         encoded = data._replace(actions=encode_actions(data.actions, action_encoding, width))
         model = build_model(model_cfg, data.state_dim, width)
         states, actions, next_states = to_tensors(encoded)

@@ -11,7 +11,7 @@ from importlib import metadata
 from typing import Literal
 
 from ..config import check_seed
-from ..envs import TUTORIAL_MAX_EPISODE_STEPS, env_info
+from ..envs import env_spec
 from ..envs.gymnasium_collect import check_collection_request, collect_gymnasium
 from ..transitions import Transitions
 from .format import DataError, Dataset, DatasetInfo
@@ -34,15 +34,17 @@ def collect_dataset(
     seed: int = 0,
     transitions: int | None = None,
     episodes: int | None = None,
-    max_episode_steps: int = TUTORIAL_MAX_EPISODE_STEPS,
+    max_episode_steps: int | None = None,
     num_envs: int | None = None,
     progress: bool = False,
 ) -> Dataset:
     """Random-policy data from `env_id`: `transitions=N` rows exactly, or `episodes=K` whole episodes.
 
-    `num_envs` (jax backend only) sets how many environments run side by side.
+    Episodes are capped at `max_episode_steps` steps, by default the spec's (the tutorial's 200 for
+    the registered environments). `num_envs` (jax backend only) sets how many environments run side by side.
     """
-    env_info(env_id)
+    if max_episode_steps is None:
+        max_episode_steps = env_spec(env_id).max_episode_steps
     check_seed(seed)
     check_collection_request(transitions, episodes, max_episode_steps)
     if backend not in COLLECT_BACKENDS:
@@ -73,9 +75,9 @@ def _check_memory(env_id: str, rows: int, backend: str) -> None:
         physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (AttributeError, ValueError, OSError):
         return
-    info = env_info(env_id)
-    action_bytes = 4 * (1 if info.discrete else info.action_space.shape[0])
-    row_bytes = 2 * 4 * info.state_dim + action_bytes + 4 + 2 + 4 + 4
+    spec = env_spec(env_id)
+    action_bytes = 4 * (1 if spec.discrete else spec.action_space.shape[0])
+    row_bytes = 2 * 4 * spec.state_dim + action_bytes + 4 + 2 + 4 + 4
     # The jax backend holds the rows on the device and again on the host while reordering them.
     needed = rows * row_bytes * (3 if backend == "jax" else 1)
     if needed > physical:

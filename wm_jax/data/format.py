@@ -28,7 +28,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..atomic import atomic_write
-from ..envs import Box, Discrete, EnvError, Space, env_info, space_from_json
+from ..envs import Box, Discrete, EnvError, Space, env_spec, space_from_json
 from ..errors import UserError
 from ..transitions import Transitions, episodes_from_ends
 
@@ -58,7 +58,7 @@ class DatasetInfo:
 
     @classmethod
     def for_env(cls, env_id: str, collection: dict, cut_episodes=()) -> "DatasetInfo":
-        info = env_info(env_id)
+        info = env_spec(env_id)
         return cls(env_id, info.observation_space, info.action_space, dict(collection),
                    tuple(int(e) for e in cut_episodes))
 
@@ -234,7 +234,7 @@ def _read_v2(archive, files: set[str], path: str) -> Dataset:
     if info.format_version != FORMAT_VERSION:
         raise DataError(f"{path}: format version {info.format_version} is not supported (this is version {FORMAT_VERSION})")
     if info.env_id is not None:
-        env_info(info.env_id)
+        env_spec(info.env_id)
     return Dataset(Transitions(**{key: archive[key] for key in ARRAY_KEYS}), info)
 
 
@@ -244,7 +244,7 @@ def _read_v1(archive, files: set[str], path: str) -> Dataset:
         raise DataError(f"{path}: missing keys {', '.join(missing)} (has: {', '.join(sorted(files))})")
     arrays = {key: archive[key] for key in V1_ARRAY_KEYS}
     env_id = str(archive["env_id"]) if "env_id" in files else None
-    info = env_info(env_id) if env_id else None
+    info = env_spec(env_id) if env_id else None
     if arrays["terminated"].ndim != 1 or arrays["truncated"].ndim != 1 or arrays["terminated"].size == 0:
         raise DataError(f"{path}: terminated and truncated must be non-empty (N,) arrays")
     for key in ("terminated", "truncated"):
@@ -283,7 +283,7 @@ def check_data_matches_model(dataset: Dataset, env_id: str | None, state_dim: in
     if dataset.transitions.state_dim != state_dim:
         raise DataError(f"{source}: states have {dataset.transitions.state_dim} columns, the model expects {state_dim}")
     if env_id is not None:
-        discrete = env_info(env_id).discrete
+        discrete = env_spec(env_id).discrete
         if discrete != (dataset.transitions.actions.ndim == 1):
             kind = "Discrete (integer)" if discrete else "Box (float vector)"
             raise DataError(f"{source}: the model for {env_id} takes {kind} actions; this file's actions are "

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import UserError
 from ..transitions import Transitions
-from .registry import TUTORIAL_MAX_EPISODE_STEPS, env_info
+from .registry import env_spec
 
 MAX_ROWS = 2**31 - 1
 
@@ -39,26 +39,28 @@ def collect_gymnasium(
     seed: int = 0,
     transitions: int | None = None,
     episodes: int | None = None,
-    max_episode_steps: int = TUTORIAL_MAX_EPISODE_STEPS,
+    max_episode_steps: int | None = None,
     progress: bool = False,
 ) -> tuple[Transitions, np.ndarray]:
     """Run a uniformly random policy and record every step; return (data, cut episode ids).
 
-    Episodes end on terminated or truncated, or after `max_episode_steps` steps (a capped
-    episode's last step is marked truncated). `episodes=K` collects K whole episodes;
+    Episodes end on terminated or truncated, or after `max_episode_steps` steps (default: the
+    spec's `max_episode_steps`; a capped episode's last step is marked truncated). `episodes=K` collects K whole episodes;
     `transitions=N` plays episodes until exactly N steps exist, and the episode cut short by
     that budget has its last row marked truncated and its id returned. The env is reset with
     `seed` once and the action sampler is seeded with it, so the same arguments give the same arrays.
     """
     import gymnasium as gym
 
-    info = env_info(env_id)
+    spec = env_spec(env_id)
+    if max_episode_steps is None:
+        max_episode_steps = spec.max_episode_steps
     check_collection_request(transitions, episodes, max_episode_steps)
     capacity = transitions if transitions is not None else episodes * max_episode_steps
     try:
-        states = np.empty((capacity, info.state_dim), np.float32)
+        states = np.empty((capacity, spec.state_dim), np.float32)
         next_states = np.empty_like(states)
-        actions = np.empty(capacity, np.int32) if info.discrete else np.empty((capacity, info.action_space.shape[0]), np.float32)
+        actions = np.empty(capacity, np.int32) if spec.discrete else np.empty((capacity, spec.action_space.shape[0]), np.float32)
         rewards = np.empty(capacity, np.float32)
         terminated = np.zeros(capacity, bool)
         truncated = np.zeros(capacity, bool)

@@ -8,15 +8,14 @@ about a second and a half on two CPU cores, compile included). gymnax's own epis
 bypassed on purpose: `env.step` auto-resets (the observation it returns after a terminal step is
 the next episode's first) and applies gymnax's time limit, so episodes are driven here with
 `step_env` and `reset_env`, and only `max_episode_steps` truncates. The per-environment knowledge
-needed to line gymnax up with gymnasium (state field names, one dynamics fix) lives here too, in
-small tables, so the tests can step both from the same state."""
+needed to line gymnax up with gymnasium (state field names, one dynamics fix) is each
+environment's `EnvSpec.gymnax`, so the tests can step both from the same state."""
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import importlib
-from typing import Any, Callable
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
@@ -24,6 +23,8 @@ import numpy as np
 
 from ..errors import UserError
 from ..transitions import Transitions
+from .registry import ENVS, env_spec
+from .spec import GymnaxAdapter
 
 # gymnax's own time limit must never end an episode here (truncation is `max_episode_steps`'s job),
 # so it is raised out of reach. gymnax 1.x's `step_env` reports natural termination only, but older
@@ -48,106 +49,59 @@ class GymnaxCollectError(UserError):
 
 
 # --------------------------------------------------------------------------------------------------
-# Per-environment knowledge
+# The gymnax environments, as each environment's spec describes them (`EnvSpec.gymnax`)
+
+GYMNAX_ENVS = tuple(env_id for env_id, spec in ENVS.items() if spec.gymnax is not None)
 
 
-def _continuous_mountain_car_step(env, key, state, action, params):
-    """gymnax's MountainCarContinuous `step_env`, with gymnasium's rule for the left wall.
-
-    gymnax 1.0.1 zeroes the velocity where `position >= goal_position and velocity < 0`; gymnasium
-    (and the original gym) zeroes it where `position == min_position and velocity < 0`: the car
-    stops dead at the left wall. With gymnax's rule the car keeps a negative velocity while pinned
-    at -1.2, and the next steps differ from gymnasium's (random play gets there in long episodes:
-    79 of 1M rows with a 999-step cap); past the goal, gymnax's zeroed velocity (-0.0) even counts
-    as reaching it. Everything else is gymnax's code as is.
-    """
-    del key
-    force = jnp.clip(action, params.min_action, params.max_action)
-    velocity = state.velocity + force * params.power - jnp.cos(3 * state.position) * params.gravity
-    velocity = jnp.clip(velocity, -params.max_speed, params.max_speed)
-    position = jnp.clip(state.position + velocity, params.min_position, params.max_position)
-    velocity = jnp.where((position == params.min_position) & (velocity < 0), 0.0, velocity)
-    position, velocity = position.squeeze(), velocity.squeeze()
-    terminated = (position >= params.goal_position) & (velocity >= params.goal_velocity)
-    reward = (-0.1 * action**2).squeeze() + 100.0 * terminated
-    state = state.replace(position=position, velocity=velocity, time=state.time + 1)
-    return env.get_obs(state), state, reward, terminated, {}
+def _adapter(env_id: str) -> GymnaxAdapter:
+    if env_id not in GYMNAX_ENVS:
+        raise GymnaxCollectError(f"unsupported environment {env_id!r} for gymnax; supported: {', '.join(GYMNAX_ENVS)}")
+    return ENVS[env_id].gymnax
 
 
-def _gymnax_step(env, key, state, action, params):
-    return env.step_env(key, state, action, params)
-
-
-def _pendulum_extra(gymnasium_env) -> dict[str, Any]:
-    last_u = gymnasium_env.unwrapped.last_u  # None right after reset
-    return {"last_u": 0.0 if last_u is None else float(np.asarray(last_u).reshape(()))}
-
-
-@dataclasses.dataclass(frozen=True)
-class _EnvEntry:
-    gymnax_class: str  # class name in gymnax.environments.classic_control
-    # gymnax EnvState field names, in the order of gymnasium's `env.unwrapped.state`
-    state_fields: tuple[str, ...]
-    # gymnax EnvState fields that gymnasium keeps elsewhere (read from the gymnasium env)
-    extra_fields: Callable[[Any], dict[str, Any]] = lambda gymnasium_env: {}
-    # (env, key, state, action, params) -> step_env's 5-tuple; gymnax's own `step_env` unless fixed
-    step: Callable = _gymnax_step
-
-
-_ENVS: dict[str, _EnvEntry] = {
-    "CartPole-v1": _EnvEntry("CartPole", ("x", "x_dot", "theta", "theta_dot")),
-    "Acrobot-v1": _EnvEntry("Acrobot", ("joint_angle1", "joint_angle2", "velocity_1", "velocity_2")),
-    "MountainCar-v0": _EnvEntry("MountainCar", ("position", "velocity")),
-    "MountainCarContinuous-v0": _EnvEntry(
-        "ContinuousMountainCar", ("position", "velocity"), step=_continuous_mountain_car_step
-    ),
-    "Pendulum-v1": _EnvEntry("Pendulum", ("theta", "theta_dot"), extra_fields=_pendulum_extra),
-}
-GYMNAX_ENVS = tuple(_ENVS)
-
-
-def _entry(env_id: str) -> _EnvEntry:
-    if env_id not in _ENVS:
-        raise GymnaxCollectError(f"unsupported environment {env_id!r} for gymnax; supported: {', '.join(_ENVS)}")
-    return _ENVS[env_id]
+def _step_env(adapter: GymnaxAdapter, env) -> Callable:
+    """(key, state, action, params) -> `step_env`'s 5-tuple: gymnax's own, or the spec's fixed version."""
+    if adapter.step is None:
+        return env.step_env
+    return functools.partial(adapter.step, env)
 
 
 @functools.lru_cache(maxsize=None)
 def gymnax_env(env_id: str):
     """(env, params) for `env_id`: the gymnax environment and its default parameters, time limit off.
 
-    Importing gymnax takes a few seconds (its package imports every environment family), so it
-    happens here, on first use, not when this module is imported.
+    Importing gymnax takes seconds (its package imports every environment family), so it happens
+    here, on first use, not when this module is imported.
     """
-    entry = _entry(env_id)
-    classic_control = importlib.import_module("gymnax.environments.classic_control")
-    env = getattr(classic_control, entry.gymnax_class)()
+    adapter = _adapter(env_id)
+    env = getattr(importlib.import_module(adapter.module), adapter.class_name)()
     return env, env.default_params.replace(max_steps_in_episode=_NO_TIME_LIMIT)
 
 
 def gymnax_step(env_id: str, key, state, action, params=None):
     """One transition without auto-reset: (obs, state, reward, terminated, info), as `step_env`.
 
-    The step the collector uses: gymnax's `step_env`, or its fixed version where gymnax departs
-    from gymnasium (MountainCarContinuous). `params` default to `gymnax_env(env_id)[1]`.
+    The step the collector uses: gymnax's `step_env`, or the spec's fixed version where gymnax
+    departs from gymnasium (MountainCarContinuous). `params` default to `gymnax_env(env_id)[1]`.
     """
     env, default_params = gymnax_env(env_id)
-    return _entry(env_id).step(env, key, state, action, default_params if params is None else params)
+    return _step_env(_adapter(env_id), env)(key, state, action, default_params if params is None else params)
 
 
 def gymnax_state_from_gymnasium(env_id: str, gymnasium_env):
     """The gymnax EnvState equal to `gymnasium_env`'s current internal state, with time 0."""
-    entry = _entry(env_id)
-    env, _ = gymnax_env(env_id)
+    adapter = _adapter(env_id)
+    gymnax_env(env_id)
     values = np.asarray(gymnasium_env.unwrapped.state, dtype=np.float64).reshape(-1)
-    if values.shape[0] != len(entry.state_fields):
+    if values.shape[0] != len(adapter.state_fields):
         raise GymnaxCollectError(
-            f"{env_id}: gymnasium state has {values.shape[0]} values, expected {len(entry.state_fields)} "
-            f"({', '.join(entry.state_fields)})"
+            f"{env_id}: gymnasium state has {values.shape[0]} values, expected {len(adapter.state_fields)} "
+            f"({', '.join(adapter.state_fields)})"
         )
-    fields = dict(zip(entry.state_fields, values.tolist()))
-    fields.update(entry.extra_fields(gymnasium_env))
-    state_class = importlib.import_module(type(env).__module__).EnvState
+    fields = dict(zip(adapter.state_fields, values.tolist()))
+    fields.update(adapter.extra_fields(gymnasium_env))
+    state_class = importlib.import_module(adapter.module).EnvState
     return state_class(**{name: jnp.float32(value) for name, value in fields.items()}, time=jnp.int32(0))
 
 
@@ -196,7 +150,7 @@ def _rollout_program(env_id: str, num_envs: int, num_steps: int, max_episode_ste
     env, params = gymnax_env(env_id)
     space = env.action_space(params)
     reset = jax.vmap(env.reset_env, in_axes=(0, None))
-    step = jax.vmap(functools.partial(_entry(env_id).step, env), in_axes=(0, 0, 0, None))
+    step = jax.vmap(_step_env(_adapter(env_id), env), in_axes=(0, 0, 0, None))
 
     def program(key, start):
         # Every (step, env)'s randomness is made before the scan, with as few random ops as
@@ -305,7 +259,7 @@ def _check_count(name: str, value) -> int:
     return int(value)
 
 
-def default_num_envs(transitions: int, max_episode_steps: int = 200) -> int:
+def default_num_envs(transitions: int, max_episode_steps: int) -> int:
     """Parallel envs for `transitions` rows: each plays >= max(250, 2 x cap) steps; 1 to 4096 envs."""
     steps_per_env = max(_MIN_STEPS_PER_ENV, _MIN_CAPS_PER_ENV * max_episode_steps)
     return int(np.clip(transitions // steps_per_env, 1, _MAX_ENVS))
@@ -317,14 +271,14 @@ def collect_gymnax(
     seed: int,
     transitions: int | None = None,
     episodes: int | None = None,
-    max_episode_steps: int = 200,
+    max_episode_steps: int | None = None,
     num_envs: int | None = None,
 ) -> tuple[Transitions, np.ndarray]:
     """Random-policy rows from gymnax, as `(data, cut_episodes)`; numpy arrays on the host.
 
     Give exactly one of `transitions` (exactly that many rows) or `episodes` (exactly that many
     whole episodes). Episodes end on natural termination or after `max_episode_steps` steps (that
-    row is marked truncated, not terminated). With `transitions`, each of the `num_envs` parallel
+    row is marked truncated, not terminated; default: the spec's `max_episode_steps`). With `transitions`, each of the `num_envs` parallel
     envs is cut by the budget in the episode it is playing when its share of rows runs out: that
     episode's last row is marked truncated and its id is listed in `cut_episodes` (int32). With
     `episodes` no episode is cut. Rows are env-major (each env's steps in time order, env after
@@ -334,7 +288,9 @@ def collect_gymnax(
     same arrays: the randomness comes from `jax.random.key(seed)`. The rows also depend on
     `num_envs`; give it explicitly to keep them if the default ever changes.
     """
-    _entry(env_id)
+    _adapter(env_id)
+    if max_episode_steps is None:
+        max_episode_steps = env_spec(env_id).max_episode_steps
     if (transitions is None) == (episodes is None):
         raise GymnaxCollectError("give exactly one of transitions or episodes")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from ..config import ModelConfig
-from ..envs import ActionEncoding, EnvError, encode_actions, env_info
+from ..envs import ActionEncoding, EnvError, encode_actions, env_spec
 
 
 class ModelSpec(NamedTuple):
@@ -29,7 +29,7 @@ class ModelSpec(NamedTuple):
 
 def spec_for_env(env_id: str, config: ModelConfig, action_encoding: ActionEncoding | None = None) -> ModelSpec:
     """The spec of a model of `env_id`; the encoding defaults to the tutorial's (index for Discrete actions)."""
-    info = env_info(env_id)
+    info = env_spec(env_id)
     encoding = action_encoding or info.default_action_encoding
     return ModelSpec(info.state_dim, info.encoded_action_dim(encoding), config, env_id, encoding)
 

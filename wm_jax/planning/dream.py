@@ -28,10 +28,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..config import DreamConfig
-from ..envs import env_info
+from ..envs import env_spec
 from ..envs.gymnasium_collect import collect_gymnasium
-from ..envs.registry import Discrete
-from ..envs.rewards import EPISODE_CAPS, reward_and_termination
+from ..envs.spaces import Discrete
 from ..models.ensemble import Ensemble, member_prediction
 from ..training import append, to_buffer
 from ..transitions import Transitions
@@ -42,7 +41,7 @@ class LinearController:
     """action = argmax(W s + b) (Discrete) or low + (tanh(W s + b) + 1) / 2 * (high - low) (Box)."""
 
     def __init__(self, env_id: str):
-        info = env_info(env_id)
+        info = env_spec(env_id)
         self.space = info.action_space
         self.outputs = self.space.n if isinstance(self.space, Discrete) else self.space.shape[0]
         self.size = self.outputs * (info.state_dim + 1)
@@ -140,12 +139,12 @@ def run_dream(env_id: str, config: DreamConfig, seed: int, on_progress=None, mes
     """The whole loop; returns the dream.json record (and the final model under "model"); `mesh`
     (`training.training_mesh`) spreads the ensemble's training over several devices."""
     started = time.perf_counter()
-    cap = EPISODE_CAPS[env_id]
+    cap = env_spec(env_id).time_limit
     data, _ = collect_gymnasium(env_id, seed=seed, transitions=config.initial_transitions, max_episode_steps=cap)
     buffer = to_buffer(data, capacity=config.max_transitions + cap * config.episodes_per_iteration)
     trainer = ModelTrainer(env_id, members=config.members, epochs=config.epochs, seed=seed, mesh=mesh)
     controller = LinearController(env_id)
-    reward_fn = reward_and_termination(env_id)
+    reward_fn = env_spec(env_id).planning_objective("known")
     rng = np.random.default_rng(seed)
     key = jax.random.key(seed + 7)
     # Real initial states the dreams start from: every real episode's first state.

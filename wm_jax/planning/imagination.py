@@ -10,7 +10,7 @@ returns each candidate's mean return over its particles. Propagation follows PET
 - "mean": the elites' mean prediction (particles only differ when sampling).
 
 With `sample`, each step samples the member's Gaussian. Rewards and termination come from the
-environment's known functions (`envs.rewards`) or from the model's own heads ("learned": the
+environment's known functions (`EnvSpec.planning_objective`) or from the model's own heads ("learned": the
 reward head, and termination where the termination logit is positive). Once a particle
 terminates, its later rewards do not count. Everything is traced: one call is one compiled
 computation, vmapped over candidates, particles and members.
@@ -39,7 +39,7 @@ def imagined_returns(model, reward_fn, start_state: jax.Array, sequences: jax.Ar
     """(C,) mean return over `particles` imagined trajectories of each of C sequences from `start_state` (S,).
 
     `model` is a `models.Ensemble` (arrays may be traced); `reward_fn` a known
-    `envs.rewards` function or None for the learned heads; sequences (C, H) raw discrete
+    `EnvSpec.planning_objective` or None for the learned heads; sequences (C, H) raw discrete
     actions or (C, H, A) raw Box actions.
     """
     spec, params, normalizer, elites = model.spec, model.params, model.normalizer, jnp.asarray(model.elites)

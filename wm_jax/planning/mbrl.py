@@ -19,9 +19,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..config import MBRLConfig, ModelConfig, TrainConfig
-from ..envs import env_info
+from ..envs import env_spec
 from ..envs.gymnasium_collect import collect_gymnasium
-from ..envs.rewards import EPISODE_CAPS, planning_objective
 from ..models.ensemble import Ensemble, ensemble_of
 from ..models.spec import spec_for_env
 from ..training import RunCheckpoints, TrainingData, append, fit_normalizer_for, make_train, to_buffer, valid_rows
@@ -59,7 +58,7 @@ def env_action(action, discrete: bool):
 
 def run_episode(env, agent: MPCAgent, model: Ensemble, seed: int, key, max_steps: int, frames: list | None = None):
     """One real episode with MPC, at most `max_steps` steps: (Transitions of the episode, return)."""
-    discrete = env_info(agent.env_id).discrete
+    discrete = env_spec(agent.env_id).discrete
     state, _ = env.reset(seed=seed)
     plan = agent.init(1)
     rows, total = [], 0.0
@@ -90,7 +89,7 @@ def evaluate(env_id: str, agent: MPCAgent, model: Ensemble, seeds: list[int], ke
     """Returns of one episode per seed, played side by side with one planning call per step for all."""
     import gymnasium as gym
 
-    discrete = env_info(env_id).discrete
+    discrete = env_spec(env_id).discrete
     envs = [gym.make(env_id) for _ in seeds]
     states = np.stack([env.reset(seed=s)[0] for env, s in zip(envs, seeds)])
     returns = np.zeros(len(seeds))
@@ -113,13 +112,12 @@ def evaluate_in_gymnax(env_id: str, agent: MPCAgent, model: Ensemble, episodes: 
     """Returns of `episodes` episodes in the gymnax version of the environment, the whole evaluation
     one compiled `lax.scan` over the environment's own episode cap: the planner and the environments
     step together on the device, with no Python between steps. Rewards and terminations are the
-    environment's own (`envs.rewards`, identical to gymnasium's); gymnax draws its own initial states."""
+    environment's own (`EnvSpec.reward_fn`, identical to gymnasium's); gymnax draws its own initial states."""
     from ..envs.gymnax_collect import gymnax_env, gymnax_step
-    from ..envs.rewards import reward_and_termination
 
     env, params = gymnax_env(env_id)
-    reward_fn = reward_and_termination(env_id)
-    cap = EPISODE_CAPS[env_id]
+    reward_fn = env_spec(env_id).planning_objective("known")
+    cap = env_spec(env_id).time_limit
 
     @jax.jit
     def program(model_params, normalizer, elites, key):
@@ -167,8 +165,8 @@ def run_mbrl(env_id: str, config: MBRLConfig, seed: int, on_progress: Callable[[
     import gymnasium as gym
 
     started = time.perf_counter()
-    cap = EPISODE_CAPS[env_id]
-    planning_objective(env_id, config.planner.reward)  # an env without a shaped objective fails before any work
+    cap = env_spec(env_id).time_limit
+    env_spec(env_id).planning_objective(config.planner.reward)  # an env without it fails before any work
     data, _ = collect_gymnasium(env_id, seed=seed, transitions=config.initial_transitions, max_episode_steps=cap)
     buffer = to_buffer(data, capacity=config.max_transitions)
     trainer = ModelTrainer(env_id, members=config.members, epochs=config.epochs, seed=seed,

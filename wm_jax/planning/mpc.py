@@ -17,8 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..config import PlannerConfig
-from ..envs import env_info
-from ..envs.rewards import planning_objective
+from ..envs import env_spec
 from ..models.ensemble import Ensemble
 from ..models.spec import ModelSpec
 from .imagination import imagined_returns
@@ -33,7 +32,7 @@ class MPCAgent:
 
     @property
     def space(self):
-        return env_info(self.env_id).action_space
+        return env_spec(self.env_id).action_space
 
     def init(self, batch: int):
         """The sampling distributions of `batch` fresh plans (leading axis `batch`)."""
@@ -52,7 +51,7 @@ class MPCAgent:
         """The pure planning step `(params, normalizer, elites, states, distributions, key) -> (actions,
         distributions, planned returns)`, traceable inside other programs (the gymnax evaluation scan)."""
         config, space, spec = self.config, self.space, self.spec
-        reward_fn = planning_objective(self.env_id, config.reward)
+        reward_fn = env_spec(self.env_id).planning_objective(config.reward)
 
         def plan_one(params, normalizer, elites, state, distribution, key):
             # Traced arrays, so no numpy conversion; calibration plays no part in planning.

@@ -23,7 +23,7 @@ from typing import Callable, NamedTuple, Union
 import jax
 import jax.numpy as jnp
 
-from ..envs.registry import Box, Discrete, Space
+from ..envs.spaces import Box, Discrete, Space
 
 Objective = Callable[[jax.Array, jax.Array], jax.Array]
 
