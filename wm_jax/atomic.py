@@ -41,19 +41,33 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
 
 
 def check_output_path(path: str | os.PathLike, *, directory: bool = False) -> None:
-    """Refuse, before any work is done, an output path that can never be written.
+    """Refuse, before any work is done, an output path that cannot be written.
 
     `directory`: the path is a directory to create (or reuse); otherwise a file to create or replace.
     A path whose nearest existing ancestor is a file (`--out data.npz/sub`), a file where a
-    directory is wanted, or a directory where a file is wanted is a one-line UserError.
+    directory is wanted, a directory where a file is wanted, or a place where no file can be
+    created (a read-only mount, `/proc`, a directory without write permission) is a one-line
+    UserError. The last is found by trying: a temporary file is created in the nearest existing
+    directory and removed at once, since permission bits alone do not say (root, read-only mounts).
     """
     path = os.fspath(path)
     if directory and os.path.exists(path) and not os.path.isdir(path):
         raise UserError(f"{path}: exists and is not a directory")
     if not directory and os.path.isdir(path):
         raise UserError(f"{path}: is a directory, expected a file name")
-    ancestor = os.path.dirname(path)  # "" is the working directory
+    ancestor = path if directory else os.path.dirname(path)  # "" is the working directory
     while ancestor and not os.path.exists(ancestor):
         ancestor = os.path.dirname(ancestor)
     if ancestor and not os.path.isdir(ancestor):
         raise UserError(f"{path}: cannot be created, {ancestor} is a file, not a directory")
+    _check_can_create_files_in(ancestor or ".", path)
+
+
+def _check_can_create_files_in(directory: str, path: str) -> None:
+    """A one-line UserError unless a file can be created (and removed) in `directory`."""
+    try:
+        handle, probe = tempfile.mkstemp(dir=directory, prefix=".wm-jax-write-check.", suffix=".tmp")
+    except OSError as error:
+        raise UserError(f"{path}: cannot be written ({error.strerror or error} in {directory})") from None
+    os.close(handle)
+    os.unlink(probe)
