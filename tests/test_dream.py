@@ -58,3 +58,30 @@ def test_bad_dream_input_is_one_line_error(tmp_path, capsys, argv, message):
     assert main(["dream", "--out", str(tmp_path / "o"), *argv]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and message in err and "\n" not in err
+
+
+def test_dream_evolution_compiles_once_across_retrained_models():
+    """The model is an argument of the compiled generation: evolving in a second, retrained model of the
+    same structure traces nothing again (the reward function runs in Python only while tracing)."""
+    from wm_jax.config import DreamConfig, ModelConfig
+    from wm_jax.envs import env_spec
+    from wm_jax.models import ensemble_of, init_ensemble_params, spec_for_env
+    from wm_jax.planning.dream import make_evolve
+
+    known = env_spec("CartPole-v1").planning_objective("known")
+    traces = []
+
+    def counting_reward(states, actions, next_states):
+        traces.append(None)
+        return known(states, actions, next_states)
+
+    spec = spec_for_env("CartPole-v1", ModelConfig(kind="ensemble", members=2, delta=True))
+    evolve = make_evolve(LinearController("CartPole-v1"), counting_reward,
+                         DreamConfig(population=8, generations=2, dream_starts=2), horizon=10)
+    starts = jnp.zeros((2, 4))
+    counts = []
+    for iteration in range(2):
+        model = ensemble_of(spec, init_ensemble_params(spec, jax.random.key(iteration)))
+        best, _ = evolve(model, starts, jax.random.key(iteration), None if iteration == 0 else best)
+        counts.append(len(traces))
+    assert counts[0] > 0 and counts[1] == counts[0], f"traces after each outer iteration: {counts}"

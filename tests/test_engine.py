@@ -11,17 +11,16 @@ import pytest
 
 from wm_jax.config import ModelConfig, TrainConfig
 from wm_jax.models import (
-    Prediction,
     ensemble_of,
     fit_normalizer,
     graphdef_of,
     init_ensemble_params,
-    member_prediction,
-    member_predictions,
+    imagine,
+    member_outputs,
     network_outputs,
     spec_for_env,
 )
-from wm_jax.models.propagation import propagate, trajectory_members
+from wm_jax.models.prediction import members_numpy, predict
 from wm_jax.training import (
     TrainingData,
     append,
@@ -149,7 +148,8 @@ def test_predictions_come_out_in_environment_units_with_the_delta_added_back(car
     states_n, actions_n = normalizer.inputs(data.states, actions)
     raw = network_outputs(graphdef, params, states_n, actions_n).mean
     expected = data.states + raw * normalizer.target_std + normalizer.target_mean
-    np.testing.assert_allclose(member_prediction(graphdef, params, data.states, actions, normalizer).mean, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(member_outputs(graphdef, params, data.states, actions, normalizer=normalizer).mean, expected,
+                               rtol=1e-5, atol=1e-6)
 
 
 def test_delta_and_normalisation_beat_the_raw_recipe_on_cartpole(cartpole_small):
@@ -197,22 +197,39 @@ def test_elites_choose_the_ensembles_prediction():
     spec = cartpole_spec(3)
     params = init_ensemble_params(spec, jax.random.key(0))
     model = ensemble_of(spec, params, elites=[2])
-    states, actions = np.ones((5, 4), np.float32), np.ones((5, 1), np.float32)
-    members = member_predictions(model.graphdef, params, states, actions, model.normalizer)
-    key = jax.random.key(0)
-    np.testing.assert_allclose(propagate(members, "mean", key, jnp.asarray(model.elites)), members.mean[2], rtol=1e-6)
+    states, actions = np.ones((5, 4), np.float32), np.ones(5, np.int32)
+    members = predict(model, states, actions, mode="members")
+    assert members.mean.shape == (3, 5, 4)
+    np.testing.assert_allclose(predict(model, states, actions).mean, members.mean[2], rtol=1e-6)
+
+
+def _followed_members(model, tracks, starts, actions):
+    """(B, H) the member whose own one-step prediction each step of each track is, -1 where none is."""
+    followed = np.full(tracks.shape[:2], -1)
+    previous = np.asarray(starts)
+    for h in range(tracks.shape[1]):
+        members = np.asarray(predict(model, previous, actions[:, h], mode="members").mean)  # (E, B, S)
+        match = np.all(members == np.asarray(tracks[:, h])[None], axis=-1)  # (E, B)
+        followed[:, h] = np.where(match.any(axis=0), match.argmax(axis=0), -1)
+        previous = np.asarray(tracks[:, h])
+    return followed
 
 
 def test_trajectory_sampling_picks_members_per_step_or_per_trajectory():
-    means = jnp.broadcast_to(jnp.arange(4.0)[:, None, None], (4, 256, 2))  # member e predicts e
-    members = Prediction(means)
-    elites = jnp.asarray([1, 3])
-    per_step = [propagate(members, "ts1", jax.random.key(k), elites)[:, 0] for k in range(2)]
-    assert set(np.unique(np.asarray(per_step))) == {1.0, 3.0}
-    assert not np.array_equal(per_step[0], per_step[1]), "TS-1 redraws members at every step"
-    fixed = trajectory_members(jax.random.key(5), elites, 256)
-    for k in range(2):
-        np.testing.assert_array_equal(propagate(members, "tsinf", jax.random.key(k), elites, fixed)[:, 0], fixed)
+    spec = cartpole_spec(4, delta=True)
+    model = ensemble_of(spec, init_ensemble_params(spec, jax.random.key(0)), elites=[1, 3])
+    rng = np.random.default_rng(0)
+    starts, actions = rng.normal(size=(256, 4)).astype(np.float32), rng.integers(0, 2, (256, 3))
+    for mode in ("ts1", "tsinf"):
+        tracks = imagine(model, jnp.asarray(starts), jnp.asarray(actions), jax.random.key(1), mode=mode,
+                         trajectory=True).states
+        followed = _followed_members(model, tracks, starts, actions)
+        assert set(np.unique(followed)) == {1, 3}, f"{mode} draws only elites"
+        keeps = np.all(followed == followed[:, :1], axis=1)
+        if mode == "ts1":
+            assert not keeps.all(), "TS-1 redraws members at every step"
+        else:
+            assert keeps.all(), "TS-inf keeps each row's member for the whole trajectory"
 
 
 def test_probabilistic_members_learn_calibrated_noise():
@@ -220,7 +237,6 @@ def test_probabilistic_members_learn_calibrated_noise():
     about 90% of fresh data and the learned variance is close to the truth."""
     from wm_jax.evaluation.heads import uncertainty_block
     from wm_jax.models import ModelSpec
-    from wm_jax.models import predict_rows as predict_all
     from wm_jax.transitions import Transitions
 
     rng = np.random.default_rng(0)
@@ -234,7 +250,7 @@ def test_probabilistic_members_learn_calibrated_noise():
     spec = ModelSpec(2, 1, ModelConfig(kind="ensemble", members=3, probabilistic=True, normalize=True))
     fitted = fit(spec, TrainConfig(epochs=30, batch_size=64), system(4000), seed=0)
     test = system(4000)
-    members = predict_all(fitted.ensemble, test.states, test.actions)
+    members = members_numpy(fitted.ensemble, test.states, test.actions)
     assert np.all(members.logvar <= 0.5 + 2 * np.log(fitted.ensemble.normalizer.target_std) + 1e-5)
     block = uncertainty_block(members, fitted.ensemble.elites, test)
     assert 0.85 <= block["coverage"]["90%"]["mean"] <= 0.95, block["coverage"]
@@ -243,12 +259,11 @@ def test_probabilistic_members_learn_calibrated_noise():
 
 def test_reward_and_termination_heads_learn_cartpoles(cartpole_small):
     from wm_jax.evaluation.heads import termination_block
-    from wm_jax.models import predict_rows as predict_all
 
     spec = cartpole_spec(1, normalize=True, delta=True, termination_head=True, reward_head=True)
     train, held_out = cartpole_small.take(slice(0, 450)), cartpole_small.take(slice(450, 600))
     fitted = fit(spec, TrainConfig(epochs=40), train, seed=0)
-    members = predict_all(fitted.ensemble, held_out.states, spec.encode_actions(held_out.actions))
+    members = members_numpy(fitted.ensemble, held_out.states, held_out.actions)
     assert members.reward.shape == members.termination_logit.shape == (1, 150)
     assert np.abs(members.reward - 1.0).mean() < 0.03  # CartPole pays 1 every step
     assert held_out.terminated.any()

@@ -552,6 +552,8 @@ class Predict:
     """output .npz: mean (E, N, S); var (E, N, S) for probabilistic members; predictive_mean and
     predictive_var (N, S), the model's (calibrated) predictive Gaussian; reward (E, N) and
     termination_prob (E, N) when the heads exist; elites (K,)"""
+    levels: tuple[float, ...] = ()
+    """also write lower_P and upper_P (N, S), the calibrated central P interval, for each level P in (0, 1)"""
 
     def __call__(self) -> None:
         import numpy as np
@@ -559,25 +561,16 @@ class Predict:
         from .atomic import atomic_write, check_output_path
         from .checkpoint import load_checkpoint
         from .data import check_data_matches_model, load_dataset
-        from .evaluation.heads import predictive, termination_probability
-        from .models import predict_rows
+        from .models.prediction import prediction_arrays
 
+        if any(not 0 < level < 1 for level in self.levels):
+            raise ConfigError(f"--levels must lie in (0, 1), got {' '.join(map(str, self.levels))}")
         check_output_path(self.out)
         model = load_checkpoint(self.checkpoint)
         dataset = load_dataset(self.data)
         check_data_matches_model(dataset, model.spec.env_id, model.spec.state_dim, self.data)
         data = dataset.transitions
-        members = predict_rows(model, data.states, model.spec.encode_actions(data.actions))
-        arrays = {"mean": members.mean, "elites": model.elites}
-        if members.logvar is not None:
-            arrays["var"] = np.exp(members.logvar)
-        if members.logvar is not None or len(model.elites) > 1:
-            moments, variance = predictive(members, model.elites, model.calibration)
-            arrays.update(predictive_mean=moments.mean.astype(np.float32), predictive_var=variance.astype(np.float32))
-        if members.reward is not None:
-            arrays["reward"] = members.reward
-        if members.termination_logit is not None:
-            arrays["termination_prob"] = termination_probability(members.termination_logit)
+        arrays = prediction_arrays(model, data.states, data.actions, self.levels)
         atomic_write(self.out, lambda f: np.savez(f, **arrays))
         print(f"wrote {', '.join(f'{k} {v.shape}' for k, v in arrays.items())} for {data.size} transitions to {self.out}")
 

@@ -84,10 +84,10 @@ class DemoOptions(DeviceOptions):
 
 @dataclasses.dataclass
 class TrainedModel:
-    """What a backend hands back after training one model kind. Actions here are encoded (network input)."""
+    """What a backend hands back after training one model kind. Actions here are raw; the model encodes them."""
 
-    predict_members: Callable[[np.ndarray, np.ndarray], np.ndarray]  # (N,S),(N,A) -> (E,N,S), eval mode
-    # (B,S) start states, (B,H,A) action windows -> (1+E,B,H,S): the ensemble mean's rollout, then each member's
+    predict_members: Callable[[np.ndarray, np.ndarray], np.ndarray]  # (N,S),(N,...) -> (E,N,S), eval mode
+    # (B,S) start states, (B,H,...) action windows -> (1+E,B,H,S): the ensemble mean's rollout, then each member's
     rollout: Callable[[np.ndarray, np.ndarray], np.ndarray]
     loss_curve: np.ndarray  # (epochs, members)
     params: int
@@ -142,7 +142,8 @@ class JaxBackend:
 
     def train(self, model_cfg, train_cfg, data, seed, on_epoch, env_id, action_encoding):
         from .evaluation.rollouts import model_rollout
-        from .models import count_params, predict_rows, spec_for_env
+        from .models import count_params, spec_for_env
+        from .models.prediction import members_numpy
         from .training import fit, training_mesh
 
         spec = spec_for_env(env_id, model_cfg, action_encoding)
@@ -153,7 +154,7 @@ class JaxBackend:
         for epoch, losses in enumerate(fitted.loss_curve if on_epoch else ()):
             on_epoch(epoch, losses)
         return TrainedModel(
-            predict_members=lambda s, a: predict_rows(fitted.ensemble, s, a).mean,
+            predict_members=lambda s, a: members_numpy(fitted.ensemble, s, a).mean,
             rollout=model_rollout(fitted.ensemble),
             loss_curve=fitted.loss_curve,
             params=count_params(fitted.params),
@@ -231,12 +232,12 @@ def run_demo(backend: DemoBackend, options: DemoOptions) -> dict:
     print("6. Comparing one-step prediction accuracy (MSE, eval mode) with two baselines fitted on the training split...")
     scores: dict[str, tuple[Scores, Scores]] = {
         kind: tuple(
-            scores_from_predictions(model.predict_members(split_.states, actions), split_.next_states)
-            for split_, actions in ((train, train_actions), (held_out, held_out_actions))
+            scores_from_predictions(model.predict_members(split_.states, split_.actions), split_.next_states)
+            for split_ in (train, held_out)
         )
         for kind, model in trained.items()
     }
-    blocks = {kind: model_block(model.rollout, held_out, held_out_actions, opts.horizon) for kind, model in trained.items()}
+    blocks = {kind: model_block(model.rollout, held_out, opts.horizon) for kind, model in trained.items()}
     # The baselines once per split; one step on the training split, as `wm-jax train` does.
     baselines = {"held_out": baselines_block(linear, held_out, held_out_actions, opts.horizon),
                  "train": baselines_block(linear, train, train_actions, 1)}
@@ -292,8 +293,7 @@ def run_demo(backend: DemoBackend, options: DemoOptions) -> dict:
 
     print(f"9. Testing predictions on a real {opts.trajectory_steps}-step trajectory (one step ahead from true states)...")
     trajectory = random_trajectory(opts.env, steps=opts.trajectory_steps, seed=opts.seed + 1)
-    trajectory_actions = encode(trajectory.actions)
-    predictions = {kind: model.predict(trajectory.states, trajectory_actions) for kind, model in trained.items()}
+    predictions = {kind: model.predict(trajectory.states, trajectory.actions) for kind, model in trained.items()}
     errors = {kind: np.abs(pred - trajectory.next_states) for kind, pred in predictions.items()}
     rows = [
         [t + 1, np.array2string(trajectory.next_states[t], precision=3, suppress_small=True),

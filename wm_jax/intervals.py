@@ -1,8 +1,12 @@
-"""Central predictive intervals and their recalibration (numpy only, no JAX: evaluation shares it).
+"""An ensemble's predictive distribution, its central intervals and their recalibration (numpy only, no
+JAX: evaluation and the PyTorch reference share it).
 
-`predictive_moments` is an ensemble's predictive Gaussian. `interval_levels(mean, var, targets)` is, per entry, the smallest level p whose central interval
-of N(mean, var) contains the target: a target lies in the central p interval exactly when its
-level is <= p, so coverage at every level is one comparison.
+`predictive_moments` is an ensemble's moment-matched Gaussian, `predictive_gaussian` the same with a
+model's calibrated variance. `interval_bounds(mean, var, levels, calibration)` are the central
+intervals at any levels, recalibrated when a calibration is given: `models.prediction` writes them
+and evaluation's coverage counts the targets inside them, so the two always agree.
+`interval_levels(mean, var, targets)` is, per entry, the smallest level p whose central interval of
+N(mean, var) contains the target.
 
 `Calibration` is fitted after training on a validation split of the training data (never on
 held-out data) and saved with the model. An ensemble's predictive Gaussian, the moment-matched
@@ -23,7 +27,8 @@ environment's residuals are far from Gaussian. Per state dimension the calibrati
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from statistics import NormalDist
+from typing import NamedTuple, Sequence
 
 import numpy as np
 
@@ -76,6 +81,12 @@ class Calibration(NamedTuple):
     log_scale: np.ndarray
     level_quantiles: np.ndarray
 
+    def uncalibrated_level(self, level: float) -> np.ndarray:
+        """(S,) the level under the scaled variance whose calibrated level is `level`: the inverse of
+        `recalibrate`, the validation levels' quantile at `level`."""
+        probabilities = np.linspace(0.0, 1.0, self.level_quantiles.shape[1])
+        return np.array([np.interp(level, probabilities, row) for row in self.level_quantiles])
+
     def recalibrate(self, levels: np.ndarray) -> np.ndarray:
         """(N, S) interval levels (under the scaled variance) -> calibrated levels: their validation CDF."""
         probabilities = np.linspace(0.0, 1.0, self.level_quantiles.shape[1])
@@ -104,3 +115,41 @@ def fit_calibration(mean, var, targets) -> Calibration:
     # np.interp needs increasing points; ties (e.g. many identical levels) are nudged apart.
     quantiles = np.maximum.accumulate(quantiles + np.arange(QUANTILES) * 1e-12, axis=1)
     return Calibration(log_scale.astype(np.float32), quantiles.astype(np.float64))
+
+
+def predictive_gaussian(member_means, member_logvars, elites, calibration: Calibration | None = None):
+    """(moments, variance) of a model's predictive distribution from every member's outputs (E, N, S):
+    the elites' moment-matched Gaussian, its variance (N, S) scaled by the calibration's NLL-optimal
+    scale when calibrated. `member_logvars` None means deterministic members."""
+    elites = np.asarray(elites)
+    variances = np.exp(np.asarray(member_logvars, np.float64)[elites]) if member_logvars is not None else None
+    moments = predictive_moments(np.asarray(member_means)[elites], variances)
+    scale = 1.0 if calibration is None else np.exp(np.asarray(calibration.log_scale, np.float64))
+    return moments, moments.total_var * scale
+
+
+def interval_bounds(mean, var, levels: Sequence[float], calibration: Calibration | None = None):
+    """(lower, upper), each (L, N, S) float64: the central interval at each level in (0, 1) of
+    N(mean, var) (N, S), or with a `Calibration` its recalibrated central interval, the one that
+    covered that level of the validation rows (var is then the scaled variance)."""
+    mean = np.asarray(mean, np.float64)
+    std = np.sqrt(np.maximum(np.asarray(var, np.float64), 0.0))
+    lower, upper = [], []
+    for level in levels:
+        if not 0 < level < 1:
+            raise ValueError(f"interval levels must lie in (0, 1), got {level}")
+        raw = np.full(mean.shape[-1], float(level)) if calibration is None else calibration.uncalibrated_level(level)
+        half_width = _standard_normal_quantiles(raw) * std
+        lower.append(mean - half_width)
+        upper.append(mean + half_width)
+    return np.stack(lower), np.stack(upper)
+
+
+def _standard_normal_quantiles(levels: np.ndarray) -> np.ndarray:
+    """(S,) z with P(|Z| <= z) = level for a standard normal Z; infinite at level 1."""
+    return np.array([NormalDist().inv_cdf((1 + p) / 2) if p < 1 else np.inf for p in levels])
+
+
+def termination_probability(logits) -> np.ndarray:
+    """sigmoid of termination logits, in float64."""
+    return 1.0 / (1.0 + np.exp(-np.asarray(logits, np.float64)))

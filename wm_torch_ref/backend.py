@@ -125,8 +125,10 @@ class TorchBackend:
             curve = [[loss] for loss in train_world_model(model, states, actions, next_states, on_epoch=report, **recipe)]
         train_seconds = time.perf_counter() - started
         return TrainedModel(
-            predict_members=lambda s, a: predict_members(model, s, a),
-            rollout=lambda s, a: rollout_tracks(model, s, a),
+            # The demo hands raw actions; the reference model takes them encoded, as it was trained.
+            predict_members=lambda s, a: predict_members(model, s, encode_actions(a, action_encoding, width)),
+            rollout=lambda s, a: rollout_tracks(model, s, encode_actions(a, action_encoding, width).reshape(
+                *np.shape(a)[:2], width)),
             loss_curve=np.asarray(curve, dtype=np.float64),
             params=count_parameters(model),
             train_seconds=train_seconds,

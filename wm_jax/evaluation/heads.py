@@ -3,7 +3,7 @@ interval coverage, reliability, epistemic spread in and out of distribution), th
 the termination head.
 
 Framework-free like `summary`: a model enters as its members' predictions, a `models.Prediction`
-of numpy arrays in environment units (`scores.member_predictions` for JAX).
+of numpy arrays in environment units (`model_heads_blocks` gets them from `models.prediction` for JAX).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import os
 
 import numpy as np
 
-from ..intervals import is_identity
+from ..intervals import is_identity, predictive_gaussian, termination_probability
 from ..transitions import Transitions
 from .summary import json_floats
 from .uncertainty import (
@@ -22,7 +22,6 @@ from .uncertainty import (
     interval_coverage,
     plot_epistemic,
     plot_reliability,
-    predictive_moments,
     reliability_curve,
 )
 
@@ -39,20 +38,10 @@ def out_of_distribution_states(states: np.ndarray, scale: float = OOD_SCALE) -> 
     return (center + scale * (states - center)).astype(np.float32)
 
 
-def predictive(members, elites, calibration=None):
-    """(moments, variance) of the model's predictive distribution: the (elite) members' moment-matched
-    Gaussian, its variance (N, S) scaled by the calibration's NLL-optimal scale when calibrated."""
-    elites = np.asarray(elites)
-    variances = np.exp(members.logvar[elites].astype(np.float64)) if members.logvar is not None else None
-    moments = predictive_moments(members.mean[elites], variances)
-    scale = 1.0 if calibration is None else np.exp(np.asarray(calibration.log_scale, np.float64))
-    return moments, moments.total_var * scale
-
-
 def uncertainty_block(members, elites, data: Transitions, ood_members=None, *, calibration=None,
                       plot_dir: str | None = None, state_labels=None, title: str = "") -> dict:
     """NLL, 50%/90% interval coverage per state dimension and the reliability curve of the model's
-    predictive Gaussian (`predictive`) on `data`, and the mean epistemic std of its members.
+    predictive Gaussian (`intervals.predictive_gaussian`) on `data`, and the mean epistemic std of its members.
 
     `ood_members` are the members' predictions on `out_of_distribution_states(data.states)`; with
     `plot_dir`, calibration.png and epistemic.png are written there.
@@ -60,7 +49,7 @@ def uncertainty_block(members, elites, data: Transitions, ood_members=None, *, c
     elites = np.asarray(elites)
     calibrated = calibration is not None and not is_identity(calibration)
     calibration = calibration if calibrated else None
-    moments, variance = predictive(members, elites, calibration)
+    moments, variance = predictive_gaussian(members.mean, members.logvar, elites, calibration)
     targets = data.next_states
     coverage = interval_coverage(moments.mean, variance, targets, COVERAGE_LEVELS, calibration)
     curve = reliability_curve(moments.mean, variance, targets, calibration=calibration)
@@ -97,11 +86,6 @@ def reward_block(members, elites, data: Transitions) -> dict:
             "member_mse": json_floats(np.mean(np.square(predicted - truth[None]), axis=1))}
 
 
-def termination_probability(logits) -> np.ndarray:
-    """sigmoid of termination logits, in float64."""
-    return 1.0 / (1.0 + np.exp(-np.asarray(logits, np.float64)))
-
-
 def termination_block(members, elites, data: Transitions) -> dict:
     """Accuracy (at probability 0.5) and AUROC of the (elite) members' mean termination probability."""
     probabilities = termination_probability(members.termination_logit[np.asarray(elites)])
@@ -125,9 +109,8 @@ def heads_blocks(members, elites, data: Transitions, ood_members=None, **plot_op
 
 def model_heads_blocks(ensemble, data: Transitions, **plot_options) -> dict:
     """`heads_blocks` for a JAX `models.Ensemble` on raw-action `data`, with the OOD check."""
-    from ..models import predict_rows
+    from ..models.prediction import members_numpy
 
-    actions = ensemble.spec.encode_actions(data.actions)
-    members = predict_rows(ensemble, data.states, actions)
-    ood_members = predict_rows(ensemble, out_of_distribution_states(data.states), actions)
+    members = members_numpy(ensemble, data.states, data.actions)
+    ood_members = members_numpy(ensemble, out_of_distribution_states(data.states), data.actions)
     return heads_blocks(members, ensemble.elites, data, ood_members, calibration=ensemble.calibration, **plot_options)

@@ -1,10 +1,11 @@
 """Open-loop multi-step rollouts along recorded episodes: MSE per horizon, never across a reset.
 
-From each start row the rollout feeds the recorded (encoded) actions and compares the predicted
-state h steps on with the recorded one, for h = 1..horizon. The error accounting and the baseline
+From each start row the rollout feeds the recorded actions (in whatever form the rollout function
+takes them: raw for a JAX model, encoded for the baselines) and compares the predicted state h steps
+on with the recorded one, for h = 1..horizon. The error accounting and the baseline
 rollouts are numpy (the PyTorch reference shares them); `model_rollout` imports JAX when called.
 
-A rollout function maps start states (B, S) and action windows (B, H, A) to predictions
+A rollout function maps start states (B, S) and action windows (B, H) or (B, H, A) to predictions
 (K, B, H, S): K tracks, e.g. a model's ensemble mean and each of its members.
 """
 
@@ -32,7 +33,7 @@ class RolloutErrors(NamedTuple):
 def rollout_errors(
     rollout_fn: RolloutFn,
     states,
-    encoded_actions,
+    actions,
     next_states,
     episode,
     horizon: int,
@@ -46,7 +47,7 @@ def rollout_errors(
     whose results are masked out, so a jitted rollout function compiles once.
     """
     states = np.asarray(states)
-    actions = np.asarray(encoded_actions)
+    actions = np.asarray(actions)
     next_states = np.asarray(next_states)
     episode = np.asarray(episode)
     if isinstance(horizon, bool) or int(horizon) != horizon or horizon < 1:
@@ -54,14 +55,14 @@ def rollout_errors(
     if isinstance(chunk, bool) or int(chunk) != chunk or chunk < 1:
         raise ValueError(f"chunk must be a positive integer, got {chunk!r}")
     horizon, chunk = int(horizon), int(chunk)
-    if states.ndim != 2 or actions.ndim != 2 or next_states.shape != states.shape:
+    if states.ndim != 2 or actions.ndim not in (1, 2) or next_states.shape != states.shape:
         raise ValueError(
-            f"states and next states (N, state_dim) and encoded actions (N, action_dim) expected, "
+            f"states and next states (N, state_dim) and actions (N,) or (N, action_dim) expected, "
             f"got {states.shape}, {next_states.shape} and {actions.shape}"
         )
     n, state_dim = states.shape
     if actions.shape[0] != n or episode.shape != (n,):
-        raise ValueError(f"{n} rows expected in encoded actions {actions.shape} and episode {episode.shape}")
+        raise ValueError(f"{n} rows expected in actions {actions.shape} and episode {episode.shape}")
 
     remaining = steps_to_episode_end(episode)
     offsets = np.arange(horizon)  # offset h - 1 for horizon h
@@ -69,7 +70,7 @@ def rollout_errors(
     counts = np.zeros(horizon, np.int64)
     if n == 0:
         # No start rows: one empty call still tells how many tracks the function has.
-        empty = np.asarray(rollout_fn(states, np.zeros((0, horizon, actions.shape[1]), actions.dtype)))
+        empty = np.asarray(rollout_fn(states, np.zeros((0, horizon, *actions.shape[1:]), actions.dtype)))
         return RolloutErrors(horizons, np.full((empty.shape[0], horizon), np.nan), counts)
 
     sums = None
@@ -127,67 +128,52 @@ def linear_rollout(baseline: LinearBaseline) -> RolloutFn:
 
 
 def model_rollout(ensemble, mode: str = "mean", sample: bool = False, seed: int = 0) -> RolloutFn:
-    """A JAX `models.Ensemble`'s rollouts, tracks [the model, member 1, ..., member E]: (E + 1, B, H, S) float32.
+    """A JAX `models.Ensemble`'s rollouts on raw action windows, tracks [the model, member 1, ..., member E]:
+    (E + 1, B, H, S) float32.
 
     The model's track feeds its own prediction back in, propagated with `mode` ("mean" over the
-    elites, "ts1" or "tsinf" trajectory sampling, see `models.propagation`), optionally sampling
-    the members' Gaussians; each member's track feeds back that member's mean. Random draws
-    derive from `seed` and the call's index, so an evaluation is reproducible.
+    elites, "ts1" or "tsinf" trajectory sampling), optionally sampling the Gaussians; each member's
+    track feeds back that member's mean. Both are `models.imagination.imagine`. Random draws derive
+    from `seed` and the call's index, so an evaluation is reproducible.
     """
     import jax
     import jax.numpy as jnp
 
-    from ..models.propagation import PREDICTION_MODES
+    from ..config import PREDICTION_MODES
 
     if mode not in PREDICTION_MODES:
         raise ValueError(f"unknown prediction mode {mode!r}: use one of {', '.join(PREDICTION_MODES)}")
-    program = _rollout_program(ensemble.graphdef, mode, sample)
+    program = _rollout_program(mode, sample)
     key, calls = jax.random.key(seed), []
 
     def rollout_fn(start_states, action_windows):
         calls.append(None)
-        out = program(ensemble.params, ensemble.normalizer, jnp.asarray(ensemble.elites),
-                      jnp.asarray(start_states, jnp.float32), jnp.asarray(action_windows, jnp.float32),
+        out = program(ensemble, jnp.asarray(start_states, jnp.float32), jnp.asarray(action_windows),
                       jax.random.fold_in(key, len(calls)))
         return np.asarray(out)
 
     return rollout_fn
 
 
-@functools.lru_cache(maxsize=32)
-def _rollout_program(graphdef, mode: str, sample: bool):
-    """The jitted rollout for one model structure and mode, cached so every chunk and call reuses its compilations."""
+@functools.lru_cache(maxsize=8)
+def _rollout_program(mode: str, sample: bool):
+    """The jitted rollout for one mode; the model is an argument, so one program serves every model of
+    a structure, every chunk and every call."""
     import jax
     import jax.numpy as jnp
 
-    from ..models import member_prediction
-    from ..models.propagation import propagate, trajectory_members
+    from ..models.imagination import imagine
 
-    # Member e runs on its own (unstacked) parameters and its own batch of states.
-    members_step = jax.vmap(member_prediction, in_axes=(None, 0, 0, None, None))
-
-    def program(params, normalizer, elites, start_states, action_windows, key):
-        members = jax.tree.leaves(params)[0].shape[0]
-        batch, state_dim = start_states.shape
-        horizon = action_windows.shape[1]
-        keys = jax.random.split(key, horizon + 1)
-        fixed = trajectory_members(keys[0], elites, batch)
-
-        def step(carry, inputs):
-            model_state, member_states = carry
-            step_key, actions = inputs
-            # One network call per step serves every track: member e gets the model track's states
-            # stacked on its own track's, and all B start states go through the network as one
-            # batch (this is the vectorisation over start states; members are vmapped).
-            states = jnp.concatenate([jnp.broadcast_to(model_state, (members, batch, state_dim)), member_states], 1)
-            out = members_step(graphdef, params, states, jnp.concatenate([actions, actions], 0), normalizer)
-            model_part = jax.tree.map(lambda x: x[:, :batch], out)
-            model_next = propagate(model_part, mode, step_key, elites, fixed, sample)
-            member_next = out.mean[:, batch:]
-            return (model_next, member_next), jnp.concatenate([model_next[None], member_next], 0)
-
-        init = (start_states, jnp.broadcast_to(start_states, (members, batch, state_dim)))
-        _, tracks = jax.lax.scan(step, init, (keys[1:], jnp.swapaxes(action_windows, 0, 1)))  # (H, K, B, S)
-        return jnp.transpose(tracks, (1, 2, 0, 3))
+    def program(model, start_states, action_windows, key):
+        members = model.spec.config.members
+        model_track = imagine(model, start_states, action_windows, key, mode=mode, sample=sample, trajectory=True)
+        # Every member's own track: TS-inf with one slab per member, all members taking part.
+        every_member = model.replace(elites=jnp.arange(members, dtype=jnp.int32))
+        tile = lambda x: jnp.tile(x, (members,) + (1,) * (x.ndim - 1))  # noqa: E731
+        member_tracks = imagine(every_member, tile(start_states), tile(action_windows), key, mode="tsinf",
+                                slabs=members, trajectory=True)
+        batch = start_states.shape[0]
+        return jnp.concatenate([model_track.states[None], member_tracks.states.reshape(members, batch,
+                                                                                       *member_tracks.states.shape[1:])])
 
     return jax.jit(program)

@@ -31,9 +31,8 @@ def scores_from_predictions(members: np.ndarray, targets: np.ndarray, elites=Non
 
 
 def score(ensemble, data) -> Scores:
-    """Scores of a JAX `models.Ensemble` on a Transitions with raw actions (encoded by the spec)."""
-    from ..models import predict_rows
+    """Scores of a JAX `models.Ensemble` on a Transitions with raw actions (the model encodes them)."""
+    from ..models.prediction import members_numpy
 
-    actions = ensemble.spec.encode_actions(data.actions)
-    predictions = predict_rows(ensemble, data.states, actions)
+    predictions = members_numpy(ensemble, data.states, data.actions)
     return scores_from_predictions(predictions.mean, data.next_states, ensemble.elites)

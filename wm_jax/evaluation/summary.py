@@ -1,8 +1,8 @@
 """One evaluation block for a model and its baselines on one split: one-step and rollout MSE.
 
-Framework-free: a model enters as a rollout function (`rollouts.model_rollout` for JAX, the
-PyTorch reference has its own), so the demo, `wm-jax train` and `wm-jax evaluate` of both
-frameworks write the same JSON. A horizon-1 rollout from every row is exactly one-step
+Framework-free: a model enters as a rollout function on raw actions (`rollouts.model_rollout` for
+JAX, the PyTorch reference has its own), so the demo, `wm-jax train` and `wm-jax evaluate` of both
+frameworks write the same JSON. The baselines work on encoded actions, which callers pass beside. A horizon-1 rollout from every row is exactly one-step
 prediction, so one pass gives both numbers.
 """
 
@@ -25,8 +25,9 @@ def json_floats(values) -> list:
     return [None if not math.isfinite(v) else float(v) for v in np.asarray(values, dtype=float).ravel()]
 
 
-def errors_of(rollout_fn, data: Transitions, encoded_actions: np.ndarray, horizon: int) -> RolloutErrors:
-    return rollout_errors(rollout_fn, data.states, encoded_actions, data.next_states, data.episode, horizon)
+def errors_of(rollout_fn, data: Transitions, actions: np.ndarray, horizon: int) -> RolloutErrors:
+    """`rollout_errors` along `data`'s episodes, feeding `actions` (the form `rollout_fn` takes)."""
+    return rollout_errors(rollout_fn, data.states, actions, data.next_states, data.episode, horizon)
 
 
 def baseline_rollouts(linear: LinearBaseline | None) -> dict:
@@ -37,12 +38,12 @@ def baseline_rollouts(linear: LinearBaseline | None) -> dict:
     return baselines
 
 
-def model_block(model_rollout, data: Transitions, encoded_actions, horizon: int) -> dict:
-    """A model's one-step and rollout MSE on `data`, for the ensemble mean and per member.
+def model_block(model_rollout, data: Transitions, horizon: int) -> dict:
+    """A model's one-step and rollout MSE on `data` (raw actions), for the ensemble mean and per member.
 
     `model_rollout` returns tracks [mean, member 1, ..., member E]; a single model has E = 1.
     """
-    errors = errors_of(model_rollout, data, encoded_actions, horizon)
+    errors = errors_of(model_rollout, data, data.actions, horizon)
     return {
         "transitions": data.size,
         "episodes": data.episode_count,
@@ -68,7 +69,7 @@ def baselines_block(linear: LinearBaseline | None, data: Transitions, encoded_ac
 
 def evaluation_block(model_rollout, linear: LinearBaseline | None, data: Transitions, encoded_actions, horizon: int) -> dict:
     """`model_block` with the baselines beside it, as `wm-jax train` and `wm-jax evaluate` write it."""
-    return {**model_block(model_rollout, data, encoded_actions, horizon),
+    return {**model_block(model_rollout, data, horizon),
             "baselines": baselines_block(linear, data, encoded_actions, horizon)}
 
 

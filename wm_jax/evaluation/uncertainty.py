@@ -11,7 +11,7 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from ..intervals import PredictiveMoments, interval_levels, predictive_moments  # noqa: F401 (re-exported)
+from ..intervals import PredictiveMoments, interval_bounds, interval_levels, predictive_moments  # noqa: F401 (re-exported)
 from ..report import pyplot, save_figure
 
 
@@ -67,17 +67,12 @@ def gaussian_nll(mean, var, targets, min_var: float = 1e-12) -> float:
 
 def interval_coverage(mean, var, targets, levels: Sequence[float] = (0.5, 0.9), calibration=None) -> dict[float, np.ndarray]:
     """Per level p, the (S,) fraction of rows whose target lies in the central p interval of N(mean, var),
-    or, with an `intervals.Calibration`, in its recalibrated central p interval."""
+    or, with an `intervals.Calibration`, in its recalibrated central p interval: the bounds of
+    `intervals.interval_bounds`, which `wm-jax predict --levels` writes."""
     mean, var, targets = _gaussian(mean, var, targets)
-    target_levels = interval_levels(mean, var, targets)
-    if calibration is not None:
-        target_levels = calibration.recalibrate(target_levels)
-    coverage = {}
-    for p in levels:
-        if not 0 < p < 1:
-            raise ValueError(f"coverage levels must lie in (0, 1), got {p}")
-        coverage[float(p)] = np.mean(target_levels <= p, axis=0)
-    return coverage
+    lower, upper = interval_bounds(mean, var, levels, calibration)
+    inside = (lower <= targets) & (targets <= upper)
+    return {float(p): covered.mean(axis=0) for p, covered in zip(levels, inside)}
 
 
 def reliability_curve(mean, var, targets, levels=None, calibration=None) -> ReliabilityCurve:

@@ -1,11 +1,14 @@
-"""World models: the network and its heads, normalisation, specs and ensembles.
+"""World models: the network and its heads, normalisation, specs, ensembles, prediction and imagination.
 
 - `network`: `WorldModel` (Flax NNX) and its `Prediction` heads, in training units.
 - `normalization`: `Normalizer`, the statistics between environment and training units (and deltas).
 - `spec`: `ModelSpec`, what it takes to rebuild a model.
-- `ensemble`: parameter pytrees, `Ensemble`, and predicting in environment units.
-- `propagation`: how rollouts and planners step an ensemble (mean, TS-1, TS-inf, sampling).
-- `calibration`: post-hoc recalibration of Gaussian members' variances on validation data.
+- `ensemble`: `Ensemble` (a pytree, its spec static) and the parameter-level layer: parameter
+  pytrees and functions of (graphdef, params, states, encoded actions), such as `predict` and
+  `predict_members`, that the engine and the parity tests use.
+- `prediction`: the model-level API on raw actions: `prediction.predict(model, states, actions,
+  mode, key)`, `predictive_interval` (calibrated) and `prediction_arrays` (what `wm-jax predict` writes).
+- `imagination`: `imagine`, the one core that steps an ensemble through a horizon (rollouts, planners, dreams).
 """
 
 from .ensemble import (
@@ -15,16 +18,17 @@ from .ensemble import (
     count_params,
     default_normalizer,
     ensemble_of,
+    ensemble_outputs,
     graphdef_of,
     init_ensemble_params,
     init_params,
-    member_prediction,
-    member_predictions,
+    member_outputs,
     network_outputs,
     predict,
     predict_members,
-    predict_rows,
 )
+from .imagination import Imagination, imagine
 from .network import MATMUL_PRECISION, Prediction, WorldModel, soft_bound_logvar, torch_linear, torch_uniform_init
 from .normalization import Normalizer, fit_normalizer, identity_normalizer, normalizer_from_arrays
+from .prediction import prediction_arrays, predictive_interval
 from .spec import ModelSpec, spec_for_data, spec_for_env

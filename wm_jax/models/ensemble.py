@@ -1,25 +1,30 @@
-"""Ensembles of world models as parameter pytrees, and the one way to predict with them.
+"""Ensembles of world models: the `Ensemble` pytree and the parameter-level layer beneath `models.prediction`.
 
 The engine works on parameter pytrees, not on live modules: `init_params` returns one member's
-`nnx.State`, `init_ensemble_params` stacks E of them along a leading member axis, and the predict
-functions merge them back into the module inside traced code. A single model is a 1-member
-ensemble. `Ensemble` bundles what a trained model is: spec, parameters, normaliser and elites.
+`nnx.State`, `init_ensemble_params` stacks E of them along a leading member axis, and the functions
+below merge them back into the module inside traced code. A single model is a 1-member ensemble.
+`Ensemble` bundles what a trained model is: spec (static), parameters, normaliser, elites and
+calibration; it is a pytree, so it crosses `jax.jit` as an argument or a result.
 
-Shapes: states (N, S), encoded actions (N, A), member predictions (members, N, S). Every function
-here returns environment units (the normaliser is applied); without a normaliser the network's
-outputs are taken as they are, which is what the tutorial's model is.
+Predicting with a model goes through `models.prediction.predict(model, states, raw_actions, ...)`.
+The parameter-level functions here (`network_outputs`, `member_outputs`, `apply_member`,
+`ensemble_outputs`, `predict_members`, `predict`) are its building blocks, for the engine and the
+parity tests: they take parameters, already-encoded actions and an optional normaliser, always in
+the order (graphdef, params, states, actions, [dropout_key,] normalizer).
+
+Shapes: states (N, S), encoded actions (N, A), member predictions (members, N, S). These functions
+return environment units when given a normaliser; without one the network's outputs are taken as
+they are, which is what the tutorial's model is.
 """
 
 from __future__ import annotations
 
 import functools
 
-from typing import NamedTuple
-
 import jax
 import jax.numpy as jnp
 import numpy as np
-from flax import nnx
+from flax import nnx, struct
 
 from ..intervals import Calibration, identity_calibration
 from .network import Prediction, WorldModel
@@ -27,16 +32,19 @@ from .normalization import Normalizer, identity_normalizer
 from .spec import ModelSpec
 
 
-class Ensemble(NamedTuple):
+@struct.dataclass
+class Ensemble:
     """A trained model: its spec, stacked parameters (members, ...), normaliser and elite members.
 
     `elites` (K,) int32 are the members that predict (the mean, and the members trajectory
     sampling draws from); every member by default. `calibration` recalibrates the model's
     predictive distribution (the elites' moment-matched Gaussian) per state dimension, see
-    `wm_jax.intervals`; the identity unless fitted.
+    `wm_jax.intervals`; the identity unless fitted. The spec is static (part of the tree's
+    structure), everything else is arrays, so a jitted function taking an `Ensemble` compiles once
+    per spec and never again for new parameters.
     """
 
-    spec: ModelSpec
+    spec: ModelSpec = struct.field(pytree_node=False)
     params: nnx.State
     normalizer: Normalizer
     elites: np.ndarray
@@ -94,8 +102,8 @@ def network_outputs(graphdef, params, states, actions, dropout_key=None) -> Pred
     return nnx.merge(graphdef, params)(states, actions, dropout_key=dropout_key)
 
 
-def member_prediction(graphdef, params, states, actions, normalizer: Normalizer | None = None, dropout_key=None) -> Prediction:
-    """One member's prediction from its (unstacked) parameters, in environment units."""
+def member_outputs(graphdef, params, states, actions, dropout_key=None, normalizer: Normalizer | None = None) -> Prediction:
+    """One member's every head from its (unstacked) parameters, in environment units."""
     if normalizer is None:
         return network_outputs(graphdef, params, states, actions, dropout_key)
     outputs = network_outputs(graphdef, params, *normalizer.inputs(states, actions), dropout_key)
@@ -104,50 +112,32 @@ def member_prediction(graphdef, params, states, actions, normalizer: Normalizer 
 
 def apply_member(graphdef, params, states, actions, dropout_key=None, normalizer: Normalizer | None = None) -> jax.Array:
     """One member's next-state prediction (N, S)."""
-    return member_prediction(graphdef, params, states, actions, normalizer, dropout_key).mean
+    return member_outputs(graphdef, params, states, actions, dropout_key, normalizer).mean
 
 
-def member_predictions(graphdef, params, states, actions, normalizer: Normalizer | None = None) -> Prediction:
-    """Eval-mode predictions of every member of stacked `params`: each head with a leading member axis."""
-    return jax.vmap(member_prediction, in_axes=(None, 0, None, None, None))(graphdef, params, states, actions, normalizer)
+def ensemble_outputs(graphdef, params, states, actions, normalizer: Normalizer | None = None) -> Prediction:
+    """Eval-mode outputs of every member of stacked `params`: each head with a leading member axis.
+
+    States (N, S) are shared by every member; states (members, N, S) give each member its own rows
+    (as trajectories that follow one member each do), with actions shaped alike.
+    """
+    per_member = 0 if states.ndim == 3 else None
+    step = jax.vmap(member_outputs, in_axes=(None, 0, per_member, per_member, None, None))
+    return step(graphdef, params, states, actions, None, normalizer)
 
 
 def predict_members(graphdef, params, states, actions, normalizer: Normalizer | None = None) -> jax.Array:
     """Eval-mode next-state predictions of every member: (members, N, S)."""
-    return member_predictions(graphdef, params, states, actions, normalizer).mean
+    return ensemble_outputs(graphdef, params, states, actions, normalizer).mean
 
 
 def predict(graphdef, params, states, actions, normalizer: Normalizer | None = None, elites=None) -> jax.Array:
-    """The model's next-state prediction (N, S): the mean over its (elite) members.
+    """The next-state prediction (N, S) of stacked `params`: the mean over the (elite) members.
 
-    Like `apply_member` and `predict_members`, this takes the encoded action input; the spec's
-    `encode_actions` turns raw actions into it.
+    The parameter-level form, on encoded actions; a trained model predicts through
+    `models.prediction.predict`, which takes raw actions.
     """
     members = predict_members(graphdef, params, states, actions, normalizer)
     if elites is not None:
         members = members[jnp.asarray(elites)]
     return members.mean(axis=0)
-
-
-def predict_rows(ensemble: Ensemble, states, actions, chunk: int = 65_536) -> Prediction:
-    """Eval-mode predictions of every member on numpy rows (encoded actions), in environment units:
-    a `Prediction` of numpy arrays, mean (members, N, S).
-
-    Rows go through in chunks of `chunk` (the last one padded, so one compiled program serves all):
-    a million rows at once would hold every member's hidden activations, gigabytes, in memory.
-    """
-    states, actions = np.asarray(states, np.float32), np.asarray(actions, np.float32)
-    n = states.shape[0]
-    if n == 0:
-        raise ValueError("no rows to predict")
-    size = min(chunk, n)
-    parts = []
-    for start in range(0, n, size):
-        rows = np.arange(start, start + size).clip(max=n - 1)
-        out = _predict_program(ensemble.graphdef, ensemble.params, jnp.asarray(states[rows]), jnp.asarray(actions[rows]),
-                               ensemble.normalizer)
-        parts.append(jax.tree.map(np.asarray, out))
-    return jax.tree.map(lambda *xs: np.concatenate(xs, axis=1)[:, :n], *parts)
-
-
-_predict_program = jax.jit(member_predictions, static_argnums=0)

@@ -31,7 +31,8 @@ from ..config import DreamConfig
 from ..envs import env_spec
 from ..envs.gymnasium_collect import collect_gymnasium
 from ..envs.spaces import Discrete
-from ..models.ensemble import Ensemble, member_prediction
+from ..models.ensemble import Ensemble
+from ..models.imagination import imagine
 from ..training import append, to_buffer
 from ..transitions import Transitions
 from .mbrl import ModelTrainer, env_action, transitions_from_rows
@@ -61,57 +62,46 @@ class LinearController:
 def dream_returns(model: Ensemble, controller: LinearController, reward_fn, flat, starts, key, *, horizon: int,
                   mode: str, disagreement_penalty: float):
     """(starts,) imagined returns of one controller from real start states (B, S) in the ensemble."""
-    elites = jnp.asarray(model.elites)
-    batch = starts.shape[0]
-    members = jax.random.randint(key, (batch,), 0, elites.shape[0])
-    predict_all = jax.vmap(member_prediction, in_axes=(None, 0, None, None, None))
-
-    def step(carry, _):
-        states, alive, total = carry
-        actions = controller.act(flat, states)
-        out = predict_all(model.graphdef, model.params, states, model.spec.encode_actions(actions), model.normalizer)
-        means = out.mean[elites]  # (K, B, S)
-        next_states = means.mean(axis=0) if mode == "mean" else means[members, jnp.arange(batch)]
-        reward, terminated = reward_fn(states, actions, next_states)
-        reward = reward - disagreement_penalty * means.std(axis=0).mean(axis=-1)
-        total = total + jnp.where(alive, reward, 0.0)
-        return (next_states, alive & ~terminated, total), None
-
-    init = (starts, jnp.ones(batch, bool), jnp.zeros(batch))
-    (_, _, total), _ = jax.lax.scan(step, init, None, length=horizon)
-    return total
+    imagined = imagine(model, starts, lambda states: controller.act(flat, states), key, horizon=horizon, mode=mode,
+                       reward_fn=reward_fn, disagreement_penalty=disagreement_penalty)
+    return imagined.returns
 
 
-def evolve(model: Ensemble, controller: LinearController, reward_fn, starts, key, config: DreamConfig, horizon: int,
-           mean=None):
-    """CMA-ES (evosax) on the controller's parameters in the dream: (best parameters, their dream return)."""
+def make_evolve(controller: LinearController, reward_fn, config: DreamConfig, horizon: int):
+    """`evolve(model, starts, key, mean=None) -> (best parameters, their dream return)`: CMA-ES (evosax)
+    on the controller's parameters in the dream. The model and the start states are arguments of the
+    compiled generation, so a whole run compiles it once however often the model is retrained."""
     from evosax.algorithms import CMA_ES
 
     strategy = CMA_ES(population_size=config.population, solution=jnp.zeros(controller.size))
     params = strategy.default_params
-    init_key, key = jax.random.split(key)
-    state = strategy.init(init_key, jnp.zeros(controller.size) if mean is None else mean, params)
 
-    def fitness(population, key):
+    def fitness(model, starts, population, key):
         keys = jax.random.split(key, population.shape[0])
         returns = jax.vmap(lambda flat, k: dream_returns(model, controller, reward_fn, flat, starts, k, horizon=horizon,
                                                           mode=config.mode,
-                                                          disagreement_penalty=config.disagreement_penalty).mean())(population, keys)
-        return returns
+                                                          disagreement_penalty=config.disagreement_penalty).mean())
+        return returns(population, keys)
 
     @jax.jit
-    def generation(state, key):
+    def generation(model, starts, state, key):
         ask_key, eval_key, tell_key = jax.random.split(key, 3)
         population, state = strategy.ask(ask_key, state, params)
-        returns = fitness(population, eval_key)
+        returns = fitness(model, starts, population, eval_key)
         state, _ = strategy.tell(tell_key, population, -returns, state, params)  # evosax minimises
         return state, returns.max()
 
-    for key in jax.random.split(key, config.generations):
-        state, _ = generation(state, key)
-    best = state.best_solution
-    score = fitness(best[None], jax.random.fold_in(key, 1))[0]
-    return best, float(score)
+    score = jax.jit(lambda model, starts, best, key: fitness(model, starts, best[None], key)[0])
+
+    def evolve(model: Ensemble, starts, key, mean=None):
+        init_key, key = jax.random.split(key)
+        state = strategy.init(init_key, jnp.zeros(controller.size) if mean is None else mean, params)
+        for key in jax.random.split(key, config.generations):
+            state, _ = generation(model, starts, state, key)
+        best = state.best_solution
+        return best, float(score(model, starts, best, jax.random.fold_in(key, 1)))
+
+    return evolve
 
 
 def play(env_id: str, controller: LinearController, flat, seeds, noise: float = 0.0, rng=None):
@@ -145,6 +135,7 @@ def run_dream(env_id: str, config: DreamConfig, seed: int, on_progress=None, mes
     trainer = ModelTrainer(env_id, members=config.members, epochs=config.epochs, seed=seed, mesh=mesh)
     controller = LinearController(env_id)
     reward_fn = env_spec(env_id).planning_objective("known")
+    evolve = make_evolve(controller, reward_fn, config, cap)
     rng = np.random.default_rng(seed)
     key = jax.random.key(seed + 7)
     # Real initial states the dreams start from: every real episode's first state.
@@ -154,7 +145,7 @@ def run_dream(env_id: str, config: DreamConfig, seed: int, on_progress=None, mes
         model = trainer.train(buffer, len(iterations))
         starts = jnp.asarray(initial_states[rng.choice(len(initial_states), config.dream_starts)])
         key, evolve_key = jax.random.split(key)
-        best, dream_score = evolve(model, controller, reward_fn, starts, evolve_key, config, cap, best)
+        best, dream_score = evolve(model, starts, evolve_key, best)
         used = int(buffer.size)
         record = {"iteration": len(iterations), "real_transitions": used, "dream_return": dream_score}
         if used >= config.max_transitions:

@@ -120,14 +120,14 @@ def evaluate_in_gymnax(env_id: str, agent: MPCAgent, model: Ensemble, episodes: 
     cap = env_spec(env_id).time_limit
 
     @jax.jit
-    def program(model_params, normalizer, elites, key):
+    def program(model, key):
         reset_key, key = jax.random.split(key)
         obs, states = jax.vmap(env.reset_env, in_axes=(0, None))(jax.random.split(reset_key, episodes), params)
 
         def step(carry, key):
             obs, states, plans, alive, returns = carry
             plan_key, step_key = jax.random.split(key)
-            actions, plans, _ = agent.plan_batch(model_params, normalizer, elites, obs, plans, plan_key)
+            actions, plans, _ = agent.plan_batch(model, obs, plans, plan_key)
             step_keys = jax.random.split(step_key, episodes)
             next_obs, states, _, _, _ = jax.vmap(lambda k, s, a: gymnax_step(env_id, k, s, a, params))(step_keys, states, actions)
             reward, terminated = reward_fn(obs, actions, next_obs)
@@ -138,7 +138,7 @@ def evaluate_in_gymnax(env_id: str, agent: MPCAgent, model: Ensemble, episodes: 
         (_, _, _, _, returns), _ = jax.lax.scan(step, init, jax.random.split(key, cap))
         return returns
 
-    return np.asarray(program(model.params, model.normalizer, jnp.asarray(model.elites), key)).tolist()
+    return np.asarray(program(model, key)).tolist()
 
 
 @dataclasses.dataclass

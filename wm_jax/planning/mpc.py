@@ -3,8 +3,8 @@
 `MPCAgent(spec, env_id, config)` plans for a batch of real states at once (the environments an
 agent acts in side by side): one jitted `act` call is the whole planning step for every state,
 vmapped over states, candidates, particles and members. Each state keeps its own sampling
-distribution, warm-started from its previous plan shifted one step. The model's arrays (params,
-normaliser, elites) are arguments, so retraining the model never recompiles the planner.
+distribution, warm-started from its previous plan shifted one step. The model (a pytree whose spec
+is static) is an argument, so retraining the model never recompiles the planner.
 """
 
 from __future__ import annotations
@@ -48,15 +48,13 @@ class MPCAgent:
 
     @functools.cached_property
     def plan_batch(self):
-        """The pure planning step `(params, normalizer, elites, states, distributions, key) -> (actions,
-        distributions, planned returns)`, traceable inside other programs (the gymnax evaluation scan)."""
-        config, space, spec = self.config, self.space, self.spec
+        """The pure planning step `(model, states, distributions, key) -> (actions, distributions, planned
+        returns)`, traceable inside other programs (the gymnax evaluation scan)."""
+        config, space = self.config, self.space
         reward_fn = env_spec(self.env_id).planning_objective(config.reward)
 
-        def plan_one(params, normalizer, elites, state, distribution, key):
-            # Traced arrays, so no numpy conversion; calibration plays no part in planning.
-            model = Ensemble(spec, params, normalizer, elites, calibration=None)
-            particles = config.particles or elites.shape[0]
+        def plan_one(model, state, distribution, key):
+            particles = config.particles or model.elites.shape[0]
 
             def objective(sequences, key):
                 return imagined_returns(model, reward_fn, state, sequences, key, particles=particles,
@@ -72,9 +70,9 @@ class MPCAgent:
                              candidates=config.candidates, elites=config.elites, alpha=config.alpha)
             return result.sequence[0], shift(result.distribution, space), result.value
 
-        def act(params, normalizer, elites, states, distributions, key):
+        def act(model, states, distributions, key):
             keys = jax.random.split(key, states.shape[0])
-            return jax.vmap(plan_one, in_axes=(None, None, None, 0, 0, 0))(params, normalizer, elites, states, distributions, keys)
+            return jax.vmap(plan_one, in_axes=(None, 0, 0, 0))(model, states, distributions, keys)
 
         return act
 
@@ -84,5 +82,6 @@ class MPCAgent:
 
     def act(self, model: Ensemble, states, distributions, key):
         """(actions (B,) or (B, A), next distributions, planned returns (B,)) for real states (B, S)."""
-        return self._act(model.params, model.normalizer, jnp.asarray(model.elites), jnp.asarray(states, jnp.float32),
-                         distributions, key)
+        if model.spec != self.spec:
+            raise ValueError("the model's spec differs from the one the agent plans for")
+        return self._act(model, jnp.asarray(states, jnp.float32), distributions, key)

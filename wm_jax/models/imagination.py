@@ -1,0 +1,98 @@
+"""The one imagination core: an ensemble stepped through a horizon from a batch of start states.
+
+`imagine(model, starts, actions, key, ...)` is what rollout evaluation (`evaluation.rollouts`), the
+planners' objective (`planning.imagination`), model-predictive control and the model-based RL loop
+(through it) and dream training (`planning.dream`) all run. Each step:
+
+- takes raw actions from a fixed sequence (B, H) or (B, H, A), or from a policy of the state;
+- predicts every row's next state under a propagation mode (`models.prediction.propagate`):
+  "mean" (the elites' mean), "ts1" (a random elite per row at every step) or "tsinf" (one random
+  elite per row for the whole trajectory), optionally sampling the Gaussian;
+- scores the step with a known reward function (`envs.rewards`) or the model's own heads (the
+  reward head, and termination where the termination logit is positive), minus an optional
+  penalty on the elites' disagreement;
+- stops counting a row's rewards once it has terminated.
+
+It is one `lax.scan`, traceable inside `jit` and `vmap`; the model is an argument, so new parameters
+never recompile a caller.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from .ensemble import Ensemble
+from .network import Prediction
+from .prediction import propagate, propagate_slabs, trajectory_members
+
+# A known reward: (states, raw actions, next states) -> (reward (B,), terminated (B,) bool).
+RewardFn = Callable[[jax.Array, jax.Array, jax.Array], tuple[jax.Array, jax.Array]]
+
+
+class Imagination(NamedTuple):
+    """returns (B,): each row's summed reward until it terminated; states (B, H, S) after each step, or None."""
+
+    returns: jax.Array
+    states: jax.Array | None
+
+
+def imagine(model: Ensemble, starts: jax.Array, actions, key: jax.Array, *, horizon: int | None = None,
+            mode: str = "mean", sample: bool = False, reward_fn: RewardFn | None = None,
+            disagreement_penalty: float = 0.0, slabs: int | None = None, trajectory: bool = False) -> Imagination:
+    """Imagined trajectories of start states (B, S).
+
+    `actions`: raw actions (B, H) or (B, H, A), or a policy `states (B, S) -> raw actions`, which
+    needs `horizon`. `reward_fn` None scores with the learned heads (nothing where the model has no
+    reward head). `slabs`: with "tsinf", rows form that many contiguous slabs and slab m follows
+    elite m mod K alone (each row runs through one member, not all of them); without it each row
+    draws its elite from `key`. `trajectory` keeps the predicted states.
+    """
+    policy = actions if callable(actions) else None
+    if policy is None:
+        horizon = actions.shape[1]
+    elif horizon is None:
+        raise ValueError("a policy needs a horizon")
+    if slabs is not None and (mode != "tsinf" or disagreement_penalty):
+        raise ValueError("slabs are TS-inf's layout, and a slab does not see the other members' disagreement")
+    batch = starts.shape[0]
+    keys = jax.random.split(key, horizon + 1)
+    rows_member = None if mode != "tsinf" or slabs else trajectory_members(keys[0], jnp.asarray(model.elites), batch)
+    elites = jnp.asarray(model.elites)
+
+    def predict(states, encoded, step_key):
+        """(prediction (B, ...), disagreement (B,) or None)."""
+        if slabs is not None:
+            grouped = propagate_slabs(model, states.reshape(slabs, batch // slabs, -1),
+                                      encoded.reshape(slabs, batch // slabs, -1), step_key, sample=sample)
+            return jax.tree.map(lambda x: x.reshape(batch, *x.shape[2:]), grouped), None
+        prediction, members = propagate(model, states, encoded, step_key, mode, trajectory=rows_member, sample=sample)
+        return prediction, members.mean[elites].std(axis=0).mean(axis=-1)
+
+    def step(carry, inputs):
+        states, alive, total = carry
+        step_key, raw = inputs
+        raw = policy(states) if policy is not None else raw
+        prediction, disagreement = predict(states, model.spec.encode_actions(raw), step_key)
+        reward, terminated = _step_reward(reward_fn, states, raw, prediction)
+        if disagreement_penalty:
+            reward = reward - disagreement_penalty * disagreement
+        total = total + jnp.where(alive, reward, 0.0)
+        return (prediction.mean, alive & ~terminated, total), prediction.mean if trajectory else None
+
+    inputs = (keys[1:], None if policy is not None else jnp.swapaxes(actions, 0, 1))
+    init = (starts, jnp.ones(batch, bool), jnp.zeros(batch))
+    (_, _, returns), states = jax.lax.scan(step, init, inputs, length=horizon)
+    return Imagination(returns, jnp.swapaxes(states, 0, 1) if trajectory else None)
+
+
+def _step_reward(reward_fn: RewardFn | None, states, actions, prediction: Prediction):
+    """(reward, terminated) of one step for every row, from the known function or the heads."""
+    if reward_fn is not None:
+        return reward_fn(states, actions, prediction.mean)
+    batch = states.shape[0]
+    reward = prediction.reward if prediction.reward is not None else jnp.zeros(batch)
+    terminated = prediction.termination_logit > 0 if prediction.termination_logit is not None else jnp.zeros(batch, bool)
+    return reward, terminated

@@ -1,0 +1,178 @@
+"""Predicting with a trained model, on raw actions: the one `predict`, its predictive intervals and the
+arrays `wm-jax predict` writes.
+
+- `predict(model, states, actions, mode, key)`: the next state (and every head) of a `models.Ensemble`;
+  actions are raw (the spec encodes them). Modes:
+  - "mean": the elites' mean of each head (the ensemble's expectation), log-variance the log of the
+    elites' mean variance;
+  - "members": every member's heads, with a leading member axis (E, N, ...);
+  - "ts1", "tsinf": each row follows a random elite member (over one step the two are the same
+    draw; over a horizon, `models.imagination` redraws TS-1's members every step and keeps TS-inf's).
+  With `sample`, the row's Gaussian is sampled (for "mean", a Gaussian with the elites' mean
+  variance); deterministic members have no variance, so sampling changes nothing.
+- `propagate`: one such step on encoded actions inside traced code, the step of `models.imagination`.
+- `predictive_interval(model, states, actions, levels)`: central intervals of the model's
+  predictive distribution with its calibration applied (`wm_jax.intervals`), the same bounds
+  whose coverage evaluation reports.
+- `prediction_arrays(model, states, actions, levels)`: every array `wm-jax predict` writes.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..intervals import interval_bounds, is_identity, predictive_gaussian, termination_probability
+from .ensemble import Ensemble, ensemble_outputs
+from .network import Prediction
+
+PREDICT_MODES = ("mean", "members", "ts1", "tsinf")
+# Rows per compiled call: a million rows at once would hold every member's hidden activations,
+# gigabytes, in memory. The last chunk is padded, so one compiled program serves every chunk.
+ROWS_PER_CALL = 65_536
+
+
+def trajectory_members(key: jax.Array, elites: jax.Array, batch: int) -> jax.Array:
+    """(batch,) member index of each row for a whole trajectory (TS-inf): uniform over the elites."""
+    return elites[jax.random.randint(key, (batch,), 0, elites.shape[0])]
+
+
+def _elites_mean(members: Prediction, elites) -> Prediction:
+    """Each head's mean over the elites; the log-variance is the log of their mean variance."""
+    mean = jax.tree.map(lambda x: x[elites].mean(axis=0), members._replace(logvar=None))
+    if members.logvar is None:
+        return mean
+    return mean._replace(logvar=jnp.log(jnp.exp(members.logvar[elites]).mean(axis=0)))
+
+
+def _rows_of(members: Prediction, chosen) -> Prediction:
+    """Row i of member chosen[i], for every head."""
+    rows = jnp.arange(chosen.shape[0])
+    return jax.tree.map(lambda x: x[chosen, rows], members)
+
+
+def _sampled(prediction: Prediction, key) -> Prediction:
+    if prediction.logvar is None:
+        return prediction
+    noise = jax.random.normal(key, prediction.mean.shape, prediction.mean.dtype)
+    return prediction._replace(mean=prediction.mean + jnp.exp(0.5 * prediction.logvar) * noise)
+
+
+def propagate(model: Ensemble, states, encoded, key, mode: str, *, trajectory=None, sample: bool = False):
+    """One step of every row under `mode`: (prediction (N, ...), every member's outputs (E, N, ...)).
+
+    Traced code, encoded actions (N, A). `trajectory` (N,) is TS-inf's member of each row for the
+    whole trajectory (`trajectory_members`); `key` draws TS-1's members and the Gaussian noise.
+    """
+    if mode not in ("mean", "ts1", "tsinf"):
+        raise ValueError(f"unknown prediction mode {mode!r}: use mean, ts1 or tsinf")
+    choice_key, noise_key = jax.random.split(key)
+    elites = jnp.asarray(model.elites)
+    members = ensemble_outputs(model.graphdef, model.params, states, encoded, model.normalizer)
+    if mode == "mean":
+        prediction = _elites_mean(members, elites)
+    else:
+        chosen = trajectory_members(choice_key, elites, states.shape[0]) if mode == "ts1" else trajectory
+        prediction = _rows_of(members, chosen)
+    return (_sampled(prediction, noise_key) if sample else prediction), members
+
+
+def propagate_slabs(model: Ensemble, states, encoded, key, *, sample: bool = False) -> Prediction:
+    """TS-inf where rows form M contiguous slabs (M, B, ...) and slab m follows elite m mod K alone:
+    each row runs through its own member only, so M slabs cost M network passes, not M * E."""
+    elites = jnp.asarray(model.elites)
+    slabs = states.shape[0]
+    chosen = elites[jnp.arange(slabs) % elites.shape[0]]
+    params = jax.tree.map(lambda x: x[chosen], model.params)
+    prediction = ensemble_outputs(model.graphdef, params, states, encoded, model.normalizer)
+    return _sampled(prediction, jax.random.split(key)[1]) if sample else prediction
+
+
+def _predict_encoded(model: Ensemble, states, encoded, key, mode: str, sample: bool) -> Prediction:
+    if mode == "members":
+        return ensemble_outputs(model.graphdef, model.params, states, encoded, model.normalizer)
+    trajectory = None
+    if mode == "tsinf":
+        key, member_key = jax.random.split(key)
+        trajectory = trajectory_members(member_key, jnp.asarray(model.elites), states.shape[0])
+    return propagate(model, states, encoded, key, mode, trajectory=trajectory, sample=sample)[0]
+
+
+_predict_program = jax.jit(_predict_encoded, static_argnames=("mode", "sample"))
+
+
+def predict(model: Ensemble, states, actions, mode: str = "mean", key: jax.Array | None = None, *,
+            sample: bool = False) -> Prediction:
+    """The model's prediction for states (N, S) and raw actions (N,) or (N, A), in environment units.
+
+    A `Prediction` of JAX arrays: each head (N, ...), or (E, N, ...) for "members". "ts1", "tsinf"
+    and `sample` draw from `key`. Works eagerly on numpy rows (in compiled chunks of
+    `ROWS_PER_CALL`, each chunk's draws from its own fold of `key`) and inside traced code.
+    """
+    if mode not in PREDICT_MODES:
+        raise ValueError(f"unknown prediction mode {mode!r}: use one of {', '.join(PREDICT_MODES)}")
+    if key is None and (sample or mode in ("ts1", "tsinf")):
+        raise ValueError(f"mode {mode!r}{' with sampling' if sample else ''} draws at random: pass a key")
+    key = jax.random.key(0) if key is None else key
+    states = jnp.asarray(states, jnp.float32)
+    encoded = model.spec.encode_actions(jnp.asarray(actions))
+    n = states.shape[0]
+    if n == 0:
+        raise ValueError("no rows to predict")
+    if n <= ROWS_PER_CALL:
+        return _predict_program(model, states, encoded, key, mode, sample)
+    parts = []
+    for index, start in enumerate(range(0, n, ROWS_PER_CALL)):
+        rows = jnp.arange(start, start + ROWS_PER_CALL).clip(max=n - 1)
+        parts.append(_predict_program(model, states[rows], encoded[rows], jax.random.fold_in(key, index), mode, sample))
+    row_axis = 1 if mode == "members" else 0
+    return jax.tree.map(lambda *xs: jax.lax.slice_in_dim(jnp.concatenate(xs, axis=row_axis), 0, n, axis=row_axis),
+                        *parts)
+
+
+def members_numpy(model: Ensemble, states, actions) -> Prediction:
+    """Every member's heads (`predict` mode "members") as numpy arrays, as evaluation consumes them."""
+    return jax.tree.map(np.asarray, predict(model, states, actions, mode="members"))
+
+
+def _calibration_of(model: Ensemble):
+    """The model's calibration, or None where it is the identity (nothing to apply)."""
+    return None if is_identity(model.calibration) else model.calibration
+
+
+def predictive_interval(model: Ensemble, states, actions, levels: Sequence[float] = (0.5, 0.9)):
+    """(lower, upper), each (levels, N, S) float64: the central intervals at each level of the model's
+    predictive distribution (the elites' moment-matched Gaussian, its calibration applied)."""
+    members = members_numpy(model, states, actions)
+    calibration = _calibration_of(model)
+    moments, var = predictive_gaussian(members.mean, members.logvar, model.elites, calibration)
+    return interval_bounds(moments.mean, var, levels, calibration)
+
+
+def prediction_arrays(model: Ensemble, states, actions, levels: Sequence[float] = ()) -> dict[str, np.ndarray]:
+    """What `wm-jax predict` writes: mean (E, N, S) of every member and elites (K,); var (E, N, S) for
+    probabilistic members; predictive_mean and predictive_var (N, S), the model's (calibrated)
+    predictive Gaussian, with lower_<level> and upper_<level> (N, S) bounds of its calibrated central
+    intervals (`predictive_interval`) for each of `levels`, when the model has a predictive spread;
+    reward (E, N) and termination_prob (E, N) when those heads exist."""
+    members = members_numpy(model, states, actions)
+    arrays = {"mean": members.mean, "elites": np.asarray(model.elites)}
+    if members.logvar is not None:
+        arrays["var"] = np.exp(members.logvar)
+    if members.logvar is not None or len(model.elites) > 1:
+        calibration = _calibration_of(model)
+        moments, var = predictive_gaussian(members.mean, members.logvar, model.elites, calibration)
+        arrays.update(predictive_mean=moments.mean.astype(np.float32), predictive_var=var.astype(np.float32))
+        if levels:
+            lower, upper = interval_bounds(moments.mean, var, levels, calibration)
+            for level, low, high in zip(levels, lower, upper):
+                arrays[f"lower_{level:g}"], arrays[f"upper_{level:g}"] = low, high
+    if members.reward is not None:
+        arrays["reward"] = members.reward
+    if members.termination_logit is not None:
+        arrays["termination_prob"] = termination_probability(members.termination_logit)
+    return arrays
+
