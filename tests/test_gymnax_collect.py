@@ -2,6 +2,8 @@
 auto-reset, terminated vs truncated, row/episode counts and argument errors."""
 
 import math
+import subprocess
+import sys
 
 import gymnasium
 import jax
@@ -139,6 +141,23 @@ def test_gymnax_continuous_mountain_car_wall_rule_still_differs():
     assert np.all(raw_obs[at_wall, 1] < 0), "gymnax keeps it moving into the wall"
     (_, _, _), (fixed_obs, _, _) = compare_with_gymnasium(env_id, states)
     np.testing.assert_allclose(fixed_obs, want_obs, atol=1e-5, rtol=0)
+
+
+def test_a_gymnax_environment_imports_without_every_gymnax_family_and_gymnax_still_works_after():
+    """`gymnax_env` skips gymnax's package __init__ files (they import seaborn and matplotlib); a
+    later `import gymnax` still works and makes the very same classes."""
+    code = """
+import sys
+from wm_jax.envs.gymnax_collect import gymnax_env
+env, _ = gymnax_env("CartPole-v1")
+skipped = [name for name in ("gymnax.environments.misc", "gymnax.environments.bsuite", "seaborn") if name in sys.modules]
+assert not skipped, f"imported: {skipped}"
+import gymnax
+from gymnax.environments import spaces
+assert gymnax.environments.classic_control.CartPole is type(env)
+assert type(gymnax.make("CartPole-v1")[0]) is type(env) and spaces.Discrete is type(env.action_space(None))
+"""
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_state_from_gymnasium_maps_every_field():

@@ -15,6 +15,10 @@ from __future__ import annotations
 
 import functools
 import importlib
+import importlib.util
+import os
+import sys
+import types
 from typing import Callable
 
 import jax
@@ -67,15 +71,40 @@ def _step_env(adapter: GymnaxAdapter, env) -> Callable:
     return functools.partial(adapter.step, env)
 
 
+# gymnax's package __init__ files import every environment family, and two of those import
+# seaborn and matplotlib: `import gymnax` takes about 2 s beyond JAX, one classic-control module
+# about 0.03 s. While gymnax is not yet imported, its two outer packages stand in as bare
+# namespaces for the import of the module needed, then are dropped, so a later `import gymnax`
+# runs its own __init__ files over the already-imported modules (the same classes).
+_GYMNAX_OUTER_PACKAGES = ("gymnax", "gymnax.environments")
+
+
+def import_gymnax_module(name: str) -> types.ModuleType:
+    """Import the gymnax module `name` without running gymnax's outer package __init__ files."""
+    if "gymnax" in sys.modules:
+        return importlib.import_module(name)
+    root = importlib.util.find_spec("gymnax").submodule_search_locations[0]
+    namespaces = {}
+    for package in _GYMNAX_OUTER_PACKAGES:
+        namespaces[package] = types.ModuleType(package)
+        namespaces[package].__path__ = [os.path.join(root, *package.split(".")[1:])]
+    sys.modules.update(namespaces)
+    try:
+        return importlib.import_module(name)
+    finally:
+        for package, namespace in namespaces.items():
+            if sys.modules.get(package) is namespace:
+                del sys.modules[package]
+
+
 @functools.lru_cache(maxsize=None)
 def gymnax_env(env_id: str):
     """(env, params) for `env_id`: the gymnax environment and its default parameters, time limit off.
 
-    Importing gymnax takes seconds (its package imports every environment family), so it happens
-    here, on first use, not when this module is imported.
+    Importing the gymnax module happens here, on first use, not when this module is imported.
     """
     adapter = _adapter(env_id)
-    env = getattr(importlib.import_module(adapter.module), adapter.class_name)()
+    env = getattr(import_gymnax_module(adapter.module), adapter.class_name)()
     return env, env.default_params.replace(max_steps_in_episode=_NO_TIME_LIMIT)
 
 
@@ -101,7 +130,7 @@ def gymnax_state_from_gymnasium(env_id: str, gymnasium_env):
         )
     fields = dict(zip(adapter.state_fields, values.tolist()))
     fields.update(adapter.extra_fields(gymnasium_env))
-    state_class = importlib.import_module(adapter.module).EnvState
+    state_class = import_gymnax_module(adapter.module).EnvState
     return state_class(**{name: jnp.float32(value) for name, value in fields.items()}, time=jnp.int32(0))
 
 
