@@ -16,8 +16,9 @@ def test_checkpoint_round_trips_spec_and_parameters_exactly(tmp_path, encoding):
     spec = spec_for_env("Acrobot-v1", tutorial_model_config("ensemble", members=3), encoding)
     params = init_ensemble_params(spec, jax.random.key(0))
     save_checkpoint(str(tmp_path), ensemble_of(spec, params))
-    loaded_spec, loaded, *_ = load_checkpoint(str(tmp_path))
-    assert loaded_spec == spec
+    model = load_checkpoint(str(tmp_path))
+    loaded = model.params
+    assert model.spec == spec
     assert jax.tree.structure(loaded) == jax.tree.structure(params)
     for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(loaded)):
         np.testing.assert_array_equal(a, b)
