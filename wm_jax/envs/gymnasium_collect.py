@@ -45,8 +45,8 @@ def collect_gymnasium(
     """Run a uniformly random policy and record every step; return (data, cut episode ids).
 
     Episodes end on terminated or truncated, or after `max_episode_steps` steps (default: the
-    spec's `max_episode_steps`; a capped episode's last step is marked truncated). `episodes=K` collects K whole episodes;
-    `transitions=N` plays episodes until exactly N steps exist, and the episode cut short by
+    spec's `max_episode_steps`; a capped episode's last step is marked truncated). `episodes=K`
+    collects K whole episodes; `transitions=N` plays episodes until exactly N steps exist, and the episode cut short by
     that budget has its last row marked truncated and its id returned. The env is reset with
     `seed` once and the action sampler is seeded with it, so the same arguments give the same arrays.
     """
@@ -60,7 +60,8 @@ def collect_gymnasium(
     try:
         states = np.empty((capacity, spec.state_dim), np.float32)
         next_states = np.empty_like(states)
-        actions = np.empty(capacity, np.int32) if spec.discrete else np.empty((capacity, spec.action_space.shape[0]), np.float32)
+        action_shape = (capacity,) if spec.discrete else (capacity, spec.action_space.shape[0])
+        actions = np.empty(action_shape, np.int32 if spec.discrete else np.float32)
         rewards = np.empty(capacity, np.float32)
         terminated = np.zeros(capacity, bool)
         truncated = np.zeros(capacity, bool)

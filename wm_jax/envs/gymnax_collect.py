@@ -307,11 +307,12 @@ def collect_gymnax(
 
     Give exactly one of `transitions` (exactly that many rows) or `episodes` (exactly that many
     whole episodes). Episodes end on natural termination or after `max_episode_steps` steps (that
-    row is marked truncated, not terminated; default: the spec's `max_episode_steps`). With `transitions`, each of the `num_envs` parallel
-    envs is cut by the budget in the episode it is playing when its share of rows runs out: that
-    episode's last row is marked truncated and its id is listed in `cut_episodes` (int32). With
-    `episodes` no episode is cut. Rows are env-major (each env's steps in time order, env after
-    env), so every episode's rows are contiguous; episode ids are 0..K-1 in row order.
+    row is marked truncated, not terminated; default: the spec's `max_episode_steps`). With
+    `transitions`, each of the `num_envs` parallel envs is cut by the budget in the episode it is
+    playing when its share of rows runs out: that episode's last row is marked truncated and its
+    id is listed in `cut_episodes` (int32). With `episodes` no episode is cut. Rows are env-major
+    (each env's steps in time order, env after env), so every episode's rows are contiguous;
+    episode ids are 0..K-1 in row order.
     `num_envs` defaults to `default_num_envs(transitions, max_episode_steps)` or to `episodes`
     (at most 4096 either way) and never exceeds the rows or episodes asked for. Same arguments,
     same arrays: the randomness comes from `jax.random.key(seed)`. The rows also depend on

@@ -1,4 +1,5 @@
-"""MountainCar-v0: an underpowered car rocked up a hill with three discrete pushes (gymnasium's classic_control.mountain_car)."""
+"""MountainCar-v0: an underpowered car rocked up a hill with three discrete pushes
+(gymnasium's classic_control.mountain_car)."""
 
 from .spaces import Box, Discrete
 from .spec import TUTORIAL_MAX_EPISODE_STEPS, EnvSpec, GymnaxAdapter, jnp, mbrl_settings
@@ -19,7 +20,8 @@ def reward(state, action, next_state):
 
 
 def energy(position, velocity):
-    """Kinetic plus potential energy: gymnasium's velocity update adds -gravity * cos(3x), so U = gravity * sin(3x) / 3."""
+    """Kinetic plus potential energy: gymnasium's velocity update adds -gravity * cos(3x), so
+    U = gravity * sin(3x) / 3."""
     return 0.5 * jnp.square(velocity) + GRAVITY * jnp.sin(3 * position) / 3
 
 

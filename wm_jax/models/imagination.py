@@ -8,7 +8,7 @@ planners' objective (`planning.imagination`), model-predictive control and the m
 - predicts every row's next state under a propagation mode (`models.prediction.propagate`):
   "mean" (the elites' mean), "ts1" (a random elite per row at every step) or "tsinf" (one random
   elite per row for the whole trajectory), optionally sampling the Gaussian;
-- scores the step with a known reward function (`envs.rewards`) or the model's own heads (the
+- scores the step with a known reward function (`EnvSpec.planning_objective`) or the model's own heads (the
   reward head, and termination where the termination logit is positive), minus an optional
   penalty on the elites' disagreement;
 - stops counting a row's rewards once it has terminated.

@@ -10,7 +10,7 @@ returns each candidate's mean return over its particles. The rollout is the one 
 - "ts1": every particle draws a random elite member at every step;
 - "mean": the elites' mean prediction (particles only differ when sampling).
 
-Rewards and termination come from the environment's known functions (`envs.rewards`) or from the
+Rewards and termination come from the environment's known functions (`EnvSpec.planning_objective`) or from the
 model's own heads (reward_fn None). Everything is traced: one call is one compiled computation,
 vmapped over candidates, particles and members.
 """
@@ -28,7 +28,7 @@ def imagined_returns(model: Ensemble, reward_fn: RewardFn | None, start_state: j
                      key: jax.Array, *, particles: int, mode: str = "tsinf", sample: bool = False) -> jax.Array:
     """(C,) mean return over `particles` imagined trajectories of each of C sequences from `start_state` (S,).
 
-    `reward_fn` a known `envs.rewards` function or None for the learned heads; sequences (C, H) raw
+    `reward_fn` a known `EnvSpec.planning_objective` or None for the learned heads; sequences (C, H) raw
     discrete actions or (C, H, A) raw Box actions.
     """
     candidates = sequences.shape[0]
