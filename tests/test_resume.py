@@ -212,3 +212,34 @@ def test_mbrl_resumes_from_its_buffer_model_and_iteration_count(tmp_path, capsys
     a, b = (json.loads((d / "mbrl.json").read_text()) for d in (whole, cut))
     assert [i["train_return"] for i in a["iterations"]] == [i["train_return"] for i in b["iterations"]]
     assert a["eval_returns"] == b["eval_returns"] and a["real_transitions_used"] == b["real_transitions_used"]
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_training_within_seconds_saves_a_checkpoint_and_resumes_exactly(cli_data, tmp_path):
+    """SIGINT to a real `wm-jax train`: it stops at the next chunk boundary (chunks are about a second),
+    saves a checkpoint there even between --checkpoint-every epochs, prints one line, exits 130, and
+    --resume finishes the run bit-identical to an uninterrupted one."""
+    epochs = ["--epochs", "8000", "--checkpoint-every", "6000"]
+    out = tmp_path / "interrupted"
+    process = subprocess.Popen(train_command(cli_data, out, *epochs, "--progress"), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    seen = ""
+    while "training" not in seen and process.poll() is None:  # the bar appears after the first chunk
+        seen += process.stderr.read(1)
+    process.send_signal(signal.SIGINT)
+    sent = time.time()
+    _, stderr = process.communicate(timeout=120)
+    latency = time.time() - sent
+    assert process.returncode == 130, (seen + stderr)[-2000:]
+    assert latency < 5, f"took {latency:.1f} s to stop"
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith("interrupted: stopped after epoch ") and "--resume" in last, last
+    stopped = int(last.split("after epoch ")[1].split(";")[0])
+    assert 0 < stopped < 6000, "the interrupt's own checkpoint, not a scheduled one"
+    assert sorted(os.listdir(out / "checkpoints")) == [str(stopped)] and not (out / "params.npz").exists()
+    resumed = subprocess.run([*WM_JAX, "train", "--resume", str(out)], capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    whole = subprocess.run(train_command(cli_data, tmp_path / "whole", *epochs[:2]), capture_output=True, text=True)
+    assert whole.returncode == 0, whole.stderr[-2000:]
+    a, b = params(tmp_path / "whole"), params(out)
+    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a), "not bit-identical"

@@ -271,12 +271,14 @@ class Train(DistributedOptions):
             bars[0].set_postfix(loss=f"{float(losses.mean()):.3e}")
 
         checkpoints = self.checkpoints(train, split, resuming, mesh) if self.checkpoint_every else None
-        fitted = fit(spec, train_cfg, train, self.seed, on_epoch if self.progress else None, mesh=mesh,
-                     checkpoints=checkpoints)
-        if checkpoints is not None:
-            checkpoints.close()
-        for bar in bars:
-            bar.close()
+        try:
+            fitted = fit(spec, train_cfg, train, self.seed, on_epoch if self.progress else None, mesh=mesh,
+                         checkpoints=checkpoints)
+        finally:  # also on Ctrl-C, so the bar's last line ends before the one-line message
+            if checkpoints is not None:
+                checkpoints.close()
+            for bar in bars:
+                bar.close()
         if not is_writer():
             return  # in a multi-process run, process 0 alone scores the model and writes every file
         model = fitted.ensemble

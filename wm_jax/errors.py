@@ -34,7 +34,8 @@ def exit_code_of(command: Callable[[], object]) -> int:
             raise
         print("error: out of device memory: the requested sizes do not fit this device; try smaller ones", file=sys.stderr)
         return EXIT_USER_ERROR
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+    except KeyboardInterrupt as interrupt:
+        # A loop that stopped at a chunk boundary says what it kept (`interrupts.Interrupted`).
+        print(f"interrupted: {interrupt}" if str(interrupt) else "interrupted", file=sys.stderr)
         return 130
     return 0

@@ -31,6 +31,7 @@ from ..models.spec import ModelSpec
 from ..transitions import Transitions
 from .buffer import to_buffer
 from .checkpoints import RunCheckpoints
+from ..interrupts import Interrupted, requested, stop_requests
 from .program import TrainingData, TrainProgram, make_train, member_scores_to_elites
 from .sharding import to_host
 from .state import TrainState
@@ -83,6 +84,46 @@ def compile_start(program: TrainProgram, init_key: jax.Array, run_key: jax.Array
     return start.lower(init_key, run_key, normalizer).compile(INITIALIZATION_COMPILER_OPTIONS)
 
 
+# Training runs in compiled chunks of about this many seconds, so Ctrl-C (checked between chunks)
+# takes effect within about a second; a chunk that takes twice as long is shrunk once.
+TARGET_CHUNK_SECONDS = 1.0
+
+
+def estimated_epoch_seconds(program: TrainProgram, rows: int) -> float:
+    """A deliberately rough cost model of one epoch on a CPU: a fixed cost per minibatch step plus
+    forward and backward matmuls at 20 GFLOP/s (a 2-core CPU reaches 20-120). It only sizes chunks."""
+    spec, config = program.spec, program.config
+    widths = (spec.state_dim + spec.action_dim, *spec.config.hidden_sizes, 2 * spec.state_dim + 2)
+    weights = sum(a * b for a, b in zip(widths[:-1], widths[1:]))
+    steps = max(1, -(-rows // config.batch_size))
+    flops = 6 * program.members * config.batch_size * weights
+    return steps * (30e-6 + flops / 20e9)
+
+
+def chunk_size(target_epochs: int, period: int) -> int:
+    """Epochs per chunk: a divisor of `period` (so chunks compile to one shape) near `target_epochs`
+    when one lies in [target/2, target]; `target_epochs` otherwise (one more shape at the period's end)."""
+    target = max(1, min(target_epochs, period))
+    divisor = max(d for d in range(1, target + 1) if period % d == 0)
+    return divisor if 2 * divisor >= target else target
+
+
+def interruption(done: int, state, checkpoints: RunCheckpoints | None, curves_so_far: dict) -> Interrupted:
+    """What a Ctrl-C between chunks leaves: a checkpoint at epoch `done` when the run keeps them."""
+    if checkpoints is None:
+        return Interrupted(f"stopped after epoch {done}; nothing was kept (--checkpoint-every K makes a run "
+                           "resumable)")
+    if checkpoints.latest_epoch() != done:
+        _save(checkpoints, done, state, curves_so_far)
+    return Interrupted(f"stopped after epoch {done}; a checkpoint is in {checkpoints.directory}: continue with "
+                       "--resume on the run's directory")
+
+
+def _save(checkpoints: RunCheckpoints, done: int, state, curves_so_far: dict) -> None:
+    checkpoints.save(done, state, {"curves": {name: None if curve is None else curve.tolist()
+                                              for name, curve in curves_so_far.items()}})
+
+
 def train_timed(
     program: TrainProgram,
     key: jax.Array,
@@ -104,9 +145,11 @@ def train_timed(
     if isinstance(data, Transitions):
         data = TrainingData(to_buffer(data))
     epochs = program.config.epochs
-    chunk_epochs = checkpoints.every if checkpoints is not None else chunk_epochs or epochs
-    if chunk_epochs < 1:
-        raise ValueError(f"chunks of {chunk_epochs} epochs")
+    period = checkpoints.every if checkpoints is not None else chunk_epochs or epochs
+    if period < 1:
+        raise ValueError(f"chunks of {period} epochs")
+    seconds_per_epoch = estimated_epoch_seconds(program, data.train.capacity)
+    chunk = chunk_size(int(TARGET_CHUNK_SECONDS / seconds_per_epoch), period)
     init_key, run_key = jax.random.split(key)
     start = time.perf_counter()
     state = compile_start(program, init_key, run_key, normalizer)(init_key, run_key, normalizer)
@@ -121,40 +164,54 @@ def train_timed(
     chunks = {}
 
     def chunk_of(size: int):
-        # A run split at other points (a resume, a remainder) needs one more compiled size at most.
+        # A run split at other points (a resume, a remainder, a shrunk chunk) needs a few more sizes at most.
         if size not in chunks:
             chunks[size] = jax.jit(functools.partial(program.train_chunk, epochs=size)).lower(state, data).compile()
         return chunks[size]
 
+    def next_size(done: int) -> int:
+        return min(chunk - done % period % chunk, period - done % period, epochs - done)
+
+    def curves_so_far() -> dict:
+        return {"loss_curve": np.concatenate(curves) if curves else np.zeros((0, program.members), np.float32),
+                "validation_curve": np.concatenate(validation) if validation else None}
+
     done = int(state.epoch)
     if done < epochs and not state.stopped:
-        chunk_of(min(chunk_epochs - done % chunk_epochs, epochs - done))
+        chunk_of(next_size(done))
     compile_seconds = time.perf_counter() - start
     start = time.perf_counter()
-    while done < epochs and not state.stopped:
-        size = min(chunk_epochs - done % chunk_epochs, epochs - done)
-        if size not in chunks:
+    with stop_requests():
+        while done < epochs and not state.stopped:
+            if requested():
+                raise interruption(done, state, checkpoints, curves_so_far())
+            size = next_size(done)
+            if size not in chunks:
+                tick = time.perf_counter()
+                chunk_of(size)
+                compile_seconds += time.perf_counter() - tick
+                start += time.perf_counter() - tick
             tick = time.perf_counter()
-            chunk_of(size)
-            compile_seconds += time.perf_counter() - tick
-            start += time.perf_counter() - tick
-        state, metrics = chunks[size](state, data)
-        metrics = to_host(metrics)
-        trained = np.asarray(metrics.trained)
-        losses = np.asarray(metrics.loss_curve)[trained]
-        _check_finite(losses, done, checkpoints)
-        curves.append(losses)
-        if metrics.validation_curve is not None:
-            validation.append(np.asarray(metrics.validation_curve)[trained])
-        if on_epoch is not None:
-            for offset, epoch_losses in enumerate(losses):
-                on_epoch(done + offset, epoch_losses)
-        done += size
-        if checkpoints is not None:
-            curves_so_far = {"loss_curve": np.concatenate(curves),
-                             "validation_curve": np.concatenate(validation) if validation else None}
-            checkpoints.save(done, state, {"curves": {name: None if curve is None else curve.tolist()
-                                                      for name, curve in curves_so_far.items()}})
+            state, metrics = chunks[size](state, data)
+            metrics = to_host(metrics)
+            elapsed = time.perf_counter() - tick
+            if elapsed > 2 * TARGET_CHUNK_SECONDS and size > 1:
+                # The cost model was far off: later chunks aim at the target from this measurement.
+                chunk = chunk_size(max(1, int(size * TARGET_CHUNK_SECONDS / elapsed)), period)
+            trained = np.asarray(metrics.trained)
+            losses = np.asarray(metrics.loss_curve)[trained]
+            _check_finite(losses, done, checkpoints)
+            curves.append(losses)
+            if metrics.validation_curve is not None:
+                validation.append(np.asarray(metrics.validation_curve)[trained])
+            if on_epoch is not None:
+                for offset, epoch_losses in enumerate(losses):
+                    on_epoch(done + offset, epoch_losses)
+            done += size
+            if checkpoints is not None and (done % period == 0 or done == epochs):
+                _save(checkpoints, done, state, curves_so_far())
+        if requested() and done < epochs and not state.stopped:
+            raise interruption(done, state, checkpoints, curves_so_far())
     jax.block_until_ready(state)
     loss_curve = np.concatenate(curves)
     validation_curve = np.concatenate(validation) if validation else None

@@ -1,0 +1,49 @@
+"""Ctrl-C at the next safe point: long loops stop between compiled chunks, never inside one.
+
+A compiled XLA program cannot be interrupted, and Python only sees a signal once control comes
+back from it. Inside `stop_requests()`, the first SIGINT only sets a flag; the loop checks
+`requested()` at each chunk boundary, saves what it can (a checkpoint), and raises `Interrupted`,
+which the CLI prints as one line with exit status 130. A second Ctrl-C raises at once, for a loop
+that never reaches a boundary. Outside such a block, Ctrl-C behaves as Python's default.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+
+_requested = threading.Event()
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C honoured at a chunk boundary; the message says what was kept and how to continue."""
+
+
+def requested() -> bool:
+    """True once Ctrl-C was pressed inside the current `stop_requests()` block."""
+    return _requested.is_set()
+
+
+@contextlib.contextmanager
+def stop_requests():
+    """Within this block, the first SIGINT asks loops to stop at their next boundary (see module doc).
+
+    Only the main thread can own signal handlers; elsewhere (a worker thread) the block changes nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _requested.clear()
+
+    def on_sigint(signum, frame):
+        if _requested.is_set():
+            raise KeyboardInterrupt
+        _requested.set()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        _requested.clear()
