@@ -9,7 +9,9 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
-from typing import Literal
+from typing import Annotated, Literal
+
+import tyro
 
 from .errors import UserError
 
@@ -28,6 +30,7 @@ class ConfigError(UserError):
 # is refused up front instead of overflowing an int32 counter or exhausting memory mid-run.
 MAX_EPOCHS = 1_000_000
 MAX_MEMBERS = 10_000
+MAX_HIDDEN_SIZE = 100_000
 MAX_TRANSITIONS = 100_000_000
 MAX_EPISODES = 100_000
 MAX_PLANNER_SIZE = {"horizon": 10_000, "candidates": 1_000_000, "iterations": 10_000, "particles": 10_000}
@@ -44,6 +47,13 @@ def _check_at_most(config, caps: dict[str, int], label) -> None:
             raise ConfigError(f"{label(name)} must be <= {cap:,}, got {getattr(config, name):,}")
 
 
+def _check_hidden_sizes(sizes) -> None:
+    if not sizes or any(h < 1 for h in sizes):
+        raise ConfigError(f"hidden sizes must be positive, got {' '.join(map(str, sizes)) or 'none'}")
+    if any(h > MAX_HIDDEN_SIZE for h in sizes):
+        raise ConfigError(f"hidden sizes must be <= {MAX_HIDDEN_SIZE:,}, got {' '.join(map(str, sizes))}")
+
+
 def check_seed(seed, name: str = "seed") -> int:
     """`seed` as an int if it is an integer in [0, 2**63 - 1]; a ConfigError naming it otherwise."""
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed <= MAX_SEED:
@@ -51,61 +61,85 @@ def check_seed(seed, name: str = "seed") -> int:
     return int(seed)
 
 
+# The tutorial's presets: what `kind` implies where a field is left at None.
+TUTORIAL_DROPOUT = {"regularized": 0.2}
+TUTORIAL_MEMBERS = {"ensemble": 5}
+TUTORIAL_WEIGHT_DECAY = {"regularized": 1e-4}
+
+
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
-    """Architecture of one world model: (state, action) -> hidden -> ... -> next state."""
+    """Architecture of one world model: (state, action) -> hidden -> ... -> next state.
 
-    kind: ModelKind = "simple"
+    `dropout_rate` and `members` left at None take the tutorial's preset for `kind` (dropout 0.2
+    for regularized, 5 members for an ensemble, else 0 and 1), from Python and the CLI alike.
+    """
+
+    kind: Annotated[ModelKind, tyro.conf.arg(name="model")] = "simple"
+    """the tutorial's model: simple, regularized (dropout) or ensemble"""
     hidden_sizes: tuple[int, ...] = (64, 32)
-    # Dropout after every hidden ReLU; the tutorial's regularized model uses 0.2.
-    dropout_rate: float = 0.0
-    # Ensemble size; 1 for single models.
-    members: int = 1
-    # Predict next_state - state and add the state back (mbrl-lib's "learned delta").
+    """widths of the hidden ReLU layers (mbrl-lib's PETS network: 200 200 200 200)"""
+    dropout_rate: float | None = None
+    """dropout after every hidden ReLU (default: 0.2 for regularized, else 0)"""
+    members: int | None = None
+    """ensemble size (default: 5 for an ensemble, else 1)"""
     delta: bool = False
-    # Standardise inputs and targets with statistics fitted on the training split
-    # (`models.Normalizer`); predictions always come back in the environment's units.
+    """predict next_state - state and add the state back (predictions stay in environment units)"""
     normalize: bool = False
-    # Each member outputs a mean and a soft-bounded log-variance and trains on Gaussian NLL (PETS).
+    """standardise inputs and targets with statistics of the training split (saved with the model)"""
     probabilistic: bool = False
-    # Extra heads on the same trunk: the reward (MSE) and a termination logit (binary cross-entropy).
+    """Gaussian members (mean and soft-bounded log-variance) trained on negative log-likelihood (PETS)"""
     reward_head: bool = False
+    """also predict the reward (MSE)"""
     termination_head: bool = False
+    """also predict termination (a logit, binary cross-entropy)"""
 
     def __post_init__(self):
         if self.kind not in ("simple", "regularized", "ensemble"):
             raise ConfigError(f"unknown model kind {self.kind!r}: use simple, regularized or ensemble")
+        if self.dropout_rate is None:
+            object.__setattr__(self, "dropout_rate", TUTORIAL_DROPOUT.get(self.kind, 0.0))
+        if self.members is None:
+            object.__setattr__(self, "members", TUTORIAL_MEMBERS.get(self.kind, 1))
+        if self.kind != "ensemble" and self.members != 1:
+            raise ConfigError(f"members applies only to an ensemble (model ensemble), got {self.members} for "
+                              f"{self.kind}")
         if not 1 <= self.members <= MAX_MEMBERS:
             raise ConfigError(f"members must be in [1, {MAX_MEMBERS}], got {self.members}")
-        if not self.hidden_sizes or any(h < 1 for h in self.hidden_sizes):
-            raise ConfigError(f"hidden sizes must be positive, got {self.hidden_sizes}")
+        _check_hidden_sizes(self.hidden_sizes)
         if not 0.0 <= self.dropout_rate < 1.0:
             raise ConfigError(f"dropout rate must be in [0, 1), got {self.dropout_rate}")
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """Optimisation recipe. `weight_decay` is torch-style coupled L2 (added to the gradient)."""
+    """Optimisation recipe: Adam with torch-style coupled L2 (`weight_decay` added to the gradient)."""
 
     epochs: int = 100
     batch_size: int = 32
     learning_rate: float = 1e-3
-    weight_decay: float = 0.0
-    # "shared": every member sees the same minibatch order each epoch (the tutorial's ensemble).
-    # "per_member": each member draws its own permutation (decorrelates members, bootstrap-like).
+    weight_decay: float | None = None
+    """torch-style coupled L2 (default: the model's preset, 1e-4 for regularized, else 0)"""
     shuffle: ShuffleMode = "shared"
-    # Each member trains on its own resample (with replacement) of the training rows.
+    """minibatch order: shared by every member (the tutorial's ensemble), or per_member (decorrelates them)"""
     bootstrap: bool = False
-    # Stop when no member's validation score improved by 1% for this many epochs, and restore each
-    # member's best weights; 0 trains every epoch. Needs a validation split.
+    """each member trains on its own resample of the training rows, with replacement"""
     early_stopping_patience: int = 0
-    # Keep the best K members on validation as the model's elites; 0 keeps them all.
+    """stop after this many epochs without a 1% validation improvement and keep each member's best weights
+    (0: off)"""
     elites: int = 0
-    # Rescale the predictive variance per state dimension after training so the validation split's
-    # interval coverage is most reliable (post-hoc recalibration; needs a predictive spread).
+    """keep the best K members on validation as the model's elites (0: all members)"""
     calibrate: bool = False
-    # Fraction of the training rows (whole episodes) held back for early stopping, elites and calibration.
+    """after training, recalibrate the predictive distribution per state dimension so the validation split's
+    intervals cover what they claim (needs a predictive spread)"""
     validation_fraction: float = 0.1
+    """share of the training split (whole episodes) held back for early stopping, elites and calibration"""
+
+    def for_model(self, model: ModelConfig) -> TrainConfig:
+        """This recipe with the model's preset weight decay where it is left at None."""
+        if self.weight_decay is not None:
+            return self
+        return dataclasses.replace(self, weight_decay=TUTORIAL_WEIGHT_DECAY.get(model.kind, 0.0))
 
     @property
     def needs_validation(self) -> bool:
@@ -120,7 +154,7 @@ class TrainConfig:
             raise ConfigError(f"batch size must be >= 1, got {self.batch_size}")
         if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
             raise ConfigError(f"learning rate must be > 0 and finite, got {self.learning_rate}")
-        if not (self.weight_decay >= 0 and math.isfinite(self.weight_decay)):
+        if self.weight_decay is not None and not (self.weight_decay >= 0 and math.isfinite(self.weight_decay)):
             raise ConfigError(f"weight decay must be >= 0 and finite, got {self.weight_decay}")
         if self.shuffle not in ("shared", "per_member"):
             raise ConfigError(f"shuffle must be shared or per_member, got {self.shuffle!r}")
@@ -134,18 +168,12 @@ class TrainConfig:
 
 def tutorial_model_config(kind: ModelKind, members: int = 5) -> ModelConfig:
     """The tutorial's three models: simple, regularized (dropout 0.2) and an ensemble of simple models."""
-    if kind == "regularized":
-        return ModelConfig(kind="regularized", dropout_rate=0.2, members=1)
-    if kind == "ensemble":
-        return ModelConfig(kind="ensemble", members=members)
-    return ModelConfig(kind=kind)
+    return ModelConfig(kind=kind, members=members if kind == "ensemble" else None)
 
 
 def tutorial_train_config(kind: ModelKind, **overrides) -> TrainConfig:
     """The tutorial's recipe; the regularized model adds torch-style weight decay 1e-4."""
-    if kind == "regularized":
-        overrides.setdefault("weight_decay", 1e-4)
-    return TrainConfig(**overrides)
+    return TrainConfig(**overrides).for_model(ModelConfig(kind=kind))
 
 
 PlannerMethod = Literal["cem", "mppi", "random"]
@@ -157,22 +185,29 @@ class PlannerConfig:
     """Model-predictive control: how each action is planned (see `wm_jax.planning`)."""
 
     method: PlannerMethod = "cem"
+    """cem (the cross-entropy method), mppi (exponentially weighted) or random shooting"""
     horizon: int = 15
+    """imagined steps per candidate action sequence"""
     candidates: int = 200
+    """action sequences scored per iteration"""
     iterations: int = 4
-    # Share of the candidates CEM refits to.
+    """refits of the sampling distribution per action (cem, mppi)"""
     elite_fraction: float = 0.1
-    # Share of the old distribution CEM keeps at each refit (mbrl-lib's alpha).
+    """share of the candidates CEM refits to"""
     alpha: float = 0.1
-    # MPPI's temperature: returns this far below the best get weight 1/e.
+    """share of the old distribution CEM keeps at each refit (mbrl-lib's alpha)"""
     temperature: float = 1.0
-    # Imagined trajectories per candidate; 0 means one per elite member (TS-inf's natural count).
+    """MPPI's temperature: returns this far below the best get weight 1/e"""
     particles: int = 0
+    """imagined trajectories per candidate (0: one per elite member, TS-inf's natural count)"""
     mode: PredictionMode = "tsinf"
+    """how imagined steps use the ensemble: mean of the elites, ts1 (a random member per step), tsinf (one per
+    trajectory)"""
     sample: bool = False
-    # Score imagined steps with the environment's known reward and termination, the model's heads, or
-    # a shaped objective (known reward plus a dense term toward the goal; Acrobot and MountainCar).
+    """sample each imagined step from the member's Gaussian (probabilistic models)"""
     reward: RewardSource = "known"
+    """score imagined steps with the environment's own reward and termination (known), learned heads (learned), or
+    the known reward plus a dense term toward the goal (shaped: Acrobot, MountainCar); returns are always real"""
 
     def __post_init__(self):
         if self.method not in ("cem", "mppi", "random"):
@@ -204,15 +239,21 @@ class MBRLConfig:
     """The model-based RL loop (`wm-jax mbrl`): collect, train, act with MPC, retrain, repeat."""
 
     max_transitions: int = 2000
-    # Random-policy transitions before the first model.
+    """real environment transitions, the random ones included"""
     initial_transitions: int = 200
-    # Epochs of each (warm-started) retraining on the whole buffer.
+    """random-policy transitions before the first model"""
     epochs: int = 40
+    """epochs of each (warm-started) retraining on the whole buffer"""
     members: int = 5
+    hidden_sizes: tuple[int, ...] = (64, 32)
+    """widths of each member's hidden layers (mbrl-lib's PETS network: 200 200 200 200)"""
     probabilistic: bool = False
+    """Gaussian members trained on negative log-likelihood"""
     eval_episodes: int = 20
-    # Evaluate in gymnasium, one Python step at a time, or in gymnax, the whole evaluation one lax.scan.
+    """fresh real episodes the final agent is evaluated on"""
     eval_backend: Literal["gymnasium", "jax"] = "gymnasium"
+    """gymnasium: real environments stepped from Python; jax: gymnax environments, the whole evaluation one
+    lax.scan"""
     planner: PlannerConfig = PlannerConfig()
 
     def __post_init__(self):
@@ -224,6 +265,7 @@ class MBRLConfig:
         for name in ("epochs", "members", "eval_episodes"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name.replace('_', ' ')} must be >= 1, got {getattr(self, name)}")
+        _check_hidden_sizes(self.hidden_sizes)
         if self.eval_backend not in ("gymnasium", "jax"):
             raise ConfigError(f"eval backend must be gymnasium or jax, got {self.eval_backend!r}")
 
@@ -233,20 +275,30 @@ class DreamConfig:
     """Dream training (`wm-jax dream`): a linear controller evolved inside the model, data grown with its episodes."""
 
     max_transitions: int = 5000
+    """real environment transitions, the random ones included"""
     initial_transitions: int = 1000
-    # Real episodes the controller plays (and adds to the data) after each dream.
+    """random-policy transitions before the first model"""
     episodes_per_iteration: int = 2
+    """real episodes the controller plays (and adds to the data) after each dream"""
     generations: int = 60
+    """CMA-ES generations per dream"""
     population: int = 64
-    # Imagined episodes per controller per generation, from as many real initial states.
+    """controllers per generation"""
     dream_starts: int = 8
+    """imagined episodes per controller and generation, from as many real initial states"""
     mode: PredictionMode = "tsinf"
+    """mean: dream the elites' mean (one confident model); tsinf: each imagined episode follows its own member"""
     disagreement_penalty: float = 0.0
-    # Std of the Gaussian noise added to W s + b when collecting real data (exploration).
+    """subtract this times the members' disagreement from every imagined reward"""
     exploration_noise: float = 0.1
+    """std of the Gaussian noise on the controller's outputs while it collects real data (not in evaluation)"""
     epochs: int = 40
+    """epochs of each (warm-started) retraining"""
     members: int = 5
+    hidden_sizes: tuple[int, ...] = (64, 32)
+    """widths of each member's hidden layers"""
     eval_episodes: int = 20
+    """fresh real episodes the final controller is evaluated on"""
 
     def __post_init__(self):
         if self.mode not in ("mean", "tsinf"):
@@ -255,6 +307,7 @@ class DreamConfig:
                      "dream_starts", "epochs", "members", "eval_episodes"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        _check_hidden_sizes(self.hidden_sizes)
         if self.initial_transitions > self.max_transitions:
             raise ConfigError("--initial-transitions exceeds --max-transitions")
         if self.max_transitions > MAX_TRANSITIONS:

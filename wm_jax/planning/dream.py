@@ -132,7 +132,8 @@ def run_dream(env_id: str, config: DreamConfig, seed: int, on_progress=None, mes
     cap = env_spec(env_id).time_limit
     data, _ = collect_gymnasium(env_id, seed=seed, transitions=config.initial_transitions, max_episode_steps=cap)
     buffer = to_buffer(data, capacity=config.max_transitions + cap * config.episodes_per_iteration)
-    trainer = ModelTrainer(env_id, members=config.members, epochs=config.epochs, seed=seed, mesh=mesh)
+    trainer = ModelTrainer(env_id, members=config.members, epochs=config.epochs, seed=seed,
+                           hidden_sizes=config.hidden_sizes, mesh=mesh)
     controller = LinearController(env_id)
     reward_fn = env_spec(env_id).planning_objective("known")
     evolve = make_evolve(controller, reward_fn, config, cap)

@@ -26,6 +26,7 @@ from ..models.spec import spec_for_env
 from ..training import RunCheckpoints, TrainingData, append, fit_normalizer_for, make_train, to_buffer, valid_rows
 from ..transitions import Transitions
 from .mpc import MPCAgent
+from ..interrupts import Interrupted, requested, stop_requests
 
 
 class ModelTrainer:
@@ -33,9 +34,10 @@ class ModelTrainer:
     buffer with programs compiled once, each time warm-started from the last parameters."""
 
     def __init__(self, env_id: str, *, members: int, epochs: int, seed: int, probabilistic: bool = False,
-                 heads: bool = False, mesh=None):
+                 heads: bool = False, hidden_sizes: tuple[int, ...] = (64, 32), mesh=None):
         model = ModelConfig(kind="ensemble" if members > 1 else "simple", members=members, delta=True, normalize=True,
-                            probabilistic=probabilistic, reward_head=heads, termination_head=heads)
+                            probabilistic=probabilistic, reward_head=heads, termination_head=heads,
+                            hidden_sizes=tuple(hidden_sizes))
         self.spec = spec_for_env(env_id, model)
         self.program = make_train(self.spec, TrainConfig(epochs=epochs), mesh=mesh)
         self.key = jax.random.key(seed)
@@ -154,32 +156,14 @@ class MBRLResult:
         return float(np.mean(self.eval_returns))
 
 
-def run_mbrl(env_id: str, config: MBRLConfig, seed: int, on_progress: Callable[[int, dict], None] | None = None,
-             frames: list | None = None, mesh=None, checkpoints: RunCheckpoints | None = None) -> MBRLResult:
-    """The whole loop; `on_progress(real_transitions, iteration_record)` after every iteration;
-    `frames`, if given, receives the rgb frames of the first evaluation episode (replayed); `mesh`
-    (`training.training_mesh`) spreads the ensemble's training over several devices; `checkpoints`
-    (`training.RunCheckpoints`) saves the buffer, the model and the key every K iterations and
-    resumes a saved run: each iteration's episode starts from its own reset seed, so a resumed run
-    continues exactly as the uninterrupted one would have."""
-    import gymnasium as gym
-
-    started = time.perf_counter()
-    cap = env_spec(env_id).time_limit
-    env_spec(env_id).planning_objective(config.planner.reward)  # an env without it fails before any work
-    data, _ = collect_gymnasium(env_id, seed=seed, transitions=config.initial_transitions, max_episode_steps=cap)
-    buffer = to_buffer(data, capacity=config.max_transitions)
-    trainer = ModelTrainer(env_id, members=config.members, epochs=config.epochs, seed=seed,
-                           probabilistic=config.probabilistic, heads=config.planner.reward == "learned", mesh=mesh)
-    agent = MPCAgent(trainer.spec, env_id, config.planner)
-    env = gym.make(env_id)
-    key = jax.random.key(seed + 1)
-    iterations, used, train_seconds, act_seconds = [], data.size, 0.0, 0.0
-    if checkpoints is not None and checkpoints.latest_epoch() is not None:
-        (buffer, trainer.params, key), record = checkpoints.restore((buffer, trainer.params, key))
-        iterations, used = record["iterations"], record["real_transitions"]
-        train_seconds, act_seconds = record["seconds"]["train"], record["seconds"]["act"]
+def _iterate(env, agent, trainer, config, seed, cap, carry, log, on_progress, checkpoints):
+    """The loop's iterations (retrain, one real episode, add it) until the budget is spent; Ctrl-C stops
+    it between iterations (see `wm_jax.interrupts`), after saving a checkpoint when the run keeps them."""
+    (buffer, key), (iterations, used, train_seconds, act_seconds) = carry, log
     while used < config.max_transitions:
+        if requested():
+            raise _interruption(checkpoints, len(iterations), (buffer, trainer.params, key), iterations, used,
+                                train_seconds, act_seconds)
         tick = time.perf_counter()
         model = trainer.train(buffer, len(iterations))
         jax.block_until_ready(model.params)
@@ -199,6 +183,50 @@ def run_mbrl(env_id: str, config: MBRLConfig, seed: int, on_progress: Callable[[
                               "seconds": {"train": train_seconds, "act": act_seconds}})
         if on_progress is not None:
             on_progress(used, record)
+    return buffer, iterations, used, train_seconds, act_seconds
+
+
+def _interruption(checkpoints, done, state, iterations, used, train_seconds, act_seconds) -> Interrupted:
+    if checkpoints is None:
+        return Interrupted(f"stopped after iteration {done}; nothing was kept (--checkpoint-every K makes a run "
+                           "resumable)")
+    if checkpoints.latest_epoch() != done:
+        checkpoints.save(done, state, {"iterations": iterations, "real_transitions": used,
+                                       "seconds": {"train": train_seconds, "act": act_seconds}})
+    return Interrupted(f"stopped after iteration {done}; a checkpoint is in {checkpoints.directory}: continue "
+                       "with --resume on the run's directory")
+
+
+def run_mbrl(env_id: str, config: MBRLConfig, seed: int, on_progress: Callable[[int, dict], None] | None = None,
+             frames: list | None = None, mesh=None, checkpoints: RunCheckpoints | None = None) -> MBRLResult:
+    """The whole loop; `on_progress(real_transitions, iteration_record)` after every iteration;
+    `frames`, if given, receives the rgb frames of the first evaluation episode (replayed); `mesh`
+    (`training.training_mesh`) spreads the ensemble's training over several devices; `checkpoints`
+    (`training.RunCheckpoints`) saves the buffer, the model and the key every K iterations and
+    resumes a saved run: each iteration's episode starts from its own reset seed, so a resumed run
+    continues exactly as the uninterrupted one would have."""
+    import gymnasium as gym
+
+    started = time.perf_counter()
+    cap = env_spec(env_id).time_limit
+    env_spec(env_id).planning_objective(config.planner.reward)  # an env without it fails before any work
+    data, _ = collect_gymnasium(env_id, seed=seed, transitions=config.initial_transitions, max_episode_steps=cap)
+    buffer = to_buffer(data, capacity=config.max_transitions)
+    trainer = ModelTrainer(env_id, members=config.members, epochs=config.epochs, seed=seed,
+                           hidden_sizes=config.hidden_sizes,
+                           probabilistic=config.probabilistic, heads=config.planner.reward == "learned", mesh=mesh)
+    agent = MPCAgent(trainer.spec, env_id, config.planner)
+    env = gym.make(env_id)
+    key = jax.random.key(seed + 1)
+    iterations, used, train_seconds, act_seconds = [], data.size, 0.0, 0.0
+    if checkpoints is not None and checkpoints.latest_epoch() is not None:
+        (buffer, trainer.params, key), record = checkpoints.restore((buffer, trainer.params, key))
+        iterations, used = record["iterations"], record["real_transitions"]
+        train_seconds, act_seconds = record["seconds"]["train"], record["seconds"]["act"]
+    with stop_requests():
+        buffer, iterations, used, train_seconds, act_seconds = _iterate(
+            env, agent, trainer, config, seed, cap, (buffer, key), (iterations, used, train_seconds, act_seconds),
+            on_progress, checkpoints)
     model = trainer.train(buffer, len(iterations))
     tick = time.perf_counter()
     eval_seeds = [10_000 + 100 * seed + i for i in range(config.eval_episodes)]

@@ -72,7 +72,7 @@ def make_optimizer(config: TrainConfig) -> optax.GradientTransformation:
     `chain(add_decayed_weights(wd), adam(lr))`, not `optax.adamw` (decoupled decay).
     """
     adam = optax.adam(config.learning_rate)
-    if config.weight_decay > 0:
+    if config.weight_decay:  # None (no preset resolved: see `TrainConfig.for_model`) or 0 is plain Adam
         return optax.chain(optax.add_decayed_weights(config.weight_decay), adam)
     return adam
 
@@ -338,7 +338,7 @@ def make_train(
     `run` builds; 0: exactly the data's) must be at least the data's rows."""
     if isinstance(capacity, bool) or not isinstance(capacity, (int, np.integer)) or capacity < 0:
         raise ConfigError(f"capacity must be an integer >= 0, got {capacity!r}")
-    return TrainProgram(spec, config, capacity, mesh, objective, optimizer)
+    return TrainProgram(spec, config.for_model(spec.config), capacity, mesh, objective, optimizer)
 
 
 def member_scores_to_elites(scores: np.ndarray, elites: int) -> np.ndarray:
