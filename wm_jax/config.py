@@ -254,7 +254,8 @@ class MBRLConfig:
     eval_backend: Literal["gymnasium", "jax"] = "gymnasium"
     """gymnasium: real environments stepped from Python; jax: gymnax environments, the whole evaluation one
     lax.scan"""
-    planner: PlannerConfig = PlannerConfig()
+    planner: PlannerConfig = PlannerConfig(horizon=30)
+    """how each action is planned (horizon 30: the recipe every documented result starts from)"""
 
     def __post_init__(self):
         if not 2 <= self.max_transitions <= MAX_TRANSITIONS:

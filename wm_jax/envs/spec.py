@@ -21,6 +21,7 @@ import dataclasses
 import importlib
 from typing import Any, Callable, Mapping
 
+from ..config import MBRLConfig
 from .spaces import ActionEncoding, Box, Discrete, EnvError, Space, check_encoding
 
 # The tutorial caps every random-data episode at 200 steps, whatever the environment's own limit.
@@ -74,23 +75,12 @@ class GymnaxAdapter:
     step: Callable | None = None
 
 
-# The settings every documented `wm-jax mbrl` row shares, as recorded in the "config" of each
-# bench/results/agents/mbrl-*/mbrl.json (README, "Acting with the model": "CEM 4 x 200 candidates,
-# horizon 30, TS-inf over E=5, delta + normalize, 40 epochs per retraining"). The keys are
-# `MBRLConfig`'s fields, with `PlannerConfig`'s under "planner". Each environment's module states
-# what its README row changed, through `mbrl_settings`.
-MBRL_RECIPE: Mapping[str, Any] = {
-    "max_transitions": 2000,
-    "initial_transitions": 200,
-    "epochs": 40,
-    "members": 5,
-    "probabilistic": False,
-    "eval_episodes": 20,
-    "eval_backend": "gymnasium",
-    "planner": {"method": "cem", "horizon": 30, "candidates": 200, "iterations": 4, "elite_fraction": 0.1,
-                "alpha": 0.1, "temperature": 1.0, "particles": 0, "mode": "tsinf", "sample": False,
-                "reward": "known"},
-}
+# The settings every documented `wm-jax mbrl` row shares are `MBRLConfig`'s defaults, as recorded
+# in the "config" of each bench/results/agents/mbrl-*/mbrl.json (README, "Acting with the model":
+# "CEM 4 x 200 candidates, horizon 30, TS-inf over E=5, delta + normalize, 40 epochs per
+# retraining"). The keys are `MBRLConfig`'s fields, with `PlannerConfig`'s under "planner". Each
+# environment's module states what its README row changed, through `mbrl_settings`.
+MBRL_RECIPE: Mapping[str, Any] = dataclasses.asdict(MBRLConfig())
 
 
 def mbrl_settings(*, planner: Mapping[str, Any] | None = None, **overrides) -> dict[str, Any]:
