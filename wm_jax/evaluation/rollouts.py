@@ -172,8 +172,7 @@ def _rollout_program(mode: str, sample: bool):
         tile = lambda x: jnp.tile(x, (members,) + (1,) * (x.ndim - 1))  # noqa: E731
         member_tracks = imagine(every_member, tile(start_states), tile(action_windows), key, mode="tsinf",
                                 slabs=members, trajectory=True)
-        batch = start_states.shape[0]
-        return jnp.concatenate([model_track.states[None], member_tracks.states.reshape(members, batch,
-                                                                                       *member_tracks.states.shape[1:])])
+        per_member = member_tracks.states.reshape(members, *model_track.states.shape)
+        return jnp.concatenate([model_track.states[None], per_member])
 
     return jax.jit(program)

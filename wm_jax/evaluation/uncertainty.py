@@ -11,7 +11,12 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from ..intervals import PredictiveMoments, interval_bounds, interval_levels, predictive_moments  # noqa: F401 (re-exported)
+from ..intervals import (  # noqa: F401 (PredictiveMoments, interval_levels, predictive_moments: re-exported)
+    PredictiveMoments,
+    interval_bounds,
+    interval_levels,
+    predictive_moments,
+)
 from ..report import pyplot, save_figure
 
 

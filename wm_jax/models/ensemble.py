@@ -102,7 +102,8 @@ def network_outputs(graphdef, params, states, actions, dropout_key=None) -> Pred
     return nnx.merge(graphdef, params)(states, actions, dropout_key=dropout_key)
 
 
-def member_outputs(graphdef, params, states, actions, dropout_key=None, normalizer: Normalizer | None = None) -> Prediction:
+def member_outputs(graphdef, params, states, actions, dropout_key=None,
+                   normalizer: Normalizer | None = None) -> Prediction:
     """One member's every head from its (unstacked) parameters, in environment units."""
     if normalizer is None:
         return network_outputs(graphdef, params, states, actions, dropout_key)
@@ -110,7 +111,8 @@ def member_outputs(graphdef, params, states, actions, dropout_key=None, normaliz
     return normalizer.to_environment_units(states, outputs)
 
 
-def apply_member(graphdef, params, states, actions, dropout_key=None, normalizer: Normalizer | None = None) -> jax.Array:
+def apply_member(graphdef, params, states, actions, dropout_key=None,
+                 normalizer: Normalizer | None = None) -> jax.Array:
     """One member's next-state prediction (N, S)."""
     return member_outputs(graphdef, params, states, actions, dropout_key, normalizer).mean
 

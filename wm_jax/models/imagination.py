@@ -8,9 +8,9 @@ planners' objective (`planning.imagination`), model-predictive control and the m
 - predicts every row's next state under a propagation mode (`models.prediction.propagate`):
   "mean" (the elites' mean), "ts1" (a random elite per row at every step) or "tsinf" (one random
   elite per row for the whole trajectory), optionally sampling the Gaussian;
-- scores the step with a known reward function (`EnvSpec.planning_objective`) or the model's own heads (the
-  reward head, and termination where the termination logit is positive), minus an optional
-  penalty on the elites' disagreement;
+- scores the step with a known reward function (`EnvSpec.planning_objective`) or the model's own
+  heads (the reward head, and termination where the termination logit is positive), minus an
+  optional penalty on the elites' disagreement;
 - stops counting a row's rewards once it has terminated.
 
 It is one `lax.scan`, traceable inside `jit` and `vmap`; the model is an argument, so new parameters
@@ -94,5 +94,6 @@ def _step_reward(reward_fn: RewardFn | None, states, actions, prediction: Predic
         return reward_fn(states, actions, prediction.mean)
     batch = states.shape[0]
     reward = prediction.reward if prediction.reward is not None else jnp.zeros(batch)
-    terminated = prediction.termination_logit > 0 if prediction.termination_logit is not None else jnp.zeros(batch, bool)
+    logit = prediction.termination_logit
+    terminated = logit > 0 if logit is not None else jnp.zeros(batch, bool)
     return reward, terminated

@@ -7,7 +7,8 @@ population plays imagined episodes (a `lax.scan` over the environment's own epis
 real initial states) inside the ensemble, vmapped over population and start states, scored with
 the environment's known reward and termination.
 
-How the dream propagates matters, and is the paper's lesson: a controller exploits a model that
+Every imagined episode is the one imagination core, `models.imagination.imagine`, with the
+controller as its policy. How the dream propagates matters, and is the paper's lesson: a controller exploits a model that
 is too confident. "mean" dreams the elites' mean (one confident model); "tsinf" gives every
 imagined episode its own member; `disagreement_penalty` subtracts lambda times the members'
 disagreement (mean std of their next-state predictions) from every imagined reward, steering the
