@@ -1,5 +1,7 @@
 """Shared fixtures: small real CartPole datasets, collected once per session."""
 
+import os
+
 import pytest
 
 from wm_jax.data import collect_transitions
@@ -13,7 +15,23 @@ def cartpole_small():
 
 @pytest.fixture(scope="session", autouse=True)
 def persistent_compilation_cache(tmp_path_factory):
-    """Many tests compile the same small programs; a session-wide on-disk cache compiles each once."""
-    from wm_jax.compilation import enable_persistent_cache
+    """Many tests compile the same small programs; an on-disk cache compiles each once per run.
 
-    enable_persistent_cache(tmp_path_factory.mktemp("jax_cache"))
+    The cache starts empty on every run (as on a new machine), so no test depends on a warm one.
+    It lives in the run's temporary root: under pytest-xdist every worker shares it, and the
+    exported WM_JAX_CACHE_DIR points the CLIs that tests start as subprocesses at it too, instead
+    of the user's ~/.cache/wm_jax (which would make their timings depend on earlier runs).
+    """
+    from wm_jax.compilation import CACHE_DIR_ENV, enable_persistent_cache
+
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # each worker's basetemp is a folder of the run's root
+        root = root.parent
+    path = enable_persistent_cache(root / "jax_cache")
+    previous = os.environ.get(CACHE_DIR_ENV)
+    os.environ[CACHE_DIR_ENV] = path
+    yield path
+    if previous is None:
+        os.environ.pop(CACHE_DIR_ENV, None)
+    else:
+        os.environ[CACHE_DIR_ENV] = previous

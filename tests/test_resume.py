@@ -115,11 +115,14 @@ def params(directory):
 
 @pytest.fixture(scope="module")
 def cli_data(tmp_path_factory):
+    from wm_jax.cli import main
+
     path = tmp_path_factory.mktemp("resume") / "cartpole.npz"
-    subprocess.run([*WM_JAX, "collect", "--out", str(path), "--transitions", "600"], check=True, capture_output=True)
+    assert main(["collect", "--out", str(path), "--transitions", "600"]) == 0
     return path
 
 
+@pytest.mark.slow  # three real processes: SIGKILL needs one
 def test_sigkilled_training_resumes_to_the_uninterrupted_result(cli_data, tmp_path):
     epochs = ["--epochs", "600", "--checkpoint-every", "100"]
     whole = subprocess.run(train_command(cli_data, tmp_path / "whole", *epochs[:2]), capture_output=True, text=True)
@@ -145,16 +148,30 @@ def test_sigkilled_training_resumes_to_the_uninterrupted_result(cli_data, tmp_pa
     assert curves[0] == curves[1]
 
 
-def test_resume_refuses_what_it_cannot_continue(cli_data, tmp_path):
+def test_resume_refuses_what_it_cannot_continue(cli_data, tmp_path, capsys):
+    # Refusals are exit codes and stderr lines, nothing a process adds: the commands run in this
+    # process (`wm_jax.cli.main`), which spares each one a JAX import and compilation. A traceback
+    # would be an exception raised here, so it still fails the test.
+    from wm_jax.cli import main
+
+    def wm_jax(command):
+        assert command[:len(WM_JAX)] == WM_JAX
+        capsys.readouterr()
+        try:
+            code = main([str(arg) for arg in command[len(WM_JAX):]])
+        except SystemExit as error:
+            code = error.code
+        return code, capsys.readouterr().err
+
     out = tmp_path / "run"
-    first = subprocess.run(train_command(cli_data, out, "--epochs", "4", "--checkpoint-every", "2"), capture_output=True, text=True)
-    assert first.returncode == 0, first.stderr[-2000:]
+    code, err = wm_jax(train_command(cli_data, out, "--epochs", "4", "--checkpoint-every", "2"))
+    assert code == 0, err[-2000:]
 
     def fails(command, message):
-        result = subprocess.run(command, capture_output=True, text=True)
-        assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr, result.stderr
-        lines = result.stderr.strip().splitlines()
-        assert lines[-1].startswith("error: ") and sum(line.startswith("error") for line in lines) == 1, result.stderr
+        code, err = wm_jax(command)
+        assert code == 2 and message in err and "Traceback" not in err, err
+        lines = err.strip().splitlines()
+        assert lines[-1].startswith("error: ") and sum(line.startswith("error") for line in lines) == 1, err
 
     before = params(out)
     # A fresh run into a directory with checkpoints would mix two runs.
@@ -163,7 +180,7 @@ def test_resume_refuses_what_it_cannot_continue(cli_data, tmp_path):
     fails([*WM_JAX, "train", "--resume", str(tmp_path / "nothing")], "no checkpoints here")
     # The data changed under the run.
     other = tmp_path / "other.npz"
-    subprocess.run([*WM_JAX, "collect", "--out", str(other), "--transitions", "600", "--seed", "9"], check=True, capture_output=True)
+    assert wm_jax([*WM_JAX, "collect", "--out", str(other), "--transitions", "600", "--seed", "9"])[0] == 0
     os.replace(other, cli_data.with_name("moved.npz"))
     original = cli_data.read_bytes()
     cli_data.write_bytes(cli_data.with_name("moved.npz").read_bytes())
@@ -185,6 +202,7 @@ def test_resume_refuses_what_it_cannot_continue(cli_data, tmp_path):
     assert all(np.array_equal(before[k], after[k]) for k in before), "a refused resume must not touch the model"
 
 
+@pytest.mark.slow  # two mbrl runs end to end
 def test_mbrl_resumes_from_its_buffer_model_and_iteration_count(tmp_path, capsys, monkeypatch):
     """An mbrl run cut after iteration 2 and resumed logs the same episodes and ends at the same agent."""
     import shutil
