@@ -117,18 +117,28 @@ def load_checkpoint(directory: str) -> Ensemble:
     for path in (model_path, params_path):
         if not os.path.isfile(path):
             raise CheckpointError(f"{path}: no such file (is {directory} a directory written by `wm-jax train`?)")
+    flat = _read_arrays(params_path)
+    spec, elites = _read_description(model_path, params_path, flat.pop(DESCRIPTION_KEY, None))
+    return _ensemble_from_arrays(flat, spec, elites, params_path)
+
+
+def _read_arrays(params_path: str) -> dict[str, np.ndarray]:
+    """Every array in params.npz by name."""
     if not zipfile.is_zipfile(params_path):
         raise CheckpointError(f"{params_path}: unreadable, {not_an_archive(params_path)}; expected the output of "
                               "`wm-jax train`")
     try:
         with np.load(params_path, allow_pickle=False) as archive:
-            flat = {name: archive[name] for name in archive.files}
+            return {name: archive[name] for name in archive.files}
     except Exception as error:  # noqa: BLE001 - a damaged archive fails in zipfile or numpy in many ways
         raise CheckpointError(f"{params_path}: unreadable ({type(error).__name__}: {error})") from None
+
+
+def _read_description(model_path: str, params_path: str, embedded: np.ndarray | None) -> tuple[ModelSpec, np.ndarray]:
+    """The spec and elite members from model.json, which must equal the copy `embedded` in params.npz (if any)."""
     try:
         with open(model_path, "rb") as handle:
             described = handle.read()
-        embedded = flat.pop(DESCRIPTION_KEY, None)
         if embedded is not None and embedded.tobytes() != described:
             raise CheckpointError(f"{model_path} and {params_path} disagree (edited, or copied from different "
                                   "runs): the description inside params.npz is the model's")
@@ -139,41 +149,52 @@ def load_checkpoint(directory: str) -> Ensemble:
         if not isinstance(version, int) or version > FORMAT_VERSION:
             raise CheckpointError(f"{model_path}: format version {version!r} is newer than this wm-jax reads "
                                   f"({FORMAT_VERSION}); upgrade wm-jax")
-        for name, least in (("state_dim", 1), ("action_dim", 0)):
-            value = model[name]
-            if isinstance(value, bool) or not isinstance(value, int) or value < least:
-                raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
-        spec = ModelSpec(
-            state_dim=model["state_dim"],
-            action_dim=model["action_dim"],
-            config=ModelConfig(
-                kind=model["kind"],
-                hidden_sizes=tuple(int(h) for h in model["hidden_sizes"]),
-                dropout_rate=float(model["dropout_rate"]),
-                members=int(model["members"]),
-                **{name: _switch(model, name) for name in MODEL_SWITCHES},
-            ),
-            # Checkpoints from before environments were recorded fed actions to the network as is.
-            env_id=model.get("env_id"),
-            action_encoding=model.get("action_encoding", "continuous"),
-        )
-        if spec.action_encoding not in ACTION_ENCODINGS:
-            raise ValueError(f"unknown action encoding {spec.action_encoding!r}")
-        if spec.env_id is not None:
-            info = env_spec(spec.env_id)
-            expected = (info.state_dim, info.encoded_action_dim(spec.action_encoding))
-            if (spec.state_dim, spec.action_dim) != expected:
-                raise ValueError(f"state_dim {spec.state_dim} and action_dim {spec.action_dim} do not fit {spec.env_id} "
-                                 f"with the {spec.action_encoding} action encoding ({expected[0]} and {expected[1]})")
+        spec = _spec_of(model)
         elites = np.asarray(model.get("elites", range(spec.config.members)), np.int64)
         if elites.ndim != 1 or elites.size == 0 or elites.min() < 0 or elites.max() >= spec.config.members:
             raise ValueError(f"elites {elites.tolist()} are not members of an ensemble of {spec.config.members}")
+        return spec, elites
     except CheckpointError:
         raise
     except (OSError, ValueError, KeyError, TypeError, OverflowError, ConfigError, EnvError) as error:
         raise CheckpointError(f"{model_path}: unreadable model description ({type(error).__name__}: {error})") from None
-    stats = {name[len(NORMALIZER_PREFIX):]: flat.pop(name) for name in list(flat) if name.startswith(NORMALIZER_PREFIX)}
-    calibration = {name[len(CALIBRATION_PREFIX):]: flat.pop(name) for name in list(flat) if name.startswith(CALIBRATION_PREFIX)}
+
+
+def _spec_of(model: dict) -> ModelSpec:
+    """The ModelSpec a parsed model.json describes, checked against its environment; ValueError if invalid."""
+    for name, least in (("state_dim", 1), ("action_dim", 0)):
+        value = model[name]
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
+    spec = ModelSpec(
+        state_dim=model["state_dim"],
+        action_dim=model["action_dim"],
+        config=ModelConfig(
+            kind=model["kind"],
+            hidden_sizes=tuple(int(h) for h in model["hidden_sizes"]),
+            dropout_rate=float(model["dropout_rate"]),
+            members=int(model["members"]),
+            **{name: _switch(model, name) for name in MODEL_SWITCHES},
+        ),
+        # Checkpoints from before environments were recorded fed actions to the network as is.
+        env_id=model.get("env_id"),
+        action_encoding=model.get("action_encoding", "continuous"),
+    )
+    if spec.action_encoding not in ACTION_ENCODINGS:
+        raise ValueError(f"unknown action encoding {spec.action_encoding!r}")
+    if spec.env_id is not None:
+        info = env_spec(spec.env_id)
+        expected = (info.state_dim, info.encoded_action_dim(spec.action_encoding))
+        if (spec.state_dim, spec.action_dim) != expected:
+            raise ValueError(f"state_dim {spec.state_dim} and action_dim {spec.action_dim} do not fit {spec.env_id} "
+                             f"with the {spec.action_encoding} action encoding ({expected[0]} and {expected[1]})")
+    return spec
+
+
+def _ensemble_from_arrays(flat: dict, spec: ModelSpec, elites: np.ndarray, params_path: str) -> Ensemble:
+    """The Ensemble from params.npz's arrays (parameters, normaliser, calibration), checked against `spec`."""
+    stats = _pop_prefixed(flat, NORMALIZER_PREFIX)
+    calibration = _pop_prefixed(flat, CALIBRATION_PREFIX)
     template = jax.eval_shape(lambda: init_ensemble_params(spec, jax.random.key(0)))
     try:
         params = unflatten_params(flat, template)
@@ -188,6 +209,11 @@ def load_checkpoint(directory: str) -> Ensemble:
     elif spec.config.normalize:
         raise CheckpointError(f"{params_path}: a normalising model without its normaliser statistics")
     return ensemble_of(spec, params, normalizer, elites, calibration)
+
+
+def _pop_prefixed(flat: dict, prefix: str) -> dict:
+    """Remove the arrays whose names start with `prefix` from `flat`; return them by the rest of their name."""
+    return {name[len(prefix):]: flat.pop(name) for name in list(flat) if name.startswith(prefix)}
 
 
 def _calibration(arrays: dict, spec: ModelSpec, path: str) -> Calibration:
