@@ -56,42 +56,18 @@ def collect_gymnasium(
     if max_episode_steps is None:
         max_episode_steps = spec.max_episode_steps
     check_collection_request(transitions, episodes, max_episode_steps)
-    capacity = transitions if transitions is not None else episodes * max_episode_steps
-    try:
-        states = np.empty((capacity, spec.state_dim), np.float32)
-        next_states = np.empty_like(states)
-        action_shape = (capacity,) if spec.discrete else (capacity, spec.action_space.shape[0])
-        actions = np.empty(action_shape, np.int32 if spec.discrete else np.float32)
-        rewards = np.empty(capacity, np.float32)
-        terminated = np.zeros(capacity, bool)
-        truncated = np.zeros(capacity, bool)
-        episode_ids = np.empty(capacity, np.int32)
-        steps = np.empty(capacity, np.int32)
-    except MemoryError:
-        raise UserError(f"not enough memory for {capacity} transitions of {env_id}") from None
-
+    data = _preallocated(spec, transitions if transitions is not None else episodes * max_episode_steps)
     env = gym.make(env_id)
     env.action_space.seed(seed)
     bar = _progress_bar(transitions or episodes, "transitions" if transitions else "episodes", progress)
+    on_step = bar.update if transitions is not None else None
     row, episode, cut = 0, 0, []
     state, _ = env.reset(seed=seed)
     while True:
-        for step in range(max_episode_steps):
-            action = env.action_space.sample()
-            next_state, reward, term, trunc, _ = env.step(action)
-            states[row], actions[row], next_states[row] = state, action, next_state
-            rewards[row], episode_ids[row], steps[row] = reward, episode, step
-            terminated[row] = term
-            truncated[row] = (trunc or step == max_episode_steps - 1) and not term
-            row += 1
-            state = next_state
-            if transitions is not None:
-                bar.update(1)
-            if term or truncated[row - 1] or row == capacity:
-                break
+        row = _play_episode(env, state, data, row, episode, max_episode_steps, on_step)
         if transitions is not None and row == transitions:
-            if not (terminated[row - 1] or truncated[row - 1]):
-                truncated[row - 1] = True
+            if not (data.terminated[row - 1] or data.truncated[row - 1]):
+                data.truncated[row - 1] = True
                 cut.append(episode)
             break
         episode += 1
@@ -102,8 +78,47 @@ def collect_gymnasium(
         state, _ = env.reset()
     bar.close()
     env.close()
-    data = Transitions(states, actions, next_states, rewards, terminated, truncated, episode_ids, steps)
     return data.take(slice(0, row)), np.asarray(cut, np.int32)
+
+
+def _preallocated(spec, capacity: int) -> Transitions:
+    """Uninitialised rows for `capacity` transitions of `spec`'s environment (flags start False)."""
+    try:
+        states = np.empty((capacity, spec.state_dim), np.float32)
+        action_shape = (capacity,) if spec.discrete else (capacity, spec.action_space.shape[0])
+        return Transitions(
+            states=states,
+            actions=np.empty(action_shape, np.int32 if spec.discrete else np.float32),
+            next_states=np.empty_like(states),
+            rewards=np.empty(capacity, np.float32),
+            terminated=np.zeros(capacity, bool),
+            truncated=np.zeros(capacity, bool),
+            episode=np.empty(capacity, np.int32),
+            step=np.empty(capacity, np.int32),
+        )
+    except MemoryError:
+        raise UserError(f"not enough memory for {capacity} transitions of {spec.env_id}") from None
+
+
+def _play_episode(env, state, data: Transitions, row: int, episode: int, max_episode_steps: int, on_step) -> int:
+    """Fill `data` from `row` with random-policy steps of one episode from `state` until it terminates, is
+    truncated, reaches `max_episode_steps` or fills `data`; call `on_step(1)` after each step (if given).
+    Return the next free row."""
+    capacity = data.size
+    for step in range(max_episode_steps):
+        action = env.action_space.sample()
+        next_state, reward, term, trunc, _ = env.step(action)
+        data.states[row], data.actions[row], data.next_states[row] = state, action, next_state
+        data.rewards[row], data.episode[row], data.step[row] = reward, episode, step
+        data.terminated[row] = term
+        data.truncated[row] = (trunc or step == max_episode_steps - 1) and not term
+        row += 1
+        state = next_state
+        if on_step is not None:
+            on_step(1)
+        if term or data.truncated[row - 1] or row == capacity:
+            break
+    return row
 
 
 def _progress_bar(total: int, unit: str, enabled: bool):
