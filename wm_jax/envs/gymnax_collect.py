@@ -180,6 +180,7 @@ def _rollout_program(env_id: str, num_envs: int, num_steps: int, max_episode_ste
     space = env.action_space(params)
     reset = jax.vmap(env.reset_env, in_axes=(0, None))
     step = jax.vmap(_step_env(_adapter(env_id), env), in_axes=(0, 0, 0, None))
+    body = _scan_body(reset, step, space, params, max_episode_steps)
 
     def program(key, start):
         # Every (step, env)'s randomness is made before the scan, with as few random ops as
@@ -192,33 +193,6 @@ def _rollout_program(env_id: str, num_envs: int, num_steps: int, max_episode_ste
         action_words = jax.random.bits(action_key, (num_steps, num_envs, _action_width(space)), jnp.uint32)
         reset_keys, step_keys = _counter_keys(base_key, (num_steps, num_envs), 2)
 
-        def body(carry, inputs):
-            obs, state, step_in_episode, needs_reset = carry
-            reset_key, step_key, words = inputs
-            reset_obs, reset_state = reset(reset_key, params)
-
-            def after_reset(reset_leaf, leaf):
-                mask = needs_reset.reshape(needs_reset.shape + (1,) * (leaf.ndim - 1))
-                return jnp.where(mask, reset_leaf, leaf)
-
-            obs = after_reset(reset_obs, obs)
-            state = jax.tree.map(after_reset, reset_state, state)
-            step_in_episode = jnp.where(needs_reset, 0, step_in_episode)
-            action = _random_actions(space, words)
-            next_obs, next_state, reward, terminated, _ = step(step_key, state, action, params)
-            terminated = terminated.astype(bool)
-            capped = step_in_episode == max_episode_steps - 1
-            row = Transitions(
-                states=obs.astype(jnp.float32),
-                actions=action,
-                next_states=next_obs.astype(jnp.float32),
-                rewards=reward.astype(jnp.float32),
-                terminated=terminated,
-                truncated=capped & ~terminated,
-                step=step_in_episode,
-            )
-            return (next_obs, next_state, step_in_episode + 1, terminated | capped), row
-
         _, rows = jax.lax.scan(body, start, (reset_keys, step_keys, action_words))
         return rows
 
@@ -229,6 +203,41 @@ def _rollout_program(env_id: str, num_envs: int, num_steps: int, max_episode_ste
     start = jax.tree.map(lambda leaf: np.zeros(leaf.shape, leaf.dtype), shapes)
     start = (*start, np.zeros(num_envs, np.int32), np.ones(num_envs, bool))
     return functools.partial(jax.jit(program), start=start)
+
+
+def _scan_body(reset, step, space, params, max_episode_steps: int) -> Callable:
+    """One step of every env, for `lax.scan`: carry (obs, state, step in episode, needs reset) and inputs
+    (reset key, step key, action words) of shapes (E, ...) -> the next carry and the step's `Transitions` row.
+    An env whose episode ended at the previous step resets first."""
+
+    def body(carry, inputs):
+        obs, state, step_in_episode, needs_reset = carry
+        reset_key, step_key, words = inputs
+        reset_obs, reset_state = reset(reset_key, params)
+
+        def after_reset(reset_leaf, leaf):
+            mask = needs_reset.reshape(needs_reset.shape + (1,) * (leaf.ndim - 1))
+            return jnp.where(mask, reset_leaf, leaf)
+
+        obs = after_reset(reset_obs, obs)
+        state = jax.tree.map(after_reset, reset_state, state)
+        step_in_episode = jnp.where(needs_reset, 0, step_in_episode)
+        action = _random_actions(space, words)
+        next_obs, next_state, reward, terminated, _ = step(step_key, state, action, params)
+        terminated = terminated.astype(bool)
+        capped = step_in_episode == max_episode_steps - 1
+        row = Transitions(
+            states=obs.astype(jnp.float32),
+            actions=action,
+            next_states=next_obs.astype(jnp.float32),
+            rewards=reward.astype(jnp.float32),
+            terminated=terminated,
+            truncated=capped & ~terminated,
+            step=step_in_episode,
+        )
+        return (next_obs, next_state, step_in_episode + 1, terminated | capped), row
+
+    return body
 
 
 def _env_major(field: np.ndarray, full_envs: int) -> np.ndarray:
