@@ -5,6 +5,11 @@ import math
 import subprocess
 import sys
 
+import pytest
+
+# Each test runs the bench as a process: its own JAX start, compilations and timed repeats.
+pytestmark = pytest.mark.slow
+
 ROW_FIELDS = {
     "impl": str,
     "members": int,

@@ -62,6 +62,7 @@ def test_the_table_ids_are_unique():
 
 
 @pytest.mark.parametrize("row", [pytest.param(row, id=row.id) for row in TABLE])
+@pytest.mark.slow  # the world: 9 commands (collect, train, predict, evaluate) first
 def test_bad_input_gets_one_line_error_exit_2_and_damages_nothing(row, world, tmp_path, capsys):
     argv = row_argv(row, world, tmp_path)
     before = snapshot(world.root)
@@ -102,6 +103,7 @@ def _counting_program(capacity, data):
     return make_train(spec, TrainConfig(epochs=2, batch_size=64), capacity, objective=objective)
 
 
+@pytest.mark.slow  # four training programs
 def test_make_train_capacity_trains_on_every_row_once_and_refuses_less_than_the_data(world):
     import jax
 
@@ -201,6 +203,7 @@ def data_files(draw, good: dict):
     return buffer.getvalue()
 
 
+@pytest.mark.slow  # the world first; hypothesis examples
 def test_fuzz_the_dataset_loader_loads_or_raises_a_user_error(world, tmp_path):
     from wm_jax.data import load_dataset
 
@@ -249,6 +252,7 @@ def _damaged_checkpoints(good_params: bytes, good_description: dict):
     return st.one_of(truncations, flips, headers, edits)
 
 
+@pytest.mark.slow  # the world first; hypothesis examples
 def test_fuzz_the_checkpoint_loader_loads_or_raises_a_user_error(world, tmp_path):
     from wm_jax.checkpoint import load_checkpoint
 
@@ -294,6 +298,7 @@ LR = st.one_of(st.sampled_from([1e-3, math.nan, math.inf, -math.inf, -1.0, 0.0, 
 SEED = st.one_of(st.integers(0, 3), st.integers(max_value=-1), st.integers(min_value=MAX_SEED + 1))
 
 
+@pytest.mark.slow  # the world first; trains
 def test_fuzz_train_numeric_flags_exit_0_or_one_error_line(world, tmp_path, capsys):
     counter = itertools.count()
 

@@ -15,6 +15,7 @@ def dataset(tmp_path_factory):
     return str(path)
 
 
+@pytest.mark.slow  # end to end: collect, train, evaluate
 def test_collect_train_evaluate_end_to_end(tmp_path, dataset, capsys):
     out = tmp_path / "run"
     code = main(["train", "--data", dataset, "--eval-data", dataset, "--model", "ensemble", "--members", "3",
@@ -41,6 +42,7 @@ def test_collect_train_evaluate_end_to_end(tmp_path, dataset, capsys):
         assert len(scores["baselines"][name]["rollout_mse"]) == 12
 
 
+@pytest.mark.slow  # end to end: a whole train command
 def test_train_holds_out_whole_episodes_and_records_them(tmp_path, dataset):
     out = tmp_path / "run"
     assert main(["train", "--data", dataset, "--eval-fraction", "0.3", "--epochs", "2", "--seed", "4",
@@ -60,6 +62,7 @@ def test_train_holds_out_whole_episodes_and_records_them(tmp_path, dataset):
 
 
 @pytest.mark.parametrize("env_id", ["Acrobot-v1", "MountainCar-v0", "MountainCarContinuous-v0", "Pendulum-v1"])
+@pytest.mark.slow  # end to end, once per environment
 def test_every_command_works_for_the_other_environments(tmp_path, env_id):
     data, run = tmp_path / "d.npz", tmp_path / "run"
     assert main(["collect", "--env", env_id, "--out", str(data), "--transitions", "300", "--backend", "jax"]) == 0
@@ -70,6 +73,7 @@ def test_every_command_works_for_the_other_environments(tmp_path, env_id):
     assert json.loads((tmp_path / "s.json").read_text())["env_id"] == env_id
 
 
+@pytest.mark.slow  # end to end: collect, train, evaluate
 def test_onehot_encoding_is_saved_with_the_model_and_used_by_evaluate(tmp_path):
     data, run = tmp_path / "d.npz", tmp_path / "run"
     assert main(["collect", "--env", "Acrobot-v1", "--out", str(data), "--transitions", "300"]) == 0
@@ -79,6 +83,7 @@ def test_onehot_encoding_is_saved_with_the_model_and_used_by_evaluate(tmp_path):
     assert main(["evaluate", "--checkpoint", str(run), "--data", str(data), "--horizon", "3"]) == 0
 
 
+@pytest.mark.slow  # end to end: two collections and a training
 def test_a_model_refuses_data_from_another_environment(tmp_path, capsys):
     car, car_continuous, run = tmp_path / "car.npz", tmp_path / "carc.npz", tmp_path / "run"
     assert main(["collect", "--env", "MountainCar-v0", "--out", str(car), "--transitions", "300"]) == 0
@@ -90,6 +95,7 @@ def test_a_model_refuses_data_from_another_environment(tmp_path, capsys):
     assert err.startswith("error: ") and "MountainCarContinuous-v0" in err and "\n" not in err
 
 
+@pytest.mark.slow  # a real process (devices are fixed when JAX starts)
 def test_progress_bar_works_on_a_multi_device_host(tmp_path, dataset):
     """Progress comes from the host between compiled chunks, not from a callback inside the program,
     so it works when members are sharded over several devices (a subprocess: devices are fixed at start)."""
@@ -156,6 +162,7 @@ def test_failed_training_leaves_an_existing_output_untouched(tmp_path, dataset):
     assert sorted(os.listdir(out)) == ["metrics.json"]
 
 
+@pytest.mark.slow  # the whole demo
 def test_demo_quick_writes_report_plots_and_metrics(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "--quick", "--out", str(out), "--transitions", "300", "--epochs", "2"]) == 0
@@ -183,6 +190,7 @@ def _key_structure(value):
     return type(value).__name__ if not isinstance(value, (int, float)) else "number"
 
 
+@pytest.mark.slow  # two whole demos (JAX and torch)
 def test_torch_reference_demo_writes_the_same_metrics_schema_from_the_same_data(tmp_path, capsys):
     """Side by side means comparable: same data split, same report steps, same metrics.json keys."""
     from wm_jax.demo import DemoOptions, JaxBackend, run_demo

@@ -25,6 +25,7 @@ def trained(tmp_path_factory, dataset):
     return out
 
 
+@pytest.mark.slow  # end to end (the module's trained run)
 def test_train_flags_reach_the_saved_model_and_the_metrics(trained):
     model = json.loads((trained / "model.json").read_text())
     for switch in ("delta", "normalize", "probabilistic", "reward_head", "termination_head"):
@@ -44,6 +45,7 @@ def test_train_flags_reach_the_saved_model_and_the_metrics(trained):
         assert archive["normalizer.target_std"].shape == (4,) and (archive["normalizer.target_std"] > 0).all()
 
 
+@pytest.mark.slow  # end to end: evaluate in three modes
 def test_evaluate_takes_a_prediction_mode_and_reports_uncertainty(tmp_path, trained, dataset):
     results = {}
     for mode in ("mean", "ts1", "tsinf"):
@@ -57,6 +59,7 @@ def test_evaluate_takes_a_prediction_mode_and_reports_uncertainty(tmp_path, trai
     assert (tmp_path / "plots" / "calibration.png").exists()
 
 
+@pytest.mark.slow  # end to end (the module's trained run)
 def test_predict_writes_every_members_heads_in_environment_units(tmp_path, trained, dataset):
     from wm_jax.data import load_dataset
 
@@ -73,6 +76,7 @@ def test_predict_writes_every_members_heads_in_environment_units(tmp_path, train
         assert error < 0.1 * np.abs(data.next_states).mean(), error
 
 
+@pytest.mark.slow  # end to end: train and predict
 def test_a_plain_model_has_no_uncertainty_block_and_predict_writes_only_the_mean(tmp_path, dataset):
     out = tmp_path / "simple"
     assert main(["train", "--data", dataset, "--out", str(out), "--epochs", "2", "--horizon", "4"]) == 0
@@ -82,6 +86,7 @@ def test_a_plain_model_has_no_uncertainty_block_and_predict_writes_only_the_mean
         assert sorted(pred.files) == ["elites", "mean"]
 
 
+@pytest.mark.slow  # end to end: a whole train command
 def test_train_that_stops_early_exits_zero_and_says_how_many_epochs_ran(tmp_path, dataset):
     """Patience 1 over 300 epochs stops long before the end; the command must finish and report it."""
     out = tmp_path / "stopped"

@@ -10,6 +10,7 @@ TINY = ["--max-transitions", "260", "--initial-transitions", "200", "--eval-epis
         "--candidates", "16", "--iterations", "2", "--epochs", "2", "--members", "2"]
 
 
+@pytest.mark.slow  # a whole mbrl run
 def test_mbrl_writes_the_record_the_learning_curve_and_a_gif(tmp_path):
     out = tmp_path / "run"
     assert main(["mbrl", "--env", "CartPole-v1", "--out", str(out), "--render", *TINY]) == 0
@@ -42,6 +43,7 @@ def test_bad_mbrl_input_is_one_line_error(tmp_path, capsys, argv, message):
     assert err.startswith("error: ") and message in err and "\n" not in err
 
 
+@pytest.mark.slow  # a whole mbrl run
 def test_mbrl_evaluation_can_run_as_one_gymnax_scan(tmp_path):
     out = tmp_path / "jax"
     assert main(["mbrl", "--env", "CartPole-v1", "--out", str(out), "--eval-backend", "jax", *TINY]) == 0
@@ -50,6 +52,7 @@ def test_mbrl_evaluation_can_run_as_one_gymnax_scan(tmp_path):
     assert all(1 <= r <= 500 and r == int(r) for r in record["eval_returns"]), record["eval_returns"]
 
 
+@pytest.mark.slow  # an mbrl run and 16 evaluation episodes
 def test_gymnax_evaluation_scores_like_gymnasium_for_the_same_agent():
     """Both backends run the same agent on CartPole: their mean returns agree roughly (different
     initial states, same dynamics, rewards and cap)."""

@@ -15,6 +15,9 @@ import time
 import numpy as np
 import pytest
 
+# Real processes (two of them joined by jax.distributed): each starts JAX and compiles its own programs.
+pytestmark = pytest.mark.slow
+
 WM_JAX = [sys.executable, "-m", "wm_jax"]
 TRAIN = ["train", "--model", "ensemble", "--members", "5", "--epochs", "3", "--seed", "1"]
 

@@ -42,6 +42,7 @@ def test_dream_returns_count_known_rewards_until_termination():
     assert np.all(np.asarray(penalised) < np.asarray(returns)), "disagreement costs reward"
 
 
+@pytest.mark.slow  # a whole dream run
 def test_dream_command_writes_its_record(tmp_path):
     out = tmp_path / "dream"
     assert main(["dream", "--env", "CartPole-v1", "--out", str(out), "--max-transitions", "300",
@@ -60,6 +61,7 @@ def test_bad_dream_input_is_one_line_error(tmp_path, capsys, argv, message):
     assert err.startswith("error: ") and message in err and "\n" not in err
 
 
+@pytest.mark.slow  # compiles a whole CMA-ES generation
 def test_dream_evolution_compiles_once_across_retrained_models():
     """The model is an argument of the compiled generation: evolving in a second, retrained model of the
     same structure traces nothing again (the reward function runs in Python only while tracing)."""

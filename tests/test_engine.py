@@ -52,6 +52,7 @@ FEATURES = {
 
 
 @pytest.mark.parametrize("feature", sorted(FEATURES))
+@pytest.mark.slow  # two whole runs per option set; tests/test_training.py checks chunks in the inner loop
 def test_k_chunks_give_exactly_one_long_run(cartpole_small, feature):
     switches, options = FEATURES[feature]
     spec = cartpole_spec(3, **switches)
@@ -120,6 +121,7 @@ def test_gaussian_nll_is_mbrl_libs_formula_and_is_minimised_by_the_true_variance
     assert value < min(others)
 
 
+@pytest.mark.slow  # three training programs
 def test_the_objective_and_the_optimizer_are_parameters(cartpole_small):
     spec = cartpole_spec(2)
     params = init_ensemble_params(spec, jax.random.key(0))
@@ -152,6 +154,7 @@ def test_predictions_come_out_in_environment_units_with_the_delta_added_back(car
                                rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow  # two 20-epoch trainings
 def test_delta_and_normalisation_beat_the_raw_recipe_on_cartpole(cartpole_small):
     """The issue's headline effect, on a small budget: the raw recipe fights the states' scales."""
     from wm_jax.evaluation import score
@@ -181,6 +184,7 @@ def test_bootstrap_members_fit_different_data(cartpole_small):
     assert not any(np.array_equal(x[0], x[1]) for x in jax.tree.leaves(boot))
 
 
+@pytest.mark.slow  # trains until it stops
 def test_early_stopping_stops_and_restores_each_members_best_weights(cartpole_small):
     """A learning rate too high to settle makes validation wander; the run stops within patience of
     its last improvement and every member ends at the weights of its best validation epoch."""
@@ -232,6 +236,7 @@ def test_trajectory_sampling_picks_members_per_step_or_per_trajectory():
             assert keeps.all(), "TS-inf keeps each row's member for the whole trajectory"
 
 
+@pytest.mark.slow  # 30 epochs on 4,000 rows
 def test_probabilistic_members_learn_calibrated_noise():
     """A noisy linear system with known noise std 0.1: the Gaussian members' 90% intervals cover
     about 90% of fresh data and the learned variance is close to the truth."""
@@ -257,6 +262,7 @@ def test_probabilistic_members_learn_calibrated_noise():
     assert 0.08 < block["mean_aleatoric_std"] < 0.12
 
 
+@pytest.mark.slow  # 40 epochs
 def test_reward_and_termination_heads_learn_cartpoles(cartpole_small):
     from wm_jax.evaluation.heads import termination_block
 
@@ -313,6 +319,7 @@ def test_calibration_makes_intervals_cover_what_they_claim_even_for_non_gaussian
     assert np.all(uncalibrated[0.5] > 0.55), "the Gaussian scale alone over-covers at 50% for Laplace residuals"
 
 
+@pytest.mark.slow  # two trainings and a save
 def test_calibrate_flag_recalibrates_the_predictive_distribution_and_it_is_saved(cartpole_small, tmp_path):
     from wm_jax.checkpoint import load_checkpoint, save_checkpoint
     from wm_jax.config import ConfigError

@@ -239,6 +239,7 @@ def test_mpc_agent_acts_in_the_action_space_for_a_batch_and_retraining_does_not_
     np.testing.assert_allclose(plan.probs[0], 0.5)
 
 
+@pytest.mark.slow  # compiles two planners
 def test_mpc_on_pendulum_gives_bounded_continuous_actions():
     from wm_jax.config import ModelConfig, PlannerConfig
     from wm_jax.models import ensemble_of, init_ensemble_params, spec_for_env

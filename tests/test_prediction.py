@@ -59,6 +59,7 @@ def _coverage(lower, upper, targets):
     return ((lower <= targets) & (targets <= upper)).mean(axis=0)
 
 
+@pytest.mark.slow  # end to end: train, predict, evaluate
 def test_predict_levels_write_the_calibrated_bounds_whose_coverage_evaluate_reports(tmp_path):
     """`wm-jax predict --levels` and `wm-jax evaluate` on the same data: the written bounds cover exactly
     what evaluate reports, and they are not the plain Gaussian's bounds, which cover something else."""

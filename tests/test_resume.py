@@ -54,6 +54,7 @@ def engine_run(cartpole_small, **options):
     return train_timed(program, jax.random.key(3), data, normalizer=normalizer, **options)
 
 
+@pytest.mark.slow  # four engine runs with checkpoints
 def test_a_resumed_run_equals_the_uninterrupted_run_bit_for_bit(cartpole_small, tmp_path):
     """Every option that carries state (normaliser, bootstrap, per-member orders, early-stopping carry) on."""
     whole = engine_run(cartpole_small)
@@ -77,6 +78,7 @@ def test_a_resumed_run_equals_the_uninterrupted_run_bit_for_bit(cartpole_small, 
         engine_run(cartpole_small, checkpoints=RunCheckpoints(directory, every=2, keep=5, description={"run": "other"}))
 
 
+@pytest.mark.slow  # three engine runs
 def test_a_non_finite_loss_stops_with_the_epoch_and_member_and_keeps_the_last_finite_checkpoint(cartpole_small, tmp_path):
     spec = spec_for_env("CartPole-v1", ModelConfig(kind="ensemble", members=2))
     config = TrainConfig(epochs=8, batch_size=64)

@@ -11,6 +11,9 @@ import sys
 
 import pytest
 
+# Every test starts a Python process with its own device count and compiles sharded programs.
+pytestmark = pytest.mark.slow
+
 SCRIPT = """
 from wm_jax.devices import use_all_cpu_cores
 assert use_all_cpu_cores(8)

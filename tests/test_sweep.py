@@ -24,6 +24,7 @@ def split(cartpole_small):
     return split_by_episode(cartpole_small, 0.25, seed=0)
 
 
+@pytest.mark.slow  # a sweep program and four fit programs
 def test_every_configuration_trains_exactly_as_fit_trains_it_alone(split):
     spec = spec_for_data("CartPole-v1", split.train, ModelConfig(kind="ensemble", members=2))
     config = TrainConfig(epochs=3)
@@ -42,6 +43,7 @@ def test_every_configuration_trains_exactly_as_fit_trains_it_alone(split):
         np.testing.assert_allclose(score(result.ensemble(index), split.held_out).mse, result.held_out_mse[index], rtol=1e-4)
 
 
+@pytest.mark.slow  # a sweep program and two fit programs
 def test_configurations_sharing_a_seed_keep_every_random_draw_of_their_own_run(split):
     # Dropout, per-member shuffles and bootstrap all derive from the seed, which the pairs of a seed share.
     spec = spec_for_data("CartPole-v1", split.train, ModelConfig(kind="ensemble", members=2, dropout_rate=0.2,
@@ -86,6 +88,7 @@ def test_a_diverged_run_is_never_chosen_and_counts_against_its_hyperparameters()
     assert result.diverged.tolist() == [False, True, False, False]
 
 
+@pytest.mark.slow  # a sweep program and a fit program
 def test_a_diverging_configuration_leaves_the_others_untouched(split):
     spec = spec_for_data("CartPole-v1", split.train, ModelConfig())
     grid = SweepGrid((1e-3, 1e9))
@@ -106,6 +109,7 @@ def test_the_grid_refuses_what_cannot_be_swept(split):
         run_sweep(spec, TrainConfig(early_stopping_patience=3), split.train, SweepGrid((1e-3,)), validation=split.held_out)
 
 
+@pytest.mark.slow  # end to end: collect, sweep, evaluate
 def test_wm_jax_sweep_writes_a_table_a_plot_and_a_model_evaluate_reads(tmp_path, capsys):
     data, held_out = str(tmp_path / "train.npz"), str(tmp_path / "held_out.npz")
     assert main(["collect", "--out", data, "--transitions", "500", "--seed", "3"]) == 0
@@ -134,6 +138,7 @@ def test_wm_jax_sweep_writes_a_table_a_plot_and_a_model_evaluate_reads(tmp_path,
     assert np.mean(evaluated["per_dim_mse"]) == pytest.approx(best["held_out_mse"], rel=1e-4)
 
 
+@pytest.mark.slow  # end to end: collect and sweep
 def test_a_sweep_where_every_configuration_diverges_writes_its_table_and_chooses_none(tmp_path, capsys):
     data = str(tmp_path / "train.npz")
     assert main(["collect", "--out", data, "--transitions", "300", "--seed", "3"]) == 0

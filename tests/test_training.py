@@ -31,7 +31,9 @@ def test_training_loss_really_falls(cartpole_small):
     assert curve[-1] < 0.2 * curve[0], f"loss went {curve[0]:.4f} -> {curve[-1]:.4f}"
 
 
-@pytest.mark.parametrize("kind", ["simple", "regularized", "ensemble"])
+# The inner loop checks one kind; the full run all three (each compiles its own program).
+@pytest.mark.parametrize("kind", ["simple", pytest.param("regularized", marks=pytest.mark.slow),
+                                  pytest.param("ensemble", marks=pytest.mark.slow)])
 def test_same_seed_same_result_different_seed_different_result(cartpole_small, kind):
     config = tutorial_train_config(kind, epochs=2)
     a, b, c = (fit(_spec(kind), config, cartpole_small, seed=s) for s in (0, 0, 1))
@@ -92,6 +94,7 @@ def test_supplied_minibatch_order_is_honoured(cartpole_small):
     assert not np.array_equal(same_a.loss_curve, other.loss_curve)
 
 
+@pytest.mark.slow  # two training programs
 def test_per_member_shuffling_gives_members_different_orders(cartpole_small):
     """With one shared order, members started from identical params stay identical; per-member orders split them."""
     data = as_batch(*cartpole_small[:3])
@@ -120,7 +123,8 @@ def test_batch_larger_than_dataset_uses_the_whole_dataset_as_one_batch(cartpole_
     assert fitted.loss_curve.shape == (2, 1) and np.isfinite(fitted.loss_curve).all()
 
 
-@pytest.mark.parametrize("kind, shuffle", [("regularized", "shared"), ("ensemble", "per_member")])
+@pytest.mark.parametrize("kind, shuffle", [("regularized", "shared"),
+                                           pytest.param("ensemble", "per_member", marks=pytest.mark.slow)])
 def test_chunks_of_epochs_reproduce_one_long_run_exactly(cartpole_small, kind, shuffle):
     """Every key derives from (run key, epoch, minibatch), so 3 chunks of 2 epochs = one run of 6,
     bit for bit, dropout and per-member shuffling included; on_epoch sees every epoch once, in order."""
@@ -137,6 +141,7 @@ def test_chunks_of_epochs_reproduce_one_long_run_exactly(cartpole_small, kind, s
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.slow  # two training programs
 def test_the_engine_draws_the_documented_epoch_orders(cartpole_small):
     """Feeding `epoch_permutations(run_key, ...)` explicitly gives the run the engine draws by itself,
     so another implementation can be fed the engine's exact minibatch order."""
@@ -166,6 +171,7 @@ def test_progress_chunks_divide_the_epochs():
         assert epochs % progress_chunk_epochs(epochs) == 0
 
 
+@pytest.mark.slow  # two trainings
 def test_onehot_and_index_encodings_train_from_raw_actions(cartpole_small):
     from wm_jax.models import spec_for_env
 
@@ -176,8 +182,8 @@ def test_onehot_and_index_encodings_train_from_raw_actions(cartpole_small):
         assert fitted.loss_curve[-1, 0] < fitted.loss_curve[0, 0]
 
 
-@pytest.mark.parametrize("options", [dict(kind="simple"), dict(kind="ensemble", members=3, probabilistic=True,
-                                                                   reward_head=True, termination_head=True)])
+@pytest.mark.parametrize("options", [dict(kind="simple"), pytest.param(dict(kind="ensemble", members=3, probabilistic=True,
+                                                                   reward_head=True, termination_head=True), marks=pytest.mark.slow)])
 def test_the_start_program_compiled_for_speed_draws_the_same_initial_weights_as_a_default_compile(options):
     from wm_jax.config import ModelConfig
     from wm_jax.training.loop import compile_start
