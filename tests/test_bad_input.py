@@ -74,7 +74,7 @@ def test_bad_input_gets_one_line_error_exit_2_and_damages_nothing(row, world, tm
 def test_command_lines_tyro_rejects_are_one_line_errors(capsys):
     """tyro's own report is a multi-line box; main() turns each kind of parse failure into one line."""
     for argv, expect in ((["train", "--model", "foo"], "--model: invalid choice 'foo'; choose from simple"),
-                         (["train", "--lr", "abc"], "--lr: could not convert string to float: 'abc'"),
+                         (["train", "--learning-rate", "abc"], "--learning-rate: could not convert string to float: 'abc'"),
                          (["collect", "--backend", "x", "--out", "o.npz"], "--backend: invalid choice 'x'"),
                          (["train", "--epochs"], "--epochs: expects a value"),
                          (["collect"], "missing --out")):
@@ -309,7 +309,7 @@ def test_fuzz_train_numeric_flags_exit_0_or_one_error_line(world, tmp_path, caps
         out = tmp_path / f"run{next(counter)}"
         ensemble = [] if members is None else ["--model", "ensemble", "--members", str(members)]
         argv = ["train", "--data", world.cartpole, "--out", str(out), "--epochs", str(epochs), "--batch-size",
-                str(batch), "--lr", repr(lr), "--seed", str(seed), "--horizon", "5", *ensemble]
+                str(batch), "--learning-rate", repr(lr), "--seed", str(seed), "--horizon", "5", *ensemble]
         code, err = run_cli(argv, capsys)
         if code == 0:
             assert (out / "params.npz").exists() and "Traceback" not in err

@@ -20,7 +20,7 @@ def trained(tmp_path_factory, dataset):
     out = tmp_path_factory.mktemp("run") / "pets"
     code = main(["train", "--data", dataset, "--out", str(out), "--model", "ensemble", "--members", "4",
                  "--epochs", "6", "--horizon", "8", "--delta", "--normalize", "--probabilistic", "--reward-head",
-                 "--termination-head", "--bootstrap", "--early-stopping", "3", "--elites", "3", "--plots"])
+                 "--termination-head", "--bootstrap", "--early-stopping-patience", "3", "--elites", "3", "--plots"])
     assert code == 0
     return out
 
@@ -91,7 +91,7 @@ def test_train_that_stops_early_exits_zero_and_says_how_many_epochs_ran(tmp_path
     """Patience 1 over 300 epochs stops long before the end; the command must finish and report it."""
     out = tmp_path / "stopped"
     assert main(["train", "--data", dataset, "--out", str(out), "--model", "ensemble", "--members", "2",
-                 "--epochs", "300", "--early-stopping", "1", "--horizon", "5"]) == 0
+                 "--epochs", "300", "--early-stopping-patience", "1", "--horizon", "5"]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     ran = metrics["epochs_trained"]
     assert ran == metrics["training"]["epochs_trained"] < 300, "early stopping must have ended the run"

@@ -6,8 +6,8 @@ import pytest
 
 from wm_jax.cli import main
 
-TINY = ["--max-transitions", "260", "--initial-transitions", "200", "--eval-episodes", "2", "--horizon", "5",
-        "--candidates", "16", "--iterations", "2", "--epochs", "2", "--members", "2"]
+TINY = ["--max-transitions", "260", "--initial-transitions", "200", "--eval-episodes", "2", "--planner.horizon", "5",
+        "--planner.candidates", "16", "--planner.iterations", "2", "--epochs", "2", "--members", "2"]
 
 
 @pytest.mark.slow  # a whole mbrl run
@@ -30,8 +30,8 @@ def test_mbrl_writes_the_record_the_learning_curve_and_a_gif(tmp_path):
         (["--env", "Nope-v0"], "supported"),
         (["--max-transitions", "1"], "max transitions must be in [2, "),
         (["--max-transitions", "100", "--initial-transitions", "100"], "initial transitions must be in [1, 100)"),
-        (["--horizon", "0"], "planner horizon must be >= 1"),
-        (["--candidates", "5"], "keeps no elite"),
+        (["--planner.horizon", "0"], "planner horizon must be >= 1"),
+        (["--planner.candidates", "5"], "keeps no elite"),
         (["--out", "{tmp}/file"], "not a directory"),
     ],
 )

@@ -212,8 +212,8 @@ def test_mbrl_resumes_from_its_buffer_model_and_iteration_count(tmp_path, capsys
     from wm_jax.cli import main
 
     whole, cut = tmp_path / "whole", tmp_path / "cut"
-    flags = ["--env", "CartPole-v1", "--max-transitions", "500", "--epochs", "3", "--horizon", "8",
-             "--candidates", "50", "--eval-episodes", "2", "--devices", "1", "--checkpoint-every", "1", "--keep", "9"]
+    flags = ["--env", "CartPole-v1", "--max-transitions", "500", "--epochs", "3", "--planner.horizon", "8",
+             "--planner.candidates", "50", "--eval-episodes", "2", "--devices", "1", "--checkpoint-every", "1", "--keep", "9"]
     assert main(["mbrl", *flags, "--out", str(whole)]) == 0
     steps = sorted(int(name) for name in os.listdir(whole / "checkpoints") if name.isdigit())
     assert len(steps) >= 3, steps

@@ -115,7 +115,7 @@ def test_wm_jax_sweep_writes_a_table_a_plot_and_a_model_evaluate_reads(tmp_path,
     assert main(["collect", "--out", data, "--transitions", "500", "--seed", "3"]) == 0
     assert main(["collect", "--out", held_out, "--transitions", "200", "--seed", "4"]) == 0
     out = tmp_path / "sweep"
-    assert main(["sweep", "--data", data, "--eval-data", held_out, "--lr", "1e-3,1e-2", "--weight-decay", "0,1e-4",
+    assert main(["sweep", "--data", data, "--eval-data", held_out, "--learning-rates", "1e-3", "1e-2", "--weight-decays", "0", "1e-4",
                  "--seeds", "2", "--model", "ensemble", "--members", "2", "--epochs", "2", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "chosen on validation" in printed
@@ -143,7 +143,7 @@ def test_a_sweep_where_every_configuration_diverges_writes_its_table_and_chooses
     data = str(tmp_path / "train.npz")
     assert main(["collect", "--out", data, "--transitions", "300", "--seed", "3"]) == 0
     out = tmp_path / "sweep"
-    code = main(["sweep", "--data", data, "--lr", "1e9,1e10", "--epochs", "2", "--out", str(out)])
+    code = main(["sweep", "--data", data, "--learning-rates", "1e9", "1e10", "--epochs", "2", "--out", str(out)])
     err = capsys.readouterr().err
     assert code == 2 and "every configuration diverged" in err and "Traceback" not in err
     record = json.loads((out / "sweep.json").read_text())

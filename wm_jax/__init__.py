@@ -1,25 +1,98 @@
 """wm_jax: world models (learned environment dynamics) in JAX / Flax NNX.
 
 Layout, low to high (nothing low imports anything high):
+    errors       the one user-error type and exit codes; interrupts: Ctrl-C at chunk boundaries
     transitions  the one transitions type (s, a, s', r, terminated, truncated, episode, step)
-    envs/        supported environments: spaces, labels, action encodings; gymnasium and gymnax collectors
+    config       typed configuration, each setting declared once; defaults are the tutorial's recipe
+    envs/        one module per environment (spaces, labels, caps, reward, termination, gymnax
+                 adapter, recommended settings) and a registry; gymnasium and gymnax collectors
     data/        the versioned .npz format, validation, version-1 files, collection, splits by episode
-    config       typed configuration; defaults are the tutorial's recipe
-    models       the Flax NNX world model with PyTorch-default init; stacked ensembles
+    models/      the Flax NNX world model; Ensemble (a pytree); predict, intervals, the imagination core
     training/    the engine: compiled chunks of epochs (lax.scan epochs/minibatches, vmap members),
-                 the device mesh, and orbax checkpoints of runs in progress (resume)
-    evaluation/  one-step scores, identity and linear baselines, open-loop rollouts
-    atomic       the one atomic-write helper
-    devices      CPU device count, --devices / jax.distributed options
-    checkpoint   the plain export: params.npz (with its description) + model.json + baselines.json
+                 the device mesh, orbax checkpoints of runs in progress (resume), sweeps
+    evaluation/  one-step scores, identity and linear baselines, open-loop rollouts, uncertainty
     planning/    planners (CEM, MPPI, random shooting), MPC, the model-based RL loop, dream training
+    atomic       the one atomic-write helper; devices: CPU device count, --devices, jax.distributed
+    checkpoint   the plain export: params.npz (with its description) + model.json + baselines.json
     bridge       lossless PyTorch state_dict <-> Flax parameter conversion
-    report       metrics.json schema, text tables, plots (no JAX)
+    report       every metrics.json, table and plot, from typed results (no JAX)
+    experiments/ each command's work as a library function of typed run configs
     demo         the tutorial's demo for any backend
-    cli          the `wm-jax` command
+    cli          the `wm-jax` command: a table of subcommands over experiments/
 
 The package import is kept light (no JAX import here) so framework-free modules such as
-`wm_jax.data` and `wm_jax.report` can be used by the PyTorch reference without loading JAX.
+`wm_jax.data` and `wm_jax.report` can be used by the PyTorch reference without loading JAX. The
+flat API below is loaded on first use of each name:
+
+    import wm_jax as wm
+
+    data = wm.collect("CartPole-v1", transitions=5_000)                # a Dataset (.transitions, .info)
+    split = wm.split_by_episode(data.transitions, 0.2, seed=0)         # whole episodes held out
+    spec = wm.spec_for_env("CartPole-v1", wm.ModelConfig(kind="ensemble", probabilistic=True))
+    fitted = wm.fit(spec, wm.TrainConfig(epochs=20), split.train, seed=0)
+    mean = wm.predict(fitted.ensemble, split.held_out.states, split.held_out.actions).mean
+    report = wm.evaluate(fitted.ensemble, split.held_out, horizon=20)
 """
 
+import importlib
+
 __version__ = "0.1.0"
+
+# name -> (module, attribute): the public verbs and types, imported when first used.
+_EXPORTS = {
+    # data
+    "Transitions": ("wm_jax.transitions", "Transitions"),
+    "Dataset": ("wm_jax.data", "Dataset"),
+    "collect": ("wm_jax.data", "collect_dataset"),
+    "load_dataset": ("wm_jax.data", "load_dataset"),
+    "save_dataset": ("wm_jax.data", "save_dataset"),
+    "split_by_episode": ("wm_jax.data", "split_by_episode"),
+    # configuration
+    "ModelConfig": ("wm_jax.config", "ModelConfig"),
+    "TrainConfig": ("wm_jax.config", "TrainConfig"),
+    "PlannerConfig": ("wm_jax.config", "PlannerConfig"),
+    "MBRLConfig": ("wm_jax.config", "MBRLConfig"),
+    "DreamConfig": ("wm_jax.config", "DreamConfig"),
+    # environments
+    "EnvSpec": ("wm_jax.envs", "EnvSpec"),
+    "env_spec": ("wm_jax.envs", "env_spec"),
+    "recommended_mbrl_config": ("wm_jax.envs", "recommended_mbrl_config"),
+    # models
+    "ModelSpec": ("wm_jax.models", "ModelSpec"),
+    "Ensemble": ("wm_jax.models", "Ensemble"),
+    "spec_for_env": ("wm_jax.models", "spec_for_env"),
+    "spec_for_data": ("wm_jax.models", "spec_for_data"),
+    "predict": ("wm_jax.models.prediction", "predict"),
+    "predictive_interval": ("wm_jax.models.prediction", "predictive_interval"),
+    "imagine": ("wm_jax.models.imagination", "imagine"),
+    "save_model": ("wm_jax.checkpoint", "save_checkpoint"),
+    "load_model": ("wm_jax.checkpoint", "load_checkpoint"),
+    # training and evaluation
+    "fit": ("wm_jax.training", "fit"),
+    "evaluate": ("wm_jax.experiments.evaluate", "evaluate_model"),
+    "fit_linear": ("wm_jax.evaluation.baselines", "fit_linear"),
+    # whole runs, as the commands do them
+    "TrainRun": ("wm_jax.experiments.train", "TrainRun"),
+    "train_and_evaluate": ("wm_jax.experiments.train", "train_and_evaluate"),
+    "SweepRun": ("wm_jax.experiments.sweep", "SweepRun"),
+    "sweep_and_choose": ("wm_jax.experiments.sweep", "sweep_and_choose"),
+    "MbrlRun": ("wm_jax.experiments.agents", "MbrlRun"),
+    "model_based_rl": ("wm_jax.experiments.agents", "model_based_rl"),
+    "DreamRun": ("wm_jax.experiments.agents", "DreamRun"),
+    "dream": ("wm_jax.experiments.agents", "dream"),
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'wm_jax' has no attribute {name!r}")
+    module, attribute = _EXPORTS[name]
+    value = getattr(importlib.import_module(module), attribute)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

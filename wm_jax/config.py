@@ -94,6 +94,16 @@ class ModelConfig:
     termination_head: bool = False
     """also predict termination (a logit, binary cross-entropy)"""
 
+    @classmethod
+    def with_presets_open(cls) -> ModelConfig:
+        """The default config with `dropout_rate` and `members` still None, for a run configuration's
+        default: a command line that sets only `--model regularized` then gets the regularized preset
+        (a resolved default would pin dropout 0). Run configurations resolve it in their __post_init__."""
+        config = object.__new__(cls)
+        for field in dataclasses.fields(cls):
+            object.__setattr__(config, field.name, field.default)
+        return config
+
     def __post_init__(self):
         if self.kind not in ("simple", "regularized", "ensemble"):
             raise ConfigError(f"unknown model kind {self.kind!r}: use simple, regularized or ensemble")
@@ -102,8 +112,8 @@ class ModelConfig:
         if self.members is None:
             object.__setattr__(self, "members", TUTORIAL_MEMBERS.get(self.kind, 1))
         if self.kind != "ensemble" and self.members != 1:
-            raise ConfigError(f"members applies only to an ensemble (model ensemble), got {self.members} for "
-                              f"{self.kind}")
+            raise ConfigError(f"members applies only to an ensemble (--model ensemble), got {self.members} members "
+                              f"for a {self.kind} model")
         if not 1 <= self.members <= MAX_MEMBERS:
             raise ConfigError(f"members must be in [1, {MAX_MEMBERS}], got {self.members}")
         _check_hidden_sizes(self.hidden_sizes)

@@ -40,7 +40,7 @@ class DemoOptions(DeviceOptions):
     """random-policy transitions to collect (the seed README says 5,000-10,000)"""
     epochs: int = 100
     batch_size: int = 32
-    lr: float = 1e-3
+    learning_rate: float = 1e-3
     members: int = 5
     eval_fraction: float = 0.2
     """share of transitions held out for evaluation, as whole episodes"""
@@ -64,7 +64,7 @@ class DemoOptions(DeviceOptions):
         check_encoding(info, opts.action_encoding)
         for kind in ("simple", "regularized", "ensemble"):
             tutorial_model_config(kind, opts.members)
-            tutorial_train_config(kind, epochs=opts.epochs, batch_size=opts.batch_size, learning_rate=opts.lr)
+            tutorial_train_config(kind, epochs=opts.epochs, batch_size=opts.batch_size, learning_rate=opts.learning_rate)
         if opts.transitions < 10:
             raise ConfigError(f"transitions must be >= 10 for a train/held-out split, got {opts.transitions}")
         if not 0.0 < opts.eval_fraction < 1.0:
@@ -217,7 +217,7 @@ def run_demo(backend: DemoBackend, options: DemoOptions) -> dict:
     trained: dict[str, TrainedModel] = {}
     for step, kind in enumerate(("simple", "regularized", "ensemble"), start=3):
         model_cfg = tutorial_model_config(kind, opts.members)
-        train_cfg = tutorial_train_config(kind, epochs=opts.epochs, batch_size=opts.batch_size, learning_rate=opts.lr)
+        train_cfg = tutorial_train_config(kind, epochs=opts.epochs, batch_size=opts.batch_size, learning_rate=opts.learning_rate)
         print(f"{step}. Training {MODEL_TITLES[kind].format(members=opts.members)}...")
         model = backend.train(model_cfg, train_cfg, train, opts.seed, _epoch_logger(opts.epochs), opts.env,
                               opts.action_encoding)
@@ -323,7 +323,7 @@ def run_demo(backend: DemoBackend, options: DemoOptions) -> dict:
             kind: {
                 **report.model_metrics(
                     model=kind, members=model.loss_curve.shape[1], epochs=opts.epochs, batch_size=opts.batch_size,
-                    learning_rate=opts.lr, weight_decay=tutorial_train_config(kind).weight_decay,
+                    learning_rate=opts.learning_rate, weight_decay=tutorial_train_config(kind).weight_decay,
                     dropout_rate=tutorial_model_config(kind).dropout_rate, params=model.params,
                     loss_curve=model.loss_curve, train_scores=scores[kind][0], eval_scores=scores[kind][1],
                     train_seconds=model.train_seconds, compile_seconds=model.compile_seconds, seed=opts.seed,
@@ -352,3 +352,8 @@ def demo_main(
 
     options = tyro.cli(DemoOptions, args=argv, default=defaults, prog=prog)
     return exit_code_of(lambda: run_demo(backend, options))
+
+
+def jax_demo(options: DemoOptions) -> dict:
+    """`wm-jax demo`: the demo computed with this library (`wm_torch_ref` runs it with PyTorch)."""
+    return run_demo(JaxBackend(options.devices), options)

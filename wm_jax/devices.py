@@ -21,13 +21,20 @@ def user_chose_cpu_devices() -> bool:
     return any(os.environ.get(name) for name in USER_SETTINGS) or USER_XLA_FLAG in os.environ.get("XLA_FLAGS", "")
 
 
+def jax_backends_started() -> bool:
+    """Whether JAX has created its backends, after which its device count is fixed. No public API
+    tells, so this is the one place that asks JAX's private `xla_bridge`; a test fails if it moves."""
+    from jax._src import xla_bridge
+
+    return xla_bridge.backends_are_initialized()
+
+
 def use_all_cpu_cores(count: int | None = None) -> bool:
     """Ask JAX for `count` (default: every core) CPU devices; False if JAX had already started or
     the user's environment set the count (an explicit `count` still wins over the environment)."""
     import jax
-    from jax._src import xla_bridge  # no public API tells whether backends exist yet
 
-    if xla_bridge.backends_are_initialized() or (count is None and user_chose_cpu_devices()):
+    if jax_backends_started() or (count is None and user_chose_cpu_devices()):
         return False
     jax.config.update("jax_num_cpu_devices", count or os.cpu_count() or 1)
     return True
@@ -86,7 +93,12 @@ def start_distributed(options: DistributedOptions) -> bool:
         jax.distributed.initialize(options.coordinator, options.num_processes, options.process_id,
                                    cluster_detection_method="deactivate")
     else:
-        jax.distributed.initialize()
+        try:
+            jax.distributed.initialize()
+        except ValueError as error:  # no launcher's settings in the environment to detect
+            raise UserError(f"--cluster found no cluster launcher's settings (SLURM, Open MPI, Kubernetes) here "
+                            f"({error}); outside one, give --coordinator HOST:PORT, --num-processes and "
+                            "--process-id") from None
     return True
 
 

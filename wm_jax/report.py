@@ -64,6 +64,158 @@ def model_metrics(
     return metrics
 
 
+def train_metrics(run, fitted, split_record: dict, scores, params: int) -> dict:
+    """metrics.json of `wm-jax train`: `run` a TrainRun, `fitted` a FittedModel with `params` scalars, `scores`
+    its TrainScores."""
+    model, model_cfg = fitted.ensemble, run.model
+    train_cfg = run.training.for_model(model_cfg)
+    metrics = model_metrics(
+        model=model_cfg.kind, members=model_cfg.members, epochs=train_cfg.epochs, batch_size=train_cfg.batch_size,
+        learning_rate=train_cfg.learning_rate, weight_decay=train_cfg.weight_decay,
+        dropout_rate=model_cfg.dropout_rate, params=params,
+        loss_curve=fitted.loss_curve, train_scores=scores.train, eval_scores=scores.held_out,
+        train_seconds=fitted.train_seconds, compile_seconds=fitted.compile_seconds, seed=run.seed, backend="jax",
+    )
+    metrics.update(
+        env_id=model.spec.env_id, action_encoding=model.spec.action_encoding, data=run.data, split=split_record,
+        hidden_sizes=list(model_cfg.hidden_sizes), train=scores.train_block, held_out=scores.held_out_block,
+        model_options={name: getattr(model_cfg, name) for name in ("delta", "normalize", "probabilistic",
+                                                                   "reward_head", "termination_head")},
+        training={"bootstrap": train_cfg.bootstrap, "early_stopping_patience": train_cfg.early_stopping_patience,
+                  "calibrated": train_cfg.calibrate, "variance_log_scale": np.asarray(
+                      model.calibration.log_scale).tolist(),
+                  "epochs_trained": fitted.epochs_trained, "elites": np.asarray(model.elites).tolist(),
+                  "validation_scores": None if fitted.validation_scores is None
+                  else np.asarray(fitted.validation_scores).tolist()},
+    )
+    return metrics
+
+
+def train_summary(metrics: dict, out: str) -> str:
+    """The line `wm-jax train` prints."""
+    baselines, uncertainty = metrics["held_out"]["baselines"], metrics["held_out"].get("uncertainty")
+    spread = "" if uncertainty is None else (f"held-out NLL {uncertainty['nll']:.3g}, 90% interval coverage "
+                                              f"{uncertainty['coverage']['90%']['mean']:.1%}; ")
+    return (f"{metrics['model']} model ({metrics['params']} params) on {metrics['env_id'] or 'data'}: held-out "
+            f"one-step MSE {metrics['eval_mse']:.3e} (identity {baselines['identity']['one_step_mse']:.3e}, linear "
+            f"{baselines['linear']['one_step_mse']:.3e}), train {metrics['train_mse']:.3e}; {spread}"
+            f"{metrics['epochs_trained']} epochs in {metrics['train_seconds']:.2f} s + "
+            f"{metrics['compile_seconds']:.2f} s compiling; wrote {out}")
+
+
+def write_sweep(run, outcome, env_id: str | None) -> None:
+    """DIR/sweep.csv, sweep.json and sweep.png of `wm-jax sweep` (`run` a SweepRun, `outcome` its SweepOutcome)."""
+    import os
+
+    result, grid = outcome.result, outcome.grid
+    rows, best = result.rows(), result.best
+    columns = list(rows[0])
+    csv = "\n".join([",".join(columns)] + [",".join("" if row[c] is None else str(row[c]) for c in columns)
+                                           for row in rows]) + "\n"
+    atomic_write(os.path.join(run.out, "sweep.csv"), lambda handle: handle.write(csv.encode()))
+    write_json(os.path.join(run.out, "sweep.json"), {
+        "env_id": env_id, "data": run.data, "split": outcome.split_record, "model": run.model.kind,
+        "members": run.model.members, "hidden_sizes": list(run.model.hidden_sizes), "epochs": run.training.epochs,
+        "batch_size": run.training.batch_size,
+        "grid": {"learning_rates": list(grid.learning_rates), "weight_decays": list(grid.weight_decays),
+                 "seeds": list(grid.seeds)},
+        "chosen_by": "lowest mean validation MSE over seeds, then the seed with the lowest validation MSE",
+        "best": None if best is None else rows[best], "configurations": rows, "summary": result.summary(),
+        "compile_seconds": result.compile_seconds, "train_seconds": result.train_seconds,
+        "loss_curves": np.asarray(result.loss_curves).mean(axis=2).tolist(),
+    })
+    plot_sweep(rows, "held_out_mse", os.path.join(run.out, "sweep.png"),
+               f"{len(grid)} configurations on {env_id or 'data'}: held-out MSE")
+
+
+def _mean_std(stats: dict) -> str:
+    return "diverged" if stats["mean"] is None else f"{stats['mean']:.3e} ± {stats['std']:.1e}"
+
+
+def sweep_summary(run, outcome) -> str:
+    """The table and the choice `wm-jax sweep` prints."""
+    result = outcome.result
+    rows, best = result.rows(), result.best
+    chosen = result.configurations[best]
+    table = [[f"{item['learning_rate']:g}", f"{item['weight_decay']:g}", _mean_std(item["validation_mse"]),
+              _mean_std(item["held_out_mse"]), f"{item['diverged']}/{item['seeds']}"] for item in result.summary()]
+    return "\n".join([
+        format_table(["lr", "weight decay", "validation MSE", "held-out MSE", "diverged"], table),
+        f"chosen on validation: lr {chosen.learning_rate:g}, weight decay {chosen.weight_decay:g}, seed "
+        f"{chosen.seed}: validation MSE {rows[best]['validation_mse']:.3e}, held-out MSE "
+        f"{rows[best]['held_out_mse']:.3e}; {len(outcome.grid)} configurations in {result.train_seconds:.2f} s + "
+        f"{result.compile_seconds:.2f} s compiling; wrote {run.out}"])
+
+
+def evaluation_json(run, evaluation) -> dict:
+    """`wm-jax evaluate --json`: `run` an EvaluateRun, `evaluation` its Evaluation."""
+    spec, model = evaluation.model.spec, evaluation.model
+    return {"model": spec.config.kind, "members": spec.config.members, "env_id": spec.env_id,
+            "elites": np.asarray(model.elites).tolist(), "mode": run.mode, "sample": run.sample, "data": run.data,
+            "per_dim_mse": evaluation.scores.per_dim_mse, **evaluation.block}
+
+
+def _rollout_table(run, evaluation) -> str:
+    from .evaluation.summary import TABLE_HORIZONS, at_horizon
+
+    block, config = evaluation.block, evaluation.model.spec.config
+    horizons = [h for h in TABLE_HORIZONS if h <= run.horizon]
+    elites = len(evaluation.model.elites)
+    rows = [["model" + (f" ({run.mode} of {elites})" if config.members > 1 else ""),
+             *(at_horizon(block["rollout"]["mse"], h) for h in horizons)]]
+    if config.members > 1:
+        rows += [[f"  member {i + 1}", *(at_horizon(m, h) for h in horizons)]
+                 for i, m in enumerate(block["rollout"]["member_mse"])]
+    rows += [[f"baseline: {name}", *(at_horizon(b["rollout_mse"], h) for h in horizons)]
+             for name, b in block["baselines"].items()]
+    return format_table(["MSE at horizon", *map(str, horizons)], rows)
+
+
+def evaluation_summary(run, evaluation) -> str:
+    """What `wm-jax evaluate` prints: the rollout table, then uncertainty and the heads."""
+    spec, block = evaluation.model.spec, evaluation.block
+    lines = [f"{spec.config.kind} model for {spec.env_id or 'unknown env'}, {block['transitions']} transitions in "
+             f"{block['episodes']} episodes; rollouts: {run.mode}{' sampled' if run.sample else ''}",
+             _rollout_table(run, evaluation)]
+    if evaluation.linear is None:
+        lines.append("   (no linear baseline: the checkpoint has no baselines.json)")
+    uncertainty = block.get("uncertainty")
+    if uncertainty is None:
+        lines.append("no predictive spread (one deterministic member): no NLL or calibration")
+    else:
+        coverage, epistemic = uncertainty["coverage"], uncertainty["epistemic_std"]
+        lines.append(f"NLL {uncertainty['nll']:.4g}; interval coverage 50%: {coverage['50%']['mean']:.1%}, "
+                     f"90%: {coverage['90%']['mean']:.1%}; epistemic std {epistemic['in_distribution']:.3g} in "
+                     f"distribution, {epistemic['out_of_distribution']:.3g} out of distribution")
+    if "reward" in block:
+        lines.append(f"reward MSE {block['reward']['mse']:.4g}")
+    if "termination" in block:
+        auroc = block["termination"]["auroc"]
+        lines.append(f"termination accuracy {block['termination']['accuracy']:.1%}, AUROC "
+                     f"{'n/a (one class)' if auroc is None else f'{auroc:.3f}'}")
+    return "\n".join(lines)
+
+
+def write_mbrl(run, result, frames) -> None:
+    """DIR/mbrl.json, learning_curve.png and (with frames) episode.gif of `wm-jax mbrl`."""
+    import dataclasses
+    import os
+
+    summary = {
+        "env_id": run.env, "seed": run.seed, "iterations": result.iterations,
+        "eval_returns": result.eval_returns, "eval_return_mean": result.eval_return_mean,
+        "eval_return_std": float(np.std(result.eval_returns)),
+        "real_transitions_used": result.real_transitions_used, "seconds": result.seconds,
+        "config": dataclasses.asdict(run.config),
+    }
+    write_json(os.path.join(run.out, "mbrl.json"), summary)
+    plot_learning_curve([r["real_transitions"] for r in result.iterations],
+                        [r["train_return"] for r in result.iterations], result.eval_returns,
+                        os.path.join(run.out, "learning_curve.png"), f"MPC on {run.env} (seed {run.seed})")
+    if frames:
+        save_gif(frames, os.path.join(run.out, "episode.gif"))
+
+
 def write_json(path: str, payload: dict) -> None:
     """Write JSON atomically (never a half-written file at `path`)."""
     atomic_write(path, lambda handle: handle.write(json.dumps(payload, indent=2).encode()))

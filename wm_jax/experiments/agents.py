@@ -1,0 +1,166 @@
+"""`wm-jax mbrl` and `wm-jax dream` as library functions: agents that act with a learned model.
+
+Both start from the environment's recommended settings (`envs.recommended_mbrl_config` for mbrl),
+so `MbrlRun(env="Acrobot-v1")` and `wm-jax mbrl --env Acrobot-v1` give that environment's
+documented result; any field given explicitly wins.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from typing import Annotated, Any, NamedTuple
+
+from ..config import ConfigError, DreamConfig, MBRLConfig, check_seed
+from ..devices import DeviceOptions
+from .common import Flat, open_checkpoints, progress_bar, resumed_run, run_description
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class MbrlRun(DeviceOptions):
+    """Model-based RL: random data, then train an ensemble, act with MPC in the real environment, add what it
+    saw, retrain, until --max-transitions; then evaluate on fresh episodes. Writes DIR/mbrl.json and
+    learning_curve.png."""
+
+    env: str = "CartPole-v1"
+    """the environment; its recommended settings are the defaults (see `wm-jax mbrl --env ID --help`)"""
+    out: str = "mbrl_out"
+    seed: int = 0
+    # None: the environment's recommended settings, resolved in __post_init__ (the CLI shows them as defaults).
+    config: Annotated[MBRLConfig, Flat] = None  # type: ignore[assignment]
+    render: bool = False
+    """save a GIF of one evaluation episode (DIR/episode.gif)"""
+    checkpoint_every: int = 0
+    """save the buffer, the model and the key to DIR/checkpoints every K iterations (orbax; 0: never)"""
+    keep: int = 3
+    """keep the last N checkpoints"""
+    resume: str | None = None
+    """continue the interrupted run in this directory (its --out), with its own settings, from its latest
+    checkpoint"""
+
+    def __post_init__(self):
+        if self.config is None:  # the environment's recommendation, from Python as from the CLI
+            from ..envs import recommended_mbrl_config
+
+            object.__setattr__(self, "config", recommended_mbrl_config(self.env))
+
+
+def env_from_argv(argv: list[str], default: str = "CartPole-v1") -> str:
+    """The value of --env in a command line (the CLI builds the run's defaults from it before parsing)."""
+    for i, token in enumerate(argv):
+        if token == "--env" and i + 1 < len(argv):
+            return argv[i + 1]
+        if token.startswith("--env="):
+            return token.split("=", 1)[1]
+    return default
+
+
+def default_mbrl_run(argv: list[str]) -> MbrlRun:
+    """The run `wm-jax mbrl ARGV` starts from: the recommended settings of the environment ARGV names."""
+    from ..envs import SUPPORTED_ENVS
+
+    env = env_from_argv(argv)
+    return MbrlRun(env=env if env in SUPPORTED_ENVS else "CartPole-v1")
+
+
+def _check_mbrl_run(run: MbrlRun) -> None:
+    from ..atomic import check_output_path
+    from ..envs import check_env_id
+
+    check_env_id(run.env)
+    check_seed(run.seed)
+    check_output_path(run.out, directory=True)
+    if run.render:
+        os.environ.setdefault("SDL_AUDIODRIVER", "dummy")  # pygame probes for audio devices otherwise
+        try:
+            import pygame  # noqa: F401  (gymnasium draws rgb_array frames with it)
+        except ImportError:
+            raise ConfigError("--render needs pygame: pip install 'wm-jax[render]'") from None
+
+
+class MbrlOutcome(NamedTuple):
+    """The run as it ran (a resumed run's own settings) and its `planning.mbrl.MBRLResult`."""
+
+    run: MbrlRun
+    result: Any
+
+
+def model_based_rl(run: MbrlRun) -> MbrlOutcome:
+    """The whole `wm-jax mbrl` (or its resume), writing DIR/mbrl.json, learning_curve.png and, with
+    `render`, episode.gif."""
+    from .. import report
+    from ..planning.mbrl import run_mbrl
+
+    resuming = run.resume is not None
+    if resuming:
+        run = resumed_run(run, default_mbrl_run(["--env", run.env]))
+    _check_mbrl_run(run)
+    config = run.config
+    bar = progress_bar(config.max_transitions, f"mbrl {run.env}", " transitions", config.initial_transitions,
+                       enabled=sys.stderr.isatty())
+
+    def on_progress(used, record):
+        bar.update(used - bar.n)
+        bar.set_postfix(episode_return=f"{record['train_return']:.1f}")
+
+    frames = [] if run.render else None
+    mesh = run.mesh(config.members)
+    checkpoints = None
+    if run.checkpoint_every:
+        checkpoints = open_checkpoints(run, run_description(run), resuming, mesh, "iteration")
+    try:
+        result = run_mbrl(run.env, config, run.seed, on_progress, frames, mesh=mesh, checkpoints=checkpoints)
+    finally:
+        if checkpoints is not None:
+            checkpoints.close()
+        bar.close()
+    os.makedirs(run.out, exist_ok=True)
+    report.write_mbrl(run, result, frames)
+    return MbrlOutcome(run, result)
+
+
+def summarize_mbrl(run: MbrlRun, outcome: MbrlOutcome) -> str:
+    import numpy as np
+
+    run, result = outcome
+    return (f"{run.env}: {result.real_transitions_used} real transitions, {len(result.iterations)} iterations; "
+            f"evaluation over {len(result.eval_returns)} fresh episodes: {result.eval_return_mean:.1f} "
+            f"± {np.std(result.eval_returns):.1f}; {result.seconds['total']:.0f} s; wrote {run.out}")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DreamRun(DeviceOptions):
+    """Train a linear controller entirely inside the learned model with CMA-ES (evosax), grow the data with its
+    real episodes, then evaluate it in the real environment. Writes DIR/dream.json."""
+
+    env: str = "CartPole-v1"
+    out: str = "dream_out"
+    seed: int = 0
+    config: Annotated[DreamConfig, Flat] = DreamConfig()
+
+
+def dream(run: DreamRun) -> dict:
+    """The whole `wm-jax dream`; returns the dream.json record it wrote."""
+    from .. import report
+    from ..atomic import check_output_path
+    from ..envs import check_env_id
+    from ..planning.dream import run_dream
+
+    check_env_id(run.env)
+    check_seed(run.seed)
+    check_output_path(run.out, directory=True)
+    record = run_dream(run.env, run.config, run.seed, mesh=run.mesh(run.config.members))
+    record.pop("model")
+    os.makedirs(run.out, exist_ok=True)
+    report.write_json(os.path.join(run.out, "dream.json"), record)
+    return record
+
+
+def summarize_dream(run: DreamRun, record: dict) -> str:
+    config = run.config
+    return (f"{run.env}: controller trained in the dream ({config.mode}, disagreement penalty "
+            f"{config.disagreement_penalty:g}) on {record['real_transitions_used']} real transitions; dream return "
+            f"{record['dream_return_mean']:.1f}, real {record['eval_return_mean']:.1f} ± "
+            f"{record['eval_return_std']:.1f} over {len(record['eval_returns'])} fresh episodes; "
+            f"{record['seconds']:.0f} s; wrote {run.out}")

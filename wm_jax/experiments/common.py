@@ -1,0 +1,179 @@
+"""What several runs share: flattened configs, held-out splits, checkpointed runs and their resume.
+
+A run configuration (`TrainRun`, `MbrlRun`, ...) nests the library's own config dataclasses
+(`ModelConfig`, `TrainConfig`, `MBRLConfig`) under `Flat`, so each setting is declared once and
+the command line shows it as a plain flag (`--hidden-sizes`, `--learning-rate`) while deeper
+levels keep their prefix (`--planner.horizon`).
+
+A checkpointed run saves its configuration, as the library's dataclasses (not flag names), in
+its checkpoints; `--resume DIR` rebuilds the run from them, so the resumed run is the same run.
+Where it runs (devices, processes) and how it reports may change.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+import typing
+from typing import Any
+
+import tyro
+
+from ..config import ConfigError
+
+# Nest a config dataclass in a run without a flag prefix (its fields read `--epochs`, not `--training.epochs`).
+Flat = tyro.conf.arg(name="", prefix_name=False)
+# Bumped when a run configuration's layout changes; a checkpoint with another version is refused.
+RUN_CONFIG_VERSION = 2
+# Fields that say where a run goes and how it reports, never what it computes: not saved in checkpoints.
+NOT_SAVED = ("out", "resume", "progress", "render", "plots", "devices", "coordinator", "num_processes",
+             "process_id", "cluster")
+
+
+def saved_settings(run) -> dict:
+    """The settings that define a checkpointed run, as nested JSON-able dicts of the library's configs."""
+    return {name: value for name, value in dataclasses.asdict(run).items() if name not in NOT_SAVED}
+
+
+def _field_types(cls) -> dict[str, Any]:
+    return typing.get_type_hints(cls, include_extras=False)
+
+
+def config_from_dict(cls, settings: dict):
+    """Rebuild the dataclass `cls` (nested dataclasses included) from `dataclasses.asdict`-style dicts."""
+    hints = _field_types(cls)
+    values = {}
+    for field in dataclasses.fields(cls):
+        if field.name not in settings:
+            continue
+        value, hint = settings[field.name], hints[field.name]
+        if dataclasses.is_dataclass(hint) and isinstance(value, dict):
+            value = config_from_dict(hint, value)
+        elif isinstance(value, list):
+            value = tuple(value)  # JSON turns tuples (hidden sizes) into lists
+        values[field.name] = value
+    return cls(**values)
+
+
+def _flag_paths(cls, prefix: str = "", path: tuple = ()) -> dict[tuple, str]:
+    """(field path in `dataclasses.asdict`) -> the flag that sets it, for a run configuration `cls`."""
+    hints = typing.get_type_hints(cls, include_extras=True)
+    flags = {}
+    for field in dataclasses.fields(cls):
+        hint = hints[field.name]
+        markers = getattr(hint, "__metadata__", ())
+        base = typing.get_args(hint)[0] if markers else hint
+        if dataclasses.is_dataclass(base):
+            flat = any(getattr(marker, "prefix_name", None) is False for marker in markers)
+            flags.update(_flag_paths(base, prefix if flat else f"{prefix}{field.name}.", (*path, field.name)))
+        else:
+            named = [marker.name for marker in markers if getattr(marker, "name", None)]
+            flags[(*path, field.name)] = "--" + prefix + (named[0] if named else field.name).replace("_", "-")
+    return flags
+
+
+def _leaves(settings: dict, path: tuple = ()) -> dict[tuple, Any]:
+    leaves = {}
+    for name, value in settings.items():
+        leaves.update(_leaves(value, (*path, name)) if isinstance(value, dict) else {(*path, name): value})
+    return leaves
+
+
+def resumed_run(run, default):
+    """The interrupted run's own configuration, read from `run.resume`/checkpoints, placed on `run`'s
+    devices and reporting as `run` asks. `default` is the run a bare `--resume DIR` would give: any
+    setting of `run` that differs from it is refused, since the checkpoint decides them."""
+    from ..training import CHECKPOINTS_DIR, RunCheckpoints
+
+    directory = run.resume
+    record = RunCheckpoints.of_run(os.path.join(directory, CHECKPOINTS_DIR))
+    given, defaults = _leaves(saved_settings(run)), _leaves(saved_settings(default))
+    flags = _flag_paths(type(run))
+    extra = [flags.get(path, "--" + path[-1]) for path, value in given.items() if value != defaults.get(path)]
+    if extra:
+        raise ConfigError(f"--resume takes the run's settings from its checkpoints; drop {', '.join(extra)}")
+    description = record.get("description", {})
+    if description.get("config_version") != RUN_CONFIG_VERSION:
+        raise ConfigError(f"{directory}: these checkpoints were written by an earlier wm-jax, which saved its "
+                          "settings by flag name; finish the run with that version or start it again")
+    try:
+        saved = config_from_dict(type(run), description["run"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise ConfigError(f"{directory}: the checkpoint's settings are unreadable ({error})") from None
+    kept = {name: getattr(run, name) for name in NOT_SAVED if hasattr(run, name) and name not in ("out", "resume")}
+    if hasattr(run, "devices") and not run.devices:
+        # The devices the run started on, so a resume on the same host is bit-identical.
+        kept["devices"] = int(record.get("notes", {}).get("devices", 0))
+    # The run continues where its checkpoints are, even if its directory has moved since.
+    return dataclasses.replace(saved, out=directory, resume=directory, **kept)
+
+
+def run_description(run, **extra) -> dict:
+    """What a checkpoint must match to be resumed: the run's configuration (and, e.g., its data's fingerprint)."""
+    # Through JSON, as the checkpoint stores it (tuples become lists), so a resumed run compares equal.
+    return json.loads(json.dumps({"config_version": RUN_CONFIG_VERSION, "run": saved_settings(run), **extra}))
+
+
+def open_checkpoints(run, description: dict, resuming: bool, mesh, unit: str):
+    """The run's `RunCheckpoints` in OUT/checkpoints; a fresh run refuses a directory that already has some."""
+    import jax
+
+    from ..training import CHECKPOINTS_DIR, RunCheckpoints
+
+    notes = {"devices": 1 if mesh is None else int(mesh.devices.size), "processes": jax.process_count()}
+    checkpoints = RunCheckpoints(os.path.join(run.out, CHECKPOINTS_DIR), every=run.checkpoint_every,
+                                 keep=run.keep, description=description, notes=notes)
+    if resuming:
+        checkpoints.resumable()
+        print(f"resuming {run.out} after {unit} {checkpoints.latest_epoch()}", file=sys.stderr)
+    elif checkpoints.latest_epoch() is not None:
+        raise ConfigError(f"{run.out} already holds a run's checkpoints: continue it with --resume {run.out}, "
+                          "or write into another --out")
+    return checkpoints
+
+
+@dataclasses.dataclass(frozen=True)
+class HeldOutSplit:
+    """Which rows train and which are held out, and how they were chosen (recorded in metrics.json)."""
+
+    train: Any  # Transitions
+    held_out: Any  # Transitions
+    record: dict
+
+
+def held_out_split(data_path: str, dataset, spec, eval_data: str | None, eval_fraction: float | None,
+                   seed: int) -> HeldOutSplit:
+    """A separate held-out file, or whole episodes of the data held back (`eval_fraction`, default 0.2)."""
+    from ..data import check_data_matches_model, load_dataset, split_by_episode
+
+    if eval_data is not None and eval_fraction is not None:
+        raise ConfigError("give --eval-data or --eval-fraction, not both")
+    if eval_data is not None:
+        held_out_set = load_dataset(eval_data)
+        check_data_matches_model(held_out_set, spec.env_id, spec.state_dim, eval_data)
+        return HeldOutSplit(dataset.transitions, held_out_set.transitions,
+                            {"method": "separate file", "eval_data": eval_data})
+    fraction = 0.2 if eval_fraction is None else eval_fraction
+    if dataset.transitions.episode_count < 2:
+        raise ConfigError(f"{data_path}: holds only {dataset.transitions.episode_count} episode, and a held-out "
+                          "split takes whole episodes: collect more, or give --eval-data FILE")
+    parts = split_by_episode(dataset.transitions, fraction, seed=seed)
+    return HeldOutSplit(parts.train, parts.held_out,
+                        {"method": "by episode", "seed": seed, "eval_fraction": fraction,
+                         "held_out_episodes": parts.held_out_episodes.tolist()})
+
+
+def check_batch_fits(batch_size: int, rows: int) -> None:
+    if batch_size > rows:
+        raise ConfigError(f"--batch-size {batch_size} is larger than the {rows} training transitions; use at most "
+                          f"{rows}")
+
+
+def progress_bar(total: int, desc: str, unit: str, initial: int = 0, enabled: bool = True):
+    """A tqdm bar on stderr (only where it is a terminal unless `enabled` forces it)."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, desc=desc, unit=unit, file=sys.stderr, disable=not enabled)
+
