@@ -224,25 +224,34 @@ class TrainProgram:
         self, state: TrainState, data: TrainingData, epochs: int, permutations: jax.Array | None = None
     ) -> tuple[TrainState, ChunkMetrics]:
         """Advance `state` by `epochs` epochs (static); `permutations` (epochs, n) fixes the minibatch orders."""
-        config, members = self.config, self.members
-        objective, optimizer = self.loss, self.transformation
-        train, run_key, normalizer = data.train, state.key, state.normalizer
-        capacity, size = train.capacity, train.size
-        mesh = self.mesh
-        params, opt_state = state.params, state.opt_state
-        if mesh is not None:
-            # GSPMD propagates this through the loops: each device group steps its own members.
-            params, opt_state = jax.lax.with_sharding_constraint((params, opt_state), member_sharding(mesh))
-        split_rows = mesh is not None and mesh.shape["data"] > 1
-        per_member_order = config.shuffle == "per_member" and permutations is None
-        per_member_rows = per_member_order or config.bootstrap
-        batch_size = config.batch_size
         early_stopping = state.early_stopping is not None
         if early_stopping and data.validation is None:
             raise ValueError("early stopping needs validation data")
+        params, opt_state = state.params, state.opt_state
+        if self.mesh is not None:
+            # GSPMD propagates this through the loops: each device group steps its own members.
+            params, opt_state = jax.lax.with_sharding_constraint((params, opt_state), member_sharding(self.mesh))
+        per_member_order = self.config.shuffle == "per_member" and permutations is None
+        ensemble_step = self._ensemble_step(state.normalizer, data.train.rows,
+                                            per_member_rows=per_member_order or self.config.bootstrap)
+        train_epoch = self._epoch_trainer(ensemble_step, data.train, state.key, per_member_order)
+        epoch_step = self._epoch_step(train_epoch, state.normalizer, data.validation if early_stopping else None)
+        epoch_numbers = state.epoch + jnp.arange(epochs, dtype=jnp.int32)
+        (params, opt_state, stop), (loss_curve, validation_curve, trained) = jax.lax.scan(
+            epoch_step, (params, opt_state, state.early_stopping), (epoch_numbers, permutations)
+        )
+        new_state = state._replace(params=params, opt_state=opt_state, epoch=state.epoch + epochs, early_stopping=stop)
+        return new_state, ChunkMetrics(loss_curve, validation_curve, trained)
+
+    def _ensemble_step(self, normalizer: Normalizer, rows: Transitions, per_member_rows: bool):
+        """One optimizer step of every member: (params, opt_state, indices, mask, step_keys) -> (params, opt_state,
+        losses (members,)). `indices` (B,) of `rows`, or (members, B) when `per_member_rows`; `mask` (B,) marks
+        the valid rows; `step_keys` (members,) are the dropout keys."""
+        objective, optimizer, mesh = self.loss, self.transformation, self.mesh
+        split_rows = mesh is not None and mesh.shape["data"] > 1
 
         def member_step(member_params, opt_state, indices, mask, step_key):
-            batch = self.batch(normalizer, train.rows, indices, mask)
+            batch = self.batch(normalizer, rows, indices, mask)
             if split_rows:
                 # Each device of the data axis takes its share of the rows; the gradient's sum over
                 # rows becomes an all-reduce across the axis.
@@ -254,8 +263,14 @@ class TrainProgram:
         # Members step in lockstep: vmap over the member axis of params, optimizer state, dropout
         # keys and (for per-member orders or bootstrap) the minibatch rows. Shared rows are
         # gathered and normalised once for all members.
-        ensemble_step = jax.vmap(member_step, in_axes=(0, 0, 0 if per_member_rows else None, None, 0),
-                                 spmd_axis_name=MEMBERS_AXIS if split_rows else None)
+        return jax.vmap(member_step, in_axes=(0, 0, 0 if per_member_rows else None, None, 0),
+                        spmd_axis_name=MEMBERS_AXIS if split_rows else None)
+
+    def _epoch_trainer(self, ensemble_step, train: Buffer, run_key: jax.Array, per_member_order: bool):
+        """One epoch over `train`'s valid rows: (params, opt_state, epoch, order) -> (params, opt_state, mean
+        minibatch loss (members,)). `order` None draws the epoch's order from (run key, epoch)."""
+        config, members = self.config, self.members
+        batch_size, capacity, size = config.batch_size, train.capacity, train.size
 
         def train_epoch(params, opt_state, epoch, order):
             if order is None:
@@ -283,18 +298,26 @@ class TrainProgram:
             )
             return params, opt_state, loss_sum / batches
 
+        return train_epoch
+
+    def _epoch_step(self, train_epoch, normalizer: Normalizer, validation: Buffer | None):
+        """The scan step over epochs: carry (params, opt_state, EarlyStopping or None), input (epoch, order) ->
+        (losses, validation scores, trained). With `validation`, epochs after an early stop are skipped (NaN)."""
+        config, members = self.config, self.members
+
         def epoch_step(carry, epoch_and_order):
             params, opt_state, stop = carry
             epoch, order = epoch_and_order
-            if not early_stopping:
+            if validation is None:
                 params, opt_state, losses = train_epoch(params, opt_state, epoch, order)
                 return (params, opt_state, stop), (losses, None, jnp.bool_(True))
 
             def active(args):
                 params, opt_state, stop = args
                 params, opt_state, losses = train_epoch(params, opt_state, epoch, order)
-                scores = self.validation_scores(params, normalizer, data.validation)
-                return (params, opt_state, _early_stopping_update(stop, params, scores, config)), (losses, scores, jnp.bool_(True))
+                scores = self.validation_scores(params, normalizer, validation)
+                stop = _early_stopping_update(stop, params, scores, config)
+                return (params, opt_state, stop), (losses, scores, jnp.bool_(True))
 
             def stopped(args):
                 nan = jnp.full((members,), jnp.nan, jnp.float32)
@@ -302,12 +325,7 @@ class TrainProgram:
 
             return jax.lax.cond(stop.stopped, stopped, active, (params, opt_state, stop))
 
-        epoch_numbers = state.epoch + jnp.arange(epochs, dtype=jnp.int32)
-        (params, opt_state, stop), (loss_curve, validation_curve, trained) = jax.lax.scan(
-            epoch_step, (params, opt_state, state.early_stopping), (epoch_numbers, permutations)
-        )
-        new_state = state._replace(params=params, opt_state=opt_state, epoch=state.epoch + epochs, early_stopping=stop)
-        return new_state, ChunkMetrics(loss_curve, validation_curve, trained)
+        return epoch_step
 
 
 def _early_stopping_update(stop: EarlyStopping, params, scores: jax.Array, config: TrainConfig) -> EarlyStopping:
