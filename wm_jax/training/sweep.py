@@ -35,7 +35,7 @@ from ..models.spec import ModelSpec
 from ..transitions import Transitions
 from .buffer import to_buffer
 from .loop import fit_normalizer_for
-from .program import TrainingData, make_train
+from .program import TrainingData, TrainProgram, make_train
 from .sharding import MEMBERS_AXIS, to_host
 from .state import TrainState
 
@@ -219,11 +219,10 @@ def run_sweep(
     `config` gives everything but the swept values (its learning rate and weight decay are
     replaced). `mesh` (from `training_mesh`) splits the configurations over its members axis, as
     an ensemble's members are split: configurations never interact.
- Early stopping, elites and calibration choose on validation data per run; a sweep
+    Early stopping, elites and calibration choose on validation data per run; a sweep
     chooses between runs instead, so they are refused here.
     """
     check_sweep(spec, config, grid)
-    configurations = grid.configurations
     program = make_train(spec, config, optimizer=sweep_optimizer())
     normalizer = fit_normalizer_for(spec, data)
     training_data = TrainingData(to_buffer(data))
@@ -231,35 +230,11 @@ def run_sweep(
     # initialisation, shuffles, bootstrap, dropout) derives from its seed, so the pairs of one seed
     # share their start, minibatch order and gathered rows: each is computed once per seed.
     pairs = list(itertools.product(grid.learning_rates, grid.weight_decays))
-    seeds, hyper = len(grid.seeds), len(pairs)
-    learning_rates = jnp.asarray([lr for lr, _ in pairs], jnp.float32)
-    weight_decays = jnp.asarray([wd for _, wd in pairs], jnp.float32)
     # The same keys `fit(seed=s)` uses: key(s) splits into the initialisation key and the run key.
     keys = jax.vmap(jax.random.split)(jnp.stack([jax.random.key(seed) for seed in grid.seeds]))
-
-    def begin(key_pair):
-        state = program.start(program.init(key_pair[0]), key_pair[1], normalizer)
-        params, opt_state = jax.tree.map(lambda leaf: jnp.broadcast_to(leaf, (hyper,) + leaf.shape),
-                                         (state.params, state.opt_state))
-        hyperparams = dict(opt_state.hyperparams)
-        for name, values in (("learning_rate", learning_rates), ("weight_decay", weight_decays)):
-            shape = hyperparams[name].shape
-            hyperparams[name] = jnp.broadcast_to(values.reshape((hyper,) + (1,) * (len(shape) - 1)), shape)
-        return state._replace(params=params, opt_state=opt_state._replace(hyperparams=hyperparams))
-
-    # Within a seed only parameters and optimizer state differ; key, epoch and normaliser are shared.
-    per_pair = TrainState(params=0, opt_state=0, normalizer=None, key=None, epoch=None, early_stopping=None)
-    chunk = functools.partial(program.train_chunk, epochs=config.epochs)
-    chunk = jax.vmap(jax.vmap(chunk, in_axes=(per_pair, None), out_axes=(per_pair, 0)), in_axes=(0, None))
+    begin = _start_every_pair(program, normalizer, pairs)
     # The larger of the two axes splits over the devices (configurations never interact).
-    split = PartitionSpec(MEMBERS_AXIS) if seeds >= hyper else PartitionSpec(None, MEMBERS_AXIS)
-
-    def train_all(states, data):
-        if mesh is not None:
-            params, opt_state = jax.lax.with_sharding_constraint((states.params, states.opt_state),
-                                                                 NamedSharding(mesh, split))
-            states = states._replace(params=params, opt_state=opt_state)
-        return chunk(states, data)
+    train_all = _train_every_configuration(program, config.epochs, mesh, split_seeds=len(grid.seeds) >= len(pairs))
 
     start = time.perf_counter()
     begin_all = jax.jit(jax.vmap(begin)).lower(keys).compile(INITIALIZATION_COMPILER_OPTIONS)
@@ -272,11 +247,50 @@ def run_sweep(
     train_seconds = time.perf_counter() - start
 
     def in_grid_order(leaf):  # (seeds, pairs, ...) -> (configurations, ...), the seed varying fastest
-        return jnp.swapaxes(leaf, 0, 1).reshape((hyper * seeds,) + leaf.shape[2:])
+        return jnp.swapaxes(leaf, 0, 1).reshape((len(pairs) * len(grid.seeds),) + leaf.shape[2:])
 
     params = jax.tree.map(in_grid_order, states.final_params())
     loss_curves = np.asarray(to_host(in_grid_order(metrics.loss_curve)))
     validation_mse = _scores(spec, params, normalizer, validation)
     held_out_mse = None if held_out is None else _scores(spec, params, normalizer, held_out)
-    return SweepResult(spec, configurations, to_host(params), normalizer, loss_curves, validation_mse, held_out_mse,
-                       compile_seconds, train_seconds)
+    return SweepResult(spec, grid.configurations, to_host(params), normalizer, loss_curves, validation_mse,
+                       held_out_mse, compile_seconds, train_seconds)
+
+
+def _start_every_pair(program: TrainProgram, normalizer: Normalizer, pairs: list[tuple[float, float]]):
+    """(init key, run key) -> one seed's TrainState before epoch 0, its parameters and optimizer state with a
+    leading (pairs,) axis, each pair's learning rate and weight decay in the optimizer's hyperparameters."""
+    hyper = len(pairs)
+    learning_rates = jnp.asarray([lr for lr, _ in pairs], jnp.float32)
+    weight_decays = jnp.asarray([wd for _, wd in pairs], jnp.float32)
+
+    def begin(key_pair):
+        state = program.start(program.init(key_pair[0]), key_pair[1], normalizer)
+        params, opt_state = jax.tree.map(lambda leaf: jnp.broadcast_to(leaf, (hyper,) + leaf.shape),
+                                         (state.params, state.opt_state))
+        hyperparams = dict(opt_state.hyperparams)
+        for name, values in (("learning_rate", learning_rates), ("weight_decay", weight_decays)):
+            shape = hyperparams[name].shape
+            hyperparams[name] = jnp.broadcast_to(values.reshape((hyper,) + (1,) * (len(shape) - 1)), shape)
+        return state._replace(params=params, opt_state=opt_state._replace(hyperparams=hyperparams))
+
+    return begin
+
+
+def _train_every_configuration(program: TrainProgram, epochs: int, mesh: Mesh | None, split_seeds: bool):
+    """(states (seeds, pairs, ...), TrainingData) -> every configuration trained for `epochs` and its metrics.
+    With `mesh`, the seed axis (`split_seeds`) or the pair axis splits over its members axis."""
+    # Within a seed only parameters and optimizer state differ; key, epoch and normaliser are shared.
+    per_pair = TrainState(params=0, opt_state=0, normalizer=None, key=None, epoch=None, early_stopping=None)
+    chunk = functools.partial(program.train_chunk, epochs=epochs)
+    chunk = jax.vmap(jax.vmap(chunk, in_axes=(per_pair, None), out_axes=(per_pair, 0)), in_axes=(0, None))
+    split = PartitionSpec(MEMBERS_AXIS) if split_seeds else PartitionSpec(None, MEMBERS_AXIS)
+
+    def train_all(states, data):
+        if mesh is not None:
+            params, opt_state = jax.lax.with_sharding_constraint((states.params, states.opt_state),
+                                                                 NamedSharding(mesh, split))
+            states = states._replace(params=params, opt_state=opt_state)
+        return chunk(states, data)
+
+    return train_all
