@@ -372,3 +372,191 @@ def save_gif(frames: Sequence[np.ndarray], path: str, fps: int = 30) -> None:
     images = [Image.fromarray(np.asarray(frame)) for frame in frames]
     atomic_write(path, lambda f: images[0].save(f, format="GIF", save_all=True, append_images=images[1:],
                                                 duration=int(1000 / fps), loop=0))
+
+
+# The tutorial demo's report: `demo.run_demo` computes, these build its text, plots and metrics.json.
+# `trained` maps a model kind to its `demo.TrainedModel`, `evaluation` is a `demo.DemoEvaluation`,
+# `opts` the resolved `demo.DemoOptions`.
+
+DEMO_MODEL_TITLES = {
+    "simple": "Simple World Model",
+    "regularized": "Regularized World Model (dropout 0.2, weight decay 1e-4)",
+    "ensemble": "Ensemble of {members} World Models",
+}
+DEMO_ONE_STEP_HEADING = ("6. Comparing one-step prediction accuracy (MSE, eval mode) with two baselines fitted on the "
+                         "training split...")
+
+
+def demo_heading(backend: str) -> str:
+    rule = "=" * 60
+    return f"{rule}\nWorld Models - Demo, backend: {backend}\n{rule}\n"
+
+
+def demo_model_summary(params: int, input_shape: tuple[int, ...], output_shape: tuple[int, ...]) -> str:
+    """Step 1: an untrained simple model's size and test forward pass."""
+    return (f"1. Defining Simple World Model...\n   Model created with {params} parameters\n"
+            f"   Test forward pass successful: input shape {input_shape} -> output shape {output_shape}\n")
+
+
+def demo_data_summary(opts, dataset, split, action_width: int, max_episode_steps: int) -> str:
+    """Step 2: the collected `dataset` (a `data.Dataset`) and its `split` (a `data.EpisodeSplit`)."""
+    data, train, held_out = dataset.transitions, split.train, split.held_out
+    return "\n".join([
+        f"2. Collecting data from {opts.env} ({opts.collect_backend}; random policy, episodes capped at "
+        f"{max_episode_steps} steps)...",
+        f"   Collected {data.size} transitions from {data.episode_count} episodes "
+        f"({len(dataset.info.cut_episodes)} cut short by the budget)",
+        f"   States shape: {data.states.shape}",
+        f"   Actions shape: {data.actions.shape} ({opts.action_encoding} encoding -> {action_width} network input "
+        "column(s))",
+        f"   Next states shape: {data.next_states.shape}",
+        f"   Split by episode (seed {opts.seed}): {train.size} training transitions in {train.episode_count} "
+        f"episodes / {held_out.size} held-out in {held_out.episode_count} episodes; no episode on both sides\n",
+    ])
+
+
+def demo_training_heading(step: int, kind: str, members: int) -> str:
+    return f"{step}. Training {DEMO_MODEL_TITLES[kind].format(members=members)}..."
+
+
+def demo_training_done(model) -> str:
+    return (f"   Final training loss: {float(model.loss_curve[-1].mean()):.6f}  "
+            f"({model.train_seconds:.2f} s training, {model.compile_seconds:.2f} s compiling)\n")
+
+
+def demo_one_step_report(trained: dict, evaluation, members: int, labels: Sequence[str]) -> str:
+    """Step 6's tables: train and held-out one-step MSE of each model (an ensemble's members too) and
+    baseline, the held-out MSE per state dimension, and the model with the lowest."""
+    scores, baselines = evaluation.one_step, evaluation.baselines
+    rows = []
+    for kind, (on_train, on_held_out) in scores.items():
+        rows.append([f"{kind}" + (f" (mean of {members})" if kind == "ensemble" else ""),
+                     trained[kind].params, on_train.mse, on_held_out.mse])
+        if kind == "ensemble":
+            rows += [[f"  member {i + 1}", trained[kind].params // members, t, h]
+                     for i, (t, h) in enumerate(zip(on_train.member_mse, on_held_out.member_mse))]
+    for name in baselines["held_out"]:
+        rows.append([f"baseline: {name}", evaluation.linear_params if name == "linear" else 0,
+                     baselines["train"][name]["one_step_mse"], baselines["held_out"][name]["one_step_mse"]])
+    best = min(scores, key=lambda k: scores[k][1].mse)
+    return "\n".join([
+        format_table(["model", "params", "train MSE", "held-out MSE"], rows),
+        "\n   Held-out MSE per state dimension:",
+        format_table(["model", *labels], [[k, *h.per_dim_mse] for k, (_, h) in scores.items()]),
+        f"   Lowest held-out one-step MSE: {best}\n",
+    ])
+
+
+def demo_rollout_curves(evaluation, members: int) -> dict[str, list]:
+    """Held-out rollout MSE per horizon 1..H (None where no start state reaches it), by the name the
+    table and the plot give it: each model, an ensemble's members, then the baselines."""
+    curves = {}
+    for kind, block in evaluation.blocks.items():
+        curves[kind + (f" (mean of {members})" if kind == "ensemble" else "")] = block["rollout"]["mse"]
+        if kind == "ensemble":
+            for i, member in enumerate(block["rollout"]["member_mse"]):
+                curves[f"  member {i + 1}"] = member
+    for name, baseline in evaluation.baselines["held_out"].items():
+        curves[f"baseline: {name}"] = baseline["rollout_mse"]
+    return curves
+
+
+def demo_rollout_report(curves: dict[str, list], start_states: Sequence[int], horizon: int) -> str:
+    """Step 7's table: each curve at the table's horizons up to `horizon`, and how many start states each had."""
+    from .evaluation.summary import TABLE_HORIZONS, at_horizon
+
+    horizons = [h for h in TABLE_HORIZONS if h <= horizon]
+    rows = [[name, *(at_horizon(curve, h) for h in horizons)] for name, curve in curves.items()]
+    rows.append(["start states", *(start_states[h - 1] for h in horizons)])
+    return "\n".join([
+        "7. Open-loop rollouts on held-out episodes: start from a real state, feed the recorded actions,",
+        "   MSE against the real state H steps later (never across an episode's end)...",
+        format_table(["MSE at horizon H", *map(str, horizons)], rows),
+    ])
+
+
+def write_demo_rollout_plot(curves: dict[str, list], opts, backend: str) -> str:
+    """DIR/rollout_error.png of the `demo_rollout_curves`; returns the line saying where it is."""
+    import os
+
+    path = os.path.join(opts.out, "rollout_error.png")
+    plot_rollout_errors(
+        {name: np.asarray([np.nan if v is None else v for v in curve]) for name, curve in curves.items()},
+        np.arange(1, opts.horizon + 1), path, f"Open-loop rollout error on held-out {opts.env} episodes ({backend})",
+    )
+    return f"   Rollout error plot saved to {path}\n"
+
+
+def write_demo_training_plot(trained: dict, opts, backend: str) -> str:
+    """DIR/world_models_training.png of every model's loss curve; returns step 8's line."""
+    import os
+
+    path = os.path.join(opts.out, "world_models_training.png")
+    plot_loss_curves({kind: model.loss_curve for kind, model in trained.items()}, path,
+                     f"World model training on {opts.env} ({backend})")
+    return f"8. Training curves saved to {path}\n"
+
+
+def demo_trajectory_heading(steps: int) -> str:
+    return f"9. Testing predictions on a real {steps}-step trajectory (one step ahead from true states)..."
+
+
+def demo_trajectory_report(trajectory, predictions: dict[str, np.ndarray], trajectory_mse: dict[str, float]) -> str:
+    """Step 9's table: the true next states of `trajectory` (a Transitions) beside the ensemble's one-step
+    predictions (each (steps, state_dim)), then every model's MSE over the trajectory."""
+    true_next, ensemble = trajectory.next_states, predictions["ensemble"]
+    errors = np.abs(ensemble - true_next)
+    rows = [[t + 1, np.array2string(true_next[t], precision=3, suppress_small=True),
+             np.array2string(ensemble[t], precision=3, suppress_small=True), float(errors[t].max())]
+            for t in range(trajectory.size)]
+    return "\n".join([
+        format_table(["step", "true next state", "ensemble prediction", "max abs error"], rows),
+        "   One-step MSE over the trajectory: " + ", ".join(f"{k} {v:.3e}" for k, v in trajectory_mse.items()),
+    ])
+
+
+def write_demo_trajectory_plot(trajectory, predictions: dict[str, np.ndarray], labels: Sequence[str], opts,
+                               backend: str) -> str:
+    """DIR/trajectory_predictions.png, one panel per state dimension; returns the line saying where it is."""
+    import os
+
+    path = os.path.join(opts.out, "trajectory_predictions.png")
+    plot_trajectory(trajectory.next_states, predictions, labels, path,
+                    f"One-step predictions on a random {opts.env} trajectory ({backend})")
+    return f"   Trajectory plot saved to {path}\n"
+
+
+def demo_metrics(*, backend: str, opts, dataset, split, action_width: int, configs: dict, trained: dict, evaluation,
+                 trajectory_mse: dict[str, float], trajectory_steps: int, seconds: float) -> dict:
+    """The demo's metrics.json; `configs` maps each kind to the (ModelConfig, TrainConfig) it trained with."""
+    data, train = dataset.transitions, split.train
+    return {
+        "backend": backend,
+        "env": opts.env,
+        "seed": opts.seed,
+        "action_encoding": opts.action_encoding,
+        "data": {"transitions": data.size, "episodes": data.episode_count, "train": train.size,
+                 "held_out": split.held_out.size, "state_dim": data.state_dim, "action_dim": action_width,
+                 "collection": dataset.info.collection, "cut_episodes": list(dataset.info.cut_episodes)},
+        "split": {"method": "by episode", "seed": split.seed, "eval_fraction": opts.eval_fraction,
+                  "held_out_episodes": split.held_out_episodes.tolist(), "train_episodes": train.episode_count},
+        "baselines": evaluation.baselines,
+        "models": {
+            kind: {**_demo_model_metrics(kind, configs[kind], model, evaluation.one_step[kind], opts.seed, backend),
+                   "held_out": evaluation.blocks[kind]}
+            for kind, model in trained.items()
+        },
+        "trajectory": {"steps": trajectory_steps, "one_step_mse": trajectory_mse},
+        "total_seconds": seconds,
+    }
+
+
+def _demo_model_metrics(kind: str, configs: tuple, model, scores: tuple, seed: int, backend: str) -> dict:
+    model_cfg, train_cfg = configs
+    return model_metrics(
+        model=kind, members=model.loss_curve.shape[1], epochs=train_cfg.epochs, batch_size=train_cfg.batch_size,
+        learning_rate=train_cfg.learning_rate, weight_decay=train_cfg.weight_decay,
+        dropout_rate=model_cfg.dropout_rate, params=model.params, loss_curve=model.loss_curve,
+        train_scores=scores[0], eval_scores=scores[1], train_seconds=model.train_seconds,
+        compile_seconds=model.compile_seconds, seed=seed, backend=backend,
+    )
