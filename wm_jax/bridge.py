@@ -105,7 +105,7 @@ def params_to_torch_state_dicts(params: nnx.State) -> list[dict[str, np.ndarray]
 
 
 def params_to_torch_ensemble_state_dict(params: nnx.State) -> dict[str, np.ndarray]:
-    """The state_dict of an `EnsembleWorldModel` (`models.i.fc1.weight`, ...) from stacked `params`."""
+    """The state_dict of an `EnsembleWorldModel` (`models.{i}.fc1.weight` for member i, ...) from stacked `params`."""
     return {
         f"models.{m}.{name}": array
         for m, state_dict in enumerate(params_to_torch_state_dicts(params))
