@@ -124,6 +124,60 @@ def _save(checkpoints: RunCheckpoints, done: int, state, curves_so_far: dict) ->
                                               for name, curve in curves_so_far.items()}})
 
 
+class _Chunks:
+    """The host's side of a chunked run: which chunk sizes to run (multiples of `period`, about
+    `TARGET_CHUNK_SECONDS` each), their compiled programs (one per size), and the curves so far."""
+
+    def __init__(self, program: TrainProgram, data: TrainingData, period: int):
+        self.program, self.data, self.period, self.epochs = program, data, period, program.config.epochs
+        seconds_per_epoch = estimated_epoch_seconds(program, data.train.capacity)
+        self.chunk = chunk_size(int(TARGET_CHUNK_SECONDS / seconds_per_epoch), period)
+        self.programs, self.curves, self.validation = {}, [], []
+        self.compile_seconds = 0.0
+
+    def restore(self, record: dict) -> None:
+        members = self.program.members
+        saved = {name: None if curve is None else np.asarray(curve, np.float32).reshape(-1, members)
+                 for name, curve in record["curves"].items()}
+        self.curves = [saved["loss_curve"]]
+        self.validation = [saved["validation_curve"]] if saved.get("validation_curve") is not None else []
+
+    def next_size(self, done: int) -> int:
+        return min(self.chunk - done % self.period % self.chunk, self.period - done % self.period, self.epochs - done)
+
+    def compiled(self, size: int, state):
+        """The compiled chunk of `size` epochs (a resume, a remainder or a shrunk chunk adds a size)."""
+        if size not in self.programs:
+            tick = time.perf_counter()
+            chunk = jax.jit(functools.partial(self.program.train_chunk, epochs=size))
+            self.programs[size] = chunk.lower(state, self.data).compile()
+            self.compile_seconds += time.perf_counter() - tick
+        return self.programs[size]
+
+    def run(self, state, done: int):
+        """One chunk from epoch `done`: (state, losses (epochs trained, members), epochs in the chunk); a
+        chunk far slower than the target resizes the later ones (the cost model only guessed)."""
+        size = self.next_size(done)
+        program = self.compiled(size, state)
+        tick = time.perf_counter()
+        state, metrics = program(state, self.data)
+        metrics = to_host(metrics)
+        elapsed = time.perf_counter() - tick
+        if elapsed > 2 * TARGET_CHUNK_SECONDS and size > 1:
+            self.chunk = chunk_size(max(1, int(size * TARGET_CHUNK_SECONDS / elapsed)), self.period)
+        trained = np.asarray(metrics.trained)
+        losses = np.asarray(metrics.loss_curve)[trained]
+        self.curves.append(losses)
+        if metrics.validation_curve is not None:
+            self.validation.append(np.asarray(metrics.validation_curve)[trained])
+        return state, losses, size
+
+    def so_far(self) -> dict:
+        members = self.program.members
+        return {"loss_curve": np.concatenate(self.curves) if self.curves else np.zeros((0, members), np.float32),
+                "validation_curve": np.concatenate(self.validation) if self.validation else None}
+
+
 def train_timed(
     program: TrainProgram,
     key: jax.Array,
@@ -134,88 +188,49 @@ def train_timed(
     normalizer=None,
     checkpoints: RunCheckpoints | None = None,
 ) -> TimedRun:
-    """Compile ahead of time, then train in chunks of `chunk_epochs` (default: all epochs in one).
+    """Compile ahead of time, then train in chunks of about a second that end on multiples of
+    `chunk_epochs` (default: the whole run), or of `checkpoints.every` with checkpoints.
 
     `key` splits into the initialisation key and the run key. Between chunks the host calls
     `on_epoch(epoch, per_member_losses)` for each epoch of the chunk, stops once early stopping
-    has, and stops with `TrainingDiverged` at a non-finite loss. With `checkpoints`, chunks are
-    `checkpoints.every` epochs, each ends with a saved checkpoint, and a run with a checkpoint
-    already saved resumes from its latest one. Compilation and training are timed separately.
+    has, stops with `TrainingDiverged` at a non-finite loss, and stops at Ctrl-C (`wm_jax.interrupts`).
+    With `checkpoints`, every `checkpoints.every` epochs end with a saved checkpoint, and a run with
+    one already saved resumes from its latest one. Compilation and training are timed separately.
     """
     if isinstance(data, Transitions):
         data = TrainingData(to_buffer(data))
-    epochs = program.config.epochs
-    period = checkpoints.every if checkpoints is not None else chunk_epochs or epochs
+    period = checkpoints.every if checkpoints is not None else chunk_epochs or program.config.epochs
     if period < 1:
         raise ValueError(f"chunks of {period} epochs")
-    seconds_per_epoch = estimated_epoch_seconds(program, data.train.capacity)
-    chunk = chunk_size(int(TARGET_CHUNK_SECONDS / seconds_per_epoch), period)
+    chunks = _Chunks(program, data, period)
     init_key, run_key = jax.random.split(key)
-    start = time.perf_counter()
+    tick = time.perf_counter()
     state = compile_start(program, init_key, run_key, normalizer)(init_key, run_key, normalizer)
-    curves, validation = [], []
     if checkpoints is not None and checkpoints.latest_epoch() is not None:
         state, record = checkpoints.restore(state)
-        members = program.members
-        saved = {name: None if curve is None else np.asarray(curve, np.float32).reshape(-1, members)
-                 for name, curve in record["curves"].items()}
-        curves = [saved["loss_curve"]]
-        validation = [saved["validation_curve"]] if saved.get("validation_curve") is not None else []
-    chunks = {}
-
-    def chunk_of(size: int):
-        # A run split at other points (a resume, a remainder, a shrunk chunk) needs a few more sizes at most.
-        if size not in chunks:
-            chunks[size] = jax.jit(functools.partial(program.train_chunk, epochs=size)).lower(state, data).compile()
-        return chunks[size]
-
-    def next_size(done: int) -> int:
-        return min(chunk - done % period % chunk, period - done % period, epochs - done)
-
-    def curves_so_far() -> dict:
-        return {"loss_curve": np.concatenate(curves) if curves else np.zeros((0, program.members), np.float32),
-                "validation_curve": np.concatenate(validation) if validation else None}
-
-    done = int(state.epoch)
+        chunks.restore(record)
+    done, epochs = int(state.epoch), program.config.epochs
     if done < epochs and not state.stopped:
-        chunk_of(next_size(done))
-    compile_seconds = time.perf_counter() - start
-    start = time.perf_counter()
+        chunks.compiled(chunks.next_size(done), state)
+    compile_seconds, compiled_before = time.perf_counter() - tick, chunks.compile_seconds
+    tick = time.perf_counter()
     with stop_requests():
-        while done < epochs and not state.stopped:
-            if requested():
-                raise interruption(done, state, checkpoints, curves_so_far())
-            size = next_size(done)
-            if size not in chunks:
-                tick = time.perf_counter()
-                chunk_of(size)
-                compile_seconds += time.perf_counter() - tick
-                start += time.perf_counter() - tick
-            tick = time.perf_counter()
-            state, metrics = chunks[size](state, data)
-            metrics = to_host(metrics)
-            elapsed = time.perf_counter() - tick
-            if elapsed > 2 * TARGET_CHUNK_SECONDS and size > 1:
-                # The cost model was far off: later chunks aim at the target from this measurement.
-                chunk = chunk_size(max(1, int(size * TARGET_CHUNK_SECONDS / elapsed)), period)
-            trained = np.asarray(metrics.trained)
-            losses = np.asarray(metrics.loss_curve)[trained]
+        while done < epochs and not state.stopped and not requested():
+            state, losses, size = chunks.run(state, done)
             _check_finite(losses, done, checkpoints)
-            curves.append(losses)
-            if metrics.validation_curve is not None:
-                validation.append(np.asarray(metrics.validation_curve)[trained])
-            if on_epoch is not None:
-                for offset, epoch_losses in enumerate(losses):
-                    on_epoch(done + offset, epoch_losses)
+            for offset, epoch_losses in enumerate(losses if on_epoch is not None else ()):
+                on_epoch(done + offset, epoch_losses)
             done += size
             if checkpoints is not None and (done % period == 0 or done == epochs):
-                _save(checkpoints, done, state, curves_so_far())
+                _save(checkpoints, done, state, chunks.so_far())
         if requested() and done < epochs and not state.stopped:
-            raise interruption(done, state, checkpoints, curves_so_far())
+            raise interruption(done, state, checkpoints, chunks.so_far())
     jax.block_until_ready(state)
-    loss_curve = np.concatenate(curves)
-    validation_curve = np.concatenate(validation) if validation else None
-    return TimedRun(state, loss_curve, validation_curve, compile_seconds, time.perf_counter() - start)
+    curves = chunks.so_far()
+    compiled_later = chunks.compile_seconds - compiled_before  # sizes first met mid-run
+    compile_seconds += compiled_later
+    train_seconds = time.perf_counter() - tick - compiled_later
+    return TimedRun(state, curves["loss_curve"], curves["validation_curve"], compile_seconds, train_seconds)
 
 
 @dataclasses.dataclass(frozen=True)
