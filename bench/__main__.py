@@ -27,12 +27,12 @@ import time
 
 from . import collection as collection_bench
 from . import engine as engine_bench
-from . import planning as planning_bench
-from . import machine as machine_info
 from . import latency as latency_bench
+from . import machine as machine_info
 from . import memory as memory_bench
-from . import sweep as sweep_bench
+from . import planning as planning_bench
 from . import report
+from . import sweep as sweep_bench
 from .workload import Workload, cartpole_transitions, run_flops
 
 ALL_IMPLS = ("torch-loop", "torch-vmap", "torch-bmm", "torch-compile", "jax-naive", "jax-engine-1dev", "jax-engine")
@@ -40,29 +40,47 @@ QUICK_IMPLS = ("torch-loop", "torch-vmap", "torch-bmm", "jax-naive", "jax-engine
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--quick", action="store_true", help="tiny workload for CI (under a minute)")
     p.add_argument("--json", help="write results JSON here")
     p.add_argument("--markdown", help="write a Markdown table here")
     p.add_argument("--plot", help="write a PNG plot here")
     p.add_argument("--members", type=int, nargs="+", help="ensemble sizes (default 1 5 16 64 256)")
     p.add_argument("--transitions", type=int, help="dataset size of the members sweep (default 10000)")
-    p.add_argument("--sweep-transitions", type=int, nargs="*", help="dataset sizes of the size sweep (default 1000 3000 10000 30000)")
+    p.add_argument(
+        "--sweep-transitions",
+        type=int,
+        nargs="*",
+        help="dataset sizes of the size sweep (default 1000 3000 10000 30000)",
+    )
     p.add_argument("--sweep-members", type=int, default=5, help="ensemble size of the dataset-size sweep")
     p.add_argument("--epochs", type=int, help="epochs (default 100, the tutorial's)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--repeats", type=int, default=3, help="timed runs per row (median reported)")
     p.add_argument("--budget", type=float, help="seconds of timed runs per row before epochs are cut (default 30)")
     p.add_argument("--impls", nargs="+", choices=ALL_IMPLS, help="implementations to run (default all)")
-    p.add_argument("--sweep-impls", nargs="+", choices=ALL_IMPLS, help="implementations of the dataset-size sweep (default torch-loop torch-bmm jax-engine)")
+    p.add_argument(
+        "--sweep-impls",
+        nargs="+",
+        choices=ALL_IMPLS,
+        help="implementations of the dataset-size sweep (default torch-loop torch-bmm jax-engine)",
+    )
     p.add_argument("--torch-threads", type=int, help="torch threads (default: the faster of 1 and the core count)")
     p.add_argument("--no-cache-check", action="store_true", help="skip the two-process compilation-cache measurements")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--only", choices=("training", "collection", "engine", "planning", "memory", "latency", "sweep"), help="run one section (default: all)")
+    p.add_argument(
+        "--only",
+        choices=("training", "collection", "engine", "planning", "memory", "latency", "sweep"),
+        help="run one section (default: all)",
+    )
     p.add_argument("--collection-transitions", type=int, help="N of the jax-native and 1M scale rows (default 1000000)")
     p.add_argument("--collection-gymnasium-transitions", type=int, help="N of the gymnasium rows (default 100000)")
     p.add_argument("--collection-num-envs", type=int, help="K of the gymnasium sync vector row (default 64)")
-    p.add_argument("--collection-modes", nargs="*", choices=("sync", "async"), help="gymnasium vector modes (default sync async)")
+    p.add_argument(
+        "--collection-modes", nargs="*", choices=("sync", "async"), help="gymnasium vector modes (default sync async)"
+    )
     args = p.parse_args(argv)
     quick = args.quick
     args.members = args.members or ([1, 4] if quick else [1, 5, 16, 64, 256])
@@ -86,7 +104,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     }
     if args.no_cache_check:
         overrides["cache_check"] = False
-    args.collection_plan = dataclasses.replace(plan, seed=args.seed, **{k: v for k, v in overrides.items() if v is not None})
+    args.collection_plan = dataclasses.replace(
+        plan, seed=args.seed, **{k: v for k, v in overrides.items() if v is not None}
+    )
     return args
 
 
@@ -117,7 +137,10 @@ def measure_compile_cache(transitions: int) -> dict:
         times = []
         for _ in range(2):
             out = subprocess.run(
-                [sys.executable, "-c", _CACHE_PROBE, cache_dir, str(transitions)], check=True, capture_output=True, text=True
+                [sys.executable, "-c", _CACHE_PROBE, cache_dir, str(transitions)],
+                check=True,
+                capture_output=True,
+                text=True,
             )
             times.append(json.loads(out.stdout.strip().splitlines()[-1])["seconds"])
     return {"members": 5, "transitions": transitions, "cold_seconds": times[0], "warm_seconds": times[1]}
@@ -127,9 +150,24 @@ def run_row(impl: str, w: Workload, data, args, sweep: str, skip_note: str | Non
     from .impls_jax import IMPLS as JAX_IMPLS
     from .impls_torch import IMPLS as TORCH_IMPLS
 
-    row = {"impl": impl, "members": w.members, "transitions": w.transitions, "epochs": None, "batch_size": w.batch_size, "sweep": sweep}
+    row = {
+        "impl": impl,
+        "members": w.members,
+        "transitions": w.transitions,
+        "epochs": None,
+        "batch_size": w.batch_size,
+        "sweep": sweep,
+    }
     if skip_note:
-        return {**row, "seconds": None, "compile_seconds": None, "member_steps_per_s": None, "gflops": None, "final_mse": None, "note": skip_note}
+        return {
+            **row,
+            "seconds": None,
+            "compile_seconds": None,
+            "member_steps_per_s": None,
+            "gflops": None,
+            "final_mse": None,
+            "note": skip_note,
+        }
     fn = {**TORCH_IMPLS, **JAX_IMPLS}[impl]
     m = fn(w, data, args.seed, args.repeats, args.budget)
     done = w.with_epochs(m.epochs)
@@ -154,7 +192,6 @@ def main(argv=None) -> int:
 
     # Before JAX starts: one CPU device per core, so jax-engine can shard members over cores.
     use_all_cpu_cores()
-    import jax
 
     from .impls_torch import choose_threads
 
@@ -163,7 +200,11 @@ def main(argv=None) -> int:
     training = args.only in (None, "training")
     if not training:
         args.impls = []
-    datasets = {n: cartpole_transitions(n, seed=args.seed) for n in sorted({args.transitions, *args.sweep_transitions})} if training else {}
+    datasets = (
+        {n: cartpole_transitions(n, seed=args.seed) for n in sorted({args.transitions, *args.sweep_transitions})}
+        if training
+        else {}
+    )
     uses_torch = any(i.startswith("torch") for i in args.impls)
     if args.torch_threads:
         import torch
@@ -177,10 +218,21 @@ def main(argv=None) -> int:
     peak = machine_info.matmul_peak_gflops(n=512 if args.quick else 2048)
     machine = machine_info.describe(threads, peak)
     machine["torch_thread_probe_seconds"] = thread_probe
-    print(f"bench: {machine['cpu_model']}, {cores} cores, matmul peak {peak:.1f} GFLOP/s, torch threads {threads}", file=sys.stderr)
+    print(
+        f"bench: {machine['cpu_model']}, {cores} cores, matmul peak {peak:.1f} GFLOP/s, torch threads {threads}",
+        file=sys.stderr,
+    )
 
-    plan = [("members", Workload(e, args.transitions, args.epochs, args.batch_size)) for e in args.members] if training else []
-    plan += [("transitions", Workload(args.sweep_members, n, args.epochs, args.batch_size)) for n in args.sweep_transitions] if training else []
+    plan = (
+        [("members", Workload(e, args.transitions, args.epochs, args.batch_size)) for e in args.members]
+        if training
+        else []
+    )
+    plan += (
+        [("transitions", Workload(args.sweep_members, n, args.epochs, args.batch_size)) for n in args.sweep_transitions]
+        if training
+        else []
+    )
     results, per_member_epoch = [], {}
     for sweep, w in plan:
         for impl in args.impls if sweep == "members" else args.sweep_impls:
@@ -201,19 +253,27 @@ def main(argv=None) -> int:
     collection = None
     if args.only in (None, "collection"):
         print("collection:", file=sys.stderr, flush=True)
-        collection = collection_bench.run(args.collection_plan, log=lambda line: print(line, file=sys.stderr, flush=True))
+        collection = collection_bench.run(
+            args.collection_plan, log=lambda line: print(line, file=sys.stderr, flush=True)
+        )
     engine = None
     if args.only in (None, "engine"):
         print("engine options:", file=sys.stderr, flush=True)
         engine_epochs = 4 if args.quick else args.epochs
-        engine = engine_bench.run(cartpole_transitions(args.transitions, seed=args.seed), epochs=engine_epochs,
-                                  repeats=2 if args.quick else 5, seed=args.seed,
-                                  log=lambda line: print(line, file=sys.stderr, flush=True))
+        engine = engine_bench.run(
+            cartpole_transitions(args.transitions, seed=args.seed),
+            epochs=engine_epochs,
+            repeats=2 if args.quick else 5,
+            seed=args.seed,
+            log=lambda line: print(line, file=sys.stderr, flush=True),
+        )
     planning = None
     if args.only in (None, "planning"):
         print("planning:", file=sys.stderr, flush=True)
         log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
-        planning = [planning_bench.run(repeats=3 if args.quick else 30, batch=b, quick=args.quick, log=log) for b in (1, 20)]
+        planning = [
+            planning_bench.run(repeats=3 if args.quick else 30, batch=b, quick=args.quick, log=log) for b in (1, 20)
+        ]
     memory = None
     if args.only in (None, "memory"):
         print("memory:", file=sys.stderr, flush=True)

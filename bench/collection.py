@@ -76,10 +76,19 @@ class CollectionPlan:
     seed: int = 0
 
     @classmethod
-    def quick(cls) -> "CollectionPlan":
-        return cls(loop_transitions=2_000, vector_transitions=2_000, num_envs=4, vector_modes=("sync", "async"),
-                   async_transitions=2_000, async_num_envs=2, scale_transitions=20_000, repeats=1, jax_repeats=2,
-                   cache_check=False)
+    def quick(cls) -> CollectionPlan:
+        return cls(
+            loop_transitions=2_000,
+            vector_transitions=2_000,
+            num_envs=4,
+            vector_modes=("sync", "async"),
+            async_transitions=2_000,
+            async_num_envs=2,
+            scale_transitions=20_000,
+            repeats=1,
+            jax_repeats=2,
+            cache_check=False,
+        )
 
 
 def _timed(fn):
@@ -90,8 +99,16 @@ def _timed(fn):
 
 def _rate_row(name: str, transitions: int, times: list[float], **extra) -> dict:
     seconds = statistics.median(times)
-    return {"row": name, "env_id": ENV_ID, "transitions": transitions, "seconds": seconds,
-            "transitions_per_s": transitions / seconds, "repeats": len(times), "all_seconds": times, **extra}
+    return {
+        "row": name,
+        "env_id": ENV_ID,
+        "transitions": transitions,
+        "seconds": seconds,
+        "transitions_per_s": transitions / seconds,
+        "repeats": len(times),
+        "all_seconds": times,
+        **extra,
+    }
 
 
 def gymnasium_loop_row(plan: CollectionPlan) -> dict:
@@ -99,12 +116,20 @@ def gymnasium_loop_row(plan: CollectionPlan) -> dict:
 
     times = []
     for r in range(plan.repeats):
-        seconds, dataset = _timed(lambda r=r: collect_dataset(ENV_ID, backend="gymnasium", seed=plan.seed + r,
-                                                              transitions=plan.loop_transitions))
+        seconds, dataset = _timed(
+            lambda r=r: collect_dataset(
+                ENV_ID, backend="gymnasium", seed=plan.seed + r, transitions=plan.loop_transitions
+            )
+        )
         assert dataset.transitions.size == plan.loop_transitions
         times.append(seconds)
-    return _rate_row("gymnasium-loop", plan.loop_transitions, times, num_envs=1,
-                     note="collect_dataset(backend='gymnasium'); one env, one step at a time")
+    return _rate_row(
+        "gymnasium-loop",
+        plan.loop_transitions,
+        times,
+        num_envs=1,
+        note="collect_dataset(backend='gymnasium'); one env, one step at a time",
+    )
 
 
 def _vector_collect(envs, steps: int, seed: int) -> tuple[int, int]:
@@ -134,8 +159,15 @@ def gymnasium_vector_row(plan: CollectionPlan, mode: str) -> dict:
     k = plan.num_envs if mode == "sync" else plan.async_num_envs
     steps = -(-(plan.vector_transitions if mode == "sync" else plan.async_transitions) // k)
     vector_kwargs = {"context": "spawn"} if mode == "async" else {}
-    setup_seconds, envs = _timed(lambda: gym.make_vec(ENV_ID, num_envs=k, vectorization_mode=mode,
-                                                      vector_kwargs=vector_kwargs, max_episode_steps=MAX_EPISODE_STEPS))
+    setup_seconds, envs = _timed(
+        lambda: gym.make_vec(
+            ENV_ID,
+            num_envs=k,
+            vectorization_mode=mode,
+            vector_kwargs=vector_kwargs,
+            max_episode_steps=MAX_EPISODE_STEPS,
+        )
+    )
     try:
         times, counts = [], []
         for r in range(plan.repeats):
@@ -145,10 +177,17 @@ def gymnasium_vector_row(plan: CollectionPlan, mode: str) -> dict:
     finally:
         envs.close()
     transitions = int(statistics.median(counts))
-    row = _rate_row(f"gymnasium-vector-{mode}", transitions, times, num_envs=k, env_steps=env_steps,
-                    setup_seconds=setup_seconds,
-                    note=f"gymnasium.make_vec(num_envs={k}, vectorization_mode='{mode}'"
-                         + (", context 'spawn'" if mode == "async" else "") + "); autoreset steps not counted")
+    row = _rate_row(
+        f"gymnasium-vector-{mode}",
+        transitions,
+        times,
+        num_envs=k,
+        env_steps=env_steps,
+        setup_seconds=setup_seconds,
+        note=f"gymnasium.make_vec(num_envs={k}, vectorization_mode='{mode}'"
+        + (", context 'spawn'" if mode == "async" else "")
+        + "); autoreset steps not counted",
+    )
     # Each repeat's count differs slightly (how many autoreset steps); the rate uses each run's own count.
     row["transitions_per_s"] = statistics.median(c / s for c, s in zip(counts, times))
     return row
@@ -174,24 +213,39 @@ def jax_rows(plan: CollectionPlan, directory: str) -> tuple[dict, list[dict]]:
     for kind, seed in (("cold", plan.seed), ("warm", plan.seed + 1)):
         total, (collect_seconds, write_seconds, dataset) = _timed(lambda seed=seed: collect_and_write(seed))
         assert dataset.transitions.size == n
-        scale.append({
-            "row": f"collect+write {label} (jax), {kind}", "kind": "collect+write", "call": kind,
-            "transitions": n, "seconds": total,
-            "collect_seconds": collect_seconds, "write_seconds": write_seconds,
-            "file_bytes": os.path.getsize(path), "num_envs": _default_num_envs(n),
-            "target_seconds": COLLECT_WRITE_TARGET_S, "met": total < COLLECT_WRITE_TARGET_S,
-            "note": "first call with these shapes: trace + compile + run + validate + write" if kind == "cold"
-            else "same shapes, another seed: compiled program reused",
-        })
+        scale.append(
+            {
+                "row": f"collect+write {label} (jax), {kind}",
+                "kind": "collect+write",
+                "call": kind,
+                "transitions": n,
+                "seconds": total,
+                "collect_seconds": collect_seconds,
+                "write_seconds": write_seconds,
+                "file_bytes": os.path.getsize(path),
+                "num_envs": _default_num_envs(n),
+                "target_seconds": COLLECT_WRITE_TARGET_S,
+                "met": total < COLLECT_WRITE_TARGET_S,
+                "note": "first call with these shapes: trace + compile + run + validate + write"
+                if kind == "cold"
+                else "same shapes, another seed: compiled program reused",
+            }
+        )
     first_call = scale[0]["collect_seconds"]
 
     warm = [scale[1]["collect_seconds"]]
     for r in range(plan.jax_repeats - 1):
         warm.append(_timed(lambda r=r: collect(plan.seed + 2 + r))[0])
-    native = _rate_row("jax-native", n, warm, num_envs=_default_num_envs(n), first_call_seconds=first_call,
-                       compile_seconds=max(first_call - statistics.median(warm), 0.0),
-                       note="collect_dataset(backend='jax'); warm calls (compiled program reused), "
-                            "compile_seconds = first call - warm call")
+    native = _rate_row(
+        "jax-native",
+        n,
+        warm,
+        num_envs=_default_num_envs(n),
+        first_call_seconds=first_call,
+        compile_seconds=max(first_call - statistics.median(warm), 0.0),
+        note="collect_dataset(backend='jax'); warm calls (compiled program reused), "
+        "compile_seconds = first call - warm call",
+    )
 
     load_times = []
     for _ in range(max(plan.repeats, 1)):
@@ -199,12 +253,19 @@ def jax_rows(plan: CollectionPlan, directory: str) -> tuple[dict, list[dict]]:
         assert loaded.transitions.size == n
         load_times.append(seconds)
     load_seconds = statistics.median(load_times)
-    scale.append({
-        "row": f"load+validate {label}", "kind": "load+validate", "transitions": n, "seconds": load_seconds, "all_seconds": load_times,
-        "file_bytes": os.path.getsize(path), "target_seconds": LOAD_VALIDATE_TARGET_S,
-        "met": load_seconds < LOAD_VALIDATE_TARGET_S,
-        "note": f"load_dataset(path) with validation, median of {len(load_times)} (file in the page cache)",
-    })
+    scale.append(
+        {
+            "row": f"load+validate {label}",
+            "kind": "load+validate",
+            "transitions": n,
+            "seconds": load_seconds,
+            "all_seconds": load_times,
+            "file_bytes": os.path.getsize(path),
+            "target_seconds": LOAD_VALIDATE_TARGET_S,
+            "met": load_seconds < LOAD_VALIDATE_TARGET_S,
+            "note": f"load_dataset(path) with validation, median of {len(load_times)} (file in the page cache)",
+        }
+    )
     return native, scale
 
 
@@ -235,18 +296,29 @@ def cached_cold_row(plan: CollectionPlan, directory: str) -> dict:
     runs = []
     with tempfile.TemporaryDirectory(prefix="wm-jax-collection-cache-") as cache_dir:
         for _ in range(2):
-            out = subprocess.run([sys.executable, "-c", _CACHED_PROBE, cache_dir, str(n), path, ENV_ID],
-                                 check=True, capture_output=True, text=True)
+            out = subprocess.run(
+                [sys.executable, "-c", _CACHED_PROBE, cache_dir, str(n), path, ENV_ID],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
             runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
     second = runs[1]
     return {
-        "row": f"collect+write {_count_label(n)} (jax), cold process, cache hit", "kind": "collect+write",
-        "call": "cold, persistent cache hit", "transitions": n, "seconds": second["seconds"],
-        "collect_seconds": second["collect_seconds"], "write_seconds": second["write_seconds"],
-        "first_process_seconds": runs[0]["seconds"], "file_bytes": os.path.getsize(path), "num_envs": _default_num_envs(n),
-        "target_seconds": COLLECT_WRITE_TARGET_S, "met": second["seconds"] < COLLECT_WRITE_TARGET_S,
+        "row": f"collect+write {_count_label(n)} (jax), cold process, cache hit",
+        "kind": "collect+write",
+        "call": "cold, persistent cache hit",
+        "transitions": n,
+        "seconds": second["seconds"],
+        "collect_seconds": second["collect_seconds"],
+        "write_seconds": second["write_seconds"],
+        "first_process_seconds": runs[0]["seconds"],
+        "file_bytes": os.path.getsize(path),
+        "num_envs": _default_num_envs(n),
+        "target_seconds": COLLECT_WRITE_TARGET_S,
+        "met": second["seconds"] < COLLECT_WRITE_TARGET_S,
         "note": "fresh process, first call, JAX persistent compilation cache filled by an earlier process "
-                f"(that one took {runs[0]['seconds']:.2f} s), as `wm-jax collect` runs from its second use on",
+        f"(that one took {runs[0]['seconds']:.2f} s), as `wm-jax collect` runs from its second use on",
     }
 
 
@@ -268,15 +340,21 @@ def _source_digests() -> dict:
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(wm_jax.__file__)))
     digests = {}
-    for relative in ("wm_jax/envs/gymnax_collect.py", "wm_jax/envs/gymnasium_collect.py", "wm_jax/data/collect.py",
-                     "wm_jax/data/format.py"):
+    for relative in (
+        "wm_jax/envs/gymnax_collect.py",
+        "wm_jax/envs/gymnasium_collect.py",
+        "wm_jax/data/collect.py",
+        "wm_jax/data/format.py",
+    ):
         try:
             with open(os.path.join(root, relative), "rb") as handle:
                 digests[relative] = hashlib.sha256(handle.read()).hexdigest()[:12]
         except OSError:
             digests[relative] = None
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         commit = None
     return {"git_head": commit, "sha256": digests}
@@ -315,8 +393,10 @@ def run(plan: CollectionPlan, log=print) -> dict:
     with tempfile.TemporaryDirectory(prefix="wm-jax-collection-bench-") as directory:
         # jax first: its cold row must be the first call with these shapes in the process.
         native, scale = jax_rows(plan, directory)
-        log(f"  jax-native      n={native['transitions']:<8d} {native['transitions_per_s']:,.0f} transitions/s "
-            f"(first call {native['first_call_seconds']:.2f} s)")
+        log(
+            f"  jax-native      n={native['transitions']:<8d} {native['transitions_per_s']:,.0f} transitions/s "
+            f"(first call {native['first_call_seconds']:.2f} s)"
+        )
         if plan.cache_check:
             scale.append(cached_cold_row(plan, directory))
         for row in scale:
@@ -325,8 +405,10 @@ def run(plan: CollectionPlan, log=print) -> dict:
         log(f"  gymnasium-loop  n={rows[-1]['transitions']:<8d} {rows[-1]['transitions_per_s']:,.0f} transitions/s")
         for mode in plan.vector_modes:
             rows.append(gymnasium_vector_row(plan, mode))
-            log(f"  {rows[-1]['row']:22s} n={rows[-1]['transitions']:<8d} K={rows[-1]['num_envs']} "
-                f"{rows[-1]['transitions_per_s']:,.0f} transitions/s (set-up {rows[-1]['setup_seconds']:.2f} s)")
+            log(
+                f"  {rows[-1]['row']:22s} n={rows[-1]['transitions']:<8d} K={rows[-1]['num_envs']} "
+                f"{rows[-1]['transitions_per_s']:,.0f} transitions/s (set-up {rows[-1]['setup_seconds']:.2f} s)"
+            )
         rows.append(native)
     add_ratios(rows)
     return {
@@ -340,8 +422,11 @@ def run(plan: CollectionPlan, log=print) -> dict:
         "sources": _source_digests(),
         "rows": rows,
         "scale": scale,
-        "targets": {"jax_native_speedup": RATIO_TARGET, "collect_write_seconds": COLLECT_WRITE_TARGET_S,
-                    "load_validate_seconds": LOAD_VALIDATE_TARGET_S},
+        "targets": {
+            "jax_native_speedup": RATIO_TARGET,
+            "collect_write_seconds": COLLECT_WRITE_TARGET_S,
+            "load_validate_seconds": LOAD_VALIDATE_TARGET_S,
+        },
     }
 
 

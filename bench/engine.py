@@ -40,9 +40,14 @@ def engine_rows(epochs: int, members: int) -> list[EngineRow]:
     return [
         EngineRow("deterministic, one program", ensemble, tutorial),
         EngineRow("deterministic, chunks of 10 epochs", ensemble, tutorial, chunk_epochs=min(10, epochs)),
-        EngineRow("probabilistic + bootstrap, one program", probabilistic, dataclasses.replace(tutorial, bootstrap=True)),
-        EngineRow("probabilistic + bootstrap + delta + normalize", dataclasses.replace(probabilistic, delta=True, normalize=True),
-                  dataclasses.replace(tutorial, bootstrap=True)),
+        EngineRow(
+            "probabilistic + bootstrap, one program", probabilistic, dataclasses.replace(tutorial, bootstrap=True)
+        ),
+        EngineRow(
+            "probabilistic + bootstrap + delta + normalize",
+            dataclasses.replace(probabilistic, delta=True, normalize=True),
+            dataclasses.replace(tutorial, bootstrap=True),
+        ),
     ]
 
 
@@ -87,17 +92,30 @@ def run(data, epochs: int = 100, members: int = 5, repeats: int = 5, seed: int =
     results = []
     for row, (_, compile_seconds), seconds in zip(rows, runners, times):
         per_epoch = statistics.median(seconds) / epochs
-        results.append({"row": row.name, "members": members, "transitions": int(data.states.shape[0]), "epochs": epochs,
-                        "seconds_per_epoch": per_epoch, "ratio_to_one_program": per_epoch / base,
-                        "compile_seconds": compile_seconds, "all_seconds": seconds})
+        results.append(
+            {
+                "row": row.name,
+                "members": members,
+                "transitions": int(data.states.shape[0]),
+                "epochs": epochs,
+                "seconds_per_epoch": per_epoch,
+                "ratio_to_one_program": per_epoch / base,
+                "compile_seconds": compile_seconds,
+                "all_seconds": seconds,
+            }
+        )
         log(f"  {row.name:48s} {per_epoch * 1e3:8.2f} ms/epoch  x{per_epoch / base:.3f}")
     return {"repeats": repeats, "rows": results}
 
 
 def markdown(section: dict) -> str:
-    lines = ["| engine option (E=5, tutorial recipe) | ms / epoch (median) | vs one program | compile s |",
-             "| --- | ---: | ---: | ---: |"]
+    lines = [
+        "| engine option (E=5, tutorial recipe) | ms / epoch (median) | vs one program | compile s |",
+        "| --- | ---: | ---: | ---: |",
+    ]
     for r in section["rows"]:
-        lines.append(f"| {r['row']} | {r['seconds_per_epoch'] * 1e3:.2f} | {r['ratio_to_one_program']:.3f}x | "
-                     f"{r['compile_seconds']:.2f} |")
+        lines.append(
+            f"| {r['row']} | {r['seconds_per_epoch'] * 1e3:.2f} | {r['ratio_to_one_program']:.3f}x | "
+            f"{r['compile_seconds']:.2f} |"
+        )
     return "\n".join(lines)

@@ -75,7 +75,8 @@ def jax_engine(w: Workload, data, seed: int, repeats: int, budget_s: float, shar
     """
     batch = as_batch(*arrays(data))
     program = make_train(
-        _spec(w.members), TrainConfig(epochs=w.epochs, batch_size=w.batch_size, learning_rate=w.learning_rate),
+        _spec(w.members),
+        TrainConfig(epochs=w.epochs, batch_size=w.batch_size, learning_rate=w.learning_rate),
         w.transitions,
         mesh=training_mesh(members=w.members) if shard_members else None,
     )

@@ -31,7 +31,13 @@ def torch_loop(w: Workload, data, seed: int, repeats: int, budget_s: float) -> M
         torch.manual_seed(seed)
         ensemble = EnsembleWorldModel(STATE_DIM, ACTION_DIM, num_models=w.members)
         losses = train_ensemble(
-            ensemble, states, actions, next_states, epochs=epochs, batch_size=w.batch_size, lr=w.learning_rate,
+            ensemble,
+            states,
+            actions,
+            next_states,
+            epochs=epochs,
+            batch_size=w.batch_size,
+            lr=w.learning_rate,
             generator=torch.Generator().manual_seed(seed),
         )
         return float(np.mean(losses[-1]))
@@ -173,7 +179,7 @@ def choose_threads(data, cores: int) -> tuple[int, dict[str, float]]:
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
 
         def steps():
-            for i in range(200):
+            for _ in range(200):
                 idx = torch.randint(0, states.shape[0], (32,))
                 loss = ((model(states[idx], actions[idx]) - next_states[idx]) ** 2).mean()
                 optimizer.zero_grad()

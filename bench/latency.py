@@ -49,8 +49,18 @@ def run(quick: bool = False, log=print) -> dict:
         train_file, held_out = str(tmp / "train.npz"), str(tmp / "held_out.npz")
         for path, n, seed in ((train_file, transitions, 0), (held_out, max(200, transitions // 5), 1)):
             _timed([*WM_JAX, "collect", "--out", path, "--transitions", str(n), "--seed", str(seed)], env)
-        train = [*WM_JAX, "train", "--data", train_file, "--eval-data", held_out, "--model", "ensemble",
-                 "--epochs", str(epochs)]
+        train = [
+            *WM_JAX,
+            "train",
+            "--data",
+            train_file,
+            "--eval-data",
+            held_out,
+            "--model",
+            "ensemble",
+            "--epochs",
+            str(epochs),
+        ]
         for name in ("cold", "warm"):  # the first run fills the cache the second one reads
             seconds, stdout = _timed([*train, "--out", str(tmp / f"train-{name}")], env)
             rows.append({"row": f"wm-jax train, {name} cache", "seconds": seconds, **_split(stdout)})
@@ -72,14 +82,21 @@ def run(quick: bool = False, log=print) -> dict:
 
 
 def markdown(latency: dict) -> str:
-    lines = [f"E={latency['members']}, {latency['transitions']:,} transitions, {latency['epochs']} epochs; "
-             "each row a fresh process, launch to exit.", "",
-             "| command | wall s | training s | compiling s | the rest s | x tutorial script |",
-             "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    lines = [
+        f"E={latency['members']}, {latency['transitions']:,} transitions, {latency['epochs']} epochs; "
+        "each row a fresh process, launch to exit.",
+        "",
+        "| command | wall s | training s | compiling s | the rest s | x tutorial script |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
     for r in latency["rows"]:
+
         def cell(name):
             return f"{r[name]:.2f}" if name in r else ""
+
         ratio = f"{r['speedup_vs_torch_script']:.1f}x" if "speedup_vs_torch_script" in r else ""
-        lines.append(f"| {r['row']} | {r['seconds']:.2f} | {cell('train_seconds')} | {cell('compile_seconds')} | "
-                     f"{cell('rest_seconds')} | {ratio} |")
+        lines.append(
+            f"| {r['row']} | {r['seconds']:.2f} | {cell('train_seconds')} | {cell('compile_seconds')} | "
+            f"{cell('rest_seconds')} | {ratio} |"
+        )
     return "\n".join(lines) + "\n"

@@ -57,8 +57,9 @@ print(json.dumps({"members": members, "transitions": n, "baseline_bytes": baseli
 def run(quick: bool = False, log=print) -> list[dict]:
     rows = []
     for members, n in QUICK_GRID if quick else FULL_GRID:
-        out = subprocess.run([sys.executable, "-c", _PROBE, str(members), str(n)], capture_output=True, text=True,
-                             timeout=1800)
+        out = subprocess.run(
+            [sys.executable, "-c", _PROBE, str(members), str(n)], capture_output=True, text=True, timeout=1800
+        )
         if out.returncode != 0:
             raise RuntimeError(f"memory probe E={members} N={n} failed: {out.stderr[-2000:]}")
         row = json.loads(out.stdout.strip().splitlines()[-1])
@@ -69,18 +70,24 @@ def run(quick: bool = False, log=print) -> list[dict]:
         row["data_bytes"] = n * (4 * 4 * 2 + 4 + 4 + 1)
         row["member_state_bytes"] = members * params * 4 * 4  # float32 params, gradients, two Adam moments
         rows.append(row)
-        log(f"  E={members:<4d} N={n:<8d} peak RSS {row['peak_host_bytes'] / 2**20:,.0f} MiB "
+        log(
+            f"  E={members:<4d} N={n:<8d} peak RSS {row['peak_host_bytes'] / 2**20:,.0f} MiB "
             f"(baseline {row['baseline_bytes'] / 2**20:,.0f} MiB, training +{row['training_bytes'] / 2**20:,.0f} MiB), "
-            f"{row['seconds']:.1f} s")
+            f"{row['seconds']:.1f} s"
+        )
     return rows
 
 
 def markdown(rows: list[dict]) -> str:
-    lines = ["| E | N | peak host RSS | after imports + data | added by training | data (lower bound) | device peak |",
-             "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines = [
+        "| E | N | peak host RSS | after imports + data | added by training | data (lower bound) | device peak |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
     for r in rows:
         device = "n/a (CPU)" if r["device_peak_bytes"] is None else f"{r['device_peak_bytes'] / 2**20:,.0f} MiB"
-        lines.append(f"| {r['members']} | {r['transitions']:,} | {r['peak_host_bytes'] / 2**20:,.0f} MiB | "
-                     f"{r['baseline_bytes'] / 2**20:,.0f} MiB | {r['training_bytes'] / 2**20:,.0f} MiB | "
-                     f"{r['data_bytes'] / 2**20:,.1f} MiB | {device} |")
+        lines.append(
+            f"| {r['members']} | {r['transitions']:,} | {r['peak_host_bytes'] / 2**20:,.0f} MiB | "
+            f"{r['baseline_bytes'] / 2**20:,.0f} MiB | {r['training_bytes'] / 2**20:,.0f} MiB | "
+            f"{r['data_bytes'] / 2**20:,.1f} MiB | {device} |"
+        )
     return "\n".join(lines) + "\n"

@@ -44,19 +44,35 @@ def run(repeats: int = 30, batch: int = 1, quick: bool = False, log=print) -> di
     particles = config.particles or spec.config.members
     rows = config.iterations * config.candidates * particles * config.horizon * batch
     flops = rows * 2 * sum(i * o for i, o in zip(LAYER_SIZES[:-1], LAYER_SIZES[1:]))
-    row = {"iterations": config.iterations, "candidates": config.candidates, "horizon": config.horizon,
-           "members": spec.config.members, "particles": particles, "mode": config.mode, "states": batch,
-           "seconds": seconds, "compile_seconds": compile_seconds, "gflops": flops / seconds / 1e9, "all_seconds": times}
-    log(f"  CEM step ({config.iterations} x {config.candidates} x H{config.horizon}, E=5 TS-inf, {batch} state(s)): "
-        f"{seconds * 1e3:.1f} ms, {row['gflops']:.1f} GFLOP/s")
+    row = {
+        "iterations": config.iterations,
+        "candidates": config.candidates,
+        "horizon": config.horizon,
+        "members": spec.config.members,
+        "particles": particles,
+        "mode": config.mode,
+        "states": batch,
+        "seconds": seconds,
+        "compile_seconds": compile_seconds,
+        "gflops": flops / seconds / 1e9,
+        "all_seconds": times,
+    }
+    log(
+        f"  CEM step ({config.iterations} x {config.candidates} x H{config.horizon}, E=5 TS-inf, {batch} state(s)): "
+        f"{seconds * 1e3:.1f} ms, {row['gflops']:.1f} GFLOP/s"
+    )
     return row
 
 
 def markdown(rows: list[dict], peak: float) -> str:
-    lines = ["| planning step | states | ms (median) | GFLOP/s | % of matmul peak | compile s |",
-             "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    lines = [
+        "| planning step | states | ms (median) | GFLOP/s | % of matmul peak | compile s |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
     for r in rows:
-        lines.append(f"| CEM {r['iterations']} x {r['candidates']} candidates, H={r['horizon']}, E={r['members']} "
-                     f"{r['mode']} ({r['particles']} particles) | {r['states']} | {r['seconds'] * 1e3:.1f} | "
-                     f"{r['gflops']:.1f} | {100 * r['gflops'] / peak:.0f}% | {r['compile_seconds']:.2f} |")
+        lines.append(
+            f"| CEM {r['iterations']} x {r['candidates']} candidates, H={r['horizon']}, E={r['members']} "
+            f"{r['mode']} ({r['particles']} particles) | {r['states']} | {r['seconds'] * 1e3:.1f} | "
+            f"{r['gflops']:.1f} | {100 * r['gflops'] / peak:.0f}% | {r['compile_seconds']:.2f} |"
+        )
     return "\n".join(lines)

@@ -17,7 +17,11 @@ def add_ratios(results: list[dict]) -> None:
     for row in results:
         if row.get("seconds") is None:
             continue
-        same = [r for r in results if r.get("seconds") and (r["members"], r["transitions"]) == (row["members"], row["transitions"])]
+        same = [
+            r
+            for r in results
+            if r.get("seconds") and (r["members"], r["transitions"]) == (row["members"], row["transitions"])
+        ]
         loop = [r for r in same if r["impl"] == REFERENCE]
         vec = [r for r in same if r["impl"] in VECTORIZED_TORCH]
         row["speedup_vs_torch_loop"] = loop[0]["seconds_per_epoch"] / row["seconds_per_epoch"] if loop else None
@@ -30,11 +34,27 @@ def add_ratios(results: list[dict]) -> None:
             row["speedup_vs_best_torch_vectorized"] = None
 
 
-def write_json(path: str, machine: dict, results: list[dict], compile_cache: dict | None, collection: dict | None = None,
-               engine: dict | None = None, planning: list | None = None, memory: list | None = None,
-               latency: dict | None = None, sweep: dict | None = None) -> None:
-    sections = {"sweep": sweep, "latency": latency, "memory": memory, "planning": planning, "engine": engine,
-                "compile_cache": compile_cache, "collection": collection}
+def write_json(
+    path: str,
+    machine: dict,
+    results: list[dict],
+    compile_cache: dict | None,
+    collection: dict | None = None,
+    engine: dict | None = None,
+    planning: list | None = None,
+    memory: list | None = None,
+    latency: dict | None = None,
+    sweep: dict | None = None,
+) -> None:
+    sections = {
+        "sweep": sweep,
+        "latency": latency,
+        "memory": memory,
+        "planning": planning,
+        "engine": engine,
+        "compile_cache": compile_cache,
+        "collection": collection,
+    }
     doc = {"machine": machine, "results": results, **{k: v for k, v in sections.items() if v is not None}}
     with open(path, "w") as f:
         json.dump(doc, f, indent=2)
@@ -45,13 +65,33 @@ def _fmt(x, spec: str) -> str:
     return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, spec)
 
 
-def markdown(machine: dict, results: list[dict], compile_cache: dict | None, collection: dict | None = None,
-             engine: dict | None = None, planning: list | None = None, memory: list | None = None,
-             latency: dict | None = None, sweep: dict | None = None) -> str:
+def markdown(
+    machine: dict,
+    results: list[dict],
+    compile_cache: dict | None,
+    collection: dict | None = None,
+    engine: dict | None = None,
+    planning: list | None = None,
+    memory: list | None = None,
+    latency: dict | None = None,
+    sweep: dict | None = None,
+) -> str:
     peak = machine["matmul_peak_gflops"]
-    title = ("# Ensemble training bench" if results else "# Data collection bench" if collection
-             else "# Engine options bench" if engine else "# Planning bench" if planning else "# Memory bench" if memory
-             else "# Latency bench" if latency else "# Sweep bench")
+    title = (
+        "# Ensemble training bench"
+        if results
+        else "# Data collection bench"
+        if collection
+        else "# Engine options bench"
+        if engine
+        else "# Planning bench"
+        if planning
+        else "# Memory bench"
+        if memory
+        else "# Latency bench"
+        if latency
+        else "# Sweep bench"
+    )
     lines = [
         title,
         "",
@@ -80,7 +120,9 @@ def markdown(machine: dict, results: list[dict], compile_cache: dict | None, col
         ]
         for r in rows:
             if r.get("seconds") is None:
-                lines.append(f"| {r['impl']} | {r['members']} | {r['transitions']} | — | — | — | — | — | — | — | — | — | — | {r['note']} |")
+                lines.append(
+                    f"| {r['impl']} | {r['members']} | {r['transitions']} | — | — | — | — | — | — | — | — | — | — | {r['note']} |"
+                )
                 continue
             vec = r.get("speedup_vs_best_torch_vectorized")
             lines.append(
@@ -105,8 +147,12 @@ def markdown(machine: dict, results: list[dict], compile_cache: dict | None, col
     if engine:
         from .engine import markdown as engine_markdown
 
-        lines += ["", "## Engine options (median seconds per epoch, rows interleaved; ratios within this run)", "",
-                  engine_markdown(engine)]
+        lines += [
+            "",
+            "## Engine options (median seconds per epoch, rows interleaved; ratios within this run)",
+            "",
+            engine_markdown(engine),
+        ]
     if planning:
         from .planning import markdown as planning_markdown
 
@@ -122,8 +168,12 @@ def markdown(machine: dict, results: list[dict], compile_cache: dict | None, col
     if sweep:
         from .sweep import markdown as sweep_markdown
 
-        lines += ["", "## Sweep: every configuration in one program (training seconds; ratios within this run)", "",
-                  sweep_markdown(sweep)]
+        lines += [
+            "",
+            "## Sweep: every configuration in one program (training seconds; ratios within this run)",
+            "",
+            sweep_markdown(sweep),
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -136,22 +186,46 @@ def plot(path: str, machine: dict, results: list[dict]) -> None:
     fig, axes = plt.subplots(1, 3, figsize=(17, 5))
     impls = sorted({r["impl"] for r in results if r.get("seconds")}, key=lambda s: (not s.startswith("torch"), s))
     for impl in impls:
-        rows = sorted((r for r in results if r["impl"] == impl and r["sweep"] == "members" and r.get("seconds")), key=lambda r: r["members"])
+        rows = sorted(
+            (r for r in results if r["impl"] == impl and r["sweep"] == "members" and r.get("seconds")),
+            key=lambda r: r["members"],
+        )
         if rows:
             e = [r["members"] for r in rows]
             axes[0].plot(e, [r["seconds_per_epoch"] * 100 for r in rows], "o-", label=impl)
             axes[1].plot(e, [1e6 / r["member_steps_per_s"] for r in rows], "o-", label=impl)
-        rows = sorted((r for r in results if r["impl"] == impl and r["sweep"] == "transitions" and r.get("seconds")), key=lambda r: r["transitions"])
+        rows = sorted(
+            (r for r in results if r["impl"] == impl and r["sweep"] == "transitions" and r.get("seconds")),
+            key=lambda r: r["transitions"],
+        )
         if rows:
-            axes[2].plot([r["transitions"] for r in rows], [r["seconds_per_epoch"] * 100 for r in rows], "o-", label=impl)
-    axes[0].set(xscale="log", yscale="log", xlabel="ensemble members E", ylabel="seconds per 100 epochs", title="Tutorial workload (10k transitions, batch 32)")
-    axes[1].set(xscale="log", yscale="log", xlabel="ensemble members E", ylabel="µs per member-step", title="Per-member cost")
+            axes[2].plot(
+                [r["transitions"] for r in rows], [r["seconds_per_epoch"] * 100 for r in rows], "o-", label=impl
+            )
+    axes[0].set(
+        xscale="log",
+        yscale="log",
+        xlabel="ensemble members E",
+        ylabel="seconds per 100 epochs",
+        title="Tutorial workload (10k transitions, batch 32)",
+    )
+    axes[1].set(
+        xscale="log", yscale="log", xlabel="ensemble members E", ylabel="µs per member-step", title="Per-member cost"
+    )
     sweep_e = {r["members"] for r in results if r["sweep"] == "transitions"}
-    axes[2].set(xscale="log", yscale="log", xlabel="transitions", ylabel="seconds per 100 epochs", title=f"Dataset size (E={', '.join(map(str, sorted(sweep_e)))})")
+    axes[2].set(
+        xscale="log",
+        yscale="log",
+        xlabel="transitions",
+        ylabel="seconds per 100 epochs",
+        title=f"Dataset size (E={', '.join(map(str, sorted(sweep_e)))})",
+    )
     for ax in axes:
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
-    fig.suptitle(f"{machine['cpu_model']}, {machine['cpu_cores']} cores; matmul peak {machine['matmul_peak_gflops']:.0f} GFLOP/s")
+    fig.suptitle(
+        f"{machine['cpu_model']}, {machine['cpu_cores']} cores; matmul peak {machine['matmul_peak_gflops']:.0f} GFLOP/s"
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -27,8 +27,22 @@ MACHINE_FIELDS = ("cpu_model", "cpu_cores", "jax_devices", "versions", "matmul_p
 def test_quick_bench_writes_json_markdown_and_plot(tmp_path):
     paths = {kind: tmp_path / f"bench.{kind}" for kind in ("json", "md", "png")}
     subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "--json", str(paths["json"]), "--markdown", str(paths["md"]), "--plot", str(paths["png"])],
-        check=True, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--quick",
+            "--json",
+            str(paths["json"]),
+            "--markdown",
+            str(paths["md"]),
+            "--plot",
+            str(paths["png"]),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     doc = json.loads(paths["json"].read_text())
     assert set(doc) >= {"machine", "results"}, f"top-level keys: {sorted(doc)}"
@@ -51,10 +65,16 @@ def test_quick_bench_writes_json_markdown_and_plot(tmp_path):
     assert all(r["compile_seconds"] > 0 for r in engine)
     assert "| jax-engine |" in paths["md"].read_text()
     assert paths["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert {row["row"] for row in doc["collection"]["rows"]} >= COLLECTION_ROWS, "the full run includes the collection section"
+    assert {row["row"] for row in doc["collection"]["rows"]} >= COLLECTION_ROWS, (
+        "the full run includes the collection section"
+    )
     engine = doc["engine"]["rows"]
-    assert [r["row"].split(",")[0] for r in engine] == ["deterministic", "deterministic", "probabilistic + bootstrap",
-                                                       "probabilistic + bootstrap + delta + normalize"]
+    assert [r["row"].split(",")[0] for r in engine] == [
+        "deterministic",
+        "deterministic",
+        "probabilistic + bootstrap",
+        "probabilistic + bootstrap + delta + normalize",
+    ]
     assert engine[0]["ratio_to_one_program"] == 1.0
     assert all(math.isfinite(r["seconds_per_epoch"]) and r["seconds_per_epoch"] > 0 for r in engine)
     assert "## Engine options" in paths["md"].read_text()
@@ -65,14 +85,22 @@ def test_quick_bench_writes_json_markdown_and_plot(tmp_path):
     assert memory and all(r["peak_host_bytes"] >= r["baseline_bytes"] > 0 for r in memory)
     assert "## Memory" in paths["md"].read_text()
     latency = {r["row"]: r for r in doc["latency"]["rows"]}
-    assert set(latency) == {"wm-jax train, cold cache", "wm-jax train, warm cache", "tutorial PyTorch script",
-                            "wm-jax demo, cold cache", "wm-jax demo, warm cache"}
+    assert set(latency) == {
+        "wm-jax train, cold cache",
+        "wm-jax train, warm cache",
+        "tutorial PyTorch script",
+        "wm-jax demo, cold cache",
+        "wm-jax demo, warm cache",
+    }
     assert all(r["seconds"] > 0 for r in latency.values())
     assert latency["wm-jax train, warm cache"]["compile_seconds"] >= 0 and "## Latency" in paths["md"].read_text()
     sweep = {(r["members_per_configuration"], r["row"]): r for r in doc["sweep"]["rows"]}
     assert set(sweep) == {(1, "one configuration"), (1, "sweep of 8")}
     assert sweep[(1, "one configuration")]["ratio_to_one"] == 1.0
-    assert all(r["seconds"] > 0 and r["compile_seconds"] > 0 for r in sweep.values()) and "## Sweep" in paths["md"].read_text()
+    assert (
+        all(r["seconds"] > 0 and r["compile_seconds"] > 0 for r in sweep.values())
+        and "## Sweep" in paths["md"].read_text()
+    )
 
 
 COLLECTION_ROWS = {"gymnasium-loop", "gymnasium-vector-sync", "jax-native"}
@@ -82,9 +110,22 @@ def test_quick_collection_section_writes_rows(tmp_path):
     """`--only collection` runs just the collection rows (tiny N) and writes them to JSON and Markdown."""
     paths = {kind: tmp_path / f"collection.{kind}" for kind in ("json", "md")}
     subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "--only", "collection", "--json", str(paths["json"]),
-         "--markdown", str(paths["md"])],
-        check=True, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--quick",
+            "--only",
+            "collection",
+            "--json",
+            str(paths["json"]),
+            "--markdown",
+            str(paths["md"]),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     doc = json.loads(paths["json"].read_text())
     assert doc["results"] == [], "--only collection runs no training rows"
@@ -94,7 +135,9 @@ def test_quick_collection_section_writes_rows(tmp_path):
     assert set(rows) >= COLLECTION_ROWS, f"rows: {sorted(rows)}"
     for row in rows.values():
         for field in ("transitions", "seconds", "transitions_per_s", "jax_native_speedup"):
-            assert isinstance(row[field], (int, float)) and math.isfinite(row[field]) and row[field] > 0, f"{row['row']}: {field}={row[field]!r}"
+            assert isinstance(row[field], (int, float)) and math.isfinite(row[field]) and row[field] > 0, (
+                f"{row['row']}: {field}={row[field]!r}"
+            )
     assert rows["jax-native"]["jax_native_speedup"] == 1.0
     assert rows["jax-native"]["first_call_seconds"] > 0 and rows["jax-native"]["compile_seconds"] >= 0
     assert rows["gymnasium-vector-sync"]["num_envs"] > 1 and rows["gymnasium-vector-sync"]["setup_seconds"] >= 0

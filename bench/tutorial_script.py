@@ -20,8 +20,11 @@ from wm_torch_ref.tutorial import EnsembleWorldModel, mse, train_ensemble
 def load(path):
     with np.load(path) as archive:
         # The tutorial feeds the action index as one float column.
-        return (torch.as_tensor(archive["states"]), torch.as_tensor(archive["actions"], dtype=torch.float32)[:, None],
-                torch.as_tensor(archive["next_states"]))
+        return (
+            torch.as_tensor(archive["states"]),
+            torch.as_tensor(archive["actions"], dtype=torch.float32)[:, None],
+            torch.as_tensor(archive["next_states"]),
+        )
 
 
 def main(train_path, held_out_path, out, epochs=100):

@@ -39,7 +39,7 @@ class Workload:
     def steps_per_epoch(self) -> int:
         return len(self.batch_sizes)
 
-    def with_epochs(self, epochs: int) -> "Workload":
+    def with_epochs(self, epochs: int) -> Workload:
         return dataclasses.replace(self, epochs=epochs)
 
 

@@ -26,7 +26,9 @@ def main(root: str) -> None:
         with open(path) as handle:
             record = json.load(handle)
         groups.setdefault(match.group(1), []).append((int(match.group(2)), record))
-    print("| run | seeds | real transitions | eval return, mean over 20 episodes per seed | mean ± std over seeds | dream return | wall time per run |")
+    print(
+        "| run | seeds | real transitions | eval return, mean over 20 episodes per seed | mean ± std over seeds | dream return | wall time per run |"
+    )
     print("| --- | --- | ---: | --- | ---: | ---: | ---: |")
     for group, runs in groups.items():
         runs.sort()
@@ -34,9 +36,11 @@ def main(root: str) -> None:
         dream = [r.get("dream_return_mean") for _, r in runs]
         seconds = [r["seconds"]["total"] if isinstance(r["seconds"], dict) else r["seconds"] for _, r in runs]
         dream_cell = "" if dream[0] is None else " / ".join(f"{d:.1f}" for d in dream)
-        print(f"| {group} | {', '.join(str(s) for s, _ in runs)} | {max(r['real_transitions_used'] for _, r in runs)} | "
-              f"{' / '.join(f'{m:.1f}' for m in means)} | {np.mean(means):.1f} ± {np.std(means):.1f} | {dream_cell} | "
-              f"{np.median(seconds):.0f} s |")
+        print(
+            f"| {group} | {', '.join(str(s) for s, _ in runs)} | {max(r['real_transitions_used'] for _, r in runs)} | "
+            f"{' / '.join(f'{m:.1f}' for m in means)} | {np.mean(means):.1f} ± {np.std(means):.1f} | {dream_cell} | "
+            f"{np.median(seconds):.0f} s |"
+        )
 
 
 if __name__ == "__main__":

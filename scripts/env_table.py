@@ -1,8 +1,8 @@
 """Print the README's per-environment table from `wm-jax demo --env ENV --out DIR/demo-ENV` runs.
 
-    for e in CartPole-v1 Acrobot-v1 MountainCar-v0 MountainCarContinuous-v0 Pendulum-v1; do
-        wm-jax demo --env $e --out runs/demo-$e; done
-    python scripts/env_table.py runs
+for e in CartPole-v1 Acrobot-v1 MountainCar-v0 MountainCarContinuous-v0 Pendulum-v1; do
+    wm-jax demo --env $e --out runs/demo-$e; done
+python scripts/env_table.py runs
 """
 
 import json
@@ -35,8 +35,10 @@ def main(root: str) -> None:
         def pair(one_step, rollout):
             return f"{cell(one_step)} / {cell(rollout[HORIZON - 1])}"
 
-        cells = [pair(models[k]["held_out"]["one_step_mse"], models[k]["held_out"]["rollout"]["mse"])
-                 for k in ("simple", "regularized", "ensemble")]
+        cells = [
+            pair(models[k]["held_out"]["one_step_mse"], models[k]["held_out"]["rollout"]["mse"])
+            for k in ("simple", "regularized", "ensemble")
+        ]
         cells += [pair(baselines[k]["one_step_mse"], baselines[k]["rollout_mse"]) for k in ("identity", "linear")]
         print(f"| {env} | {block['episodes']} | {starts} | " + " | ".join(cells) + " |")
 

@@ -24,10 +24,27 @@ CONFIGS = {
     "delta + normalize": ["--model", "simple", "--delta", "--normalize"],
     "ensemble (tutorial)": ["--model", "ensemble"],
     "ensemble, delta + normalize": ["--model", "ensemble", "--delta", "--normalize"],
-    "probabilistic ensemble": ["--model", "ensemble", "--probabilistic", "--delta", "--normalize", "--bootstrap",
-                               "--reward-head", "--termination-head"],
-    "probabilistic, calibrated": ["--model", "ensemble", "--probabilistic", "--delta", "--normalize", "--bootstrap",
-                                  "--reward-head", "--termination-head", "--calibrate"],
+    "probabilistic ensemble": [
+        "--model",
+        "ensemble",
+        "--probabilistic",
+        "--delta",
+        "--normalize",
+        "--bootstrap",
+        "--reward-head",
+        "--termination-head",
+    ],
+    "probabilistic, calibrated": [
+        "--model",
+        "ensemble",
+        "--probabilistic",
+        "--delta",
+        "--normalize",
+        "--bootstrap",
+        "--reward-head",
+        "--termination-head",
+        "--calibrate",
+    ],
 }
 PROBABILISTIC = ("probabilistic ensemble", "probabilistic, calibrated")
 
@@ -65,8 +82,10 @@ def pair(block: dict) -> tuple[float, float]:
 
 def tables(root: str) -> dict:
     summary = {}
-    print(f"Held-out one-step MSE / {HORIZON}-step rollout MSE (simple model unless named; in brackets, how many "
-          f"times lower the one-step MSE is than the tutorial's recipe for the same model kind):\n")
+    print(
+        f"Held-out one-step MSE / {HORIZON}-step rollout MSE (simple model unless named; in brackets, how many "
+        f"times lower the one-step MSE is than the tutorial's recipe for the same model kind):\n"
+    )
     print("| env | " + " | ".join(CONFIGS) + " | linear |")
     print("| --- |" + " ---: |" * (len(CONFIGS) + 1))
     for env in ENVS:
@@ -82,18 +101,37 @@ def tables(root: str) -> dict:
             one, twenty = pair(metrics["held_out"])
             summary[env][name] = {"one_step_mse": one, f"rollout_mse_h{HORIZON}": twenty}
             # Each option against the tutorial's recipe for the same model kind.
-            base = raw if not name.startswith(("ensemble", "probabilistic")) else pair(runs["ensemble (tutorial)"]["held_out"]) if runs["ensemble (tutorial)"] else None
+            base = (
+                raw
+                if not name.startswith(("ensemble", "probabilistic"))
+                else pair(runs["ensemble (tutorial)"]["held_out"])
+                if runs["ensemble (tutorial)"]
+                else None
+            )
             factor = base[0] / one if base is not None and one > 0 else None
-            ratio = "" if factor is None or "tutorial" in name else f" ({factor:.1f}x)" if factor < 10 else f" ({factor:.0f}x)"
+            ratio = (
+                ""
+                if factor is None or "tutorial" in name
+                else f" ({factor:.1f}x)"
+                if factor < 10
+                else f" ({factor:.0f}x)"
+            )
             cells.append(f"{cell(one)}{ratio} / {cell(twenty)}")
         linear = runs["raw (tutorial)"]["held_out"]["baselines"]["linear"]
-        summary[env]["linear"] = {"one_step_mse": linear["one_step_mse"], f"rollout_mse_h{HORIZON}": linear["rollout_mse"][HORIZON - 1]}
+        summary[env]["linear"] = {
+            "one_step_mse": linear["one_step_mse"],
+            f"rollout_mse_h{HORIZON}": linear["rollout_mse"][HORIZON - 1],
+        }
         cells.append(f"{cell(linear['one_step_mse'])} / {cell(linear['rollout_mse'][HORIZON - 1])}")
         print(f"| {env} | " + " | ".join(cells) + " |")
 
-    print("\nProbabilistic ensembles (E=5, delta + normalize, bootstrap, reward and termination heads; calibrated: "
-          "variances recalibrated on a validation split of the training data), held out:\n")
-    print("| env | model | NLL | 50% coverage | 90% coverage | epistemic std in / out of distribution | reward MSE | termination accuracy / AUROC |")
+    print(
+        "\nProbabilistic ensembles (E=5, delta + normalize, bootstrap, reward and termination heads; calibrated: "
+        "variances recalibrated on a validation split of the training data), held out:\n"
+    )
+    print(
+        "| env | model | NLL | 50% coverage | 90% coverage | epistemic std in / out of distribution | reward MSE | termination accuracy / AUROC |"
+    )
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for env, name in ((env, name) for env in ENVS for name in PROBABILISTIC):
         metrics = load(root, env, name)
@@ -105,16 +143,27 @@ def tables(root: str) -> dict:
         term = held.get("termination", {})
         auroc = term.get("auroc")
         summary.setdefault(env, {})[name + " (uncertainty)"] = {
-            "nll": u["nll"], "coverage_50": u["coverage"]["50%"]["mean"], "coverage_90": u["coverage"]["90%"]["mean"],
-            "coverage_90_per_dim": u["coverage"]["90%"]["per_dim"], "epistemic_in": eps["in_distribution"],
-            "epistemic_out": eps["out_of_distribution"], "epistemic_ratio": eps["ratio"],
-            "reward_mse": held.get("reward", {}).get("mse"), "termination": term,
+            "nll": u["nll"],
+            "coverage_50": u["coverage"]["50%"]["mean"],
+            "coverage_90": u["coverage"]["90%"]["mean"],
+            "coverage_90_per_dim": u["coverage"]["90%"]["per_dim"],
+            "epistemic_in": eps["in_distribution"],
+            "epistemic_out": eps["out_of_distribution"],
+            "epistemic_ratio": eps["ratio"],
+            "reward_mse": held.get("reward", {}).get("mse"),
+            "termination": term,
         }
-        print(f"| {env} | {name} | {u['nll']:.2f} | {u['coverage']['50%']['mean']:.1%} | {u['coverage']['90%']['mean']:.1%} | "
-              f"{eps['in_distribution']:.2e} / {eps['out_of_distribution']:.2e} ({eps['ratio']:.1f}x) | "
-              f"{cell(held.get('reward', {}).get('mse'))} | "
-              + (f"{term['accuracy']:.1%} / {'n/a (no terminations)' if auroc is None else f'{auroc:.3f}'}" if term else "n/a")
-              + " |")
+        print(
+            f"| {env} | {name} | {u['nll']:.2f} | {u['coverage']['50%']['mean']:.1%} | {u['coverage']['90%']['mean']:.1%} | "
+            f"{eps['in_distribution']:.2e} / {eps['out_of_distribution']:.2e} ({eps['ratio']:.1f}x) | "
+            f"{cell(held.get('reward', {}).get('mse'))} | "
+            + (
+                f"{term['accuracy']:.1%} / {'n/a (no terminations)' if auroc is None else f'{auroc:.3f}'}"
+                if term
+                else "n/a"
+            )
+            + " |"
+        )
     with open(os.path.join(root, "summary.json"), "w") as handle:
         json.dump(summary, handle, indent=2)
     return summary

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import tempfile
-from typing import IO, Callable
+from collections.abc import Callable
+from typing import IO
 
 from .errors import UserError
 
@@ -26,7 +27,9 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp", delete=False)
+    handle = tempfile.NamedTemporaryFile(
+        dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp", delete=False
+    )
     try:
         with handle:
             write(handle)

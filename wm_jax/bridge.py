@@ -20,7 +20,8 @@ never imported here, so the bridge works in environments without it.
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import jax.numpy as jnp
 import numpy as np
@@ -81,7 +82,9 @@ def params_to_torch_state_dicts(params: nnx.State) -> list[dict[str, np.ndarray]
     if set(flat) != expected or hidden != list(range(len(hidden))):
         raise BridgeError(f"not a world-model parameter state: paths {sorted(map(str, flat))}")
     layers = [("hidden", i) for i in hidden] + [("head",)]
-    members = {flat[(*layer, "kernel")].shape[0] for layer in layers} | {flat[(*layer, "bias")].shape[0] for layer in layers}
+    members = {flat[(*layer, "kernel")].shape[0] for layer in layers} | {
+        flat[(*layer, "bias")].shape[0] for layer in layers
+    }
     for layer in layers:
         kernel, bias = flat[(*layer, "kernel")], flat[(*layer, "bias")]
         if kernel.ndim != 3 or bias.ndim != 2 or kernel.shape[2] != bias.shape[1]:
@@ -151,7 +154,9 @@ def _layers_of(state_dict: Mapping[str, Any], where: str) -> list[tuple[np.ndarr
                 raise BridgeError(f"{where}: missing key 'fc{k}.{part}'")
         weight, bias = parts["weight"], parts["bias"]
         if weight.ndim != 2 or bias.shape != (weight.shape[0],):
-            raise BridgeError(f"{where}: fc{k}.weight {weight.shape} and fc{k}.bias {bias.shape} are not (out, in) and (out,)")
+            raise BridgeError(
+                f"{where}: fc{k}.weight {weight.shape} and fc{k}.bias {bias.shape} are not (out, in) and (out,)"
+            )
         if layers and weight.shape[1] != layers[-1][0].shape[0]:
             raise BridgeError(
                 f"{where}: fc{k}.weight takes {weight.shape[1]} inputs but fc{k - 1} gives {layers[-1][0].shape[0]}"
@@ -160,7 +165,8 @@ def _layers_of(state_dict: Mapping[str, Any], where: str) -> list[tuple[np.ndarr
     state_dim, in_features = layers[-1][0].shape[0], layers[0][0].shape[1]
     if in_features <= state_dim:
         raise BridgeError(
-            f"{where}: fc1 takes {in_features} inputs, but a world model needs state_dim ({state_dim}) + action_dim >= 1"
+            f"{where}: fc1 takes {in_features} inputs, but a world model needs state_dim ({state_dim}) + "
+            "action_dim >= 1"
         )
     return layers
 

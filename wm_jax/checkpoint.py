@@ -71,20 +71,30 @@ def save_checkpoint(directory: str, ensemble: Ensemble, baselines: dict | None =
     """Write params.npz, model.json and (if given) baselines.json into `directory` (created if needed)."""
     spec = ensemble.spec
     os.makedirs(directory, exist_ok=True)
-    model = {"format_version": FORMAT_VERSION, "state_dim": spec.state_dim, "action_dim": spec.action_dim,
-             "env_id": spec.env_id, "action_encoding": spec.action_encoding, **_config_dict(spec.config),
-             "elites": [int(i) for i in ensemble.elites]}
+    model = {
+        "format_version": FORMAT_VERSION,
+        "state_dim": spec.state_dim,
+        "action_dim": spec.action_dim,
+        "env_id": spec.env_id,
+        "action_encoding": spec.action_encoding,
+        **_config_dict(spec.config),
+        "elites": [int(i) for i in ensemble.elites],
+    }
     description = json.dumps(model, indent=2).encode()
-    arrays = {**flatten_params(ensemble.params),
-              # The description travels inside the parameter file too, so the two are written as one
-              # unit: model.json is its readable copy, and a model.json that disagrees is refused.
-              DESCRIPTION_KEY: np.frombuffer(description, np.uint8),
-              **{NORMALIZER_PREFIX + name: value for name, value in ensemble.normalizer.to_arrays().items()},
-              **{CALIBRATION_PREFIX + name: np.asarray(value) for name, value in ensemble.calibration._asdict().items()}}
+    arrays = {
+        **flatten_params(ensemble.params),
+        # The description travels inside the parameter file too, so the two are written as one
+        # unit: model.json is its readable copy, and a model.json that disagrees is refused.
+        DESCRIPTION_KEY: np.frombuffer(description, np.uint8),
+        **{NORMALIZER_PREFIX + name: value for name, value in ensemble.normalizer.to_arrays().items()},
+        **{CALIBRATION_PREFIX + name: np.asarray(value) for name, value in ensemble.calibration._asdict().items()},
+    }
     atomic_write(os.path.join(directory, PARAMS_FILE), lambda f: np.savez(f, **arrays))
     atomic_write(os.path.join(directory, MODEL_FILE), lambda f: f.write(description))
     if baselines is not None:
-        atomic_write(os.path.join(directory, BASELINES_FILE), lambda f: f.write(json.dumps(baselines, indent=2).encode()))
+        atomic_write(
+            os.path.join(directory, BASELINES_FILE), lambda f: f.write(json.dumps(baselines, indent=2).encode())
+        )
 
 
 def load_baselines(directory: str) -> dict | None:
@@ -107,8 +117,13 @@ MODEL_SWITCHES = ("delta", "normalize", "probabilistic", "reward_head", "termina
 
 
 def _config_dict(config: ModelConfig) -> dict:
-    return {"kind": config.kind, "hidden_sizes": list(config.hidden_sizes), "dropout_rate": config.dropout_rate,
-            "members": config.members, **{name: getattr(config, name) for name in MODEL_SWITCHES}}
+    return {
+        "kind": config.kind,
+        "hidden_sizes": list(config.hidden_sizes),
+        "dropout_rate": config.dropout_rate,
+        "members": config.members,
+        **{name: getattr(config, name) for name in MODEL_SWITCHES},
+    }
 
 
 def load_checkpoint(directory: str) -> Ensemble:
@@ -125,8 +140,9 @@ def load_checkpoint(directory: str) -> Ensemble:
 def _read_arrays(params_path: str) -> dict[str, np.ndarray]:
     """Every array in params.npz by name."""
     if not zipfile.is_zipfile(params_path):
-        raise CheckpointError(f"{params_path}: unreadable, {not_an_archive(params_path)}; expected the output of "
-                              "`wm-jax train`")
+        raise CheckpointError(
+            f"{params_path}: unreadable, {not_an_archive(params_path)}; expected the output of `wm-jax train`"
+        )
     try:
         with np.load(params_path, allow_pickle=False) as archive:
             return {name: archive[name] for name in archive.files}
@@ -140,15 +156,19 @@ def _read_description(model_path: str, params_path: str, embedded: np.ndarray | 
         with open(model_path, "rb") as handle:
             described = handle.read()
         if embedded is not None and embedded.tobytes() != described:
-            raise CheckpointError(f"{model_path} and {params_path} disagree (edited, or copied from different "
-                                  "runs): the description inside params.npz is the model's")
+            raise CheckpointError(
+                f"{model_path} and {params_path} disagree (edited, or copied from different "
+                "runs): the description inside params.npz is the model's"
+            )
         model = json.loads(described)
         if not isinstance(model, dict):
             raise ValueError("not a JSON object")
         version = model.get("format_version", 0)
         if not isinstance(version, int) or version > FORMAT_VERSION:
-            raise CheckpointError(f"{model_path}: format version {version!r} is newer than this wm-jax reads "
-                                  f"({FORMAT_VERSION}); upgrade wm-jax")
+            raise CheckpointError(
+                f"{model_path}: format version {version!r} is newer than this wm-jax reads "
+                f"({FORMAT_VERSION}); upgrade wm-jax"
+            )
         spec = _spec_of(model)
         elites = np.asarray(model.get("elites", range(spec.config.members)), np.int64)
         if elites.ndim != 1 or elites.size == 0 or elites.min() < 0 or elites.max() >= spec.config.members:
@@ -186,8 +206,10 @@ def _spec_of(model: dict) -> ModelSpec:
         info = env_spec(spec.env_id)
         expected = (info.state_dim, info.encoded_action_dim(spec.action_encoding))
         if (spec.state_dim, spec.action_dim) != expected:
-            raise ValueError(f"state_dim {spec.state_dim} and action_dim {spec.action_dim} do not fit {spec.env_id} "
-                             f"with the {spec.action_encoding} action encoding ({expected[0]} and {expected[1]})")
+            raise ValueError(
+                f"state_dim {spec.state_dim} and action_dim {spec.action_dim} do not fit {spec.env_id} "
+                f"with the {spec.action_encoding} action encoding ({expected[0]} and {expected[1]})"
+            )
     return spec
 
 
@@ -213,7 +235,7 @@ def _ensemble_from_arrays(flat: dict, spec: ModelSpec, elites: np.ndarray, param
 
 def _pop_prefixed(flat: dict, prefix: str) -> dict:
     """Remove the arrays whose names start with `prefix` from `flat`; return them by the rest of their name."""
-    return {name[len(prefix):]: flat.pop(name) for name in list(flat) if name.startswith(prefix)}
+    return {name[len(prefix) :]: flat.pop(name) for name in list(flat) if name.startswith(prefix)}
 
 
 def _calibration(arrays: dict, spec: ModelSpec, path: str) -> Calibration:
@@ -237,8 +259,14 @@ def _switch(model: dict, name: str) -> bool:
 def _normalizer(stats: dict, spec: ModelSpec, path: str):
     """The saved statistics, checked against the model's dimensions."""
     inputs, states = (spec.state_dim + spec.action_dim,), (spec.state_dim,)
-    shapes = {"input_mean": inputs, "input_std": inputs, "target_mean": states, "target_std": states,
-              "reward_mean": (), "reward_std": ()}
+    shapes = {
+        "input_mean": inputs,
+        "input_std": inputs,
+        "target_mean": states,
+        "target_std": states,
+        "reward_mean": (),
+        "reward_std": (),
+    }
     if set(stats) != set(STAT_NAMES):
         raise CheckpointError(f"{path}: normaliser statistics {sorted(stats)}, expected {sorted(STAT_NAMES)}")
     for name, shape in shapes.items():

@@ -31,25 +31,71 @@ class Command:
 
 
 COMMANDS = {
-    "collect": Command("wm_jax.experiments.collect", "CollectRun", "collect_to_file", "summarize",
-                       "collect random-policy transitions into a data file"),
-    "train": Command("wm_jax.experiments.train", "TrainRun", "train_and_evaluate", "summarize",
-                     "train a world model on a data file and score it on held-out episodes"),
-    "sweep": Command("wm_jax.experiments.sweep", "SweepRun", "sweep_and_choose", "summarize",
-                     "train a grid of learning rates, weight decays and seeds in one program; choose on validation"),
-    "evaluate": Command("wm_jax.experiments.evaluate", "EvaluateRun", "evaluate_checkpoint", "summarize",
-                        "score a trained model on a data file: one-step and rollout MSE, baselines, uncertainty"),
-    "predict": Command("wm_jax.experiments.evaluate", "PredictRun", "predict_to_file", "summarize_prediction",
-                       "write a trained model's predictions and predictive intervals on a data file"),
-    "mbrl": Command("wm_jax.experiments.agents", "MbrlRun", "model_based_rl", "summarize_mbrl",
-                    "model-based RL: MPC with an ensemble, retrained on what it sees", default="default_mbrl_run"),
-    "dream": Command("wm_jax.experiments.agents", "DreamRun", "dream", "summarize_dream",
-                     "evolve a controller inside the learned model, then run it in the real environment"),
-    "demo": Command("wm_jax.demo", "DemoOptions", "jax_demo", None,
-                    "the tutorial's demo: collect, train three world models, compare them with baselines"),
-    "parity": Command("wm_jax.cli", "Parity", "run_parity", None,
-                      "compare this library with the PyTorch reference and print the parity table",
-                      uses_jax=False),
+    "collect": Command(
+        "wm_jax.experiments.collect",
+        "CollectRun",
+        "collect_to_file",
+        "summarize",
+        "collect random-policy transitions into a data file",
+    ),
+    "train": Command(
+        "wm_jax.experiments.train",
+        "TrainRun",
+        "train_and_evaluate",
+        "summarize",
+        "train a world model on a data file and score it on held-out episodes",
+    ),
+    "sweep": Command(
+        "wm_jax.experiments.sweep",
+        "SweepRun",
+        "sweep_and_choose",
+        "summarize",
+        "train a grid of learning rates, weight decays and seeds in one program; choose on validation",
+    ),
+    "evaluate": Command(
+        "wm_jax.experiments.evaluate",
+        "EvaluateRun",
+        "evaluate_checkpoint",
+        "summarize",
+        "score a trained model on a data file: one-step and rollout MSE, baselines, uncertainty",
+    ),
+    "predict": Command(
+        "wm_jax.experiments.evaluate",
+        "PredictRun",
+        "predict_to_file",
+        "summarize_prediction",
+        "write a trained model's predictions and predictive intervals on a data file",
+    ),
+    "mbrl": Command(
+        "wm_jax.experiments.agents",
+        "MbrlRun",
+        "model_based_rl",
+        "summarize_mbrl",
+        "model-based RL: MPC with an ensemble, retrained on what it sees",
+        default="default_mbrl_run",
+    ),
+    "dream": Command(
+        "wm_jax.experiments.agents",
+        "DreamRun",
+        "dream",
+        "summarize_dream",
+        "evolve a controller inside the learned model, then run it in the real environment",
+    ),
+    "demo": Command(
+        "wm_jax.demo",
+        "DemoOptions",
+        "jax_demo",
+        None,
+        "the tutorial's demo: collect, train three world models, compare them with baselines",
+    ),
+    "parity": Command(
+        "wm_jax.cli",
+        "Parity",
+        "run_parity",
+        None,
+        "compare this library with the PyTorch reference and print the parity table",
+        uses_jax=False,
+    ),
 }
 
 
@@ -78,9 +124,11 @@ def run_parity(options: Parity) -> None:
         check_output_path(options.json)
     parity_main = _parity_report()
     if parity_main is None:
-        raise UserError("the parity suite is not installed with the package; it is the parity_tests/ folder of a "
-                        "source checkout: git clone the wm-jax repository, pip install -e '.[test]' there, and "
-                        "run `wm-jax parity` (or `python -m parity_tests`) from it")
+        raise UserError(
+            "the parity suite is not installed with the package; it is the parity_tests/ folder of a "
+            "source checkout: git clone the wm-jax repository, pip install -e '.[test]' there, and "
+            "run `wm-jax parity` (or `python -m parity_tests`) from it"
+        )
     argv = [*(["--json", options.json] if options.json else []), *(["--only", options.only] if options.only else [])]
     code = parity_main(argv)
     if code:
@@ -159,7 +207,10 @@ def _parity_report():
             try:
                 return importlib.import_module("parity_tests.report").main
             except ImportError as error:
-                print(f"error: the parity report needs the test extra (pip install -e '.[test]'): {error}", file=sys.stderr)
+                print(
+                    f"error: the parity report needs the test extra (pip install -e '.[test]'): {error}",
+                    file=sys.stderr,
+                )
                 sys.exit(2)
     return None
 

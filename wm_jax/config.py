@@ -34,8 +34,13 @@ MAX_HIDDEN_SIZE = 100_000
 MAX_TRANSITIONS = 100_000_000
 MAX_EPISODES = 100_000
 MAX_PLANNER_SIZE = {"horizon": 10_000, "candidates": 1_000_000, "iterations": 10_000, "particles": 10_000}
-MAX_DREAM_SIZE = {"generations": 1_000_000, "population": 100_000, "dream_starts": 100_000,
-                  "episodes_per_iteration": MAX_EPISODES, "eval_episodes": MAX_EPISODES}
+MAX_DREAM_SIZE = {
+    "generations": 1_000_000,
+    "population": 100_000,
+    "dream_starts": 100_000,
+    "episodes_per_iteration": MAX_EPISODES,
+    "eval_episodes": MAX_EPISODES,
+}
 # Every consumer of a seed accepts this range: numpy and gymnasium need seed >= 0, jax.random.key an int64.
 MAX_SEED = 2**63 - 1
 
@@ -112,8 +117,10 @@ class ModelConfig:
         if self.members is None:
             object.__setattr__(self, "members", TUTORIAL_MEMBERS.get(self.kind, 1))
         if self.kind != "ensemble" and self.members != 1:
-            raise ConfigError(f"members applies only to an ensemble (--model ensemble), got {self.members} members "
-                              f"for a {self.kind} model")
+            raise ConfigError(
+                f"members applies only to an ensemble (--model ensemble), got {self.members} members "
+                f"for a {self.kind} model"
+            )
         if not 1 <= self.members <= MAX_MEMBERS:
             raise ConfigError(f"members must be in [1, {MAX_MEMBERS}], got {self.members}")
         _check_hidden_sizes(self.hidden_sizes)
@@ -272,7 +279,9 @@ class MBRLConfig:
             raise ConfigError(f"max transitions must be in [2, {MAX_TRANSITIONS:,}], got {self.max_transitions:,}")
         _check_at_most(self, {"eval_episodes": MAX_EPISODES}, lambda name: name.replace("_", " "))
         if not 1 <= self.initial_transitions < self.max_transitions:
-            raise ConfigError(f"initial transitions must be in [1, {self.max_transitions}), got {self.initial_transitions}")
+            raise ConfigError(
+                f"initial transitions must be in [1, {self.max_transitions}), got {self.initial_transitions}"
+            )
         for name in ("epochs", "members", "eval_episodes"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name.replace('_', ' ')} must be >= 1, got {getattr(self, name)}")
@@ -314,8 +323,17 @@ class DreamConfig:
     def __post_init__(self):
         if self.mode not in ("mean", "tsinf"):
             raise ConfigError("dreams propagate with mean or tsinf")
-        for name in ("max_transitions", "initial_transitions", "episodes_per_iteration", "generations", "population",
-                     "dream_starts", "epochs", "members", "eval_episodes"):
+        for name in (
+            "max_transitions",
+            "initial_transitions",
+            "episodes_per_iteration",
+            "generations",
+            "population",
+            "dream_starts",
+            "epochs",
+            "members",
+            "eval_episodes",
+        ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
         _check_hidden_sizes(self.hidden_sizes)

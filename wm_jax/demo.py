@@ -12,7 +12,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from typing import Callable, NamedTuple, Protocol
+from collections.abc import Callable
+from typing import NamedTuple, Protocol
 
 import numpy as np
 
@@ -55,16 +56,20 @@ class DemoOptions(DeviceOptions):
     quick: bool = False
     """a seconds-long smoke run: 1,000 transitions, 5 epochs, horizon 10"""
 
-    def resolved(self) -> "DemoOptions":
+    def resolved(self) -> DemoOptions:
         """The options actually used (--quick shrinks the run), validated before any work starts."""
-        opts = dataclasses.replace(self, transitions=1000, epochs=5, horizon=min(self.horizon, 10)) if self.quick else self
+        opts = (
+            dataclasses.replace(self, transitions=1000, epochs=5, horizon=min(self.horizon, 10)) if self.quick else self
+        )
         info = env_spec(opts.env)
         if opts.action_encoding is None:
             opts = dataclasses.replace(opts, action_encoding=info.default_action_encoding)
         check_encoding(info, opts.action_encoding)
         for kind in ("simple", "regularized", "ensemble"):
             tutorial_model_config(kind, opts.members)
-            tutorial_train_config(kind, epochs=opts.epochs, batch_size=opts.batch_size, learning_rate=opts.learning_rate)
+            tutorial_train_config(
+                kind, epochs=opts.epochs, batch_size=opts.batch_size, learning_rate=opts.learning_rate
+            )
         if opts.transitions < 10:
             raise ConfigError(f"transitions must be >= 10 for a train/held-out split, got {opts.transitions}")
         if not 0.0 < opts.eval_fraction < 1.0:
@@ -75,8 +80,10 @@ class DemoOptions(DeviceOptions):
             raise ConfigError(f"horizon must be >= 1, got {opts.horizon}")
         for name in ("batch_size", "horizon"):
             if getattr(opts, name) > opts.transitions:
-                raise ConfigError(f"--{name.replace('_', '-')} {getattr(opts, name)} is larger than the "
-                                  f"{opts.transitions} transitions to collect")
+                raise ConfigError(
+                    f"--{name.replace('_', '-')} {getattr(opts, name)} is larger than the "
+                    f"{opts.transitions} transitions to collect"
+                )
         check_seed(opts.seed)
         check_output_path(opts.out, directory=True)
         return opts
@@ -136,8 +143,9 @@ class JaxBackend:
         spec = ModelSpec(state_dim, action_dim, ModelConfig())
         # Shapes only (jax.eval_shape): building and running the model eagerly cost 0.8 s of the demo.
         params = jax.eval_shape(lambda: init_params(spec, jax.random.key(0)))
-        out = jax.eval_shape(lambda: build_model(spec, jax.random.key(0))(jnp.zeros((1, state_dim)),
-                                                                          jnp.zeros((1, action_dim))))
+        out = jax.eval_shape(
+            lambda: build_model(spec, jax.random.key(0))(jnp.zeros((1, state_dim)), jnp.zeros((1, action_dim)))
+        )
         return count_params(params), (1, state_dim + action_dim), tuple(out.mean.shape)
 
     def train(self, model_cfg, train_cfg, data, seed, on_epoch, env_id, action_encoding):
@@ -215,14 +223,23 @@ def run_demo(backend: DemoBackend, options: DemoOptions) -> dict:
     print(report.demo_trajectory_heading(opts.trajectory_steps))
     trajectory = random_trajectory(opts.env, steps=opts.trajectory_steps, seed=opts.seed + 1)
     predictions = {kind: model.predict(trajectory.states, trajectory.actions) for kind, model in trained.items()}
-    trajectory_mse = {kind: float(np.mean(np.square(pred - trajectory.next_states)))
-                      for kind, pred in predictions.items()}
+    trajectory_mse = {
+        kind: float(np.mean(np.square(pred - trajectory.next_states))) for kind, pred in predictions.items()
+    }
     print(report.demo_trajectory_report(trajectory, predictions, trajectory_mse))
     print(report.write_demo_trajectory_plot(trajectory, predictions, labels, opts, backend.name))
 
     metrics = report.demo_metrics(
-        backend=backend.name, opts=opts, dataset=dataset, split=split, action_width=width, configs=configs,
-        trained=trained, evaluation=evaluation, trajectory_mse=trajectory_mse, trajectory_steps=trajectory.size,
+        backend=backend.name,
+        opts=opts,
+        dataset=dataset,
+        split=split,
+        action_width=width,
+        configs=configs,
+        trained=trained,
+        evaluation=evaluation,
+        trajectory_mse=trajectory_mse,
+        trajectory_steps=trajectory.size,
         seconds=time.perf_counter() - started,
     )
     metrics_path = os.path.join(opts.out, "metrics.json")
@@ -233,10 +250,15 @@ def run_demo(backend: DemoBackend, options: DemoOptions) -> dict:
 
 def _tutorial_configs(opts: DemoOptions) -> dict[str, tuple[ModelConfig, TrainConfig]]:
     """The tutorial's three models, in the order the demo trains them, and the recipe each trains with."""
-    return {kind: (tutorial_model_config(kind, opts.members),
-                   tutorial_train_config(kind, epochs=opts.epochs, batch_size=opts.batch_size,
-                                         learning_rate=opts.learning_rate))
-            for kind in ("simple", "regularized", "ensemble")}
+    return {
+        kind: (
+            tutorial_model_config(kind, opts.members),
+            tutorial_train_config(
+                kind, epochs=opts.epochs, batch_size=opts.batch_size, learning_rate=opts.learning_rate
+            ),
+        )
+        for kind in ("simple", "regularized", "ensemble")
+    }
 
 
 def _train_models(
@@ -246,14 +268,16 @@ def _train_models(
     trained = {}
     for step, (kind, (model_cfg, train_cfg)) in enumerate(configs.items(), start=3):
         print(report.demo_training_heading(step, kind, opts.members))
-        trained[kind] = backend.train(model_cfg, train_cfg, train, opts.seed, _epoch_logger(opts.epochs), opts.env,
-                                      opts.action_encoding)
+        trained[kind] = backend.train(
+            model_cfg, train_cfg, train, opts.seed, _epoch_logger(opts.epochs), opts.env, opts.action_encoding
+        )
         print(report.demo_training_done(trained[kind]))
     return trained
 
 
-def _evaluate_models(trained: dict[str, TrainedModel], split: EpisodeSplit, opts: DemoOptions,
-                     width: int) -> DemoEvaluation:
+def _evaluate_models(
+    trained: dict[str, TrainedModel], split: EpisodeSplit, opts: DemoOptions, width: int
+) -> DemoEvaluation:
     """Every model and the identity and linear baselines (fitted on the training split): one step ahead
     on both splits, and open-loop rollouts up to the horizon on the held-out episodes."""
     train, held_out = split.train, split.held_out
@@ -261,19 +285,27 @@ def _evaluate_models(trained: dict[str, TrainedModel], split: EpisodeSplit, opts
     held_out_actions = encode_actions(held_out.actions, opts.action_encoding, width)
     linear = fit_linear(train.states, train_actions, train.next_states)
     one_step = {
-        kind: tuple(scores_from_predictions(model.predict_members(part.states, part.actions), part.next_states)
-                    for part in (train, held_out))
+        kind: tuple(
+            scores_from_predictions(model.predict_members(part.states, part.actions), part.next_states)
+            for part in (train, held_out)
+        )
         for kind, model in trained.items()
     }
     blocks = {kind: model_block(model.rollout, held_out, opts.horizon) for kind, model in trained.items()}
     # The baselines once per split; one step on the training split, as `wm-jax train` does.
-    baselines = {"held_out": baselines_block(linear, held_out, held_out_actions, opts.horizon),
-                 "train": baselines_block(linear, train, train_actions, 1)}
+    baselines = {
+        "held_out": baselines_block(linear, held_out, held_out_actions, opts.horizon),
+        "train": baselines_block(linear, train, train_actions, 1),
+    }
     return DemoEvaluation(one_step, blocks, baselines, linear.weights.size)
 
 
 def demo_main(
-    backend: DemoBackend, argv: list[str] | None = None, *, defaults: DemoOptions = DemoOptions(), prog: str | None = None
+    backend: DemoBackend,
+    argv: list[str] | None = None,
+    *,
+    defaults: DemoOptions = DemoOptions(),
+    prog: str | None = None,
 ) -> int:
     """Command-line entry for a backend's demo: parse DemoOptions flags, run, return an exit code."""
     import tyro

@@ -47,6 +47,7 @@ class DeviceOptions:
     devices: int = 0
     """train on the first N devices (0: all of them; a CPU host shows one device per core); with several
     processes, N counts the devices of all of them"""
+
     def mesh(self, members: int | None = None, data_shards: int = 1):
         """The command's `training.training_mesh` (by default no more member groups than `members`)."""
         from .training import training_mesh
@@ -85,20 +86,25 @@ def start_distributed(options: DistributedOptions) -> bool:
         return False
     if options.coordinator is not None:
         if options.num_processes < 1 or not 0 <= options.process_id < options.num_processes:
-            raise UserError(f"--process-id must be in 0..{options.num_processes - 1} with --num-processes "
-                            f"{options.num_processes}, got {options.process_id}")
+            raise UserError(
+                f"--process-id must be in 0..{options.num_processes - 1} with --num-processes "
+                f"{options.num_processes}, got {options.process_id}"
+            )
         host, _, port = options.coordinator.rpartition(":")
         if not host or not port.isdigit():
             raise UserError(f"--coordinator must be HOST:PORT, got {options.coordinator!r}")
-        jax.distributed.initialize(options.coordinator, options.num_processes, options.process_id,
-                                   cluster_detection_method="deactivate")
+        jax.distributed.initialize(
+            options.coordinator, options.num_processes, options.process_id, cluster_detection_method="deactivate"
+        )
     else:
         try:
             jax.distributed.initialize()
         except ValueError as error:  # no launcher's settings in the environment to detect
-            raise UserError(f"--cluster found no cluster launcher's settings (SLURM, Open MPI, Kubernetes) here "
-                            f"({error}); outside one, give --coordinator HOST:PORT, --num-processes and "
-                            "--process-id") from None
+            raise UserError(
+                f"--cluster found no cluster launcher's settings (SLURM, Open MPI, Kubernetes) here "
+                f"({error}); outside one, give --coordinator HOST:PORT, --num-processes and "
+                "--process-id"
+            ) from None
     return True
 
 

@@ -8,7 +8,7 @@ importing it (as the PyTorch reference's demo does) never pulls in JAX.
 from __future__ import annotations
 
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 EXIT_USER_ERROR = 2
 
@@ -32,7 +32,9 @@ def exit_code_of(command: Callable[[], object]) -> int:
         # user-fixable problem; matched by name so this module never imports JAX.
         if "RESOURCE_EXHAUSTED" not in str(error):
             raise
-        print("error: out of device memory: the requested sizes do not fit this device; try smaller ones", file=sys.stderr)
+        print(
+            "error: out of device memory: the requested sizes do not fit this device; try smaller ones", file=sys.stderr
+        )
         return EXIT_USER_ERROR
     except KeyboardInterrupt as interrupt:
         # A loop that stopped at a chunk boundary says what it kept (`interrupts.Interrupted`).

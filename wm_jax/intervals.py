@@ -27,8 +27,9 @@ environment's residuals are far from Gaussian. Per state dimension the calibrati
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from statistics import NormalDist
-from typing import NamedTuple, Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -90,14 +91,16 @@ class Calibration(NamedTuple):
     def recalibrate(self, levels: np.ndarray) -> np.ndarray:
         """(N, S) interval levels (under the scaled variance) -> calibrated levels: their validation CDF."""
         probabilities = np.linspace(0.0, 1.0, self.level_quantiles.shape[1])
-        return np.stack([np.interp(levels[:, d], self.level_quantiles[d], probabilities)
-                         for d in range(levels.shape[1])], axis=1)
+        return np.stack(
+            [np.interp(levels[:, d], self.level_quantiles[d], probabilities) for d in range(levels.shape[1])], axis=1
+        )
 
 
 def identity_calibration(state_dim: int) -> Calibration:
     """No recalibration: scale 1, and every level maps to itself."""
-    return Calibration(np.zeros(state_dim, np.float32),
-                       np.tile(np.linspace(0.0, 1.0, QUANTILES, dtype=np.float32), (state_dim, 1)))
+    return Calibration(
+        np.zeros(state_dim, np.float32), np.tile(np.linspace(0.0, 1.0, QUANTILES, dtype=np.float32), (state_dim, 1))
+    )
 
 
 def is_identity(calibration: Calibration) -> bool:

@@ -7,11 +7,12 @@ write the same schema and print the same report. Imports no JAX.
 from __future__ import annotations
 
 import json
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 from .atomic import atomic_write
+
 
 def model_metrics(
     *,
@@ -70,23 +71,45 @@ def train_metrics(run, fitted, split_record: dict, scores, params: int) -> dict:
     model, model_cfg = fitted.ensemble, run.model
     train_cfg = run.training.for_model(model_cfg)
     metrics = model_metrics(
-        model=model_cfg.kind, members=model_cfg.members, epochs=train_cfg.epochs, batch_size=train_cfg.batch_size,
-        learning_rate=train_cfg.learning_rate, weight_decay=train_cfg.weight_decay,
-        dropout_rate=model_cfg.dropout_rate, params=params,
-        loss_curve=fitted.loss_curve, train_scores=scores.train, eval_scores=scores.held_out,
-        train_seconds=fitted.train_seconds, compile_seconds=fitted.compile_seconds, seed=run.seed, backend="jax",
+        model=model_cfg.kind,
+        members=model_cfg.members,
+        epochs=train_cfg.epochs,
+        batch_size=train_cfg.batch_size,
+        learning_rate=train_cfg.learning_rate,
+        weight_decay=train_cfg.weight_decay,
+        dropout_rate=model_cfg.dropout_rate,
+        params=params,
+        loss_curve=fitted.loss_curve,
+        train_scores=scores.train,
+        eval_scores=scores.held_out,
+        train_seconds=fitted.train_seconds,
+        compile_seconds=fitted.compile_seconds,
+        seed=run.seed,
+        backend="jax",
     )
     metrics.update(
-        env_id=model.spec.env_id, action_encoding=model.spec.action_encoding, data=run.data, split=split_record,
-        hidden_sizes=list(model_cfg.hidden_sizes), train=scores.train_block, held_out=scores.held_out_block,
-        model_options={name: getattr(model_cfg, name) for name in ("delta", "normalize", "probabilistic",
-                                                                   "reward_head", "termination_head")},
-        training={"bootstrap": train_cfg.bootstrap, "early_stopping_patience": train_cfg.early_stopping_patience,
-                  "calibrated": train_cfg.calibrate, "variance_log_scale": np.asarray(
-                      model.calibration.log_scale).tolist(),
-                  "epochs_trained": fitted.epochs_trained, "elites": np.asarray(model.elites).tolist(),
-                  "validation_scores": None if fitted.validation_scores is None
-                  else np.asarray(fitted.validation_scores).tolist()},
+        env_id=model.spec.env_id,
+        action_encoding=model.spec.action_encoding,
+        data=run.data,
+        split=split_record,
+        hidden_sizes=list(model_cfg.hidden_sizes),
+        train=scores.train_block,
+        held_out=scores.held_out_block,
+        model_options={
+            name: getattr(model_cfg, name)
+            for name in ("delta", "normalize", "probabilistic", "reward_head", "termination_head")
+        },
+        training={
+            "bootstrap": train_cfg.bootstrap,
+            "early_stopping_patience": train_cfg.early_stopping_patience,
+            "calibrated": train_cfg.calibrate,
+            "variance_log_scale": np.asarray(model.calibration.log_scale).tolist(),
+            "epochs_trained": fitted.epochs_trained,
+            "elites": np.asarray(model.elites).tolist(),
+            "validation_scores": None
+            if fitted.validation_scores is None
+            else np.asarray(fitted.validation_scores).tolist(),
+        },
     )
     return metrics
 
@@ -94,13 +117,21 @@ def train_metrics(run, fitted, split_record: dict, scores, params: int) -> dict:
 def train_summary(metrics: dict, out: str) -> str:
     """The line `wm-jax train` prints."""
     baselines, uncertainty = metrics["held_out"]["baselines"], metrics["held_out"].get("uncertainty")
-    spread = "" if uncertainty is None else (f"held-out NLL {uncertainty['nll']:.3g}, 90% interval coverage "
-                                              f"{uncertainty['coverage']['90%']['mean']:.1%}; ")
-    return (f"{metrics['model']} model ({metrics['params']} params) on {metrics['env_id'] or 'data'}: held-out "
-            f"one-step MSE {metrics['eval_mse']:.3e} (identity {baselines['identity']['one_step_mse']:.3e}, linear "
-            f"{baselines['linear']['one_step_mse']:.3e}), train {metrics['train_mse']:.3e}; {spread}"
-            f"{metrics['epochs_trained']} epochs in {metrics['train_seconds']:.2f} s + "
-            f"{metrics['compile_seconds']:.2f} s compiling; wrote {out}")
+    spread = (
+        ""
+        if uncertainty is None
+        else (
+            f"held-out NLL {uncertainty['nll']:.3g}, 90% interval coverage "
+            f"{uncertainty['coverage']['90%']['mean']:.1%}; "
+        )
+    )
+    return (
+        f"{metrics['model']} model ({metrics['params']} params) on {metrics['env_id'] or 'data'}: held-out "
+        f"one-step MSE {metrics['eval_mse']:.3e} (identity {baselines['identity']['one_step_mse']:.3e}, linear "
+        f"{baselines['linear']['one_step_mse']:.3e}), train {metrics['train_mse']:.3e}; {spread}"
+        f"{metrics['epochs_trained']} epochs in {metrics['train_seconds']:.2f} s + "
+        f"{metrics['compile_seconds']:.2f} s compiling; wrote {out}"
+    )
 
 
 def write_sweep(run, outcome, env_id: str | None) -> None:
@@ -110,22 +141,44 @@ def write_sweep(run, outcome, env_id: str | None) -> None:
     result, grid = outcome.result, outcome.grid
     rows, best = result.rows(), result.best
     columns = list(rows[0])
-    csv = "\n".join([",".join(columns)] + [",".join("" if row[c] is None else str(row[c]) for c in columns)
-                                           for row in rows]) + "\n"
+    csv = (
+        "\n".join(
+            [",".join(columns)] + [",".join("" if row[c] is None else str(row[c]) for c in columns) for row in rows]
+        )
+        + "\n"
+    )
     atomic_write(os.path.join(run.out, "sweep.csv"), lambda handle: handle.write(csv.encode()))
-    write_json(os.path.join(run.out, "sweep.json"), {
-        "env_id": env_id, "data": run.data, "split": outcome.split_record, "model": run.model.kind,
-        "members": run.model.members, "hidden_sizes": list(run.model.hidden_sizes), "epochs": run.training.epochs,
-        "batch_size": run.training.batch_size,
-        "grid": {"learning_rates": list(grid.learning_rates), "weight_decays": list(grid.weight_decays),
-                 "seeds": list(grid.seeds)},
-        "chosen_by": "lowest mean validation MSE over seeds, then the seed with the lowest validation MSE",
-        "best": None if best is None else rows[best], "configurations": rows, "summary": result.summary(),
-        "compile_seconds": result.compile_seconds, "train_seconds": result.train_seconds,
-        "loss_curves": np.asarray(result.loss_curves).mean(axis=2).tolist(),
-    })
-    plot_sweep(rows, "held_out_mse", os.path.join(run.out, "sweep.png"),
-               f"{len(grid)} configurations on {env_id or 'data'}: held-out MSE")
+    write_json(
+        os.path.join(run.out, "sweep.json"),
+        {
+            "env_id": env_id,
+            "data": run.data,
+            "split": outcome.split_record,
+            "model": run.model.kind,
+            "members": run.model.members,
+            "hidden_sizes": list(run.model.hidden_sizes),
+            "epochs": run.training.epochs,
+            "batch_size": run.training.batch_size,
+            "grid": {
+                "learning_rates": list(grid.learning_rates),
+                "weight_decays": list(grid.weight_decays),
+                "seeds": list(grid.seeds),
+            },
+            "chosen_by": "lowest mean validation MSE over seeds, then the seed with the lowest validation MSE",
+            "best": None if best is None else rows[best],
+            "configurations": rows,
+            "summary": result.summary(),
+            "compile_seconds": result.compile_seconds,
+            "train_seconds": result.train_seconds,
+            "loss_curves": np.asarray(result.loss_curves).mean(axis=2).tolist(),
+        },
+    )
+    plot_sweep(
+        rows,
+        "held_out_mse",
+        os.path.join(run.out, "sweep.png"),
+        f"{len(grid)} configurations on {env_id or 'data'}: held-out MSE",
+    )
 
 
 def _mean_std(stats: dict) -> str:
@@ -137,22 +190,41 @@ def sweep_summary(run, outcome) -> str:
     result = outcome.result
     rows, best = result.rows(), result.best
     chosen = result.configurations[best]
-    table = [[f"{item['learning_rate']:g}", f"{item['weight_decay']:g}", _mean_std(item["validation_mse"]),
-              _mean_std(item["held_out_mse"]), f"{item['diverged']}/{item['seeds']}"] for item in result.summary()]
-    return "\n".join([
-        format_table(["lr", "weight decay", "validation MSE", "held-out MSE", "diverged"], table),
-        f"chosen on validation: lr {chosen.learning_rate:g}, weight decay {chosen.weight_decay:g}, seed "
-        f"{chosen.seed}: validation MSE {rows[best]['validation_mse']:.3e}, held-out MSE "
-        f"{rows[best]['held_out_mse']:.3e}; {len(outcome.grid)} configurations in {result.train_seconds:.2f} s + "
-        f"{result.compile_seconds:.2f} s compiling; wrote {run.out}"])
+    table = [
+        [
+            f"{item['learning_rate']:g}",
+            f"{item['weight_decay']:g}",
+            _mean_std(item["validation_mse"]),
+            _mean_std(item["held_out_mse"]),
+            f"{item['diverged']}/{item['seeds']}",
+        ]
+        for item in result.summary()
+    ]
+    return "\n".join(
+        [
+            format_table(["lr", "weight decay", "validation MSE", "held-out MSE", "diverged"], table),
+            f"chosen on validation: lr {chosen.learning_rate:g}, weight decay {chosen.weight_decay:g}, seed "
+            f"{chosen.seed}: validation MSE {rows[best]['validation_mse']:.3e}, held-out MSE "
+            f"{rows[best]['held_out_mse']:.3e}; {len(outcome.grid)} configurations in {result.train_seconds:.2f} s + "
+            f"{result.compile_seconds:.2f} s compiling; wrote {run.out}",
+        ]
+    )
 
 
 def evaluation_json(run, evaluation) -> dict:
     """`wm-jax evaluate --json`: `run` an EvaluateRun, `evaluation` its Evaluation."""
     spec, model = evaluation.model.spec, evaluation.model
-    return {"model": spec.config.kind, "members": spec.config.members, "env_id": spec.env_id,
-            "elites": np.asarray(model.elites).tolist(), "mode": run.mode, "sample": run.sample, "data": run.data,
-            "per_dim_mse": evaluation.scores.per_dim_mse, **evaluation.block}
+    return {
+        "model": spec.config.kind,
+        "members": spec.config.members,
+        "env_id": spec.env_id,
+        "elites": np.asarray(model.elites).tolist(),
+        "mode": run.mode,
+        "sample": run.sample,
+        "data": run.data,
+        "per_dim_mse": evaluation.scores.per_dim_mse,
+        **evaluation.block,
+    }
 
 
 def _rollout_table(run, evaluation) -> str:
@@ -161,22 +233,32 @@ def _rollout_table(run, evaluation) -> str:
     block, config = evaluation.block, evaluation.model.spec.config
     horizons = [h for h in TABLE_HORIZONS if h <= run.horizon]
     elites = len(evaluation.model.elites)
-    rows = [["model" + (f" ({run.mode} of {elites})" if config.members > 1 else ""),
-             *(at_horizon(block["rollout"]["mse"], h) for h in horizons)]]
+    rows = [
+        [
+            "model" + (f" ({run.mode} of {elites})" if config.members > 1 else ""),
+            *(at_horizon(block["rollout"]["mse"], h) for h in horizons),
+        ]
+    ]
     if config.members > 1:
-        rows += [[f"  member {i + 1}", *(at_horizon(m, h) for h in horizons)]
-                 for i, m in enumerate(block["rollout"]["member_mse"])]
-    rows += [[f"baseline: {name}", *(at_horizon(b["rollout_mse"], h) for h in horizons)]
-             for name, b in block["baselines"].items()]
+        rows += [
+            [f"  member {i + 1}", *(at_horizon(m, h) for h in horizons)]
+            for i, m in enumerate(block["rollout"]["member_mse"])
+        ]
+    rows += [
+        [f"baseline: {name}", *(at_horizon(b["rollout_mse"], h) for h in horizons)]
+        for name, b in block["baselines"].items()
+    ]
     return format_table(["MSE at horizon", *map(str, horizons)], rows)
 
 
 def evaluation_summary(run, evaluation) -> str:
     """What `wm-jax evaluate` prints: the rollout table, then uncertainty and the heads."""
     spec, block = evaluation.model.spec, evaluation.block
-    lines = [f"{spec.config.kind} model for {spec.env_id or 'unknown env'}, {block['transitions']} transitions in "
-             f"{block['episodes']} episodes; rollouts: {run.mode}{' sampled' if run.sample else ''}",
-             _rollout_table(run, evaluation)]
+    lines = [
+        f"{spec.config.kind} model for {spec.env_id or 'unknown env'}, {block['transitions']} transitions in "
+        f"{block['episodes']} episodes; rollouts: {run.mode}{' sampled' if run.sample else ''}",
+        _rollout_table(run, evaluation),
+    ]
     if evaluation.linear is None:
         lines.append("   (no linear baseline: the checkpoint has no baselines.json)")
     uncertainty = block.get("uncertainty")
@@ -184,15 +266,19 @@ def evaluation_summary(run, evaluation) -> str:
         lines.append("no predictive spread (one deterministic member): no NLL or calibration")
     else:
         coverage, epistemic = uncertainty["coverage"], uncertainty["epistemic_std"]
-        lines.append(f"NLL {uncertainty['nll']:.4g}; interval coverage 50%: {coverage['50%']['mean']:.1%}, "
-                     f"90%: {coverage['90%']['mean']:.1%}; epistemic std {epistemic['in_distribution']:.3g} in "
-                     f"distribution, {epistemic['out_of_distribution']:.3g} out of distribution")
+        lines.append(
+            f"NLL {uncertainty['nll']:.4g}; interval coverage 50%: {coverage['50%']['mean']:.1%}, "
+            f"90%: {coverage['90%']['mean']:.1%}; epistemic std {epistemic['in_distribution']:.3g} in "
+            f"distribution, {epistemic['out_of_distribution']:.3g} out of distribution"
+        )
     if "reward" in block:
         lines.append(f"reward MSE {block['reward']['mse']:.4g}")
     if "termination" in block:
         auroc = block["termination"]["auroc"]
-        lines.append(f"termination accuracy {block['termination']['accuracy']:.1%}, AUROC "
-                     f"{'n/a (one class)' if auroc is None else f'{auroc:.3f}'}")
+        lines.append(
+            f"termination accuracy {block['termination']['accuracy']:.1%}, AUROC "
+            f"{'n/a (one class)' if auroc is None else f'{auroc:.3f}'}"
+        )
     return "\n".join(lines)
 
 
@@ -202,16 +288,24 @@ def write_mbrl(run, result, frames) -> None:
     import os
 
     summary = {
-        "env_id": run.env, "seed": run.seed, "iterations": result.iterations,
-        "eval_returns": result.eval_returns, "eval_return_mean": result.eval_return_mean,
+        "env_id": run.env,
+        "seed": run.seed,
+        "iterations": result.iterations,
+        "eval_returns": result.eval_returns,
+        "eval_return_mean": result.eval_return_mean,
         "eval_return_std": float(np.std(result.eval_returns)),
-        "real_transitions_used": result.real_transitions_used, "seconds": result.seconds,
+        "real_transitions_used": result.real_transitions_used,
+        "seconds": result.seconds,
         "config": dataclasses.asdict(run.config),
     }
     write_json(os.path.join(run.out, "mbrl.json"), summary)
-    plot_learning_curve([r["real_transitions"] for r in result.iterations],
-                        [r["train_return"] for r in result.iterations], result.eval_returns,
-                        os.path.join(run.out, "learning_curve.png"), f"MPC on {run.env} (seed {run.seed})")
+    plot_learning_curve(
+        [r["real_transitions"] for r in result.iterations],
+        [r["train_return"] for r in result.iterations],
+        result.eval_returns,
+        os.path.join(run.out, "learning_curve.png"),
+        f"MPC on {run.env} (seed {run.seed})",
+    )
     if frames:
         save_gif(frames, os.path.join(run.out, "episode.gif"))
 
@@ -324,8 +418,15 @@ def plot_sweep(rows: Sequence[dict], score: str, path: str, title: str) -> None:
             else:
                 ax.plot(x + offset, row[score], "o", color="C0", alpha=0.6, markersize=4)
             if row["best"]:
-                ax.plot(x + offset, row[score], "o", markersize=12, markerfacecolor="none", markeredgecolor="C3",
-                        label="chosen (lowest validation MSE)")
+                ax.plot(
+                    x + offset,
+                    row[score],
+                    "o",
+                    markersize=12,
+                    markerfacecolor="none",
+                    markeredgecolor="C3",
+                    label="chosen (lowest validation MSE)",
+                )
         if values:
             ax.hlines(np.mean(values), x - 0.3, x + 0.3, colors="k", linewidth=2)
     ax.set_xticks(range(len(pairs)))
@@ -346,16 +447,24 @@ def save_figure(fig, path: str, dpi: int) -> None:
     pyplot().close(fig)
 
 
-def plot_learning_curve(real_transitions: Sequence[int], returns: Sequence[float], eval_returns: Sequence[float],
-                        path: str, title: str) -> None:
+def plot_learning_curve(
+    real_transitions: Sequence[int], returns: Sequence[float], eval_returns: Sequence[float], path: str, title: str
+) -> None:
     """Real-environment return of each training episode against the real transitions used so far,
     with the final agent's evaluation returns (mean and spread) at the end."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 5))
     ax.plot(real_transitions, returns, "o-", label="training episode (MPC)")
     mean, std = float(np.mean(eval_returns)), float(np.std(eval_returns))
-    ax.errorbar([real_transitions[-1]], [mean], yerr=[std], fmt="s", color="C3", capsize=4,
-                label=f"final agent, {len(eval_returns)} evaluation episodes: {mean:.1f} ± {std:.1f}")
+    ax.errorbar(
+        [real_transitions[-1]],
+        [mean],
+        yerr=[std],
+        fmt="s",
+        color="C3",
+        capsize=4,
+        label=f"final agent, {len(eval_returns)} evaluation episodes: {mean:.1f} ± {std:.1f}",
+    )
     ax.set_xlabel("real transitions used")
     ax.set_ylabel("episode return")
     ax.set_title(title)
@@ -370,8 +479,12 @@ def save_gif(frames: Sequence[np.ndarray], path: str, fps: int = 30) -> None:
     from PIL import Image
 
     images = [Image.fromarray(np.asarray(frame)) for frame in frames]
-    atomic_write(path, lambda f: images[0].save(f, format="GIF", save_all=True, append_images=images[1:],
-                                                duration=int(1000 / fps), loop=0))
+    atomic_write(
+        path,
+        lambda f: images[0].save(
+            f, format="GIF", save_all=True, append_images=images[1:], duration=int(1000 / fps), loop=0
+        ),
+    )
 
 
 # The tutorial demo's report: `demo.run_demo` computes, these build its text, plots and metrics.json.
@@ -383,8 +496,9 @@ DEMO_MODEL_TITLES = {
     "regularized": "Regularized World Model (dropout 0.2, weight decay 1e-4)",
     "ensemble": "Ensemble of {members} World Models",
 }
-DEMO_ONE_STEP_HEADING = ("6. Comparing one-step prediction accuracy (MSE, eval mode) with two baselines fitted on the "
-                         "training split...")
+DEMO_ONE_STEP_HEADING = (
+    "6. Comparing one-step prediction accuracy (MSE, eval mode) with two baselines fitted on the training split..."
+)
 
 
 def demo_heading(backend: str) -> str:
@@ -394,25 +508,29 @@ def demo_heading(backend: str) -> str:
 
 def demo_model_summary(params: int, input_shape: tuple[int, ...], output_shape: tuple[int, ...]) -> str:
     """Step 1: an untrained simple model's size and test forward pass."""
-    return (f"1. Defining Simple World Model...\n   Model created with {params} parameters\n"
-            f"   Test forward pass successful: input shape {input_shape} -> output shape {output_shape}\n")
+    return (
+        f"1. Defining Simple World Model...\n   Model created with {params} parameters\n"
+        f"   Test forward pass successful: input shape {input_shape} -> output shape {output_shape}\n"
+    )
 
 
 def demo_data_summary(opts, dataset, split, action_width: int, max_episode_steps: int) -> str:
     """Step 2: the collected `dataset` (a `data.Dataset`) and its `split` (a `data.EpisodeSplit`)."""
     data, train, held_out = dataset.transitions, split.train, split.held_out
-    return "\n".join([
-        f"2. Collecting data from {opts.env} ({opts.collect_backend}; random policy, episodes capped at "
-        f"{max_episode_steps} steps)...",
-        f"   Collected {data.size} transitions from {data.episode_count} episodes "
-        f"({len(dataset.info.cut_episodes)} cut short by the budget)",
-        f"   States shape: {data.states.shape}",
-        f"   Actions shape: {data.actions.shape} ({opts.action_encoding} encoding -> {action_width} network input "
-        "column(s))",
-        f"   Next states shape: {data.next_states.shape}",
-        f"   Split by episode (seed {opts.seed}): {train.size} training transitions in {train.episode_count} "
-        f"episodes / {held_out.size} held-out in {held_out.episode_count} episodes; no episode on both sides\n",
-    ])
+    return "\n".join(
+        [
+            f"2. Collecting data from {opts.env} ({opts.collect_backend}; random policy, episodes capped at "
+            f"{max_episode_steps} steps)...",
+            f"   Collected {data.size} transitions from {data.episode_count} episodes "
+            f"({len(dataset.info.cut_episodes)} cut short by the budget)",
+            f"   States shape: {data.states.shape}",
+            f"   Actions shape: {data.actions.shape} ({opts.action_encoding} encoding -> {action_width} network input "
+            "column(s))",
+            f"   Next states shape: {data.next_states.shape}",
+            f"   Split by episode (seed {opts.seed}): {train.size} training transitions in {train.episode_count} "
+            f"episodes / {held_out.size} held-out in {held_out.episode_count} episodes; no episode on both sides\n",
+        ]
+    )
 
 
 def demo_training_heading(step: int, kind: str, members: int) -> str:
@@ -420,8 +538,10 @@ def demo_training_heading(step: int, kind: str, members: int) -> str:
 
 
 def demo_training_done(model) -> str:
-    return (f"   Final training loss: {float(model.loss_curve[-1].mean()):.6f}  "
-            f"({model.train_seconds:.2f} s training, {model.compile_seconds:.2f} s compiling)\n")
+    return (
+        f"   Final training loss: {float(model.loss_curve[-1].mean()):.6f}  "
+        f"({model.train_seconds:.2f} s training, {model.compile_seconds:.2f} s compiling)\n"
+    )
 
 
 def demo_one_step_report(trained: dict, evaluation, members: int, labels: Sequence[str]) -> str:
@@ -430,21 +550,37 @@ def demo_one_step_report(trained: dict, evaluation, members: int, labels: Sequen
     scores, baselines = evaluation.one_step, evaluation.baselines
     rows = []
     for kind, (on_train, on_held_out) in scores.items():
-        rows.append([f"{kind}" + (f" (mean of {members})" if kind == "ensemble" else ""),
-                     trained[kind].params, on_train.mse, on_held_out.mse])
+        rows.append(
+            [
+                f"{kind}" + (f" (mean of {members})" if kind == "ensemble" else ""),
+                trained[kind].params,
+                on_train.mse,
+                on_held_out.mse,
+            ]
+        )
         if kind == "ensemble":
-            rows += [[f"  member {i + 1}", trained[kind].params // members, t, h]
-                     for i, (t, h) in enumerate(zip(on_train.member_mse, on_held_out.member_mse))]
+            rows += [
+                [f"  member {i + 1}", trained[kind].params // members, t, h]
+                for i, (t, h) in enumerate(zip(on_train.member_mse, on_held_out.member_mse))
+            ]
     for name in baselines["held_out"]:
-        rows.append([f"baseline: {name}", evaluation.linear_params if name == "linear" else 0,
-                     baselines["train"][name]["one_step_mse"], baselines["held_out"][name]["one_step_mse"]])
+        rows.append(
+            [
+                f"baseline: {name}",
+                evaluation.linear_params if name == "linear" else 0,
+                baselines["train"][name]["one_step_mse"],
+                baselines["held_out"][name]["one_step_mse"],
+            ]
+        )
     best = min(scores, key=lambda k: scores[k][1].mse)
-    return "\n".join([
-        format_table(["model", "params", "train MSE", "held-out MSE"], rows),
-        "\n   Held-out MSE per state dimension:",
-        format_table(["model", *labels], [[k, *h.per_dim_mse] for k, (_, h) in scores.items()]),
-        f"   Lowest held-out one-step MSE: {best}\n",
-    ])
+    return "\n".join(
+        [
+            format_table(["model", "params", "train MSE", "held-out MSE"], rows),
+            "\n   Held-out MSE per state dimension:",
+            format_table(["model", *labels], [[k, *h.per_dim_mse] for k, (_, h) in scores.items()]),
+            f"   Lowest held-out one-step MSE: {best}\n",
+        ]
+    )
 
 
 def demo_rollout_curves(evaluation, members: int) -> dict[str, list]:
@@ -468,11 +604,13 @@ def demo_rollout_report(curves: dict[str, list], start_states: Sequence[int], ho
     horizons = [h for h in TABLE_HORIZONS if h <= horizon]
     rows = [[name, *(at_horizon(curve, h) for h in horizons)] for name, curve in curves.items()]
     rows.append(["start states", *(start_states[h - 1] for h in horizons)])
-    return "\n".join([
-        "7. Open-loop rollouts on held-out episodes: start from a real state, feed the recorded actions,",
-        "   MSE against the real state H steps later (never across an episode's end)...",
-        format_table(["MSE at horizon H", *map(str, horizons)], rows),
-    ])
+    return "\n".join(
+        [
+            "7. Open-loop rollouts on held-out episodes: start from a real state, feed the recorded actions,",
+            "   MSE against the real state H steps later (never across an episode's end)...",
+            format_table(["MSE at horizon H", *map(str, horizons)], rows),
+        ]
+    )
 
 
 def write_demo_rollout_plot(curves: dict[str, list], opts, backend: str) -> str:
@@ -482,7 +620,9 @@ def write_demo_rollout_plot(curves: dict[str, list], opts, backend: str) -> str:
     path = os.path.join(opts.out, "rollout_error.png")
     plot_rollout_errors(
         {name: np.asarray([np.nan if v is None else v for v in curve]) for name, curve in curves.items()},
-        np.arange(1, opts.horizon + 1), path, f"Open-loop rollout error on held-out {opts.env} episodes ({backend})",
+        np.arange(1, opts.horizon + 1),
+        path,
+        f"Open-loop rollout error on held-out {opts.env} episodes ({backend})",
     )
     return f"   Rollout error plot saved to {path}\n"
 
@@ -492,8 +632,11 @@ def write_demo_training_plot(trained: dict, opts, backend: str) -> str:
     import os
 
     path = os.path.join(opts.out, "world_models_training.png")
-    plot_loss_curves({kind: model.loss_curve for kind, model in trained.items()}, path,
-                     f"World model training on {opts.env} ({backend})")
+    plot_loss_curves(
+        {kind: model.loss_curve for kind, model in trained.items()},
+        path,
+        f"World model training on {opts.env} ({backend})",
+    )
     return f"8. Training curves saved to {path}\n"
 
 
@@ -506,28 +649,54 @@ def demo_trajectory_report(trajectory, predictions: dict[str, np.ndarray], traje
     predictions (each (steps, state_dim)), then every model's MSE over the trajectory."""
     true_next, ensemble = trajectory.next_states, predictions["ensemble"]
     errors = np.abs(ensemble - true_next)
-    rows = [[t + 1, np.array2string(true_next[t], precision=3, suppress_small=True),
-             np.array2string(ensemble[t], precision=3, suppress_small=True), float(errors[t].max())]
-            for t in range(trajectory.size)]
-    return "\n".join([
-        format_table(["step", "true next state", "ensemble prediction", "max abs error"], rows),
-        "   One-step MSE over the trajectory: " + ", ".join(f"{k} {v:.3e}" for k, v in trajectory_mse.items()),
-    ])
+    rows = [
+        [
+            t + 1,
+            np.array2string(true_next[t], precision=3, suppress_small=True),
+            np.array2string(ensemble[t], precision=3, suppress_small=True),
+            float(errors[t].max()),
+        ]
+        for t in range(trajectory.size)
+    ]
+    return "\n".join(
+        [
+            format_table(["step", "true next state", "ensemble prediction", "max abs error"], rows),
+            "   One-step MSE over the trajectory: " + ", ".join(f"{k} {v:.3e}" for k, v in trajectory_mse.items()),
+        ]
+    )
 
 
-def write_demo_trajectory_plot(trajectory, predictions: dict[str, np.ndarray], labels: Sequence[str], opts,
-                               backend: str) -> str:
+def write_demo_trajectory_plot(
+    trajectory, predictions: dict[str, np.ndarray], labels: Sequence[str], opts, backend: str
+) -> str:
     """DIR/trajectory_predictions.png, one panel per state dimension; returns the line saying where it is."""
     import os
 
     path = os.path.join(opts.out, "trajectory_predictions.png")
-    plot_trajectory(trajectory.next_states, predictions, labels, path,
-                    f"One-step predictions on a random {opts.env} trajectory ({backend})")
+    plot_trajectory(
+        trajectory.next_states,
+        predictions,
+        labels,
+        path,
+        f"One-step predictions on a random {opts.env} trajectory ({backend})",
+    )
     return f"   Trajectory plot saved to {path}\n"
 
 
-def demo_metrics(*, backend: str, opts, dataset, split, action_width: int, configs: dict, trained: dict, evaluation,
-                 trajectory_mse: dict[str, float], trajectory_steps: int, seconds: float) -> dict:
+def demo_metrics(
+    *,
+    backend: str,
+    opts,
+    dataset,
+    split,
+    action_width: int,
+    configs: dict,
+    trained: dict,
+    evaluation,
+    trajectory_mse: dict[str, float],
+    trajectory_steps: int,
+    seconds: float,
+) -> dict:
     """The demo's metrics.json; `configs` maps each kind to the (ModelConfig, TrainConfig) it trained with."""
     data, train = dataset.transitions, split.train
     return {
@@ -535,15 +704,29 @@ def demo_metrics(*, backend: str, opts, dataset, split, action_width: int, confi
         "env": opts.env,
         "seed": opts.seed,
         "action_encoding": opts.action_encoding,
-        "data": {"transitions": data.size, "episodes": data.episode_count, "train": train.size,
-                 "held_out": split.held_out.size, "state_dim": data.state_dim, "action_dim": action_width,
-                 "collection": dataset.info.collection, "cut_episodes": list(dataset.info.cut_episodes)},
-        "split": {"method": "by episode", "seed": split.seed, "eval_fraction": opts.eval_fraction,
-                  "held_out_episodes": split.held_out_episodes.tolist(), "train_episodes": train.episode_count},
+        "data": {
+            "transitions": data.size,
+            "episodes": data.episode_count,
+            "train": train.size,
+            "held_out": split.held_out.size,
+            "state_dim": data.state_dim,
+            "action_dim": action_width,
+            "collection": dataset.info.collection,
+            "cut_episodes": list(dataset.info.cut_episodes),
+        },
+        "split": {
+            "method": "by episode",
+            "seed": split.seed,
+            "eval_fraction": opts.eval_fraction,
+            "held_out_episodes": split.held_out_episodes.tolist(),
+            "train_episodes": train.episode_count,
+        },
         "baselines": evaluation.baselines,
         "models": {
-            kind: {**_demo_model_metrics(kind, configs[kind], model, evaluation.one_step[kind], opts.seed, backend),
-                   "held_out": evaluation.blocks[kind]}
+            kind: {
+                **_demo_model_metrics(kind, configs[kind], model, evaluation.one_step[kind], opts.seed, backend),
+                "held_out": evaluation.blocks[kind],
+            }
             for kind, model in trained.items()
         },
         "trajectory": {"steps": trajectory_steps, "one_step_mse": trajectory_mse},
@@ -554,9 +737,19 @@ def demo_metrics(*, backend: str, opts, dataset, split, action_width: int, confi
 def _demo_model_metrics(kind: str, configs: tuple, model, scores: tuple, seed: int, backend: str) -> dict:
     model_cfg, train_cfg = configs
     return model_metrics(
-        model=kind, members=model.loss_curve.shape[1], epochs=train_cfg.epochs, batch_size=train_cfg.batch_size,
-        learning_rate=train_cfg.learning_rate, weight_decay=train_cfg.weight_decay,
-        dropout_rate=model_cfg.dropout_rate, params=model.params, loss_curve=model.loss_curve,
-        train_scores=scores[0], eval_scores=scores[1], train_seconds=model.train_seconds,
-        compile_seconds=model.compile_seconds, seed=seed, backend=backend,
+        model=kind,
+        members=model.loss_curve.shape[1],
+        epochs=train_cfg.epochs,
+        batch_size=train_cfg.batch_size,
+        learning_rate=train_cfg.learning_rate,
+        weight_decay=train_cfg.weight_decay,
+        dropout_rate=model_cfg.dropout_rate,
+        params=model.params,
+        loss_curve=model.loss_curve,
+        train_scores=scores[0],
+        eval_scores=scores[1],
+        train_seconds=model.train_seconds,
+        compile_seconds=model.compile_seconds,
+        seed=seed,
+        backend=backend,
     )

@@ -57,7 +57,7 @@ class Transitions(NamedTuple):
             return 0
         return int(np.count_nonzero(np.diff(self.episode)) + 1)
 
-    def take(self, index) -> "Transitions":
+    def take(self, index) -> Transitions:
         """Rows `index` (slice, boolean mask or integer array) of every field."""
         return Transitions(*(None if field is None else field[index] for field in self))
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -117,18 +117,23 @@ class TorchBackend:
             weight_decay=train_cfg.weight_decay,
             generator=generator,
         )
-        report = None if on_epoch is None else (lambda epoch, losses: on_epoch(epoch, np.atleast_1d(np.asarray(losses))))
+        report = (
+            None if on_epoch is None else (lambda epoch, losses: on_epoch(epoch, np.atleast_1d(np.asarray(losses))))
+        )
         started = time.perf_counter()
         if isinstance(model, EnsembleWorldModel):
             curve = train_ensemble(model, states, actions, next_states, on_epoch=report, **recipe)
         else:
-            curve = [[loss] for loss in train_world_model(model, states, actions, next_states, on_epoch=report, **recipe)]
+            curve = [
+                [loss] for loss in train_world_model(model, states, actions, next_states, on_epoch=report, **recipe)
+            ]
         train_seconds = time.perf_counter() - started
         return TrainedModel(
             # The demo hands raw actions; the reference model takes them encoded, as it was trained.
             predict_members=lambda s, a: predict_members(model, s, encode_actions(a, action_encoding, width)),
-            rollout=lambda s, a: rollout_tracks(model, s, encode_actions(a, action_encoding, width).reshape(
-                *np.shape(a)[:2], width)),
+            rollout=lambda s, a: rollout_tracks(
+                model, s, encode_actions(a, action_encoding, width).reshape(*np.shape(a)[:2], width)
+            ),
             loss_curve=np.asarray(curve, dtype=np.float64),
             params=count_parameters(model),
             train_seconds=train_seconds,

@@ -11,7 +11,7 @@ shared with the JAX side so both frameworks train on identical arrays; `to_tenso
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -199,10 +199,12 @@ def train_ensemble(
     losses = []
     for epoch in range(epochs):
         perm = _epoch_order(epoch, len(states), generator, permutations)
-        losses.append([
-            _train_one_epoch(model, optimizer, perm, states, actions, next_states, batch_size)
-            for model, optimizer in zip(ensemble.models, optimizers)
-        ])
+        losses.append(
+            [
+                _train_one_epoch(model, optimizer, perm, states, actions, next_states, batch_size)
+                for model, optimizer in zip(ensemble.models, optimizers)
+            ]
+        )
         if on_epoch is not None:
             on_epoch(epoch, losses[-1])
     return losses
@@ -221,7 +223,9 @@ def _eval_predictions(model: nn.Module, states: torch.Tensor, actions: torch.Ten
     return predictions
 
 
-def per_dimension_mse(model: nn.Module, states: torch.Tensor, actions: torch.Tensor, next_states: torch.Tensor) -> list[float]:
+def per_dimension_mse(
+    model: nn.Module, states: torch.Tensor, actions: torch.Tensor, next_states: torch.Tensor
+) -> list[float]:
     """MSE of each state dimension (an ensemble is scored on its mean prediction)."""
     squared_errors = (_eval_predictions(model, states, actions) - next_states) ** 2
     return squared_errors.mean(dim=0).tolist()

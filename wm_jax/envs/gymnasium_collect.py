@@ -28,8 +28,11 @@ def check_collection_request(transitions: int | None, episodes: int | None, max_
     # Row, episode and step numbers are int32 in the file format.
     rows = transitions if transitions is not None else episodes * max_episode_steps
     if rows > MAX_ROWS:
-        asked = f"{transitions} transitions" if transitions is not None else \
-            f"{episodes} episodes of up to {max_episode_steps} steps"
+        asked = (
+            f"{transitions} transitions"
+            if transitions is not None
+            else f"{episodes} episodes of up to {max_episode_steps} steps"
+        )
         raise UserError(f"{asked} exceed the {MAX_ROWS} rows a data file holds")
 
 

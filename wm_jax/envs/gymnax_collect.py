@@ -19,7 +19,7 @@ import importlib.util
 import os
 import sys
 import types
-from typing import Callable
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -97,7 +97,7 @@ def import_gymnax_module(name: str) -> types.ModuleType:
                 del sys.modules[package]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def gymnax_env(env_id: str):
     """(env, params) for `env_id`: the gymnax environment and its default parameters, time limit off.
 
@@ -167,7 +167,7 @@ def _counter_keys(base_key, shape: tuple[int, ...], count: int):
     return tuple(keys[..., i] for i in range(count))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _rollout_program(env_id: str, num_envs: int, num_steps: int, max_episode_steps: int):
     """Jitted key -> `Transitions` of `num_envs` envs played for `num_steps` steps, time-major (T, E, ...).
 

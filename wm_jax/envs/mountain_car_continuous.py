@@ -49,8 +49,12 @@ SPEC = EnvSpec(
     time_limit=999,
     reward_fn=reward,
     termination_fn=terminated,
-    gymnax=GymnaxAdapter("gymnax.environments.classic_control.continuous_mountain_car", "ContinuousMountainCar",
-                         ("position", "velocity"), step=gymnax_step),
+    gymnax=GymnaxAdapter(
+        "gymnax.environments.classic_control.continuous_mountain_car",
+        "ContinuousMountainCar",
+        ("position", "velocity"),
+        step=gymnax_step,
+    ),
     # No model-based-RL result is documented for this environment: `recommended_mbrl_config` gives
     # the shared recipe (`spec.MBRL_RECIPE`).
 )

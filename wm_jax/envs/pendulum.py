@@ -37,8 +37,12 @@ SPEC = EnvSpec(
     time_limit=200,
     reward_fn=reward,
     termination_fn=terminated,
-    gymnax=GymnaxAdapter("gymnax.environments.classic_control.pendulum", "Pendulum", ("theta", "theta_dot"),
-                         extra_fields=gymnax_extra_fields),
+    gymnax=GymnaxAdapter(
+        "gymnax.environments.classic_control.pendulum",
+        "Pendulum",
+        ("theta", "theta_dot"),
+        extra_fields=gymnax_extra_fields,
+    ),
     # README row mbrl-Pendulum-v1, -127.2 +- 20.1 on 5,000 real transitions (bench/results/agents/
     # mbrl-Pendulum-v1-seed{0,1,2}).
     recommended_mbrl=mbrl_settings(max_transitions=5000),

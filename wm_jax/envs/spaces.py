@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Literal, Union
+from typing import Literal
 
 import numpy as np
 
@@ -47,11 +47,15 @@ class Box:
         def bound(value: float):
             return value if math.isfinite(value) else ("inf" if value > 0 else "-inf")
 
-        return {"type": "Box", "shape": list(self.shape), "low": [bound(v) for v in self.low],
-                "high": [bound(v) for v in self.high]}
+        return {
+            "type": "Box",
+            "shape": list(self.shape),
+            "low": [bound(v) for v in self.low],
+            "high": [bound(v) for v in self.high],
+        }
 
 
-Space = Union[Discrete, Box]
+Space = Discrete | Box
 
 
 def space_from_json(payload: dict) -> Space:

@@ -19,7 +19,8 @@ from __future__ import annotations
 import copy
 import dataclasses
 import importlib
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from ..config import MBRLConfig
 from .spaces import ActionEncoding, Box, Discrete, EnvError, Space, check_encoding
@@ -86,7 +87,7 @@ MBRL_RECIPE: Mapping[str, Any] = dataclasses.asdict(MBRLConfig())
 def mbrl_settings(*, planner: Mapping[str, Any] | None = None, **overrides) -> dict[str, Any]:
     """`MBRL_RECIPE` with `overrides` (MBRLConfig fields) and `planner` (PlannerConfig fields) replaced."""
     settings = copy.deepcopy(dict(MBRL_RECIPE))
-    for name, value in {**overrides, **(planner or {})}.items():
+    for name in {**overrides, **(planner or {})}:
         if name not in settings and name not in settings["planner"]:
             raise KeyError(f"{name!r} is not an MBRLConfig or PlannerConfig field of the recipe")
     settings.update(overrides)
@@ -157,15 +158,19 @@ class EnvSpec:
         from gymnasium import spaces
 
         if not (isinstance(observation_space, spaces.Box) and len(observation_space.shape) == 1):
-            raise EnvError(f"{env_id}: observation space {observation_space} is not supported; "
-                           "wm-jax models flat Box observations with Discrete or flat Box actions")
+            raise EnvError(
+                f"{env_id}: observation space {observation_space} is not supported; "
+                "wm-jax models flat Box observations with Discrete or flat Box actions"
+            )
         if isinstance(action_space, spaces.Discrete) and int(action_space.start) == 0:
             action = Discrete(int(action_space.n))
         elif isinstance(action_space, spaces.Box) and len(action_space.shape) == 1:
             action = Box(tuple(map(float, action_space.low)), tuple(map(float, action_space.high)))
         else:
-            raise EnvError(f"{env_id}: action space {action_space} is not supported; "
-                           "wm-jax models Discrete (starting at 0) or flat Box actions")
+            raise EnvError(
+                f"{env_id}: action space {action_space} is not supported; "
+                "wm-jax models Discrete (starting at 0) or flat Box actions"
+            )
         observation = Box(tuple(map(float, observation_space.low)), tuple(map(float, observation_space.high)))
         labels = tuple(f"s{i}" for i in range(observation.shape[0]))
         return cls(env_id, observation, action, labels, max_episode_steps, max_episode_steps)

@@ -1,9 +1,9 @@
 """Evaluation of world models: one-step scores, baselines and multi-step open-loop rollouts.
 
-    scores     MSE overall, per state dimension and per member (numpy; JAX only to run a model)
-    baselines  identity (s' = s) and linear least squares on the encoded (state, action)
-    rollouts   open-loop rollouts along recorded episodes, MSE per horizon, never across a reset
-    summary    the JSON block (model, members, baselines; one-step and per horizon) every report shares
+scores     MSE overall, per state dimension and per member (numpy; JAX only to run a model)
+baselines  identity (s' = s) and linear least squares on the encoded (state, action)
+rollouts   open-loop rollouts along recorded episodes, MSE per horizon, never across a reset
+summary    the JSON block (model, members, baselines; one-step and per horizon) every report shares
 """
 
 from .baselines import LinearBaseline, fit_linear, identity_predict

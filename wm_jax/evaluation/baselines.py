@@ -53,7 +53,7 @@ class LinearBaseline(NamedTuple):
         return {"weights": self.weights.tolist(), "state_dim": self.state_dim, "action_dim": self.action_dim}
 
     @classmethod
-    def from_json(cls, payload: dict) -> "LinearBaseline":
+    def from_json(cls, payload: dict) -> LinearBaseline:
         """Inverse of `to_json`; malformed input raises `UserError` (it comes from a file the user names)."""
         if not isinstance(payload, dict):
             raise UserError(f"linear baseline: expected a JSON object, got {type(payload).__name__}")

@@ -38,8 +38,17 @@ def out_of_distribution_states(states: np.ndarray, scale: float = OOD_SCALE) -> 
     return (center + scale * (states - center)).astype(np.float32)
 
 
-def uncertainty_block(members, elites, data: Transitions, ood_members=None, *, calibration=None,
-                      plot_dir: str | None = None, state_labels=None, title: str = "") -> dict:
+def uncertainty_block(
+    members,
+    elites,
+    data: Transitions,
+    ood_members=None,
+    *,
+    calibration=None,
+    plot_dir: str | None = None,
+    state_labels=None,
+    title: str = "",
+) -> dict:
     """NLL, 50%/90% interval coverage per state dimension and the reliability curve of the model's
     predictive Gaussian (`intervals.predictive_gaussian`) on `data`, and the mean epistemic std of its members.
 
@@ -56,10 +65,12 @@ def uncertainty_block(members, elites, data: Transitions, ood_members=None, *, c
     in_std = epistemic_std(members.mean[elites])
     block = {
         "predictive": "moment-matched Gaussian of the elite members (aleatoric + epistemic variance)"
-                      + (", recalibrated on validation data (variance scale and interval levels)" if calibrated else ""),
+        + (", recalibrated on validation data (variance scale and interval levels)" if calibrated else ""),
         "nll": gaussian_nll(moments.mean, variance, targets),
-        "coverage": {f"{level:.0%}": {"per_dim": json_floats(per_dim), "mean": float(per_dim.mean())}
-                     for level, per_dim in coverage.items()},
+        "coverage": {
+            f"{level:.0%}": {"per_dim": json_floats(per_dim), "mean": float(per_dim.mean())}
+            for level, per_dim in coverage.items()
+        },
         "reliability": {"levels": json_floats(curve.levels), "coverage": json_floats(curve.overall)},
         "mean_aleatoric_std": float(np.sqrt(moments.aleatoric_var).mean()),
         "epistemic_std": {"in_distribution": float(in_std.mean())},
@@ -82,16 +93,22 @@ def reward_block(members, elites, data: Transitions) -> dict:
     """Held-out reward MSE of the (elite) members' mean reward, and per member."""
     predicted = members.reward.astype(np.float64)
     truth = np.asarray(data.rewards, np.float64)
-    return {"mse": float(np.mean(np.square(predicted[np.asarray(elites)].mean(axis=0) - truth))),
-            "member_mse": json_floats(np.mean(np.square(predicted - truth[None]), axis=1))}
+    return {
+        "mse": float(np.mean(np.square(predicted[np.asarray(elites)].mean(axis=0) - truth))),
+        "member_mse": json_floats(np.mean(np.square(predicted - truth[None]), axis=1)),
+    }
 
 
 def termination_block(members, elites, data: Transitions) -> dict:
     """Accuracy (at probability 0.5) and AUROC of the (elite) members' mean termination probability."""
     probabilities = termination_probability(members.termination_logit[np.asarray(elites)])
     metrics = binary_metrics(probabilities.mean(axis=0), np.asarray(data.terminated, bool))
-    return {"accuracy": metrics.accuracy, "auroc": None if np.isnan(metrics.auroc) else metrics.auroc,
-            "terminations": metrics.positives, "transitions": metrics.count}
+    return {
+        "accuracy": metrics.accuracy,
+        "auroc": None if np.isnan(metrics.auroc) else metrics.auroc,
+        "terminations": metrics.positives,
+        "transitions": metrics.count,
+    }
 
 
 def heads_blocks(members, elites, data: Transitions, ood_members=None, **plot_options) -> dict:

@@ -12,7 +12,8 @@ A rollout function maps start states (B, S) and action windows (B, H) or (B, H, 
 from __future__ import annotations
 
 import functools
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 
@@ -148,8 +149,12 @@ def model_rollout(ensemble, mode: str = "mean", sample: bool = False, seed: int 
 
     def rollout_fn(start_states, action_windows):
         calls.append(None)
-        out = program(ensemble, jnp.asarray(start_states, jnp.float32), jnp.asarray(action_windows),
-                      jax.random.fold_in(key, len(calls)))
+        out = program(
+            ensemble,
+            jnp.asarray(start_states, jnp.float32),
+            jnp.asarray(action_windows),
+            jax.random.fold_in(key, len(calls)),
+        )
         return np.asarray(out)
 
     return rollout_fn
@@ -170,8 +175,9 @@ def _rollout_program(mode: str, sample: bool):
         # Every member's own track: TS-inf with one slab per member, all members taking part.
         every_member = model.replace(elites=jnp.arange(members, dtype=jnp.int32))
         tile = lambda x: jnp.tile(x, (members,) + (1,) * (x.ndim - 1))  # noqa: E731
-        member_tracks = imagine(every_member, tile(start_states), tile(action_windows), key, mode="tsinf",
-                                slabs=members, trajectory=True)
+        member_tracks = imagine(
+            every_member, tile(start_states), tile(action_windows), key, mode="tsinf", slabs=members, trajectory=True
+        )
         per_member = member_tracks.states.reshape(members, *model_track.states.shape)
         return jnp.concatenate([model_track.states[None], per_member])
 

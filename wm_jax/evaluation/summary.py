@@ -2,8 +2,8 @@
 
 Framework-free: a model enters as a rollout function on raw actions (`rollouts.model_rollout` for
 JAX, the PyTorch reference has its own), so the demo, `wm-jax train` and `wm-jax evaluate` of both
-frameworks write the same JSON. The baselines work on encoded actions, which callers pass beside. A horizon-1 rollout from every row is exactly one-step
-prediction, so one pass gives both numbers.
+frameworks write the same JSON. The baselines work on encoded actions, which callers pass beside.
+A horizon-1 rollout from every row is exactly one-step prediction, so one pass gives both numbers.
 """
 
 from __future__ import annotations
@@ -67,17 +67,25 @@ def baselines_block(linear: LinearBaseline | None, data: Transitions, encoded_ac
     return block
 
 
-def evaluation_block(model_rollout, linear: LinearBaseline | None, data: Transitions, encoded_actions, horizon: int) -> dict:
+def evaluation_block(
+    model_rollout, linear: LinearBaseline | None, data: Transitions, encoded_actions, horizon: int
+) -> dict:
     """`model_block` with the baselines beside it, as `wm-jax train` and `wm-jax evaluate` write it."""
-    return {**model_block(model_rollout, data, horizon),
-            "baselines": baselines_block(linear, data, encoded_actions, horizon)}
+    return {
+        **model_block(model_rollout, data, horizon),
+        "baselines": baselines_block(linear, data, encoded_actions, horizon),
+    }
 
 
 def one_step_block(scores, linear: LinearBaseline | None, data: Transitions, encoded_actions) -> dict:
     """One-step MSE of a model (from its already computed `scores`) and of the baselines on `data`."""
-    return {"transitions": data.size, "episodes": data.episode_count, "one_step_mse": scores.mse,
-            "member_one_step_mse": list(scores.member_mse),
-            "baselines": baselines_block(linear, data, encoded_actions, 1)}
+    return {
+        "transitions": data.size,
+        "episodes": data.episode_count,
+        "one_step_mse": scores.mse,
+        "member_one_step_mse": list(scores.member_mse),
+        "baselines": baselines_block(linear, data, encoded_actions, 1),
+    }
 
 
 def at_horizon(block_mse: list, horizon: int) -> float:

@@ -7,7 +7,8 @@ lazily by the two plotting functions. Members are (E, N, S): ensemble members, r
 
 from __future__ import annotations
 
-from typing import NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -70,7 +71,9 @@ def gaussian_nll(mean, var, targets, min_var: float = 1e-12) -> float:
     return float(per_entry.sum(axis=1).mean())
 
 
-def interval_coverage(mean, var, targets, levels: Sequence[float] = (0.5, 0.9), calibration=None) -> dict[float, np.ndarray]:
+def interval_coverage(
+    mean, var, targets, levels: Sequence[float] = (0.5, 0.9), calibration=None
+) -> dict[float, np.ndarray]:
     """Per level p, the (S,) fraction of rows whose target lies in the central p interval of N(mean, var),
     or, with an `intervals.Calibration`, in its recalibrated central p interval: the bounds of
     `intervals.interval_bounds`, which `wm-jax predict --levels` writes."""
@@ -118,9 +121,7 @@ def binary_metrics(probabilities, labels) -> BinaryMetrics:
     return BinaryMetrics(accuracy, float(u / (positives * negatives)), positives, int(labels.size))
 
 
-def plot_reliability(
-    curve: ReliabilityCurve, path: str, title: str, state_labels: Sequence[str] | None = None
-) -> None:
+def plot_reliability(curve: ReliabilityCurve, path: str, title: str, state_labels: Sequence[str] | None = None) -> None:
     """Empirical against nominal coverage, one thin line per state dim and the overall line bold."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 6))

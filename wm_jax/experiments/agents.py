@@ -97,8 +97,13 @@ def model_based_rl(run: MbrlRun) -> MbrlOutcome:
         run = resumed_run(run, default_mbrl_run(["--env", run.env]))
     _check_mbrl_run(run)
     config = run.config
-    bar = progress_bar(config.max_transitions, f"mbrl {run.env}", " transitions", config.initial_transitions,
-                       enabled=sys.stderr.isatty())
+    bar = progress_bar(
+        config.max_transitions,
+        f"mbrl {run.env}",
+        " transitions",
+        config.initial_transitions,
+        enabled=sys.stderr.isatty(),
+    )
 
     def on_progress(used, record):
         bar.update(used - bar.n)
@@ -124,9 +129,11 @@ def summarize_mbrl(run: MbrlRun, outcome: MbrlOutcome) -> str:
     import numpy as np
 
     run, result = outcome
-    return (f"{run.env}: {result.real_transitions_used} real transitions, {len(result.iterations)} iterations; "
-            f"evaluation over {len(result.eval_returns)} fresh episodes: {result.eval_return_mean:.1f} "
-            f"± {np.std(result.eval_returns):.1f}; {result.seconds['total']:.0f} s; wrote {run.out}")
+    return (
+        f"{run.env}: {result.real_transitions_used} real transitions, {len(result.iterations)} iterations; "
+        f"evaluation over {len(result.eval_returns)} fresh episodes: {result.eval_return_mean:.1f} "
+        f"± {np.std(result.eval_returns):.1f}; {result.seconds['total']:.0f} s; wrote {run.out}"
+    )
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -159,8 +166,10 @@ def dream(run: DreamRun) -> dict:
 
 def summarize_dream(run: DreamRun, record: dict) -> str:
     config = run.config
-    return (f"{run.env}: controller trained in the dream ({config.mode}, disagreement penalty "
-            f"{config.disagreement_penalty:g}) on {record['real_transitions_used']} real transitions; dream return "
-            f"{record['dream_return_mean']:.1f}, real {record['eval_return_mean']:.1f} ± "
-            f"{record['eval_return_std']:.1f} over {len(record['eval_returns'])} fresh episodes; "
-            f"{record['seconds']:.0f} s; wrote {run.out}")
+    return (
+        f"{run.env}: controller trained in the dream ({config.mode}, disagreement penalty "
+        f"{config.disagreement_penalty:g}) on {record['real_transitions_used']} real transitions; dream return "
+        f"{record['dream_return_mean']:.1f}, real {record['eval_return_mean']:.1f} ± "
+        f"{record['eval_return_std']:.1f} over {len(record['eval_returns'])} fresh episodes; "
+        f"{record['seconds']:.0f} s; wrote {run.out}"
+    )

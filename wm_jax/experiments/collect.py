@@ -36,14 +36,23 @@ def collect_to_file(run: CollectRun):
 
     check_output_path(run.out)
     transitions = 10_000 if run.transitions is None and run.episodes is None else run.transitions
-    dataset = collect_dataset(run.env, backend=run.backend, seed=run.seed, transitions=transitions,
-                              episodes=run.episodes, max_episode_steps=run.max_episode_steps,
-                              num_envs=run.num_envs, progress=sys.stderr.isatty())
+    dataset = collect_dataset(
+        run.env,
+        backend=run.backend,
+        seed=run.seed,
+        transitions=transitions,
+        episodes=run.episodes,
+        max_episode_steps=run.max_episode_steps,
+        num_envs=run.num_envs,
+        progress=sys.stderr.isatty(),
+    )
     save_dataset(dataset, run.out)
     return dataset
 
 
 def summarize(run: CollectRun, dataset) -> str:
     data, cut = dataset.transitions, len(dataset.info.cut_episodes)
-    return (f"wrote {data.size} transitions in {data.episode_count} episodes ({cut} cut by the budget) from "
-            f"{run.env} ({run.backend}, seed {run.seed}) to {run.out}")
+    return (
+        f"wrote {data.size} transitions in {data.episode_count} episodes ({cut} cut by the budget) from "
+        f"{run.env} ({run.backend}, seed {run.seed}) to {run.out}"
+    )

@@ -28,8 +28,18 @@ Flat = tyro.conf.arg(name="", prefix_name=False)
 # Bumped when a run configuration's layout changes; a checkpoint with another version is refused.
 RUN_CONFIG_VERSION = 2
 # Fields that say where a run goes and how it reports, never what it computes: not saved in checkpoints.
-NOT_SAVED = ("out", "resume", "progress", "render", "plots", "devices", "coordinator", "num_processes",
-             "process_id", "cluster")
+NOT_SAVED = (
+    "out",
+    "resume",
+    "progress",
+    "render",
+    "plots",
+    "devices",
+    "coordinator",
+    "num_processes",
+    "process_id",
+    "cluster",
+)
 
 
 def saved_settings(run) -> dict:
@@ -96,8 +106,10 @@ def resumed_run(run, default):
         raise ConfigError(f"--resume takes the run's settings from its checkpoints; drop {', '.join(extra)}")
     description = record.get("description", {})
     if description.get("config_version") != RUN_CONFIG_VERSION:
-        raise ConfigError(f"{directory}: these checkpoints were written by an earlier wm-jax, which saved its "
-                          "settings by flag name; finish the run with that version or start it again")
+        raise ConfigError(
+            f"{directory}: these checkpoints were written by an earlier wm-jax, which saved its "
+            "settings by flag name; finish the run with that version or start it again"
+        )
     try:
         saved = config_from_dict(type(run), description["run"])
     except (KeyError, TypeError, ValueError) as error:
@@ -123,14 +135,21 @@ def open_checkpoints(run, description: dict, resuming: bool, mesh, unit: str):
     from ..training import CHECKPOINTS_DIR, RunCheckpoints
 
     notes = {"devices": 1 if mesh is None else int(mesh.devices.size), "processes": jax.process_count()}
-    checkpoints = RunCheckpoints(os.path.join(run.out, CHECKPOINTS_DIR), every=run.checkpoint_every,
-                                 keep=run.keep, description=description, notes=notes)
+    checkpoints = RunCheckpoints(
+        os.path.join(run.out, CHECKPOINTS_DIR),
+        every=run.checkpoint_every,
+        keep=run.keep,
+        description=description,
+        notes=notes,
+    )
     if resuming:
         checkpoints.resumable()
         print(f"resuming {run.out} after {unit} {checkpoints.latest_epoch()}", file=sys.stderr)
     elif checkpoints.latest_epoch() is not None:
-        raise ConfigError(f"{run.out} already holds a run's checkpoints: continue it with --resume {run.out}, "
-                          "or write into another --out")
+        raise ConfigError(
+            f"{run.out} already holds a run's checkpoints: continue it with --resume {run.out}, "
+            "or write into another --out"
+        )
     return checkpoints
 
 
@@ -143,8 +162,9 @@ class HeldOutSplit:
     record: dict
 
 
-def held_out_split(data_path: str, dataset, spec, eval_data: str | None, eval_fraction: float | None,
-                   seed: int) -> HeldOutSplit:
+def held_out_split(
+    data_path: str, dataset, spec, eval_data: str | None, eval_fraction: float | None, seed: int
+) -> HeldOutSplit:
     """A separate held-out file, or whole episodes of the data held back (`eval_fraction`, default 0.2)."""
     from ..data import check_data_matches_model, load_dataset, split_by_episode
 
@@ -153,22 +173,33 @@ def held_out_split(data_path: str, dataset, spec, eval_data: str | None, eval_fr
     if eval_data is not None:
         held_out_set = load_dataset(eval_data)
         check_data_matches_model(held_out_set, spec.env_id, spec.state_dim, eval_data)
-        return HeldOutSplit(dataset.transitions, held_out_set.transitions,
-                            {"method": "separate file", "eval_data": eval_data})
+        return HeldOutSplit(
+            dataset.transitions, held_out_set.transitions, {"method": "separate file", "eval_data": eval_data}
+        )
     fraction = 0.2 if eval_fraction is None else eval_fraction
     if dataset.transitions.episode_count < 2:
-        raise ConfigError(f"{data_path}: holds only {dataset.transitions.episode_count} episode, and a held-out "
-                          "split takes whole episodes: collect more, or give --eval-data FILE")
+        raise ConfigError(
+            f"{data_path}: holds only {dataset.transitions.episode_count} episode, and a held-out "
+            "split takes whole episodes: collect more, or give --eval-data FILE"
+        )
     parts = split_by_episode(dataset.transitions, fraction, seed=seed)
-    return HeldOutSplit(parts.train, parts.held_out,
-                        {"method": "by episode", "seed": seed, "eval_fraction": fraction,
-                         "held_out_episodes": parts.held_out_episodes.tolist()})
+    return HeldOutSplit(
+        parts.train,
+        parts.held_out,
+        {
+            "method": "by episode",
+            "seed": seed,
+            "eval_fraction": fraction,
+            "held_out_episodes": parts.held_out_episodes.tolist(),
+        },
+    )
 
 
 def check_batch_fits(batch_size: int, rows: int) -> None:
     if batch_size > rows:
-        raise ConfigError(f"--batch-size {batch_size} is larger than the {rows} training transitions; use at most "
-                          f"{rows}")
+        raise ConfigError(
+            f"--batch-size {batch_size} is larger than the {rows} training transitions; use at most {rows}"
+        )
 
 
 def progress_bar(total: int, desc: str, unit: str, initial: int = 0, enabled: bool = True):
@@ -176,4 +207,3 @@ def progress_bar(total: int, desc: str, unit: str, initial: int = 0, enabled: bo
     from tqdm.auto import tqdm
 
     return tqdm(total=total, initial=initial, desc=desc, unit=unit, file=sys.stderr, disable=not enabled)
-

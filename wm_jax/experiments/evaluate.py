@@ -64,8 +64,17 @@ def _saved_linear(checkpoint: str):
         raise ConfigError(f"{os.path.join(checkpoint, 'baselines.json')}: {error}") from None
 
 
-def evaluate_model(model, data, *, horizon: int = 50, mode: PredictionMode = "mean", sample: bool = False,
-                   seed: int = 0, linear=None, plot_dir: str | None = None) -> Evaluation:
+def evaluate_model(
+    model,
+    data,
+    *,
+    horizon: int = 50,
+    mode: PredictionMode = "mean",
+    sample: bool = False,
+    seed: int = 0,
+    linear=None,
+    plot_dir: str | None = None,
+) -> Evaluation:
     """Score `model` (an `Ensemble`) on `data` (a Transitions of raw actions): one-step MSE, open-loop
     rollouts up to `horizon` (stepped by `mode`), the identity baseline and `linear` (a fitted
     `LinearBaseline`) beside it, uncertainty and the heads; `plot_dir` also gets their plots."""
@@ -93,13 +102,22 @@ def evaluate_checkpoint(run: EvaluateRun) -> Evaluation:
             check_output_path(path, directory=directory)
     model, data = _load_model_and_data(run.checkpoint, run.data)
     if run.horizon > data.size:
-        raise ConfigError(f"--horizon {run.horizon} is longer than the {data.size} transitions in {run.data}; "
-                          f"use at most {data.size}")
+        raise ConfigError(
+            f"--horizon {run.horizon} is longer than the {data.size} transitions in {run.data}; use at most {data.size}"
+        )
     linear = _saved_linear(run.checkpoint)
     if run.plots is not None:
         os.makedirs(run.plots, exist_ok=True)
-    evaluation = evaluate_model(model, data, horizon=run.horizon, mode=run.mode, sample=run.sample, seed=run.seed,
-                                linear=linear, plot_dir=run.plots)
+    evaluation = evaluate_model(
+        model,
+        data,
+        horizon=run.horizon,
+        mode=run.mode,
+        sample=run.sample,
+        seed=run.seed,
+        linear=linear,
+        plot_dir=run.plots,
+    )
     if run.json:
         report.write_json(run.json, report.evaluation_json(run, evaluation))
     return evaluation

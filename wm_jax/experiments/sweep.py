@@ -54,8 +54,7 @@ def _grid(run: SweepRun):
     from ..training.sweep import SweepGrid
 
     if run.training.learning_rate != TrainConfig.learning_rate or run.training.weight_decay is not None:
-        raise ConfigError("a sweep tries --learning-rates and --weight-decays; drop --learning-rate and "
-                          "--weight-decay")
+        raise ConfigError("a sweep tries --learning-rates and --weight-decays; drop --learning-rate and --weight-decay")
     if run.seeds < 1:
         raise ConfigError(f"--seeds must be >= 1, got {run.seeds}")
     check_seed(run.seed)
@@ -82,14 +81,19 @@ def sweep_and_choose(run: SweepRun) -> SweepOutcome:
     split = held_out_split(run.data, dataset, spec, run.eval_data, run.eval_fraction, run.seed)
     train, validation = validation_split(split.train, run.training, run.seed)
     check_batch_fits(run.training.batch_size, train.size)
-    split.record.update(train_transitions=train.size, validation_transitions=validation.size,
-                        held_out_transitions=split.held_out.size)
+    split.record.update(
+        train_transitions=train.size, validation_transitions=validation.size, held_out_transitions=split.held_out.size
+    )
     check_sweep(spec, run.training, grid)
-    print(f"sweeping {len(grid)} configurations ({len(grid.learning_rates)} learning rates x "
-          f"{len(grid.weight_decays)} weight decays x {run.seeds} seeds) of a {run.model.members}-member "
-          f"{run.model.kind} model, {run.training.epochs} epochs on {train.size} transitions", file=sys.stderr)
-    result = run_sweep(spec, run.training, train, grid, validation=validation, held_out=split.held_out,
-                       mesh=run.mesh(len(grid)))
+    print(
+        f"sweeping {len(grid)} configurations ({len(grid.learning_rates)} learning rates x "
+        f"{len(grid.weight_decays)} weight decays x {run.seeds} seeds) of a {run.model.members}-member "
+        f"{run.model.kind} model, {run.training.epochs} epochs on {train.size} transitions",
+        file=sys.stderr,
+    )
+    result = run_sweep(
+        spec, run.training, train, grid, validation=validation, held_out=split.held_out, mesh=run.mesh(len(grid))
+    )
     outcome = SweepOutcome(result, grid, split.record)
     _write(run, outcome, spec, train)
     return outcome
@@ -105,15 +109,22 @@ def _write(run: SweepRun, outcome: SweepOutcome, spec, train) -> None:
     report.write_sweep(run, outcome, spec.env_id)
     result, best = outcome.result, outcome.result.best
     if best is None:
-        raise TrainingDiverged(f"every configuration diverged (a non-finite loss or validation score), so none "
-                               f"was chosen; the table is in {os.path.join(run.out, 'sweep.csv')}: try smaller "
-                               "learning rates")
+        raise TrainingDiverged(
+            f"every configuration diverged (a non-finite loss or validation score), so none "
+            f"was chosen; the table is in {os.path.join(run.out, 'sweep.csv')}: try smaller "
+            "learning rates"
+        )
     chosen = result.configurations[best]
     linear = fit_linear(train.states, spec.encode_actions(train.actions), train.next_states)
-    save_checkpoint(os.path.join(run.out, "best"), result.ensemble(best),
-                    {"linear": linear.to_json(), "fitted_on": outcome.split_record,
-                     "sweep": {"learning_rate": chosen.learning_rate, "weight_decay": chosen.weight_decay,
-                               "seed": chosen.seed}})
+    save_checkpoint(
+        os.path.join(run.out, "best"),
+        result.ensemble(best),
+        {
+            "linear": linear.to_json(),
+            "fitted_on": outcome.split_record,
+            "sweep": {"learning_rate": chosen.learning_rate, "weight_decay": chosen.weight_decay, "seed": chosen.seed},
+        },
+    )
 
 
 def summarize(run: SweepRun, outcome: SweepOutcome) -> str:

@@ -13,8 +13,16 @@ from typing import Annotated, Any, NamedTuple
 from ..config import ConfigError, ModelConfig, TrainConfig, check_seed
 from ..devices import DistributedOptions
 from ..envs import ActionEncoding
-from .common import Flat, HeldOutSplit, check_batch_fits, held_out_split, open_checkpoints, progress_bar, \
-    resumed_run, run_description
+from .common import (
+    Flat,
+    HeldOutSplit,
+    check_batch_fits,
+    held_out_split,
+    open_checkpoints,
+    progress_bar,
+    resumed_run,
+    run_description,
+)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -95,11 +103,16 @@ def _prepare(run: TrainRun):
     split = held_out_split(run.data, dataset, spec, run.eval_data, run.eval_fraction, run.seed)
     check_batch_fits(run.training.batch_size, split.train.size)
     if run.horizon > split.held_out.size:
-        raise ConfigError(f"--horizon {run.horizon} is longer than the {split.held_out.size} held-out transitions; "
-                          f"use at most {split.held_out.size}")
-    split.record.update(train_transitions=split.train.size, held_out_transitions=split.held_out.size,
-                        train_episodes=split.train.episode_count,
-                        held_out_episode_count=split.held_out.episode_count)
+        raise ConfigError(
+            f"--horizon {run.horizon} is longer than the {split.held_out.size} held-out transitions; "
+            f"use at most {split.held_out.size}"
+        )
+    split.record.update(
+        train_transitions=split.train.size,
+        held_out_transitions=split.held_out.size,
+        train_episodes=split.train.episode_count,
+        held_out_episode_count=split.held_out.episode_count,
+    )
     return spec, split, mesh
 
 
@@ -118,12 +131,20 @@ def _fit(run: TrainRun, spec, split: HeldOutSplit, mesh, resuming: bool):
     checkpoints = None
     if run.checkpoint_every:
         train = split.train
-        description = run_description(run, split=split.record,
-                                      training_rows=fingerprint(train.states, train.actions, train.next_states))
+        description = run_description(
+            run, split=split.record, training_rows=fingerprint(train.states, train.actions, train.next_states)
+        )
         checkpoints = open_checkpoints(run, description, resuming, mesh, "epoch")
     try:
-        return fit(spec, run.training, split.train, run.seed, on_epoch if run.progress else None, mesh=mesh,
-                   checkpoints=checkpoints)
+        return fit(
+            spec,
+            run.training,
+            split.train,
+            run.seed,
+            on_epoch if run.progress else None,
+            mesh=mesh,
+            checkpoints=checkpoints,
+        )
     finally:  # also on Ctrl-C, so the bar's last line ends before the one-line message
         if checkpoints is not None:
             checkpoints.close()
@@ -153,10 +174,10 @@ def score_trained(run: TrainRun, model, split: HeldOutSplit, linear) -> TrainSco
     train_scores, held_out_scores = score(model, train), score(model, held_out)
     train_block = one_step_block(train_scores, linear, train, spec.encode_actions(train.actions))
     held_out_block = {
-        **evaluation_block(model_rollout(model), linear, held_out, spec.encode_actions(held_out.actions),
-                           run.horizon),
-        **model_heads_blocks(model, held_out, plot_dir=run.out if run.plots else None,
-                             title=f"({spec.env_id or 'data'}, held out)"),
+        **evaluation_block(model_rollout(model), linear, held_out, spec.encode_actions(held_out.actions), run.horizon),
+        **model_heads_blocks(
+            model, held_out, plot_dir=run.out if run.plots else None, title=f"({spec.env_id or 'data'}, held out)"
+        ),
     }
     return TrainScores(train_scores, held_out_scores, train_block, held_out_block)
 

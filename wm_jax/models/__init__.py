@@ -32,3 +32,37 @@ from .network import MATMUL_PRECISION, Prediction, WorldModel, soft_bound_logvar
 from .normalization import Normalizer, fit_normalizer, identity_normalizer, normalizer_from_arrays
 from .prediction import prediction_arrays, predictive_interval
 from .spec import ModelSpec, spec_for_data, spec_for_env
+
+__all__ = [
+    "Ensemble",
+    "Imagination",
+    "MATMUL_PRECISION",
+    "ModelSpec",
+    "Normalizer",
+    "Prediction",
+    "WorldModel",
+    "apply_member",
+    "build_model",
+    "count_params",
+    "default_normalizer",
+    "ensemble_of",
+    "ensemble_outputs",
+    "fit_normalizer",
+    "graphdef_of",
+    "identity_normalizer",
+    "imagine",
+    "init_ensemble_params",
+    "init_params",
+    "member_outputs",
+    "network_outputs",
+    "normalizer_from_arrays",
+    "predict",
+    "predict_members",
+    "prediction_arrays",
+    "predictive_interval",
+    "soft_bound_logvar",
+    "spec_for_data",
+    "spec_for_env",
+    "torch_linear",
+    "torch_uniform_init",
+]

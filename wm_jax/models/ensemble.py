@@ -55,8 +55,13 @@ class Ensemble:
         return graphdef_of(self.spec)
 
 
-def ensemble_of(spec: ModelSpec, params: nnx.State, normalizer: Normalizer | None = None, elites=None,
-                calibration: Calibration | None = None) -> Ensemble:
+def ensemble_of(
+    spec: ModelSpec,
+    params: nnx.State,
+    normalizer: Normalizer | None = None,
+    elites=None,
+    calibration: Calibration | None = None,
+) -> Ensemble:
     """An `Ensemble` with the identity normaliser, all members as elites and no recalibration unless given."""
     normalizer = normalizer if normalizer is not None else default_normalizer(spec)
     elites = np.arange(spec.config.members, dtype=np.int32) if elites is None else np.asarray(elites, np.int32)
@@ -102,8 +107,9 @@ def network_outputs(graphdef, params, states, actions, dropout_key=None) -> Pred
     return nnx.merge(graphdef, params)(states, actions, dropout_key=dropout_key)
 
 
-def member_outputs(graphdef, params, states, actions, dropout_key=None,
-                   normalizer: Normalizer | None = None) -> Prediction:
+def member_outputs(
+    graphdef, params, states, actions, dropout_key=None, normalizer: Normalizer | None = None
+) -> Prediction:
     """One member's every head from its (unstacked) parameters, in environment units."""
     if normalizer is None:
         return network_outputs(graphdef, params, states, actions, dropout_key)
@@ -111,8 +117,9 @@ def member_outputs(graphdef, params, states, actions, dropout_key=None,
     return normalizer.to_environment_units(states, outputs)
 
 
-def apply_member(graphdef, params, states, actions, dropout_key=None,
-                 normalizer: Normalizer | None = None) -> jax.Array:
+def apply_member(
+    graphdef, params, states, actions, dropout_key=None, normalizer: Normalizer | None = None
+) -> jax.Array:
     """One member's next-state prediction (N, S)."""
     return member_outputs(graphdef, params, states, actions, dropout_key, normalizer).mean
 

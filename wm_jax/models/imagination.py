@@ -19,7 +19,8 @@ never recompile a caller.
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -39,9 +40,20 @@ class Imagination(NamedTuple):
     states: jax.Array | None
 
 
-def imagine(model: Ensemble, starts: jax.Array, actions, key: jax.Array, *, horizon: int | None = None,
-            mode: str = "mean", sample: bool = False, reward_fn: RewardFn | None = None,
-            disagreement_penalty: float = 0.0, slabs: int | None = None, trajectory: bool = False) -> Imagination:
+def imagine(
+    model: Ensemble,
+    starts: jax.Array,
+    actions,
+    key: jax.Array,
+    *,
+    horizon: int | None = None,
+    mode: str = "mean",
+    sample: bool = False,
+    reward_fn: RewardFn | None = None,
+    disagreement_penalty: float = 0.0,
+    slabs: int | None = None,
+    trajectory: bool = False,
+) -> Imagination:
     """Imagined trajectories of start states (B, S).
 
     `actions`: raw actions (B, H) or (B, H, A), or a policy `states (B, S) -> raw actions`, which
@@ -65,8 +77,13 @@ def imagine(model: Ensemble, starts: jax.Array, actions, key: jax.Array, *, hori
     def predict(states, encoded, step_key):
         """(prediction (B, ...), disagreement (B,) or None)."""
         if slabs is not None:
-            grouped = propagate_slabs(model, states.reshape(slabs, batch // slabs, -1),
-                                      encoded.reshape(slabs, batch // slabs, -1), step_key, sample=sample)
+            grouped = propagate_slabs(
+                model,
+                states.reshape(slabs, batch // slabs, -1),
+                encoded.reshape(slabs, batch // slabs, -1),
+                step_key,
+                sample=sample,
+            )
             return jax.tree.map(lambda x: x.reshape(batch, *x.shape[2:]), grouped), None
         prediction, members = propagate(model, states, encoded, step_key, mode, trajectory=rows_member, sample=sample)
         return prediction, members.mean[elites].std(axis=0).mean(axis=-1)

@@ -52,7 +52,9 @@ class Normalizer:
         actions = (actions - self.input_mean[s:]) / self.input_std[s:]
         return states, actions
 
-    def training_targets(self, states: jax.Array, next_states: jax.Array, rewards: jax.Array) -> tuple[jax.Array, jax.Array]:
+    def training_targets(
+        self, states: jax.Array, next_states: jax.Array, rewards: jax.Array
+    ) -> tuple[jax.Array, jax.Array]:
         """(state target (N, S), reward target (N,)) in training units."""
         target = next_states - states if self.delta else next_states
         if self.normalize:
@@ -85,8 +87,14 @@ def identity_normalizer(state_dim: int, action_dim: int, *, delta: bool = False)
     """Statistics that change nothing (what a model without `normalize` carries)."""
     zeros, ones = jnp.zeros, jnp.ones
     return Normalizer(
-        zeros(state_dim + action_dim), ones(state_dim + action_dim), zeros(state_dim), ones(state_dim),
-        jnp.float32(0), jnp.float32(1), normalize=False, delta=delta,
+        zeros(state_dim + action_dim),
+        ones(state_dim + action_dim),
+        zeros(state_dim),
+        ones(state_dim),
+        jnp.float32(0),
+        jnp.float32(1),
+        normalize=False,
+        delta=delta,
     )
 
 
@@ -106,11 +114,19 @@ def fit_normalizer(states, encoded_actions, next_states, rewards=None, *, normal
 
     as32 = lambda x: jnp.asarray(x, jnp.float32)  # noqa: E731
     return Normalizer(
-        as32(inputs.mean(axis=0)), as32(std(inputs)), as32(targets.mean(axis=0)), as32(std(targets)),
-        as32(rewards.mean()), as32(std(rewards[:, None])[0]), normalize=True, delta=delta,
+        as32(inputs.mean(axis=0)),
+        as32(std(inputs)),
+        as32(targets.mean(axis=0)),
+        as32(std(targets)),
+        as32(rewards.mean()),
+        as32(std(rewards[:, None])[0]),
+        normalize=True,
+        delta=delta,
     )
 
 
 def normalizer_from_arrays(arrays: dict, *, normalize: bool, delta: bool) -> Normalizer:
     """Inverse of `Normalizer.to_arrays`."""
-    return Normalizer(*(jnp.asarray(arrays[name], jnp.float32) for name in STAT_NAMES), normalize=normalize, delta=delta)
+    return Normalizer(
+        *(jnp.asarray(arrays[name], jnp.float32) for name in STAT_NAMES), normalize=normalize, delta=delta
+    )

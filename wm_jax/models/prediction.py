@@ -19,7 +19,7 @@ arrays `wm-jax predict` writes.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
@@ -104,8 +104,9 @@ def _predict_encoded(model: Ensemble, states, encoded, key, mode: str, sample: b
 _predict_program = jax.jit(_predict_encoded, static_argnames=("mode", "sample"))
 
 
-def predict(model: Ensemble, states, actions, mode: str = "mean", key: jax.Array | None = None, *,
-            sample: bool = False) -> Prediction:
+def predict(
+    model: Ensemble, states, actions, mode: str = "mean", key: jax.Array | None = None, *, sample: bool = False
+) -> Prediction:
     """The model's prediction for states (N, S) and raw actions (N,) or (N, A), in environment units.
 
     A `Prediction` of JAX arrays: each head (N, ...), or (E, N, ...) for "members". "ts1", "tsinf"
@@ -129,8 +130,9 @@ def predict(model: Ensemble, states, actions, mode: str = "mean", key: jax.Array
         rows = jnp.arange(start, start + ROWS_PER_CALL).clip(max=n - 1)
         parts.append(_predict_program(model, states[rows], encoded[rows], jax.random.fold_in(key, index), mode, sample))
     row_axis = 1 if mode == "members" else 0
-    return jax.tree.map(lambda *xs: jax.lax.slice_in_dim(jnp.concatenate(xs, axis=row_axis), 0, n, axis=row_axis),
-                        *parts)
+    return jax.tree.map(
+        lambda *xs: jax.lax.slice_in_dim(jnp.concatenate(xs, axis=row_axis), 0, n, axis=row_axis), *parts
+    )
 
 
 def members_numpy(model: Ensemble, states, actions) -> Prediction:
@@ -175,4 +177,3 @@ def prediction_arrays(model: Ensemble, states, actions, levels: Sequence[float] 
     if members.termination_logit is not None:
         arrays["termination_prob"] = termination_probability(members.termination_logit)
     return arrays
-

@@ -34,7 +34,9 @@ def spec_for_env(env_id: str, config: ModelConfig, action_encoding: ActionEncodi
     return ModelSpec(info.state_dim, info.encoded_action_dim(encoding), config, env_id, encoding)
 
 
-def spec_for_data(env_id: str | None, data, config: ModelConfig, action_encoding: ActionEncoding | None = None) -> ModelSpec:
+def spec_for_data(
+    env_id: str | None, data, config: ModelConfig, action_encoding: ActionEncoding | None = None
+) -> ModelSpec:
     """The spec of a model trained on `data` (a Transitions) from `env_id`; for data of unknown
     origin (a version-1 file without an env id), an integer index becomes one column and a float
     action vector is fed as is: the only encodings such data allows."""

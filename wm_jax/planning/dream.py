@@ -8,9 +8,9 @@ real initial states) inside the ensemble, vmapped over population and start stat
 the environment's known reward and termination.
 
 Every imagined episode is the one imagination core, `models.imagination.imagine`, with the
-controller as its policy. How the dream propagates matters, and is the paper's lesson: a controller exploits a model that
-is too confident. "mean" dreams the elites' mean (one confident model); "tsinf" gives every
-imagined episode its own member; `disagreement_penalty` subtracts lambda times the members'
+controller as its policy. How the dream propagates matters, and is the paper's lesson: a
+controller exploits a model that is too confident. "mean" dreams the elites' mean (one confident
+model); "tsinf" gives every imagined episode its own member; `disagreement_penalty` subtracts lambda times the members'
 disagreement (mean std of their next-state predictions) from every imagined reward, steering the
 controller away from states the model does not know.
 
@@ -51,7 +51,7 @@ class LinearController:
 
     def act(self, flat, states, noise=None):
         w = flat[: self.outputs * self.state_dim].reshape(self.outputs, self.state_dim)
-        z = states @ w.T + flat[self.outputs * self.state_dim:]
+        z = states @ w.T + flat[self.outputs * self.state_dim :]
         if noise is not None:
             z = z + noise
         if isinstance(self.space, Discrete):
@@ -60,11 +60,29 @@ class LinearController:
         return low + (jnp.tanh(z) + 1) / 2 * (high - low)
 
 
-def dream_returns(model: Ensemble, controller: LinearController, reward_fn, flat, starts, key, *, horizon: int,
-                  mode: str, disagreement_penalty: float):
+def dream_returns(
+    model: Ensemble,
+    controller: LinearController,
+    reward_fn,
+    flat,
+    starts,
+    key,
+    *,
+    horizon: int,
+    mode: str,
+    disagreement_penalty: float,
+):
     """(starts,) imagined returns of one controller from real start states (B, S) in the ensemble."""
-    imagined = imagine(model, starts, lambda states: controller.act(flat, states), key, horizon=horizon, mode=mode,
-                       reward_fn=reward_fn, disagreement_penalty=disagreement_penalty)
+    imagined = imagine(
+        model,
+        starts,
+        lambda states: controller.act(flat, states),
+        key,
+        horizon=horizon,
+        mode=mode,
+        reward_fn=reward_fn,
+        disagreement_penalty=disagreement_penalty,
+    )
     return imagined.returns
 
 
@@ -79,9 +97,19 @@ def make_evolve(controller: LinearController, reward_fn, config: DreamConfig, ho
 
     def fitness(model, starts, population, key):
         keys = jax.random.split(key, population.shape[0])
-        returns = jax.vmap(lambda flat, k: dream_returns(model, controller, reward_fn, flat, starts, k, horizon=horizon,
-                                                          mode=config.mode,
-                                                          disagreement_penalty=config.disagreement_penalty).mean())
+        returns = jax.vmap(
+            lambda flat, k: dream_returns(
+                model,
+                controller,
+                reward_fn,
+                flat,
+                starts,
+                k,
+                horizon=horizon,
+                mode=config.mode,
+                disagreement_penalty=config.disagreement_penalty,
+            ).mean()
+        )
         return returns(population, keys)
 
     @jax.jit
@@ -97,10 +125,11 @@ def make_evolve(controller: LinearController, reward_fn, config: DreamConfig, ho
     def evolve(model: Ensemble, starts, key, mean=None):
         init_key, key = jax.random.split(key)
         state = strategy.init(init_key, jnp.zeros(controller.size) if mean is None else mean, params)
-        for key in jax.random.split(key, config.generations):
-            state, _ = generation(model, starts, state, key)
+        generation_keys = jax.random.split(key, config.generations)
+        for generation_key in generation_keys:
+            state, _ = generation(model, starts, state, generation_key)
         best = state.best_solution
-        return best, float(score(model, starts, best, jax.random.fold_in(key, 1)))
+        return best, float(score(model, starts, best, jax.random.fold_in(generation_keys[-1], 1)))
 
     return evolve
 
@@ -133,8 +162,9 @@ def run_dream(env_id: str, config: DreamConfig, seed: int, on_progress=None, mes
     cap = env_spec(env_id).time_limit
     data, _ = collect_gymnasium(env_id, seed=seed, transitions=config.initial_transitions, max_episode_steps=cap)
     buffer = to_buffer(data, capacity=config.max_transitions + cap * config.episodes_per_iteration)
-    trainer = ModelTrainer(env_id, members=config.members, epochs=config.epochs, seed=seed,
-                           hidden_sizes=config.hidden_sizes, mesh=mesh)
+    trainer = ModelTrainer(
+        env_id, members=config.members, epochs=config.epochs, seed=seed, hidden_sizes=config.hidden_sizes, mesh=mesh
+    )
     controller = LinearController(env_id)
     reward_fn = env_spec(env_id).planning_objective("known")
     evolve = make_evolve(controller, reward_fn, config, cap)
@@ -157,7 +187,9 @@ def run_dream(env_id: str, config: DreamConfig, seed: int, on_progress=None, mes
         episodes, returns = play(env_id, controller, best, seeds, config.exploration_noise, rng)
         keep = min(episodes.size, config.max_transitions - used)
         buffer = append(buffer, Transitions(*(None if x is None else x[:keep] for x in episodes)))
-        initial_states = np.concatenate([initial_states, episodes.states[np.r_[True, (episodes.terminated | episodes.truncated)[:-1]]]])
+        initial_states = np.concatenate(
+            [initial_states, episodes.states[np.r_[True, (episodes.terminated | episodes.truncated)[:-1]]]]
+        )
         record.update(train_return=float(np.mean(returns)), real_transitions=int(buffer.size))
         iterations.append(record)
         if on_progress is not None:
@@ -165,10 +197,16 @@ def run_dream(env_id: str, config: DreamConfig, seed: int, on_progress=None, mes
     eval_seeds = [20_000 + 100 * seed + i for i in range(config.eval_episodes)]
     _, eval_returns = play(env_id, controller, best, eval_seeds)
     return {
-        "env_id": env_id, "seed": seed, "iterations": iterations,
+        "env_id": env_id,
+        "seed": seed,
+        "iterations": iterations,
         "dream_return_mean": iterations[-1]["dream_return"],
-        "eval_returns": eval_returns, "eval_return_mean": float(np.mean(eval_returns)),
-        "eval_return_std": float(np.std(eval_returns)), "real_transitions_used": int(buffer.size),
-        "controller": np.asarray(best).tolist(), "seconds": time.perf_counter() - started,
-        "config": dataclasses.asdict(config), "model": model,
+        "eval_returns": eval_returns,
+        "eval_return_mean": float(np.mean(eval_returns)),
+        "eval_return_std": float(np.std(eval_returns)),
+        "real_transitions_used": int(buffer.size),
+        "controller": np.asarray(best).tolist(),
+        "seconds": time.perf_counter() - started,
+        "config": dataclasses.asdict(config),
+        "model": model,
     }

@@ -24,8 +24,17 @@ from ..models.ensemble import Ensemble
 from ..models.imagination import RewardFn, imagine
 
 
-def imagined_returns(model: Ensemble, reward_fn: RewardFn | None, start_state: jax.Array, sequences: jax.Array,
-                     key: jax.Array, *, particles: int, mode: str = "tsinf", sample: bool = False) -> jax.Array:
+def imagined_returns(
+    model: Ensemble,
+    reward_fn: RewardFn | None,
+    start_state: jax.Array,
+    sequences: jax.Array,
+    key: jax.Array,
+    *,
+    particles: int,
+    mode: str = "tsinf",
+    sample: bool = False,
+) -> jax.Array:
     """(C,) mean return over `particles` imagined trajectories of each of C sequences from `start_state` (S,).
 
     `reward_fn` a known `EnvSpec.planning_objective` or None for the learned heads; sequences (C, H) raw
@@ -36,6 +45,14 @@ def imagined_returns(model: Ensemble, reward_fn: RewardFn | None, start_state: j
     # Row r = particle r // C of candidate r % C: particle-major, so TS-inf's member slabs are contiguous.
     actions = jnp.tile(sequences, (particles,) + (1,) * (sequences.ndim - 1))  # (P * C, H, ...)
     starts = jnp.broadcast_to(start_state, (rows, start_state.shape[-1]))
-    imagined = imagine(model, starts, actions, key, mode=mode, sample=sample, reward_fn=reward_fn,
-                       slabs=particles if mode == "tsinf" else None)
+    imagined = imagine(
+        model,
+        starts,
+        actions,
+        key,
+        mode=mode,
+        sample=sample,
+        reward_fn=reward_fn,
+        slabs=particles if mode == "tsinf" else None,
+    )
     return imagined.returns.reshape(particles, candidates).mean(axis=0)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -21,23 +21,40 @@ import numpy as np
 from ..config import MBRLConfig, ModelConfig, TrainConfig
 from ..envs import env_spec
 from ..envs.gymnasium_collect import collect_gymnasium
+from ..interrupts import Interrupted, requested, stop_requests
 from ..models.ensemble import Ensemble, ensemble_of
 from ..models.spec import spec_for_env
 from ..training import RunCheckpoints, TrainingData, append, fit_normalizer_for, make_train, to_buffer, valid_rows
 from ..transitions import Transitions
 from .mpc import MPCAgent
-from ..interrupts import Interrupted, requested, stop_requests
 
 
 class ModelTrainer:
     """Retrains one ensemble (delta + normalize, the best recipe in the README's tables) on a growing
     buffer with programs compiled once, each time warm-started from the last parameters."""
 
-    def __init__(self, env_id: str, *, members: int, epochs: int, seed: int, probabilistic: bool = False,
-                 heads: bool = False, hidden_sizes: tuple[int, ...] = (64, 32), mesh=None):
-        model = ModelConfig(kind="ensemble" if members > 1 else "simple", members=members, delta=True, normalize=True,
-                            probabilistic=probabilistic, reward_head=heads, termination_head=heads,
-                            hidden_sizes=tuple(hidden_sizes))
+    def __init__(
+        self,
+        env_id: str,
+        *,
+        members: int,
+        epochs: int,
+        seed: int,
+        probabilistic: bool = False,
+        heads: bool = False,
+        hidden_sizes: tuple[int, ...] = (64, 32),
+        mesh=None,
+    ):
+        model = ModelConfig(
+            kind="ensemble" if members > 1 else "simple",
+            members=members,
+            delta=True,
+            normalize=True,
+            probabilistic=probabilistic,
+            reward_head=heads,
+            termination_head=heads,
+            hidden_sizes=tuple(hidden_sizes),
+        )
         self.spec = spec_for_env(env_id, model)
         self.program = make_train(self.spec, TrainConfig(epochs=epochs), mesh=mesh)
         self.key = jax.random.key(seed)
@@ -83,8 +100,14 @@ def transitions_from_rows(rows) -> Transitions:
     """Rows of (state, action, next_state, reward, terminated, truncated) as a Transitions."""
     states, actions, next_states, rewards, terminated, truncated = (np.asarray(x) for x in zip(*rows))
     actions = actions.astype(np.int32) if actions.dtype.kind in "iu" else actions.astype(np.float32)
-    return Transitions(states.astype(np.float32), actions, next_states.astype(np.float32), rewards.astype(np.float32),
-                       terminated, truncated)
+    return Transitions(
+        states.astype(np.float32),
+        actions,
+        next_states.astype(np.float32),
+        rewards.astype(np.float32),
+        terminated,
+        truncated,
+    )
 
 
 def evaluate(env_id: str, agent: MPCAgent, model: Ensemble, seeds: list[int], key) -> list[float]:
@@ -131,7 +154,9 @@ def evaluate_in_gymnax(env_id: str, agent: MPCAgent, model: Ensemble, episodes: 
             plan_key, step_key = jax.random.split(key)
             actions, plans, _ = agent.plan_batch(model, obs, plans, plan_key)
             step_keys = jax.random.split(step_key, episodes)
-            next_obs, states, _, _, _ = jax.vmap(lambda k, s, a: gymnax_step(env_id, k, s, a, params))(step_keys, states, actions)
+            next_obs, states, _, _, _ = jax.vmap(lambda k, s, a: gymnax_step(env_id, k, s, a, params))(
+                step_keys, states, actions
+            )
             reward, terminated = reward_fn(obs, actions, next_obs)
             returns = returns + jnp.where(alive, reward, 0.0)
             return (next_obs, states, plans, alive & ~terminated, returns), None
@@ -162,25 +187,44 @@ def _iterate(env, agent, trainer, config, seed, cap, carry, log, on_progress, ch
     (buffer, key), (iterations, used, train_seconds, act_seconds) = carry, log
     while used < config.max_transitions:
         if requested():
-            raise _interruption(checkpoints, len(iterations), (buffer, trainer.params, key), iterations, used,
-                                train_seconds, act_seconds)
+            raise _interruption(
+                checkpoints,
+                len(iterations),
+                (buffer, trainer.params, key),
+                iterations,
+                used,
+                train_seconds,
+                act_seconds,
+            )
         tick = time.perf_counter()
         model = trainer.train(buffer, len(iterations))
         jax.block_until_ready(model.params)
         train_seconds += time.perf_counter() - tick
         tick = time.perf_counter()
         key, episode_key = jax.random.split(key)
-        episode, total = run_episode(env, agent, model, seed * 1000 + len(iterations), episode_key,
-                                     min(cap, config.max_transitions - used))
+        episode, total = run_episode(
+            env, agent, model, seed * 1000 + len(iterations), episode_key, min(cap, config.max_transitions - used)
+        )
         act_seconds += time.perf_counter() - tick
         buffer = append(buffer, episode)
         used += episode.size
-        record = {"iteration": len(iterations), "real_transitions": used, "train_return": total, "episode_steps": episode.size}
+        record = {
+            "iteration": len(iterations),
+            "real_transitions": used,
+            "train_return": total,
+            "episode_steps": episode.size,
+        }
         iterations.append(record)
         if checkpoints is not None and (len(iterations) % checkpoints.every == 0 or used >= config.max_transitions):
-            checkpoints.save(len(iterations), (buffer, trainer.params, key),
-                             {"iterations": iterations, "real_transitions": used,
-                              "seconds": {"train": train_seconds, "act": act_seconds}})
+            checkpoints.save(
+                len(iterations),
+                (buffer, trainer.params, key),
+                {
+                    "iterations": iterations,
+                    "real_transitions": used,
+                    "seconds": {"train": train_seconds, "act": act_seconds},
+                },
+            )
         if on_progress is not None:
             on_progress(used, record)
     return buffer, iterations, used, train_seconds, act_seconds
@@ -188,17 +232,34 @@ def _iterate(env, agent, trainer, config, seed, cap, carry, log, on_progress, ch
 
 def _interruption(checkpoints, done, state, iterations, used, train_seconds, act_seconds) -> Interrupted:
     if checkpoints is None:
-        return Interrupted(f"stopped after iteration {done}; nothing was kept (--checkpoint-every K makes a run "
-                           "resumable)")
+        return Interrupted(
+            f"stopped after iteration {done}; nothing was kept (--checkpoint-every K makes a run resumable)"
+        )
     if checkpoints.latest_epoch() != done:
-        checkpoints.save(done, state, {"iterations": iterations, "real_transitions": used,
-                                       "seconds": {"train": train_seconds, "act": act_seconds}})
-    return Interrupted(f"stopped after iteration {done}; a checkpoint is in {checkpoints.directory}: continue "
-                       "with --resume on the run's directory")
+        checkpoints.save(
+            done,
+            state,
+            {
+                "iterations": iterations,
+                "real_transitions": used,
+                "seconds": {"train": train_seconds, "act": act_seconds},
+            },
+        )
+    return Interrupted(
+        f"stopped after iteration {done}; a checkpoint is in {checkpoints.directory}: continue "
+        "with --resume on the run's directory"
+    )
 
 
-def run_mbrl(env_id: str, config: MBRLConfig, seed: int, on_progress: Callable[[int, dict], None] | None = None,
-             frames: list | None = None, mesh=None, checkpoints: RunCheckpoints | None = None) -> MBRLResult:
+def run_mbrl(
+    env_id: str,
+    config: MBRLConfig,
+    seed: int,
+    on_progress: Callable[[int, dict], None] | None = None,
+    frames: list | None = None,
+    mesh=None,
+    checkpoints: RunCheckpoints | None = None,
+) -> MBRLResult:
     """The whole loop; `on_progress(real_transitions, iteration_record)` after every iteration;
     `frames`, if given, receives the rgb frames of the first evaluation episode (replayed); `mesh`
     (`training.training_mesh`) spreads the ensemble's training over several devices; `checkpoints`
@@ -212,9 +273,16 @@ def run_mbrl(env_id: str, config: MBRLConfig, seed: int, on_progress: Callable[[
     env_spec(env_id).planning_objective(config.planner.reward)  # an env without it fails before any work
     data, _ = collect_gymnasium(env_id, seed=seed, transitions=config.initial_transitions, max_episode_steps=cap)
     buffer = to_buffer(data, capacity=config.max_transitions)
-    trainer = ModelTrainer(env_id, members=config.members, epochs=config.epochs, seed=seed,
-                           hidden_sizes=config.hidden_sizes,
-                           probabilistic=config.probabilistic, heads=config.planner.reward == "learned", mesh=mesh)
+    trainer = ModelTrainer(
+        env_id,
+        members=config.members,
+        epochs=config.epochs,
+        seed=seed,
+        hidden_sizes=config.hidden_sizes,
+        probabilistic=config.probabilistic,
+        heads=config.planner.reward == "learned",
+        mesh=mesh,
+    )
     agent = MPCAgent(trainer.spec, env_id, config.planner)
     env = gym.make(env_id)
     key = jax.random.key(seed + 1)
@@ -225,8 +293,17 @@ def run_mbrl(env_id: str, config: MBRLConfig, seed: int, on_progress: Callable[[
         train_seconds, act_seconds = record["seconds"]["train"], record["seconds"]["act"]
     with stop_requests():
         buffer, iterations, used, train_seconds, act_seconds = _iterate(
-            env, agent, trainer, config, seed, cap, (buffer, key), (iterations, used, train_seconds, act_seconds),
-            on_progress, checkpoints)
+            env,
+            agent,
+            trainer,
+            config,
+            seed,
+            cap,
+            (buffer, key),
+            (iterations, used, train_seconds, act_seconds),
+            on_progress,
+            checkpoints,
+        )
     model = trainer.train(buffer, len(iterations))
     tick = time.perf_counter()
     eval_seeds = [10_000 + 100 * seed + i for i in range(config.eval_episodes)]

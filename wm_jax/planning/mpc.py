@@ -43,8 +43,9 @@ class MPCAgent:
         """Fresh plans for the rows whose episode restarted."""
         fresh = self.init(len(done))
         mask = jnp.asarray(done)
-        return jax.tree.map(lambda old, new: jnp.where(mask.reshape((-1,) + (1,) * (old.ndim - 1)), new, old),
-                            distributions, fresh)
+        return jax.tree.map(
+            lambda old, new: jnp.where(mask.reshape((-1,) + (1,) * (old.ndim - 1)), new, old), distributions, fresh
+        )
 
     @functools.cached_property
     def plan_batch(self):
@@ -57,17 +58,33 @@ class MPCAgent:
             particles = config.particles or model.elites.shape[0]
 
             def objective(sequences, key):
-                return imagined_returns(model, reward_fn, state, sequences, key, particles=particles,
-                                        mode=config.mode, sample=config.sample)
+                return imagined_returns(
+                    model, reward_fn, state, sequences, key, particles=particles, mode=config.mode, sample=config.sample
+                )
 
             if config.method == "random":
                 result = random_shooting(objective, space, key, candidates=config.candidates, horizon=config.horizon)
             elif config.method == "mppi":
-                result = mppi(objective, distribution, space, key, iterations=config.iterations,
-                              candidates=config.candidates, temperature=config.temperature)
+                result = mppi(
+                    objective,
+                    distribution,
+                    space,
+                    key,
+                    iterations=config.iterations,
+                    candidates=config.candidates,
+                    temperature=config.temperature,
+                )
             else:
-                result = cem(objective, distribution, space, key, iterations=config.iterations,
-                             candidates=config.candidates, elites=config.elites, alpha=config.alpha)
+                result = cem(
+                    objective,
+                    distribution,
+                    space,
+                    key,
+                    iterations=config.iterations,
+                    candidates=config.candidates,
+                    elites=config.elites,
+                    alpha=config.alpha,
+                )
             return result.sequence[0], shift(result.distribution, space), result.value
 
         def act(model, states, distributions, key):

@@ -18,7 +18,8 @@ Gaussian's std as a fixed exploration noise for Box actions; for Discrete action
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple, Union
+from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -41,7 +42,7 @@ class Categorical(NamedTuple):
     probs: jax.Array
 
 
-Distribution = Union[Gaussian, Categorical]
+Distribution = Gaussian | Categorical
 
 
 def _bounds(space: Box) -> tuple[jax.Array, jax.Array]:
@@ -53,7 +54,9 @@ def initial_distribution(space: Space, horizon: int) -> Distribution:
     if isinstance(space, Discrete):
         return Categorical(jnp.full((horizon, space.n), 1.0 / space.n, jnp.float32))
     low, high = _bounds(space)
-    return Gaussian(jnp.broadcast_to((low + high) / 2, (horizon, low.size)), jnp.broadcast_to((high - low) / 4, (horizon, low.size)))
+    return Gaussian(
+        jnp.broadcast_to((low + high) / 2, (horizon, low.size)), jnp.broadcast_to((high - low) / 4, (horizon, low.size))
+    )
 
 
 # Warm-started categorical plans keep this share of the shifted probabilities (the rest uniform).
@@ -81,7 +84,9 @@ def distribution_horizon(distribution: Distribution) -> int:
 def sample(distribution: Distribution, space: Space, key: jax.Array, count: int) -> jax.Array:
     """`count` sequences: (count, H) int32 or (count, H, A) float32 within the bounds."""
     if isinstance(distribution, Categorical):
-        return jax.random.categorical(key, jnp.log(distribution.probs), shape=(count, distribution.probs.shape[0])).astype(jnp.int32)
+        return jax.random.categorical(
+            key, jnp.log(distribution.probs), shape=(count, distribution.probs.shape[0])
+        ).astype(jnp.int32)
     low, high = _bounds(space)
     noise = jax.random.normal(key, (count, *distribution.mean.shape))
     return jnp.clip(distribution.mean + distribution.std * noise, low, high)
@@ -100,8 +105,10 @@ def refit(distribution: Distribution, elites: jax.Array, alpha: float) -> Distri
     if isinstance(distribution, Categorical):
         frequencies = jax.nn.one_hot(elites, distribution.probs.shape[1]).mean(axis=0)
         return Categorical(alpha * distribution.probs + (1 - alpha) * frequencies)
-    return Gaussian(alpha * distribution.mean + (1 - alpha) * elites.mean(axis=0),
-                    alpha * distribution.std + (1 - alpha) * elites.std(axis=0))
+    return Gaussian(
+        alpha * distribution.mean + (1 - alpha) * elites.mean(axis=0),
+        alpha * distribution.std + (1 - alpha) * elites.std(axis=0),
+    )
 
 
 class PlanResult(NamedTuple):
@@ -112,8 +119,17 @@ class PlanResult(NamedTuple):
     distribution: Distribution
 
 
-def cem(objective: Objective, distribution: Distribution, space: Space, key: jax.Array, *, iterations: int,
-        candidates: int, elites: int, alpha: float) -> PlanResult:
+def cem(
+    objective: Objective,
+    distribution: Distribution,
+    space: Space,
+    key: jax.Array,
+    *,
+    iterations: int,
+    candidates: int,
+    elites: int,
+    alpha: float,
+) -> PlanResult:
     """The cross-entropy method: sample, keep the `elites` best, refit; `iterations` times."""
 
     def iteration(carry, key):
@@ -142,8 +158,16 @@ def random_shooting(objective: Objective, space: Space, key: jax.Array, *, candi
     return PlanResult(sequences[best], values[best], initial_distribution(space, horizon))
 
 
-def mppi(objective: Objective, distribution: Distribution, space: Space, key: jax.Array, *, iterations: int,
-         candidates: int, temperature: float) -> PlanResult:
+def mppi(
+    objective: Objective,
+    distribution: Distribution,
+    space: Space,
+    key: jax.Array,
+    *,
+    iterations: int,
+    candidates: int,
+    temperature: float,
+) -> PlanResult:
     """MPPI: the distribution's location becomes the exp(return / temperature)-weighted average of the
     samples; a Gaussian keeps its std (the exploration noise) throughout."""
 
@@ -154,7 +178,9 @@ def mppi(objective: Objective, distribution: Distribution, space: Space, key: ja
         values = objective(sequences, objective_key)
         weights = jax.nn.softmax((values - values.max()) / temperature)
         if isinstance(distribution, Categorical):
-            distribution = Categorical(jnp.einsum("c,chn->hn", weights, jax.nn.one_hot(sequences, distribution.probs.shape[1])))
+            distribution = Categorical(
+                jnp.einsum("c,chn->hn", weights, jax.nn.one_hot(sequences, distribution.probs.shape[1]))
+            )
         else:
             distribution = Gaussian(jnp.einsum("c,cha->ha", weights, sequences), distribution.std)
         top = jnp.argmax(values)
@@ -162,6 +188,7 @@ def mppi(objective: Objective, distribution: Distribution, space: Space, key: ja
         return (distribution, jnp.where(better, sequences[top], best), jnp.where(better, values[top], best_value)), None
 
     first = sample(distribution, space, key, 1)[0]
-    (distribution, best, value), _ = jax.lax.scan(iteration, (distribution, first, jnp.float32(-jnp.inf)),
-                                                  jax.random.split(key, iterations))
+    (distribution, best, value), _ = jax.lax.scan(
+        iteration, (distribution, first, jnp.float32(-jnp.inf)), jax.random.split(key, iterations)
+    )
     return PlanResult(best, value, distribution)

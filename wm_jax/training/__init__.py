@@ -13,7 +13,16 @@
 
 from .buffer import Buffer, append, to_buffer, valid_rows
 from .checkpoints import CHECKPOINTS_DIR, ResumeError, RunCheckpoints, fingerprint
-from .loop import FittedModel, TimedRun, TrainingDiverged, fit, fit_normalizer_for, progress_chunk_epochs, train_timed, validation_split
+from .loop import (
+    FittedModel,
+    TimedRun,
+    TrainingDiverged,
+    fit,
+    fit_normalizer_for,
+    progress_chunk_epochs,
+    train_timed,
+    validation_split,
+)
 from .objectives import (
     Batch,
     Objective,
@@ -40,3 +49,48 @@ from .program import (
 )
 from .sharding import DeviceError, member_sharding, row_sharding, training_mesh
 from .state import EarlyStopping, TrainState
+
+__all__ = [
+    "Batch",
+    "Buffer",
+    "CHECKPOINTS_DIR",
+    "ChunkMetrics",
+    "DeviceError",
+    "EarlyStopping",
+    "FittedModel",
+    "Objective",
+    "ResumeError",
+    "RunCheckpoints",
+    "TimedRun",
+    "TrainMetrics",
+    "TrainProgram",
+    "TrainState",
+    "TrainingData",
+    "TrainingDiverged",
+    "append",
+    "as_batch",
+    "binary_cross_entropy",
+    "bootstrap_rows",
+    "epoch_keys",
+    "epoch_order",
+    "epoch_permutations",
+    "fingerprint",
+    "fit",
+    "fit_normalizer_for",
+    "gaussian_nll",
+    "logvar_bound_penalty",
+    "make_objective",
+    "make_optimizer",
+    "make_train",
+    "make_validation_score",
+    "masked_mse",
+    "member_sharding",
+    "mse_loss",
+    "progress_chunk_epochs",
+    "row_sharding",
+    "to_buffer",
+    "train_timed",
+    "training_mesh",
+    "valid_rows",
+    "validation_split",
+]

@@ -63,8 +63,10 @@ def state_signature(state) -> list[str]:
 
 
 def _to_arrays(state) -> dict[str, jax.Array]:
-    return {f"{i:05d}": jax.random.key_data(leaf) if _is_key(leaf) else leaf
-            for i, leaf in enumerate(jax.tree.leaves(state))}
+    return {
+        f"{i:05d}": jax.random.key_data(leaf) if _is_key(leaf) else leaf
+        for i, leaf in enumerate(jax.tree.leaves(state))
+    }
 
 
 def _from_arrays(arrays: dict, template):
@@ -94,8 +96,9 @@ class RunCheckpoints:
         self._ocp = ocp
         self._manager = ocp.CheckpointManager(
             self.directory,
-            options=ocp.CheckpointManagerOptions(max_to_keep=keep, create=True, enable_async_checkpointing=False,
-                                                 cleanup_tmp_directories=True),
+            options=ocp.CheckpointManagerOptions(
+                max_to_keep=keep, create=True, enable_async_checkpointing=False, cleanup_tmp_directories=True
+            ),
             item_handlers={"state": ocp.StandardCheckpointHandler(), "record": ocp.JsonCheckpointHandler()},
         )
 
@@ -113,11 +116,18 @@ class RunCheckpoints:
         """Save the pytree `state` as checkpoint `step` (between chunks), with JSON-able `extras`
         (a training run's loss curves so far; the model-based RL loop's iteration log)."""
         ocp = self._ocp
-        record = {"format_version": FORMAT_VERSION, "description": self.description, "notes": self.notes,
-                  "signature": state_signature(state), **extras}
-        self._manager.save(int(step), force=True,
-                           args=ocp.args.Composite(state=ocp.args.StandardSave(_to_arrays(state)),
-                                                   record=ocp.args.JsonSave(record)))
+        record = {
+            "format_version": FORMAT_VERSION,
+            "description": self.description,
+            "notes": self.notes,
+            "signature": state_signature(state),
+            **extras,
+        }
+        self._manager.save(
+            int(step),
+            force=True,
+            args=ocp.args.Composite(state=ocp.args.StandardSave(_to_arrays(state)), record=ocp.args.JsonSave(record)),
+        )
 
     def record(self, epoch: int | None = None) -> dict:
         """The JSON record of a saved epoch (default: the latest), checked for its format version."""
@@ -128,11 +138,15 @@ class RunCheckpoints:
         try:
             record = self._manager.restore(epoch, args=ocp.args.Composite(record=ocp.args.JsonRestore()))["record"]
         except Exception as error:  # orbax raises several types for a damaged step directory
-            raise ResumeError(f"{self.directory}: checkpoint of epoch {epoch} is unreadable ({type(error).__name__})") from None
+            raise ResumeError(
+                f"{self.directory}: checkpoint of epoch {epoch} is unreadable ({type(error).__name__})"
+            ) from None
         version = record.get("format_version") if isinstance(record, dict) else None
         if not isinstance(version, int) or version > FORMAT_VERSION:
-            raise ResumeError(f"{self.directory}: checkpoint format {version!r} is newer than this wm-jax reads "
-                              f"({FORMAT_VERSION}); upgrade wm-jax")
+            raise ResumeError(
+                f"{self.directory}: checkpoint format {version!r} is newer than this wm-jax reads "
+                f"({FORMAT_VERSION}); upgrade wm-jax"
+            )
         return record
 
     def resumable(self, epoch: int | None = None) -> dict:
@@ -152,17 +166,22 @@ class RunCheckpoints:
         expected = state_signature(template)
         if record["signature"] != expected:
             first = next(i for i, (a, b) in enumerate(zip(record["signature"] + [""], expected + [""])) if a != b)
-            raise ResumeError(f"{self.directory}: checkpointed state does not fit this model "
-                              f"(saved {record['signature'][first:first + 1]}, expected {expected[first:first + 1]})")
+            raise ResumeError(
+                f"{self.directory}: checkpointed state does not fit this model "
+                f"(saved {record['signature'][first : first + 1]}, expected {expected[first : first + 1]})"
+            )
         ocp = self._ocp
         abstract = {name: ocp.utils.to_shape_dtype_struct(leaf) for name, leaf in _to_arrays(template).items()}
         try:
-            arrays = self._manager.restore(epoch, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract)))["state"]
+            arrays = self._manager.restore(epoch, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract)))[
+                "state"
+            ]
         except Exception as error:
-            raise ResumeError(f"{self.directory}: checkpoint of epoch {epoch} is unreadable ({type(error).__name__})") from None
+            raise ResumeError(
+                f"{self.directory}: checkpoint of epoch {epoch} is unreadable ({type(error).__name__})"
+            ) from None
         return _from_arrays(arrays, template), record
 
     def close(self) -> None:
         self._manager.wait_until_finished()
         self._manager.close()
-

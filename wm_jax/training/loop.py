@@ -10,7 +10,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import time
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -23,15 +24,15 @@ from ..config import ConfigError, TrainConfig
 from ..data.format import DataError
 from ..data.splits import split_by_episode
 from ..errors import UserError
+from ..interrupts import Interrupted, requested, stop_requests
 from ..intervals import fit_calibration, predictive_gaussian
 from ..models.ensemble import Ensemble, ensemble_of
-from ..models.prediction import members_numpy
 from ..models.normalization import fit_normalizer
+from ..models.prediction import members_numpy
 from ..models.spec import ModelSpec
 from ..transitions import Transitions
 from .buffer import to_buffer
 from .checkpoints import RunCheckpoints
-from ..interrupts import Interrupted, requested, stop_requests
 from .program import TrainingData, TrainProgram, make_train, member_scores_to_elites
 from .sharding import to_host
 from .state import TrainState
@@ -73,8 +74,10 @@ def _check_finite(losses: np.ndarray, first_epoch: int, checkpoints: RunCheckpoi
         where = "no checkpoint had been saved yet"
     else:
         where = f"the last finite checkpoint (after epoch {kept}) is kept in {checkpoints.directory}"
-    raise TrainingDiverged(f"training diverged: member {member}'s loss is {losses[row, member]} in epoch "
-                           f"{first_epoch + row + 1}; {where}; try a smaller learning rate")
+    raise TrainingDiverged(
+        f"training diverged: member {member}'s loss is {losses[row, member]} in epoch "
+        f"{first_epoch + row + 1}; {where}; try a smaller learning rate"
+    )
 
 
 def compile_start(program: TrainProgram, init_key: jax.Array, run_key: jax.Array, normalizer=None):
@@ -111,17 +114,21 @@ def chunk_size(target_epochs: int, period: int) -> int:
 def interruption(done: int, state, checkpoints: RunCheckpoints | None, curves_so_far: dict) -> Interrupted:
     """What a Ctrl-C between chunks leaves: a checkpoint at epoch `done` when the run keeps them."""
     if checkpoints is None:
-        return Interrupted(f"stopped after epoch {done}; nothing was kept (--checkpoint-every K makes a run "
-                           "resumable)")
+        return Interrupted(f"stopped after epoch {done}; nothing was kept (--checkpoint-every K makes a run resumable)")
     if checkpoints.latest_epoch() != done:
         _save(checkpoints, done, state, curves_so_far)
-    return Interrupted(f"stopped after epoch {done}; a checkpoint is in {checkpoints.directory}: continue with "
-                       "--resume on the run's directory")
+    return Interrupted(
+        f"stopped after epoch {done}; a checkpoint is in {checkpoints.directory}: continue with "
+        "--resume on the run's directory"
+    )
 
 
 def _save(checkpoints: RunCheckpoints, done: int, state, curves_so_far: dict) -> None:
-    checkpoints.save(done, state, {"curves": {name: None if curve is None else curve.tolist()
-                                              for name, curve in curves_so_far.items()}})
+    checkpoints.save(
+        done,
+        state,
+        {"curves": {name: None if curve is None else curve.tolist() for name, curve in curves_so_far.items()}},
+    )
 
 
 class _Chunks:
@@ -137,8 +144,10 @@ class _Chunks:
 
     def restore(self, record: dict) -> None:
         members = self.program.members
-        saved = {name: None if curve is None else np.asarray(curve, np.float32).reshape(-1, members)
-                 for name, curve in record["curves"].items()}
+        saved = {
+            name: None if curve is None else np.asarray(curve, np.float32).reshape(-1, members)
+            for name, curve in record["curves"].items()
+        }
         self.curves = [saved["loss_curve"]]
         self.validation = [saved["validation_curve"]] if saved.get("validation_curve") is not None else []
 
@@ -174,8 +183,10 @@ class _Chunks:
 
     def so_far(self) -> dict:
         members = self.program.members
-        return {"loss_curve": np.concatenate(self.curves) if self.curves else np.zeros((0, members), np.float32),
-                "validation_curve": np.concatenate(self.validation) if self.validation else None}
+        return {
+            "loss_curve": np.concatenate(self.curves) if self.curves else np.zeros((0, members), np.float32),
+            "validation_curve": np.concatenate(self.validation) if self.validation else None,
+        }
 
 
 def train_timed(
@@ -270,8 +281,14 @@ def calibrated(ensemble: Ensemble, validation: Transitions) -> Ensemble:
 
 def fit_normalizer_for(spec: ModelSpec, data: Transitions):
     """The normaliser of a `spec` model trained on `data` (identity statistics unless it normalises)."""
-    return fit_normalizer(data.states, spec.encode_actions(data.actions), data.next_states, data.rewards,
-                          normalize=spec.config.normalize, delta=spec.config.delta)
+    return fit_normalizer(
+        data.states,
+        spec.encode_actions(data.actions),
+        data.next_states,
+        data.rewards,
+        normalize=spec.config.normalize,
+        delta=spec.config.delta,
+    )
 
 
 def validation_split(data: Transitions, config: TrainConfig, seed: int) -> tuple[Transitions, Transitions]:
@@ -318,8 +335,15 @@ def fit(
     training_data = TrainingData(to_buffer(data), to_buffer(validation) if validation is not None else None)
     chunked = on_epoch is not None or config.early_stopping_patience > 0
     chunk = progress_chunk_epochs(config.epochs) if chunked else None
-    run = train_timed(program, jax.random.key(seed), training_data, chunk_epochs=chunk, on_epoch=on_epoch,
-                      normalizer=normalizer, checkpoints=checkpoints)
+    run = train_timed(
+        program,
+        jax.random.key(seed),
+        training_data,
+        chunk_epochs=chunk,
+        on_epoch=on_epoch,
+        normalizer=normalizer,
+        checkpoints=checkpoints,
+    )
     params = run.params
     if jax.process_count() > 1:
         # Every process gets the whole trained ensemble; what follows (scores, calibration) is host-side.

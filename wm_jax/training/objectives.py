@@ -14,7 +14,8 @@ its real rows, exactly as the tutorial's shorter last batch does.
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -86,7 +87,9 @@ def make_objective(graphdef, config: ModelConfig) -> Objective:
         aux = {}
         if config.probabilistic:
             aux["nll"] = gaussian_nll(out.mean, out.logvar, batch.target, batch.mask)
-            aux["logvar_bounds"] = logvar_bound_penalty(member_params["min_logvar"][...], member_params["max_logvar"][...])
+            aux["logvar_bounds"] = logvar_bound_penalty(
+                member_params["min_logvar"][...], member_params["max_logvar"][...]
+            )
         else:
             aux["mse"] = masked_mse(out.mean, batch.target, batch.mask)
         if config.reward_head:

@@ -36,8 +36,8 @@ from ..models.spec import ModelSpec
 from ..transitions import Transitions
 from .buffer import Buffer, to_buffer
 from .objectives import Batch, Objective, make_objective, make_validation_score
-from .shuffle import permutation
 from .sharding import MEMBERS_AXIS, member_sharding, row_sharding
+from .shuffle import permutation
 from .state import IMPROVEMENT_THRESHOLD, EarlyStopping, TrainState
 
 # The bootstrap resample's stream: fold_in data no epoch number reaches.
@@ -195,8 +195,10 @@ class TrainProgram:
         if isinstance(data, Transitions):
             n = data.states.shape[0]
             if 0 < self.capacity < n:
-                raise ConfigError(f"capacity {self.capacity} is smaller than the {n} rows given: make_train's capacity "
-                                  "must hold all of them (or be 0, for exactly the data's)")
+                raise ConfigError(
+                    f"capacity {self.capacity} is smaller than the {n} rows given: make_train's capacity "
+                    "must hold all of them (or be 0, for exactly the data's)"
+                )
             if permutations is not None and permutations.shape[-1] != n:
                 raise ConfigError(f"permutations order {permutations.shape[-1]} rows, the data has {n}")
             data = TrainingData(to_buffer(data, self.capacity or n))
@@ -211,7 +213,9 @@ class TrainProgram:
         actions = self.spec.encode_actions(rows.actions[indices])
         target, reward = normalizer.training_targets(states, next_states, rows.rewards[indices])
         states, actions = normalizer.inputs(states, actions)
-        return Batch(states, actions, target, reward, rows.terminated[indices].astype(jnp.float32), mask.astype(jnp.float32))
+        return Batch(
+            states, actions, target, reward, rows.terminated[indices].astype(jnp.float32), mask.astype(jnp.float32)
+        )
 
     def validation_scores(self, params: nnx.State, normalizer: Normalizer, validation: Buffer) -> jax.Array:
         """(members,) eval-mode validation score of each member (see `objectives.make_validation_score`)."""
@@ -232,8 +236,9 @@ class TrainProgram:
             # GSPMD propagates this through the loops: each device group steps its own members.
             params, opt_state = jax.lax.with_sharding_constraint((params, opt_state), member_sharding(self.mesh))
         per_member_order = self.config.shuffle == "per_member" and permutations is None
-        ensemble_step = self._ensemble_step(state.normalizer, data.train.rows,
-                                            per_member_rows=per_member_order or self.config.bootstrap)
+        ensemble_step = self._ensemble_step(
+            state.normalizer, data.train.rows, per_member_rows=per_member_order or self.config.bootstrap
+        )
         train_epoch = self._epoch_trainer(ensemble_step, data.train, state.key, per_member_order)
         epoch_step = self._epoch_step(train_epoch, state.normalizer, data.validation if early_stopping else None)
         epoch_numbers = state.epoch + jnp.arange(epochs, dtype=jnp.int32)
@@ -263,8 +268,11 @@ class TrainProgram:
         # Members step in lockstep: vmap over the member axis of params, optimizer state, dropout
         # keys and (for per-member orders or bootstrap) the minibatch rows. Shared rows are
         # gathered and normalised once for all members.
-        return jax.vmap(member_step, in_axes=(0, 0, 0 if per_member_rows else None, None, 0),
-                        spmd_axis_name=MEMBERS_AXIS if split_rows else None)
+        return jax.vmap(
+            member_step,
+            in_axes=(0, 0, 0 if per_member_rows else None, None, 0),
+            spmd_axis_name=MEMBERS_AXIS if split_rows else None,
+        )
 
     def _epoch_trainer(self, ensemble_step, train: Buffer, run_key: jax.Array, per_member_order: bool):
         """One epoch over `train`'s valid rows: (params, opt_state, epoch, order) -> (params, opt_state, mean
@@ -335,7 +343,10 @@ def _early_stopping_update(stop: EarlyStopping, params, scores: jax.Array, confi
         lambda new, old: jnp.where(better.reshape((-1,) + (1,) * (new.ndim - 1)), new, old), params, stop.best_params
     )
     # An infinite best (the first epoch) always counts as an improvement.
-    improved = jnp.any(scores < stop.best_score - IMPROVEMENT_THRESHOLD * jnp.abs(jnp.where(jnp.isinf(stop.best_score), 0.0, stop.best_score)))
+    improved = jnp.any(
+        scores
+        < stop.best_score - IMPROVEMENT_THRESHOLD * jnp.abs(jnp.where(jnp.isinf(stop.best_score), 0.0, stop.best_score))
+    )
     since = jnp.where(improved, 0, stop.epochs_since_improvement + 1)
     return EarlyStopping(
         jnp.minimum(scores, stop.best_score), best_params, since, since >= config.early_stopping_patience

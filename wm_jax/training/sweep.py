@@ -71,8 +71,11 @@ class SweepGrid:
     seeds: tuple[int, ...] = (0,)
 
     def __post_init__(self):
-        for name, values in (("learning rates", self.learning_rates), ("weight decays", self.weight_decays),
-                             ("seeds", self.seeds)):
+        for name, values in (
+            ("learning rates", self.learning_rates),
+            ("weight decays", self.weight_decays),
+            ("seeds", self.seeds),
+        ):
             if not values:
                 raise ConfigError(f"the sweep needs at least one of its {name}")
             if len(set(values)) != len(values):
@@ -88,8 +91,10 @@ class SweepGrid:
 
     @property
     def configurations(self) -> list[Configuration]:
-        return [Configuration(float(lr), float(wd), int(seed))
-                for lr, wd, seed in itertools.product(self.learning_rates, self.weight_decays, self.seeds)]
+        return [
+            Configuration(float(lr), float(wd), int(seed))
+            for lr, wd, seed in itertools.product(self.learning_rates, self.weight_decays, self.seeds)
+        ]
 
     def __len__(self) -> int:
         return len(self.learning_rates) * len(self.weight_decays) * len(self.seeds)
@@ -125,8 +130,12 @@ class SweepResult(NamedTuple):
     def by_hyperparameters(self, scores: np.ndarray) -> dict[tuple[float, float], np.ndarray]:
         """`scores` (configurations,) grouped over seeds per (learning rate, weight decay); diverged runs are inf."""
         scores = np.where(self.diverged, np.inf, scores)
-        return {pair: np.array([s for c, s in zip(self.configurations, scores) if (c.learning_rate, c.weight_decay) == pair])
-                for pair in self.hyperparameters()}
+        return {
+            pair: np.array(
+                [s for c, s in zip(self.configurations, scores) if (c.learning_rate, c.weight_decay) == pair]
+            )
+            for pair in self.hyperparameters()
+        }
 
     @property
     def best(self) -> int | None:
@@ -144,12 +153,20 @@ class SweepResult(NamedTuple):
     def rows(self) -> list[dict]:
         """One record per configuration: its values, final training loss (mean over members), scores."""
         best, diverged = self.best, self.diverged
-        return [{"configuration": i, "learning_rate": c.learning_rate, "weight_decay": c.weight_decay, "seed": c.seed,
-                 "final_train_loss": float(np.mean(self.loss_curves[i, -1])),
-                 "validation_mse": float(self.validation_mse[i]),
-                 "held_out_mse": None if self.held_out_mse is None else float(self.held_out_mse[i]),
-                 "diverged": bool(diverged[i]), "best": i == best}
-                for i, c in enumerate(self.configurations)]
+        return [
+            {
+                "configuration": i,
+                "learning_rate": c.learning_rate,
+                "weight_decay": c.weight_decay,
+                "seed": c.seed,
+                "final_train_loss": float(np.mean(self.loss_curves[i, -1])),
+                "validation_mse": float(self.validation_mse[i]),
+                "held_out_mse": None if self.held_out_mse is None else float(self.held_out_mse[i]),
+                "diverged": bool(diverged[i]),
+                "best": i == best,
+            }
+            for i, c in enumerate(self.configurations)
+        ]
 
     def summary(self) -> list[dict]:
         """One record per (learning rate, weight decay): mean and std over seeds of each score, diverged runs apart."""
@@ -161,8 +178,10 @@ class SweepResult(NamedTuple):
             record = {"learning_rate": pair[0], "weight_decay": pair[1]}
             for name, grouped in groups.items():
                 finite = grouped[pair][np.isfinite(grouped[pair])]
-                record[name] = {"mean": float(finite.mean()) if finite.size else None,
-                                "std": float(finite.std()) if finite.size else None}
+                record[name] = {
+                    "mean": float(finite.mean()) if finite.size else None,
+                    "std": float(finite.std()) if finite.size else None,
+                }
             record["seeds"] = int(grouped[pair].size)
             record["diverged"] = int(np.sum(~np.isfinite(groups["validation_mse"][pair])))
             records.append(record)
@@ -188,19 +207,29 @@ def _member_mean_mse(graphdef, params, normalizer: Normalizer, states, actions, 
 
 def _scores(spec: ModelSpec, params, normalizer: Normalizer, data: Transitions) -> np.ndarray:
     """`_member_mean_mse` on a Transitions with raw actions, as float64 on the host."""
-    mse = _member_mean_mse(graphdef_of(spec), params, normalizer, jnp.asarray(data.states, jnp.float32),
-                           jnp.asarray(spec.encode_actions(data.actions)), jnp.asarray(data.next_states, jnp.float32))
+    mse = _member_mean_mse(
+        graphdef_of(spec),
+        params,
+        normalizer,
+        jnp.asarray(data.states, jnp.float32),
+        jnp.asarray(spec.encode_actions(data.actions)),
+        jnp.asarray(data.next_states, jnp.float32),
+    )
     return np.asarray(mse, np.float64)
 
 
 def check_sweep(spec: ModelSpec, config: TrainConfig, grid: SweepGrid) -> None:
     """A ConfigError for a sweep `run_sweep` refuses: validation-driven options, or too many members."""
     if config.needs_validation:
-        raise ConfigError("a sweep trains every configuration for all its epochs: early stopping, elites and "
-                          "calibration are for `wm-jax train`")
+        raise ConfigError(
+            "a sweep trains every configuration for all its epochs: early stopping, elites and "
+            "calibration are for `wm-jax train`"
+        )
     if len(grid) * spec.config.members > MAX_SWEEP_MEMBERS:
-        raise ConfigError(f"{len(grid)} configurations x {spec.config.members} members exceeds "
-                          f"{MAX_SWEEP_MEMBERS:,} members in one program")
+        raise ConfigError(
+            f"{len(grid)} configurations x {spec.config.members} members exceeds "
+            f"{MAX_SWEEP_MEMBERS:,} members in one program"
+        )
 
 
 def run_sweep(
@@ -253,8 +282,17 @@ def run_sweep(
     loss_curves = np.asarray(to_host(in_grid_order(metrics.loss_curve)))
     validation_mse = _scores(spec, params, normalizer, validation)
     held_out_mse = None if held_out is None else _scores(spec, params, normalizer, held_out)
-    return SweepResult(spec, grid.configurations, to_host(params), normalizer, loss_curves, validation_mse,
-                       held_out_mse, compile_seconds, train_seconds)
+    return SweepResult(
+        spec,
+        grid.configurations,
+        to_host(params),
+        normalizer,
+        loss_curves,
+        validation_mse,
+        held_out_mse,
+        compile_seconds,
+        train_seconds,
+    )
 
 
 def _start_every_pair(program: TrainProgram, normalizer: Normalizer, pairs: list[tuple[float, float]]):
@@ -266,8 +304,9 @@ def _start_every_pair(program: TrainProgram, normalizer: Normalizer, pairs: list
 
     def begin(key_pair):
         state = program.start(program.init(key_pair[0]), key_pair[1], normalizer)
-        params, opt_state = jax.tree.map(lambda leaf: jnp.broadcast_to(leaf, (hyper,) + leaf.shape),
-                                         (state.params, state.opt_state))
+        params, opt_state = jax.tree.map(
+            lambda leaf: jnp.broadcast_to(leaf, (hyper,) + leaf.shape), (state.params, state.opt_state)
+        )
         hyperparams = dict(opt_state.hyperparams)
         for name, values in (("learning_rate", learning_rates), ("weight_decay", weight_decays)):
             shape = hyperparams[name].shape
@@ -288,8 +327,9 @@ def _train_every_configuration(program: TrainProgram, epochs: int, mesh: Mesh | 
 
     def train_all(states, data):
         if mesh is not None:
-            params, opt_state = jax.lax.with_sharding_constraint((states.params, states.opt_state),
-                                                                 NamedSharding(mesh, split))
+            params, opt_state = jax.lax.with_sharding_constraint(
+                (states.params, states.opt_state), NamedSharding(mesh, split)
+            )
             states = states._replace(params=params, opt_state=opt_state)
         return chunk(states, data)
 
