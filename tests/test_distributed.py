@@ -98,7 +98,8 @@ def test_two_processes_train_one_ensemble_like_one_process(data_file, tmp_path):
 def test_distributed_flags_are_checked(data_file, tmp_path):
     for flags, message in ((["--num-processes", "2"], "need --coordinator"),
                            (["--coordinator", "localhost", "--num-processes", "2"], "HOST:PORT"),
-                           (["--coordinator", "127.0.0.1:1", "--num-processes", "2", "--process-id", "2"], "0..1")):
+                           (["--coordinator", "127.0.0.1:1", "--num-processes", "2", "--process-id", "2"], "0..1"),
+                           (["--cluster"], "--cluster found no cluster launcher's settings")):
         r = subprocess.run([*WM_JAX, *TRAIN, "--data", str(data_file), "--out", str(tmp_path / "x"), *flags],
                            env=clean_env(), capture_output=True, text=True, timeout=120)
         assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr, r.stderr

@@ -43,7 +43,7 @@ ELSEWHERE = {
     ("train", "--process-id"): _DISTRIBUTED,
     ("train", "--data-shards"): _DISTRIBUTED,
     ("train", "--devices"): _DISTRIBUTED,
-    ("train", "--cluster"): "tests/bad_inputs.py::cluster-outside-a-cluster",
+    ("train", "--cluster"): "tests/test_distributed.py::test_distributed_flags_are_checked",
     ("train", "--resume"): "tests/test_resume.py::test_sigkilled_training_resumes_to_the_uninterrupted_result",
     ("mbrl", "--checkpoint-every"): _MBRL_RESUME,
     ("mbrl", "--keep"): _MBRL_RESUME,

@@ -84,6 +84,8 @@ def start_distributed(options: DistributedOptions) -> bool:
         if options.num_processes != 1 or options.process_id != 0:
             raise UserError("--num-processes and --process-id need --coordinator HOST:PORT (or --cluster)")
         return False
+    if jax_backends_started():  # a library caller that computed before asking (the CLI never does)
+        raise UserError("a multi-process run must be joined before JAX's first computation in this process")
     if options.coordinator is not None:
         if options.num_processes < 1 or not 0 <= options.process_id < options.num_processes:
             raise UserError(
