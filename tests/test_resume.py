@@ -263,3 +263,19 @@ def test_ctrl_c_stops_training_within_seconds_saves_a_checkpoint_and_resumes_exa
     assert whole.returncode == 0, whole.stderr[-2000:]
     a, b = params(tmp_path / "whole"), params(out)
     assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a), "not bit-identical"
+
+
+def test_checkpoints_of_an_earlier_version_are_refused_with_what_to_do(tmp_path, capsys):
+    """Checkpoints whose settings were saved by flag name (before run configurations) cannot be
+    mapped onto today's configuration safely: one line says so and what to do."""
+    from wm_jax.cli import main
+
+    out = tmp_path / "old"
+    old = RunCheckpoints(str(out / "checkpoints"), every=1, keep=1,
+                         description={"command": {"data": "d.npz", "lr": 0.001, "early_stopping": 3}})
+    old.save(1, {"params": jnp.zeros(3)}, {"curves": {"loss_curve": [[0.5]], "validation_curve": None}})
+    old.close()
+    capsys.readouterr()
+    assert main(["train", "--resume", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "written by an earlier wm-jax" in err and "start it again" in err, err
