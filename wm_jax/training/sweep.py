@@ -29,12 +29,13 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from ..compilation import INITIALIZATION_COMPILER_OPTIONS
 from ..config import MAX_MEMBERS, ConfigError, TrainConfig, check_seed
+from ..interrupts import Interrupted, requested, stop_requests
 from ..models.ensemble import Ensemble, ensemble_of, graphdef_of, predict_members
 from ..models.normalization import Normalizer
 from ..models.spec import ModelSpec
 from ..transitions import Transitions
 from .buffer import to_buffer
-from .loop import fit_normalizer_for
+from .loop import TARGET_CHUNK_SECONDS, chunk_size, estimated_epoch_seconds, fit_normalizer_for
 from .program import TrainingData, TrainProgram, make_train
 from .sharding import MEMBERS_AXIS, to_host
 from .state import TrainState
@@ -242,8 +243,8 @@ def run_sweep(
     held_out: Transitions | None = None,
     mesh: Mesh | None = None,
 ) -> SweepResult:
-    """Train every configuration of `grid` on `data` in one compiled program and score each on
-    `validation` (used to choose) and `held_out` (reported).
+    """Train every configuration of `grid` on `data` in one compiled program (run in chunks of about a
+    second) and score each on `validation` (used to choose) and `held_out` (reported).
 
     `config` gives everything but the swept values (its learning rate and weight decay are
     replaced). `mesh` (from `training_mesh`) splits the configurations over its members axis, as
@@ -262,24 +263,21 @@ def run_sweep(
     # The same keys `fit(seed=s)` uses: key(s) splits into the initialisation key and the run key.
     keys = jax.vmap(jax.random.split)(jnp.stack([jax.random.key(seed) for seed in grid.seeds]))
     begin = _start_every_pair(program, normalizer, pairs)
-    # The larger of the two axes splits over the devices (configurations never interact).
-    train_all = _train_every_configuration(program, config.epochs, mesh, split_seeds=len(grid.seeds) >= len(pairs))
-
     start = time.perf_counter()
     begin_all = jax.jit(jax.vmap(begin)).lower(keys).compile(INITIALIZATION_COMPILER_OPTIONS)
     states = begin_all(keys)
-    train_compiled = jax.jit(train_all).lower(states, training_data).compile()
     compile_seconds = time.perf_counter() - start
-    start = time.perf_counter()
-    states, metrics = train_compiled(states, training_data)
-    jax.block_until_ready(states)
-    train_seconds = time.perf_counter() - start
+    # The larger of the two axes splits over the devices (configurations never interact).
+    states, loss_curve, seconds = _train_in_chunks(
+        program, states, training_data, len(grid), mesh, split_seeds=len(grid.seeds) >= len(pairs)
+    )
+    compile_seconds, train_seconds = compile_seconds + seconds[0], seconds[1]
 
     def in_grid_order(leaf):  # (seeds, pairs, ...) -> (configurations, ...), the seed varying fastest
         return jnp.swapaxes(leaf, 0, 1).reshape((len(pairs) * len(grid.seeds),) + leaf.shape[2:])
 
     params = jax.tree.map(in_grid_order, states.final_params())
-    loss_curves = np.asarray(to_host(in_grid_order(metrics.loss_curve)))
+    loss_curves = np.asarray(in_grid_order(loss_curve))
     validation_mse = _scores(spec, params, normalizer, validation)
     held_out_mse = None if held_out is None else _scores(spec, params, normalizer, held_out)
     return SweepResult(
@@ -293,6 +291,33 @@ def run_sweep(
         compile_seconds,
         train_seconds,
     )
+
+
+def _train_in_chunks(program: TrainProgram, states, data: TrainingData, configurations: int, mesh, split_seeds):
+    """Every configuration trained for all its epochs, in chunks of about a second (the same result as
+    one program: every draw derives from (run key, epoch, minibatch)); Ctrl-C stops between chunks.
+    Returns (states, loss curves (seeds, pairs, epochs, members), (compile seconds, train seconds))."""
+    epochs = program.config.epochs
+    per_epoch = estimated_epoch_seconds(program, data.train.capacity) * configurations
+    chunk = chunk_size(int(TARGET_CHUNK_SECONDS / per_epoch), epochs)
+    programs, curves, compile_seconds, done = {}, [], 0.0, 0
+    start = time.perf_counter()
+    with stop_requests():
+        while done < epochs:
+            if requested():
+                raise Interrupted(f"stopped after epoch {done} of {epochs}; a sweep keeps no checkpoints")
+            size = min(chunk, epochs - done)
+            if size not in programs:
+                tick = time.perf_counter()
+                train_all = _train_every_configuration(program, size, mesh, split_seeds)
+                programs[size] = jax.jit(train_all).lower(states, data).compile()
+                compile_seconds += time.perf_counter() - tick
+            states, metrics = programs[size](states, data)
+            curves.append(np.asarray(to_host(metrics.loss_curve)))
+            done += size
+    jax.block_until_ready(states)
+    train_seconds = time.perf_counter() - start - compile_seconds
+    return states, np.concatenate(curves, axis=2), (compile_seconds, train_seconds)
 
 
 def _start_every_pair(program: TrainProgram, normalizer: Normalizer, pairs: list[tuple[float, float]]):
