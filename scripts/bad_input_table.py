@@ -1,4 +1,4 @@
-"""Run every bad input of `tests/bad_inputs.py` through the CLI and print the README's table.
+"""Run every bad input of `tests/cli/bad_inputs.py` through the CLI and print the README's table.
 
     python scripts/bad_input_table.py          # about 20 s on 2 cores
 
@@ -6,7 +6,7 @@ Each row's input is built from a small world of good files (collected and traine
 temporary directory), then `wm-jax <command>` runs in-process; the table shows the command and
 the stderr it really got (paths relative to the world). A row that does not get exactly one
 `error: ...` line with exit status 2, or that changes a file already on disk, is flagged in the
-table and makes the script exit 1. The same rows are the tests of tests/test_bad_input.py.
+table and makes the script exit 1. The same rows are the tests of tests/cli/test_bad_input.py.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository, so its tests/ package imports
 
-from bad_inputs import TABLE, build_world, row_argv, shown, snapshot  # noqa: E402
+from tests.cli.bad_inputs import TABLE, build_world, row_argv, shown, snapshot  # noqa: E402
 
 BOX = "╭╮╰╯│─"
 

@@ -1,4 +1,6 @@
-"""Shared fixtures: small real CartPole datasets, collected once per session."""
+"""Shared fixtures: small real CartPole datasets and the bad-input table's world of good files, made
+once per session. Fixtures only one folder uses live in that folder's conftest.py; plain helpers
+that several folders share are in tests/helpers.py."""
 
 import os
 
@@ -11,6 +13,27 @@ from wm_jax.data import collect_transitions
 def cartpole_small():
     """600 random-policy CartPole transitions (seed 0)."""
     return collect_transitions("CartPole-v1", seed=0, transitions=600)
+
+
+@pytest.fixture(scope="session")
+def dataset(tmp_path_factory):
+    """The path of a data file of 400 CartPole transitions (seed 1), written by `wm-jax collect`."""
+    from wm_jax.cli import main
+
+    path = tmp_path_factory.mktemp("data") / "cartpole.npz"
+    assert main(["collect", "--out", str(path), "--transitions", "400", "--seed", "1"]) == 0
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def world(tmp_path_factory):
+    """The good files of the bad-input table (`tests/cli/bad_inputs.py`): data, models and earlier outputs.
+
+    The bad-input rows, the loader fuzzing and make_train's capacity test read them; none may change them.
+    """
+    from tests.cli.bad_inputs import build_world
+
+    return build_world(tmp_path_factory.mktemp("world"))
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -8,7 +8,7 @@ A reference is checked when it is unmistakably one of ours, so ordinary code in 
   module under wm_jax, or an attribute (or dataclass field) of one. A function's docstring may
   use its parameters' attributes (`config.epochs`) even where a module has the parameter's name;
 - a path ending in .py, .md or .json whose first folder is a top-level folder of the repository
-  (`tests/test_envs.py`), in backticks or not. It must name a file there (a glob when it holds `*`).
+  (`tests/envs/test_spec.py`), in backticks or not. It must name a file there (a glob when it holds `*`).
 """
 
 from __future__ import annotations
@@ -43,8 +43,9 @@ class Docstring(NamedTuple):
 def modules_in(package: str) -> set[str]:
     """The modules and subpackages of `package` ("wm_jax.evaluation"), by their last name."""
     folder = ROOT.joinpath(*package.split("."))
-    return ({path.stem for path in folder.glob("*.py") if path.stem != "__init__"}
-            | {path.name for path in folder.iterdir() if (path / "__init__.py").is_file()})
+    return {path.stem for path in folder.glob("*.py") if path.stem != "__init__"} | {
+        path.name for path in folder.iterdir() if (path / "__init__.py").is_file()
+    }
 
 
 def docstrings(path: pathlib.Path, package: str = "wm_jax") -> list[Docstring]:
@@ -57,9 +58,13 @@ def docstrings(path: pathlib.Path, package: str = "wm_jax") -> list[Docstring]:
             if text:
                 found.append(Docstring(getattr(node, "lineno", 1), text, package, _parameters(node)))
         if isinstance(node, ast.ClassDef):
-            found += [Docstring(statement.lineno, statement.value.value, package) for statement in node.body[1:]
-                      if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant)
-                      and isinstance(statement.value.value, str)]
+            found += [
+                Docstring(statement.lineno, statement.value.value, package)
+                for statement in node.body[1:]
+                if isinstance(statement, ast.Expr)
+                and isinstance(statement.value, ast.Constant)
+                and isinstance(statement.value.value, str)
+            ]
     return found
 
 
@@ -67,8 +72,11 @@ def _parameters(node: ast.AST) -> frozenset[str]:
     if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
         return frozenset()
     arguments = node.args
-    return frozenset(a.arg for a in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs,
-                                     arguments.vararg, arguments.kwarg) if a is not None)
+    return frozenset(
+        a.arg
+        for a in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs, arguments.vararg, arguments.kwarg)
+        if a is not None
+    )
 
 
 def dotted_references(doc: Docstring) -> dict[str, list[str]]:
@@ -85,8 +93,11 @@ def dotted_references(doc: Docstring) -> dict[str, list[str]]:
         if first == "wm_jax":
             found[name] = [name]
         elif first in beside or first in top_level:
-            found[name] = [f"{package}.{name}" for package in dict.fromkeys([doc.package, "wm_jax"])
-                           if first in modules_in(package)]
+            found[name] = [
+                f"{package}.{name}"
+                for package in dict.fromkeys([doc.package, "wm_jax"])
+                if first in modules_in(package)
+            ]
     return found
 
 
@@ -122,11 +133,15 @@ def file_exists(reference: str) -> bool:
 
 def broken_references(doc: Docstring) -> list[str]:
     """What `doc` names that does not exist, each with the reason."""
-    return ([f"`{name}` names no module or attribute under wm_jax"
-             for name, candidates in sorted(dotted_references(doc).items())
-             if not any(resolves(candidate) for candidate in candidates)]
-            + [f"`{name}` names no file in the repository"
-               for name in sorted(file_references(doc.text)) if not file_exists(name)])
+    return [
+        f"`{name}` names no module or attribute under wm_jax"
+        for name, candidates in sorted(dotted_references(doc).items())
+        if not any(resolves(candidate) for candidate in candidates)
+    ] + [
+        f"`{name}` names no file in the repository"
+        for name in sorted(file_references(doc.text))
+        if not file_exists(name)
+    ]
 
 
 def _package_of(path: pathlib.Path) -> str:
@@ -134,10 +149,12 @@ def _package_of(path: pathlib.Path) -> str:
 
 
 def test_every_reference_in_a_docstring_names_something_that_exists():
-    broken = [f"{path.relative_to(ROOT)}:{doc.line}: {problem}"
-              for path in sorted(PACKAGE.rglob("*.py"))
-              for doc in docstrings(path, _package_of(path))
-              for problem in broken_references(doc)]
+    broken = [
+        f"{path.relative_to(ROOT)}:{doc.line}: {problem}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        for doc in docstrings(path, _package_of(path))
+        for problem in broken_references(doc)
+    ]
     assert not broken, "docstrings name things that do not exist:\n" + "\n".join(broken)
 
 
@@ -162,29 +179,43 @@ async def task():
     assert sorted(doc.text for doc in docstrings(probe)) == ["class", "coroutine", "field", "method", "module"]
 
 
-@pytest.mark.parametrize("text, package", [
-    ("see `models.calibration`", "wm_jax"),
-    ("see `wm_jax.models.prediction.no_such_function`", "wm_jax"),
-    ("as wm_jax.training.no_such_module does", "wm_jax"),
-    ("scored by `scores.member_predictions`", "wm_jax.evaluation"),
-    ("one `spec.EnvSpec.no_such_field` per environment", "wm_jax.envs"),
-    ("tested in `tests/test_foo.py`", "wm_jax"),
-    ("tested in tests/test_foo.py, as the README says", "wm_jax"),
-])
+@pytest.mark.parametrize(
+    "text, package",
+    [
+        ("see `models.calibration`", "wm_jax"),
+        ("see `wm_jax.models.prediction.no_such_function`", "wm_jax"),
+        ("as wm_jax.training.no_such_module does", "wm_jax"),
+        ("scored by `scores.member_predictions`", "wm_jax.evaluation"),
+        ("one `spec.EnvSpec.no_such_field` per environment", "wm_jax.envs"),
+        ("tested in `tests/test_foo.py`", "wm_jax"),
+        ("tested in tests/test_foo.py, as the README says", "wm_jax"),
+    ],
+)
 def test_the_check_catches_a_reference_to_nothing(text, package):
     assert broken_references(Docstring(1, text, package)), f"{text!r} names nothing, yet the check passed it"
 
 
-@pytest.mark.parametrize("text, package", [
-    ("`jax.random.key`, `np.ndarray`, `x.shape`, `--flag`, `state.params`, `wm-jax train`, DIR/metrics.json", "wm_jax"),
-    ("`wm_jax.models.prediction`, `models.prediction`, `training.training_mesh`, `evaluation.summary.at_horizon`",
-     "wm_jax"),
-    ("`TrainConfig.epochs` via `config.TrainConfig.epochs`, `tests/test_envs*.py`, `make_train(spec, config)`",
-     "wm_jax"),
-    ("`envs.spec.EnvSpec.planning_objective` and `data.Dataset`; wm_jax.report builds it. The end.", "wm_jax"),
-    ("`scores.scores_from_predictions` beside `summary.at_horizon`, and `evaluation.heads`", "wm_jax.evaluation"),
-    ("`spec.EnvSpec` (see `spec.py`) and `models.spec.ModelSpec`", "wm_jax.envs"),
-])
+@pytest.mark.parametrize(
+    "text, package",
+    [
+        (
+            "`jax.random.key`, `np.ndarray`, `x.shape`, `--flag`, `state.params`, `wm-jax train`, DIR/metrics.json",
+            "wm_jax",
+        ),
+        (
+            "`wm_jax.models.prediction`, `models.prediction`, `training.training_mesh`, "
+            "`evaluation.summary.at_horizon`",
+            "wm_jax",
+        ),
+        (
+            "`TrainConfig.epochs` via `config.TrainConfig.epochs`, `tests/envs/test_*.py`, `make_train(spec, config)`",
+            "wm_jax",
+        ),
+        ("`envs.spec.EnvSpec.planning_objective` and `data.Dataset`; wm_jax.report builds it. The end.", "wm_jax"),
+        ("`scores.scores_from_predictions` beside `summary.at_horizon`, and `evaluation.heads`", "wm_jax.evaluation"),
+        ("`spec.EnvSpec` (see `spec.py`) and `models.spec.ModelSpec`", "wm_jax.envs"),
+    ],
+)
 def test_the_check_passes_code_and_real_references(text, package):
     assert broken_references(Docstring(1, text, package)) == []
 

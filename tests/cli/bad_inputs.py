@@ -1,6 +1,6 @@
 """Bad input, tried systematically: the one table of bad inputs and what each must get.
 
-Shared by `tests/test_bad_input.py` (every row is a test) and `scripts/bad_input_table.py` (prints
+Shared by `tests/cli/test_bad_input.py` (every row is a test) and `scripts/bad_input_table.py` (prints
 the README's table from a real run of every row). Plain Python and numpy only: importing this
 module imports no pytest and runs nothing.
 
@@ -17,8 +17,8 @@ import hashlib
 import json
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -62,8 +62,21 @@ def build_world(root: Path) -> World:
         ["collect", "--out", w.one_transition, "--transitions", "1"],
         ["collect", "--out", w.collected, "--transitions", "50", "--seed", "2"],
         ["train", "--data", w.cartpole, "--out", w.model, "--epochs", "1", "--horizon", "5"],
-        ["train", "--data", w.cartpole, "--out", w.ensemble, "--model", "ensemble", "--members", "2", "--epochs", "1",
-         "--horizon", "5"],
+        [
+            "train",
+            "--data",
+            w.cartpole,
+            "--out",
+            w.ensemble,
+            "--model",
+            "ensemble",
+            "--members",
+            "2",
+            "--epochs",
+            "1",
+            "--horizon",
+            "5",
+        ],
         ["predict", "--checkpoint", w.model, "--data", w.cartpole, "--out", w.predictions],
         ["evaluate", "--checkpoint", w.model, "--data", w.cartpole, "--horizon", "5", "--json", w.scores],
     ]
@@ -153,7 +166,7 @@ def _compression_method(path: str, method: int) -> bytes:
     """The archive at `path` with its first central-directory entry claiming compression `method`."""
     raw = bytearray(Path(path).read_bytes())
     entry = raw.find(b"PK\x01\x02")
-    raw[entry + 10:entry + 12] = method.to_bytes(2, "little")
+    raw[entry + 10 : entry + 12] = method.to_bytes(2, "little")
     return bytes(raw)
 
 
@@ -225,7 +238,7 @@ def _write(name: str, content) -> Callable[[World, Path], None]:
 
 
 def _format(args, w: World, d: Path) -> list[str]:
-    """"{name}" in an argument is the world's file `name`, "{dir}" the row's directory."""
+    """ "{name}" in an argument is the world's file `name`, "{dir}" the row's directory."""
     return [a.format(dir=d, **{name: getattr(w, name) for name in WORLD_FILES}) for a in args]
 
 
@@ -248,19 +261,32 @@ def _on_checkpoint(name: str, data, flags, checkpoint, out: list[str]) -> Callab
     """`wm-jax NAME --checkpoint CHECKPOINT --data DATA [OUT] FLAGS`, each a world file's name or a builder."""
 
     def argv(w: World, d: Path) -> list[str]:
-        return [name, "--checkpoint", _resolve(checkpoint, w, d), "--data", _resolve(data, w, d), *_format(out, w, d),
-                *_format(flags, w, d)]
+        return [
+            name,
+            "--checkpoint",
+            _resolve(checkpoint, w, d),
+            "--data",
+            _resolve(data, w, d),
+            *_format(out, w, d),
+            *_format(flags, w, d),
+        ]
 
     return argv
 
 
-def evaluate(data: Callable[[World, Path], str] | str = "cartpole", *flags: str,
-             checkpoint: Callable[[World, Path], str] | str = "model") -> Callable[[World, Path], list[str]]:
+def evaluate(
+    data: Callable[[World, Path], str] | str = "cartpole",
+    *flags: str,
+    checkpoint: Callable[[World, Path], str] | str = "model",
+) -> Callable[[World, Path], list[str]]:
     return _on_checkpoint("evaluate", data, flags, checkpoint, [])
 
 
-def predict(data: Callable[[World, Path], str] | str = "cartpole", *flags: str,
-            checkpoint: Callable[[World, Path], str] | str = "model") -> Callable[[World, Path], list[str]]:
+def predict(
+    data: Callable[[World, Path], str] | str = "cartpole",
+    *flags: str,
+    checkpoint: Callable[[World, Path], str] | str = "model",
+) -> Callable[[World, Path], list[str]]:
     """Into the world's earlier good predictions."""
     return _on_checkpoint("predict", data, flags, checkpoint, ["--out", "{predictions}"])
 
@@ -304,220 +330,593 @@ TABLE = [
     Row("epochs-negative", "`--epochs -1`", train("cartpole", "--epochs", "-1"), "epochs must be >= 1, got -1"),
     Row("epochs-absurd", "`--epochs 10**12`", train("cartpole", "--epochs", BIG), "epochs must be <= 1000000"),
     Row("batch-zero", "`--batch-size 0`", train("cartpole", "--batch-size", "0"), "batch size must be >= 1, got 0"),
-    Row("batch-larger-than-data", "a batch size larger than the training data",
-        train("cartpole", "--batch-size", "100000"), "--batch-size 100000 is larger than the"),
-    Row("batch-absurd", "`--batch-size 10**12`", train("cartpole", "--batch-size", BIG),
-        f"--batch-size {BIG} is larger"),
-    Row("members-zero", "`--members 0`", train("cartpole", "--model", "ensemble", "--members", "0"),
-        "members must be in [1, 10000], got 0"),
-    Row("members-negative", "`--members -3`", train("cartpole", "--model", "ensemble", "--members", "-3"),
-        "members must be in [1, 10000], got -3"),
-    Row("members-absurd", "`--members 10**9`", train("cartpole", "--model", "ensemble", "--members", str(10**9)),
-        "members must be in [1, 10000]"),
-    Row("members-without-ensemble", "`--members` without `--model ensemble`", train("cartpole", "--members", "3"),
-        "members applies only to an ensemble (--model ensemble), got 3 members for a simple model"),
-    Row("transitions-zero", "`collect --transitions 0`", collect("--transitions", "0"),
-        "transitions must be >= 1, got 0"),
-    Row("transitions-negative", "`collect --transitions -5`", collect("--transitions", "-5"),
-        "transitions must be >= 1, got -5"),
-    Row("transitions-absurd", "`collect --transitions 10**12`", collect("--transitions", BIG),
-        "exceed the 2147483647 rows a data file holds"),
+    Row(
+        "batch-larger-than-data",
+        "a batch size larger than the training data",
+        train("cartpole", "--batch-size", "100000"),
+        "--batch-size 100000 is larger than the",
+    ),
+    Row(
+        "batch-absurd", "`--batch-size 10**12`", train("cartpole", "--batch-size", BIG), f"--batch-size {BIG} is larger"
+    ),
+    Row(
+        "members-zero",
+        "`--members 0`",
+        train("cartpole", "--model", "ensemble", "--members", "0"),
+        "members must be in [1, 10000], got 0",
+    ),
+    Row(
+        "members-negative",
+        "`--members -3`",
+        train("cartpole", "--model", "ensemble", "--members", "-3"),
+        "members must be in [1, 10000], got -3",
+    ),
+    Row(
+        "members-absurd",
+        "`--members 10**9`",
+        train("cartpole", "--model", "ensemble", "--members", str(10**9)),
+        "members must be in [1, 10000]",
+    ),
+    Row(
+        "members-without-ensemble",
+        "`--members` without `--model ensemble`",
+        train("cartpole", "--members", "3"),
+        "members applies only to an ensemble (--model ensemble), got 3 members for a simple model",
+    ),
+    Row(
+        "transitions-zero",
+        "`collect --transitions 0`",
+        collect("--transitions", "0"),
+        "transitions must be >= 1, got 0",
+    ),
+    Row(
+        "transitions-negative",
+        "`collect --transitions -5`",
+        collect("--transitions", "-5"),
+        "transitions must be >= 1, got -5",
+    ),
+    Row(
+        "transitions-absurd",
+        "`collect --transitions 10**12`",
+        collect("--transitions", BIG),
+        "exceed the 2147483647 rows a data file holds",
+    ),
     Row("episodes-zero", "`collect --episodes 0`", collect("--episodes", "0"), "episodes must be >= 1, got 0"),
-    Row("max-episode-steps-zero", "`collect --max-episode-steps 0`",
-        collect("--transitions", "10", "--max-episode-steps", "0"), "max episode steps must be >= 1"),
-    Row("num-envs-zero", "`collect --backend jax --num-envs 0`",
-        collect("--transitions", "10", "--backend", "jax", "--num-envs", "0"), "num_envs must be >= 1"),
+    Row(
+        "max-episode-steps-zero",
+        "`collect --max-episode-steps 0`",
+        collect("--transitions", "10", "--max-episode-steps", "0"),
+        "max episode steps must be >= 1",
+    ),
+    Row(
+        "num-envs-zero",
+        "`collect --backend jax --num-envs 0`",
+        collect("--transitions", "10", "--backend", "jax", "--num-envs", "0"),
+        "num_envs must be >= 1",
+    ),
     Row("horizon-zero", "`--horizon 0`", train("cartpole", "--horizon", "0"), "--horizon must be >= 1, got 0"),
-    Row("horizon-absurd-train", "`train --horizon 10**9`", train("cartpole", "--horizon", str(10**9)),
-        "held-out transitions; use at most"),
-    Row("horizon-absurd-evaluate", "`evaluate --horizon 10**9`", evaluate("cartpole", "--horizon", str(10**9)),
-        "is longer than the 400 transitions in"),
-    Row("eval-fraction-out-of-range", "`--eval-fraction 1.5`", train("cartpole", "--eval-fraction", "1.5"),
-        "eval fraction must be in (0, 1), got 1.5"),
-    Row("eval-fraction-nan", "`--eval-fraction nan`", train("cartpole", "--eval-fraction", "nan"),
-        "eval fraction must be in (0, 1), got nan"),
-    Row("elites-too-many", "`--elites` above `--members`",
-        train("cartpole", "--model", "ensemble", "--members", "3", "--elites", "4"), "exceeds the 3 members"),
-    Row("mbrl-max-transitions-zero", "`mbrl --max-transitions 0`",
-        command("mbrl", "--max-transitions", "0", "--out", "{dir}/mbrl"), "max transitions must be in [2, 100,000,000], got 0"),
-    Row("mbrl-max-transitions-absurd", "`mbrl --max-transitions 10**12`",
-        command("mbrl", "--max-transitions", str(10**12), "--out", "{dir}/mbrl"), "max transitions must be in [2, 100,000,000]"),
-    Row("mbrl-candidates-absurd", "`mbrl --planner.candidates 10**9`",
-        command("mbrl", "--planner.candidates", str(10**9), "--out", "{dir}/mbrl"), "planner candidates must be <= 1,000,000"),
-    Row("mbrl-horizon-absurd", "`mbrl --planner.horizon 10**9`",
-        command("mbrl", "--planner.horizon", str(10**9), "--out", "{dir}/mbrl"), "planner horizon must be <= 10,000"),
-    Row("mbrl-seed-negative", "`mbrl --seed -1`", command("mbrl", "--seed", "-1", "--out", "{dir}/mbrl"),
-        "seed must be an integer in [0, 2**63 - 1], got -1"),
-    Row("dream-population-absurd", "`dream --population 10**9`",
-        command("dream", "--population", str(10**9), "--out", "{dir}/dream"), "--population must be <= 100,000"),
-    Row("dream-seed-negative", "`dream --seed -1`", command("dream", "--seed", "-1", "--out", "{dir}/dream"),
-        "seed must be an integer in [0, 2**63 - 1], got -1"),
+    Row(
+        "horizon-absurd-train",
+        "`train --horizon 10**9`",
+        train("cartpole", "--horizon", str(10**9)),
+        "held-out transitions; use at most",
+    ),
+    Row(
+        "horizon-absurd-evaluate",
+        "`evaluate --horizon 10**9`",
+        evaluate("cartpole", "--horizon", str(10**9)),
+        "is longer than the 400 transitions in",
+    ),
+    Row(
+        "eval-fraction-out-of-range",
+        "`--eval-fraction 1.5`",
+        train("cartpole", "--eval-fraction", "1.5"),
+        "eval fraction must be in (0, 1), got 1.5",
+    ),
+    Row(
+        "eval-fraction-nan",
+        "`--eval-fraction nan`",
+        train("cartpole", "--eval-fraction", "nan"),
+        "eval fraction must be in (0, 1), got nan",
+    ),
+    Row(
+        "elites-too-many",
+        "`--elites` above `--members`",
+        train("cartpole", "--model", "ensemble", "--members", "3", "--elites", "4"),
+        "exceeds the 3 members",
+    ),
+    Row(
+        "mbrl-max-transitions-zero",
+        "`mbrl --max-transitions 0`",
+        command("mbrl", "--max-transitions", "0", "--out", "{dir}/mbrl"),
+        "max transitions must be in [2, 100,000,000], got 0",
+    ),
+    Row(
+        "mbrl-max-transitions-absurd",
+        "`mbrl --max-transitions 10**12`",
+        command("mbrl", "--max-transitions", str(10**12), "--out", "{dir}/mbrl"),
+        "max transitions must be in [2, 100,000,000]",
+    ),
+    Row(
+        "mbrl-candidates-absurd",
+        "`mbrl --planner.candidates 10**9`",
+        command("mbrl", "--planner.candidates", str(10**9), "--out", "{dir}/mbrl"),
+        "planner candidates must be <= 1,000,000",
+    ),
+    Row(
+        "mbrl-horizon-absurd",
+        "`mbrl --planner.horizon 10**9`",
+        command("mbrl", "--planner.horizon", str(10**9), "--out", "{dir}/mbrl"),
+        "planner horizon must be <= 10,000",
+    ),
+    Row(
+        "mbrl-seed-negative",
+        "`mbrl --seed -1`",
+        command("mbrl", "--seed", "-1", "--out", "{dir}/mbrl"),
+        "seed must be an integer in [0, 2**63 - 1], got -1",
+    ),
+    Row(
+        "dream-population-absurd",
+        "`dream --population 10**9`",
+        command("dream", "--population", str(10**9), "--out", "{dir}/dream"),
+        "--population must be <= 100,000",
+    ),
+    Row(
+        "dream-seed-negative",
+        "`dream --seed -1`",
+        command("dream", "--seed", "-1", "--out", "{dir}/dream"),
+        "seed must be an integer in [0, 2**63 - 1], got -1",
+    ),
     Row("unknown-command", "an unknown command", command("bogus"), "unknown command 'bogus'"),
-    Row("mbrl-horizon-zero", "`mbrl --planner.horizon 0`", command("mbrl", "--planner.horizon", "0", "--out", "{dir}/mbrl"),
-        "planner horizon must be >= 1, got 0"),
-    Row("mbrl-members-absurd", "`mbrl --members 10**9`",
-        command("mbrl", "--members", str(10**9), "--out", "{dir}/mbrl"), "members must be in [1, 10000]"),
-    Row("dream-members-negative", "`dream --members -3`", command("dream", "--members", "-3", "--out", "{dir}/dream"),
-        "--members must be >= 1, got -3"),
-    Row("sweep-lr-not-numbers", "`sweep --learning-rates 1e-3 fast`", sweep("--learning-rates", "1e-3", "fast"),
-        "--learning-rates: Could not find valid parse for arguments: ['1e-3', 'fast']"),
-    Row("sweep-lr-zero", "`sweep --learning-rates 0 1e-3`", sweep("--learning-rates", "0", "1e-3"),
-        "learning rates must be > 0 and finite, got 0.0"),
-    Row("sweep-lr-repeated", "`sweep --learning-rates 1e-3 0.001`", sweep("--learning-rates", "1e-3", "0.001"),
-        "the sweep's learning rates repeat a value"),
-    Row("sweep-weight-decay-nan", "`sweep --weight-decays 0 nan`", sweep("--weight-decays", "0", "nan"),
-        "weight decays must be >= 0 and finite, got nan"),
-    Row("sweep-single-learning-rate", "`sweep --learning-rate` (a train flag)", sweep("--learning-rate", "0.1"),
-        "a sweep tries --learning-rates and --weight-decays"),
+    Row(
+        "mbrl-horizon-zero",
+        "`mbrl --planner.horizon 0`",
+        command("mbrl", "--planner.horizon", "0", "--out", "{dir}/mbrl"),
+        "planner horizon must be >= 1, got 0",
+    ),
+    Row(
+        "mbrl-members-absurd",
+        "`mbrl --members 10**9`",
+        command("mbrl", "--members", str(10**9), "--out", "{dir}/mbrl"),
+        "members must be in [1, 10000]",
+    ),
+    Row(
+        "dream-members-negative",
+        "`dream --members -3`",
+        command("dream", "--members", "-3", "--out", "{dir}/dream"),
+        "--members must be >= 1, got -3",
+    ),
+    Row(
+        "sweep-lr-not-numbers",
+        "`sweep --learning-rates 1e-3 fast`",
+        sweep("--learning-rates", "1e-3", "fast"),
+        "--learning-rates: Could not find valid parse for arguments: ['1e-3', 'fast']",
+    ),
+    Row(
+        "sweep-lr-zero",
+        "`sweep --learning-rates 0 1e-3`",
+        sweep("--learning-rates", "0", "1e-3"),
+        "learning rates must be > 0 and finite, got 0.0",
+    ),
+    Row(
+        "sweep-lr-repeated",
+        "`sweep --learning-rates 1e-3 0.001`",
+        sweep("--learning-rates", "1e-3", "0.001"),
+        "the sweep's learning rates repeat a value",
+    ),
+    Row(
+        "sweep-weight-decay-nan",
+        "`sweep --weight-decays 0 nan`",
+        sweep("--weight-decays", "0", "nan"),
+        "weight decays must be >= 0 and finite, got nan",
+    ),
+    Row(
+        "sweep-single-learning-rate",
+        "`sweep --learning-rate` (a train flag)",
+        sweep("--learning-rate", "0.1"),
+        "a sweep tries --learning-rates and --weight-decays",
+    ),
     Row("sweep-seeds-zero", "`sweep --seeds 0`", sweep("--seeds", "0"), "--seeds must be >= 1, got 0"),
-    Row("sweep-too-many-members", "`sweep` of 20 seeds x 10,000 members",
+    Row(
+        "sweep-too-many-members",
+        "`sweep` of 20 seeds x 10,000 members",
         sweep("--model", "ensemble", "--members", "10000", "--seeds", "20"),
-        "20 configurations x 10000 members exceeds 160,000 members in one program"),
-    Row("sweep-batch-larger-than-data", "`sweep` with a batch size larger than the training data",
-        sweep("--batch-size", "100000"), "--batch-size 100000 is larger than the"),
-    Row("unknown-model", "unknown model `--model foo`", train("cartpole", "--model", "foo"),
-        "--model: invalid choice 'foo'"),
-    Row("unknown-env", "unknown environment `--env Foo-v9`", collect("--env", "Foo-v9", "--transitions", "10"),
-        "unsupported environment 'Foo-v9'; supported: CartPole-v1"),
-    Row("unknown-env-mbrl", "`mbrl --env Foo-v9`", command("mbrl", "--env", "Foo-v9", "--out", "{dir}/mbrl"),
-        "unsupported environment 'Foo-v9'"),
-    Row("lr-nan", "`--learning-rate nan`", train("cartpole", "--learning-rate", "nan"), "learning rate must be > 0 and finite, got nan"),
-    Row("lr-negative", "`--learning-rate -1`", train("cartpole", "--learning-rate", "-1"), "learning rate must be > 0 and finite, got -1.0"),
-    Row("lr-inf", "`--learning-rate inf`", train("cartpole", "--learning-rate", "inf"), "learning rate must be > 0 and finite, got inf"),
-    Row("lr-not-a-number", "`--learning-rate abc`", train("cartpole", "--learning-rate", "abc"),
-        "--learning-rate: could not convert string to float"),
-    Row("weight-decay-nan", "`--weight-decay nan`", train("cartpole", "--weight-decay", "nan"),
-        "weight decay must be >= 0 and finite, got nan"),
-    Row("seed-negative-collect", "`collect --seed -1`", collect("--transitions", "10", "--seed", "-1"),
-        "seed must be an integer in [0, 2**63 - 1], got -1"),
-    Row("seed-negative-train", "`train --seed -1`", train("cartpole", "--seed", "-1"),
-        "seed must be an integer in [0, 2**63 - 1], got -1"),
-    Row("seed-too-large", "`--seed 2**70`", collect("--transitions", "10", "--backend", "jax", "--seed", str(2**70)),
-        "seed must be an integer in [0, 2**63 - 1]"),
-    Row("out-inside-a-file-collect", "`collect --out` inside a file",
-        collect("--transitions", "10", "--out", "{cartpole}/sub.npz"), "cartpole.npz/sub.npz: cannot be created, "),
-    Row("out-inside-a-file-train", "`train --out` inside a file",
-        command("train", "--data", "{cartpole}", "--out", "{cartpole}/run"), "is a file, not a directory"),
-    Row("out-inside-a-file-mbrl", "`mbrl --out` inside a file", command("mbrl", "--out", "{cartpole}/run"),
-        "is a file, not a directory"),
-    Row("out-inside-a-file-predict", "`predict --out` inside a file",
+        "20 configurations x 10000 members exceeds 160,000 members in one program",
+    ),
+    Row(
+        "sweep-batch-larger-than-data",
+        "`sweep` with a batch size larger than the training data",
+        sweep("--batch-size", "100000"),
+        "--batch-size 100000 is larger than the",
+    ),
+    Row(
+        "unknown-model",
+        "unknown model `--model foo`",
+        train("cartpole", "--model", "foo"),
+        "--model: invalid choice 'foo'",
+    ),
+    Row(
+        "unknown-env",
+        "unknown environment `--env Foo-v9`",
+        collect("--env", "Foo-v9", "--transitions", "10"),
+        "unsupported environment 'Foo-v9'; supported: CartPole-v1",
+    ),
+    Row(
+        "unknown-env-mbrl",
+        "`mbrl --env Foo-v9`",
+        command("mbrl", "--env", "Foo-v9", "--out", "{dir}/mbrl"),
+        "unsupported environment 'Foo-v9'",
+    ),
+    Row(
+        "lr-nan",
+        "`--learning-rate nan`",
+        train("cartpole", "--learning-rate", "nan"),
+        "learning rate must be > 0 and finite, got nan",
+    ),
+    Row(
+        "lr-negative",
+        "`--learning-rate -1`",
+        train("cartpole", "--learning-rate", "-1"),
+        "learning rate must be > 0 and finite, got -1.0",
+    ),
+    Row(
+        "lr-inf",
+        "`--learning-rate inf`",
+        train("cartpole", "--learning-rate", "inf"),
+        "learning rate must be > 0 and finite, got inf",
+    ),
+    Row(
+        "lr-not-a-number",
+        "`--learning-rate abc`",
+        train("cartpole", "--learning-rate", "abc"),
+        "--learning-rate: could not convert string to float",
+    ),
+    Row(
+        "weight-decay-nan",
+        "`--weight-decay nan`",
+        train("cartpole", "--weight-decay", "nan"),
+        "weight decay must be >= 0 and finite, got nan",
+    ),
+    Row(
+        "seed-negative-collect",
+        "`collect --seed -1`",
+        collect("--transitions", "10", "--seed", "-1"),
+        "seed must be an integer in [0, 2**63 - 1], got -1",
+    ),
+    Row(
+        "seed-negative-train",
+        "`train --seed -1`",
+        train("cartpole", "--seed", "-1"),
+        "seed must be an integer in [0, 2**63 - 1], got -1",
+    ),
+    Row(
+        "seed-too-large",
+        "`--seed 2**70`",
+        collect("--transitions", "10", "--backend", "jax", "--seed", str(2**70)),
+        "seed must be an integer in [0, 2**63 - 1]",
+    ),
+    Row(
+        "out-inside-a-file-collect",
+        "`collect --out` inside a file",
+        collect("--transitions", "10", "--out", "{cartpole}/sub.npz"),
+        "cartpole.npz/sub.npz: cannot be created, ",
+    ),
+    Row(
+        "out-inside-a-file-train",
+        "`train --out` inside a file",
+        command("train", "--data", "{cartpole}", "--out", "{cartpole}/run"),
+        "is a file, not a directory",
+    ),
+    Row(
+        "out-inside-a-file-mbrl",
+        "`mbrl --out` inside a file",
+        command("mbrl", "--out", "{cartpole}/run"),
+        "is a file, not a directory",
+    ),
+    Row(
+        "out-inside-a-file-predict",
+        "`predict --out` inside a file",
         command("predict", "--checkpoint", "{model}", "--data", "{cartpole}", "--out", "{cartpole}/p.npz"),
-        "is a file, not a directory"),
-    Row("json-inside-a-file-evaluate", "`evaluate --json` inside a file",
-        evaluate("cartpole", "--json", "{cartpole}/s.json"), "is a file, not a directory"),
+        "is a file, not a directory",
+    ),
+    Row(
+        "json-inside-a-file-evaluate",
+        "`evaluate --json` inside a file",
+        evaluate("cartpole", "--json", "{cartpole}/s.json"),
+        "is a file, not a directory",
+    ),
     # A place where nothing can be created (/proc refuses even root): one line before any work.
-    Row("out-unwritable-collect", "`collect --out` where nothing can be created",
-        collect("--transitions", "10", "--out", "/proc/wm-jax/data.npz"), "/proc/wm-jax/data.npz: cannot be written"),
-    Row("out-unwritable-train", "`train --out` where nothing can be created",
-        command("train", "--data", "{cartpole}", "--out", "/proc/wm-jax/run"), "/proc/wm-jax/run: cannot be written"),
-    Row("out-unwritable-sweep", "`sweep --out` where nothing can be created",
-        command("sweep", "--data", "{cartpole}", "--out", "/proc/wm-jax/sweep"), "/proc/wm-jax/sweep: cannot be written"),
-    Row("json-unwritable-evaluate", "`evaluate --json` where nothing can be created",
-        evaluate("cartpole", "--json", "/proc/wm-jax/s.json"), "/proc/wm-jax/s.json: cannot be written"),
-    Row("plots-unwritable-evaluate", "`evaluate --plots` where nothing can be created",
-        evaluate("cartpole", "--plots", "/proc/wm-jax/plots"), "/proc/wm-jax/plots: cannot be written"),
-    Row("out-unwritable-predict", "`predict --out` where nothing can be created",
+    Row(
+        "out-unwritable-collect",
+        "`collect --out` where nothing can be created",
+        collect("--transitions", "10", "--out", "/proc/wm-jax/data.npz"),
+        "/proc/wm-jax/data.npz: cannot be written",
+    ),
+    Row(
+        "out-unwritable-train",
+        "`train --out` where nothing can be created",
+        command("train", "--data", "{cartpole}", "--out", "/proc/wm-jax/run"),
+        "/proc/wm-jax/run: cannot be written",
+    ),
+    Row(
+        "out-unwritable-sweep",
+        "`sweep --out` where nothing can be created",
+        command("sweep", "--data", "{cartpole}", "--out", "/proc/wm-jax/sweep"),
+        "/proc/wm-jax/sweep: cannot be written",
+    ),
+    Row(
+        "json-unwritable-evaluate",
+        "`evaluate --json` where nothing can be created",
+        evaluate("cartpole", "--json", "/proc/wm-jax/s.json"),
+        "/proc/wm-jax/s.json: cannot be written",
+    ),
+    Row(
+        "plots-unwritable-evaluate",
+        "`evaluate --plots` where nothing can be created",
+        evaluate("cartpole", "--plots", "/proc/wm-jax/plots"),
+        "/proc/wm-jax/plots: cannot be written",
+    ),
+    Row(
+        "out-unwritable-predict",
+        "`predict --out` where nothing can be created",
         command("predict", "--checkpoint", "{model}", "--data", "{cartpole}", "--out", "/proc/wm-jax/p.npz"),
-        "/proc/wm-jax/p.npz: cannot be written"),
-    Row("out-unwritable-mbrl", "`mbrl --out` where nothing can be created",
-        command("mbrl", "--out", "/proc/wm-jax/mbrl"), "/proc/wm-jax/mbrl: cannot be written"),
-    Row("out-unwritable-dream", "`dream --out` where nothing can be created",
-        command("dream", "--out", "/proc/wm-jax/dream"), "/proc/wm-jax/dream: cannot be written"),
-    Row("out-unwritable-demo", "`demo --out` where nothing can be created",
-        command("demo", "--out", "/proc/wm-jax/demo"), "/proc/wm-jax/demo: cannot be written"),
-    Row("out-is-a-directory", "`collect --out` naming a directory", collect("--transitions", "10", "--out", "{model}"),
-        "is a directory, expected a file name"),
-    Row("out-is-a-file", "`train --out` naming a file",
+        "/proc/wm-jax/p.npz: cannot be written",
+    ),
+    Row(
+        "out-unwritable-mbrl",
+        "`mbrl --out` where nothing can be created",
+        command("mbrl", "--out", "/proc/wm-jax/mbrl"),
+        "/proc/wm-jax/mbrl: cannot be written",
+    ),
+    Row(
+        "out-unwritable-dream",
+        "`dream --out` where nothing can be created",
+        command("dream", "--out", "/proc/wm-jax/dream"),
+        "/proc/wm-jax/dream: cannot be written",
+    ),
+    Row(
+        "out-unwritable-demo",
+        "`demo --out` where nothing can be created",
+        command("demo", "--out", "/proc/wm-jax/demo"),
+        "/proc/wm-jax/demo: cannot be written",
+    ),
+    Row(
+        "out-is-a-directory",
+        "`collect --out` naming a directory",
+        collect("--transitions", "10", "--out", "{model}"),
+        "is a directory, expected a file name",
+    ),
+    Row(
+        "out-is-a-file",
+        "`train --out` naming a file",
         command("train", "--data", "{cartpole}", "--out", "{collected}"),
-        "exists and is not a directory"),
+        "exists and is not a directory",
+    ),
     # -- datasets
     Row("data-missing", "a data file that does not exist", train(lambda w, d: str(d / "absent.npz")), "no such file"),
     Row("data-empty", "an empty dataset (0 rows)", train(_data("empty.npz", _rows(0))), "holds no transitions"),
-    Row("data-one-row", "a dataset of one transition", train("one_transition"),
-        "one_transition.npz: holds only 1 episode, and a held-out split takes whole episodes"),
-    Row("data-nan", "NaN in the states", train(_data("nan.npz", _at_row(5, np.nan))),
-        "states has 4 non-finite values (first in row 5)"),
-    Row("data-inf", "Inf in the next states", train(_data("inf.npz", _at_row(7, np.inf, "next_states"))),
-        "next_states has 4 non-finite values (first in row 7)"),
-    Row("data-huge", "huge magnitudes (1e30)", train(_data("huge.npz", _replace(rewards=lambda a: np.full_like(
-        a["rewards"], 1e30)))), "rewards has 400 values beyond +-1e+15"),
-    Row("data-wrong-rank", "states of the wrong rank", train(_data("rank.npz", _replace(
-        states=lambda a: a["states"][:, :, None]))), "states must be float32 (N, dim), got float32 (400, 4, 1)"),
-    Row("data-mismatched-lengths", "arrays of mismatched lengths", train(_data("short.npz", _replace(
-        rewards=lambda a: a["rewards"][:-3]))), "rewards has 397 rows, states has 400"),
-    Row("data-wrong-dtype", "float64 states", train(_data("f64.npz", _replace(
-        states=lambda a: a["states"].astype(np.float64)))), "states must be float32 (N, dim), got float64"),
-    Row("data-string-array", "a string array", train(_data("strings.npz", _replace(
-        actions=lambda a: np.array(["left"] * len(a["actions"]))))), "actions must be integer indices (N,), got <U4"),
-    Row("data-missing-key", "a missing key", train(_data("no_actions.npz", _replace(actions=None))),
-        "missing arrays actions"),
-    Row("data-text-as-npz", "a text file renamed .npz", train(_bytes("text.npz", lambda w: b"hello, world\n")),
-        "not a .npz archive"),
-    Row("data-truncated", "a truncated archive", train(_bytes("truncated.npz", lambda w: _half(w.cartpole))),
-        "a truncated .npz archive"),
-    Row("data-unknown-compression", "an archive whose compression method field is damaged",
+    Row(
+        "data-one-row",
+        "a dataset of one transition",
+        train("one_transition"),
+        "one_transition.npz: holds only 1 episode, and a held-out split takes whole episodes",
+    ),
+    Row(
+        "data-nan",
+        "NaN in the states",
+        train(_data("nan.npz", _at_row(5, np.nan))),
+        "states has 4 non-finite values (first in row 5)",
+    ),
+    Row(
+        "data-inf",
+        "Inf in the next states",
+        train(_data("inf.npz", _at_row(7, np.inf, "next_states"))),
+        "next_states has 4 non-finite values (first in row 7)",
+    ),
+    Row(
+        "data-huge",
+        "huge magnitudes (1e30)",
+        train(_data("huge.npz", _replace(rewards=lambda a: np.full_like(a["rewards"], 1e30)))),
+        "rewards has 400 values beyond +-1e+15",
+    ),
+    Row(
+        "data-wrong-rank",
+        "states of the wrong rank",
+        train(_data("rank.npz", _replace(states=lambda a: a["states"][:, :, None]))),
+        "states must be float32 (N, dim), got float32 (400, 4, 1)",
+    ),
+    Row(
+        "data-mismatched-lengths",
+        "arrays of mismatched lengths",
+        train(_data("short.npz", _replace(rewards=lambda a: a["rewards"][:-3]))),
+        "rewards has 397 rows, states has 400",
+    ),
+    Row(
+        "data-wrong-dtype",
+        "float64 states",
+        train(_data("f64.npz", _replace(states=lambda a: a["states"].astype(np.float64)))),
+        "states must be float32 (N, dim), got float64",
+    ),
+    Row(
+        "data-string-array",
+        "a string array",
+        train(_data("strings.npz", _replace(actions=lambda a: np.array(["left"] * len(a["actions"]))))),
+        "actions must be integer indices (N,), got <U4",
+    ),
+    Row(
+        "data-missing-key",
+        "a missing key",
+        train(_data("no_actions.npz", _replace(actions=None))),
+        "missing arrays actions",
+    ),
+    Row(
+        "data-text-as-npz",
+        "a text file renamed .npz",
+        train(_bytes("text.npz", lambda w: b"hello, world\n")),
+        "not a .npz archive",
+    ),
+    Row(
+        "data-truncated",
+        "a truncated archive",
+        train(_bytes("truncated.npz", lambda w: _half(w.cartpole))),
+        "a truncated .npz archive",
+    ),
+    Row(
+        "data-unknown-compression",
+        "an archive whose compression method field is damaged",
         train(_bytes("compression.npz", lambda w: _compression_method(w.cartpole, 99))),
-        "not a readable data file (NotImplementedError: That compression method is not supported)"),
-    Row("data-empty-file", "an empty file", train(_bytes("zero.npz", lambda w: b"")),
-        "an empty file, not a .npz archive"),
+        "not a readable data file (NotImplementedError: That compression method is not supported)",
+    ),
+    Row(
+        "data-empty-file",
+        "an empty file",
+        train(_bytes("zero.npz", lambda w: b"")),
+        "an empty file, not a .npz archive",
+    ),
     Row("data-is-a-directory", "a directory as --data", train("model"), "is a directory, expected a .npz file"),
-    Row("data-metadata-not-an-object", "metadata that is not a JSON object",
-        train(_data("meta.npz", _replace(metadata=np.asarray("[1, 2]")))), "metadata must be a JSON object, got list"),
-    Row("data-unknown-env", "data from an unknown environment", train(_data("foo_env.npz", _metadata(env_id="Foo-v9"))),
-        "unsupported environment 'Foo-v9'"),
-    Row("data-newer-format", "data in a newer format version", train(_data("v99.npz", _metadata(format_version=99))),
-        "format version 99 is not supported"),
-    Row("data-bad-action", "an action index outside the action space", train(_data("action7.npz", _at_row(
-        0, 7, "actions"))), "action indices must lie in [0, 2)"),
-    Row("data-broken-episode", "an episode whose next state is not the next row's state",
-        train(_data("broken.npz", _at_row(3, 9.0, "next_states"))), "row 3's next state is not row 4's state"),
-    Row("data-other-env-evaluate", "MountainCar data for a CartPole model (`evaluate`)", evaluate("mountaincar"),
-        "collected from MountainCar-v0, but the model is for CartPole-v1"),
-    Row("data-other-env-predict", "Acrobot data for a CartPole model (`predict`)", predict("acrobot"),
-        "collected from Acrobot-v1, but the model is for CartPole-v1"),
-    Row("eval-data-other-env", "`--eval-data` from another environment",
+    Row(
+        "data-metadata-not-an-object",
+        "metadata that is not a JSON object",
+        train(_data("meta.npz", _replace(metadata=np.asarray("[1, 2]")))),
+        "metadata must be a JSON object, got list",
+    ),
+    Row(
+        "data-unknown-env",
+        "data from an unknown environment",
+        train(_data("foo_env.npz", _metadata(env_id="Foo-v9"))),
+        "unsupported environment 'Foo-v9'",
+    ),
+    Row(
+        "data-newer-format",
+        "data in a newer format version",
+        train(_data("v99.npz", _metadata(format_version=99))),
+        "format version 99 is not supported",
+    ),
+    Row(
+        "data-bad-action",
+        "an action index outside the action space",
+        train(_data("action7.npz", _at_row(0, 7, "actions"))),
+        "action indices must lie in [0, 2)",
+    ),
+    Row(
+        "data-broken-episode",
+        "an episode whose next state is not the next row's state",
+        train(_data("broken.npz", _at_row(3, 9.0, "next_states"))),
+        "row 3's next state is not row 4's state",
+    ),
+    Row(
+        "data-other-env-evaluate",
+        "MountainCar data for a CartPole model (`evaluate`)",
+        evaluate("mountaincar"),
+        "collected from MountainCar-v0, but the model is for CartPole-v1",
+    ),
+    Row(
+        "data-other-env-predict",
+        "Acrobot data for a CartPole model (`predict`)",
+        predict("acrobot"),
+        "collected from Acrobot-v1, but the model is for CartPole-v1",
+    ),
+    Row(
+        "eval-data-other-env",
+        "`--eval-data` from another environment",
         train("cartpole", "--eval-data", "{mountaincar}"),
-        "collected from MountainCar-v0, but the model is for CartPole-v1"),
+        "collected from MountainCar-v0, but the model is for CartPole-v1",
+    ),
     # -- checkpoints
-    Row("checkpoint-missing", "a checkpoint directory that does not exist",
-        evaluate(checkpoint=lambda w, d: str(d / "absent")), "model.json: no such file"),
-    Row("checkpoint-is-a-file", "a data file as --checkpoint", evaluate(checkpoint="cartpole"),
-        "a directory written by `wm-jax train`?"),
-    Row("checkpoint-truncated", "a truncated params.npz",
+    Row(
+        "checkpoint-missing",
+        "a checkpoint directory that does not exist",
+        evaluate(checkpoint=lambda w, d: str(d / "absent")),
+        "model.json: no such file",
+    ),
+    Row(
+        "checkpoint-is-a-file",
+        "a data file as --checkpoint",
+        evaluate(checkpoint="cartpole"),
+        "a directory written by `wm-jax train`?",
+    ),
+    Row(
+        "checkpoint-truncated",
+        "a truncated params.npz",
         evaluate(checkpoint=_checkpoint("truncated", _write("params.npz", lambda p: _half(str(p))))),
-        "params.npz: unreadable, a truncated .npz archive"),
-    Row("checkpoint-truncated-predict", "a truncated params.npz (`predict`)",
+        "params.npz: unreadable, a truncated .npz archive",
+    ),
+    Row(
+        "checkpoint-truncated-predict",
+        "a truncated params.npz (`predict`)",
         predict(checkpoint=_checkpoint("truncated", _write("params.npz", lambda p: _half(str(p))))),
-        "params.npz: unreadable, a truncated .npz archive"),
-    Row("checkpoint-unknown-compression", "a params.npz whose compression method field is damaged",
-        evaluate(checkpoint=_checkpoint("compression", _write("params.npz", lambda p: _compression_method(str(p), 99)))),
-        "params.npz: unreadable (NotImplementedError: That compression method is not supported)"),
-    Row("checkpoint-not-an-archive", "a text file as params.npz",
+        "params.npz: unreadable, a truncated .npz archive",
+    ),
+    Row(
+        "checkpoint-unknown-compression",
+        "a params.npz whose compression method field is damaged",
+        evaluate(
+            checkpoint=_checkpoint("compression", _write("params.npz", lambda p: _compression_method(str(p), 99)))
+        ),
+        "params.npz: unreadable (NotImplementedError: That compression method is not supported)",
+    ),
+    Row(
+        "checkpoint-not-an-archive",
+        "a text file as params.npz",
         evaluate(checkpoint=_checkpoint("text_params", _write("params.npz", b"hello"))),
-        "params.npz: unreadable, not a .npz archive"),
-    Row("checkpoint-other-architecture", "another architecture's params.npz (2 members) next to this model.json",
+        "params.npz: unreadable, not a .npz archive",
+    ),
+    Row(
+        "checkpoint-other-architecture",
+        "another architecture's params.npz (2 members) next to this model.json",
         evaluate(checkpoint=_checkpoint("mixed", _params_from("ensemble"))),
-        "disagree (edited, or copied from different runs)"),
-    Row("checkpoint-other-architecture-old", "another architecture's params.npz from before it carried its description",
+        "disagree (edited, or copied from different runs)",
+    ),
+    Row(
+        "checkpoint-other-architecture-old",
+        "another architecture's params.npz from before it carried its description",
         evaluate(checkpoint=_checkpoint("mixed_old", _params_from("ensemble", keep_description=False))),
-        "params.npz: head.bias: expected shape (1, 4), got (2, 4)"),
-    Row("checkpoint-edited-model-json", "a hand-edited model.json (hidden sizes)",
+        "params.npz: head.bias: expected shape (1, 4), got (2, 4)",
+    ),
+    Row(
+        "checkpoint-edited-model-json",
+        "a hand-edited model.json (hidden sizes)",
         evaluate(checkpoint=_checkpoint("edited", _edit_model_json(lambda m: {**m, "hidden_sizes": [128, 64]}))),
-        "disagree"),
-    Row("checkpoint-newer-format", 'a newer export: `"format_version": 99`',
+        "disagree",
+    ),
+    Row(
+        "checkpoint-newer-format",
+        'a newer export: `"format_version": 99`',
         evaluate(checkpoint=_checkpoint("newer", _described(lambda m: {**m, "format_version": 99}))),
-        "format version 99 is newer than this wm-jax reads (1)"),
-    Row("checkpoint-other-env", "a CartPole model asked to evaluate Acrobot data", evaluate("acrobot"),
-        "collected from Acrobot-v1, but the model is for CartPole-v1"),
-    Row("checkpoint-nan", "NaN parameters", evaluate(checkpoint=_checkpoint("nan_params", _nan_params)),
-        "parameters contain non-finite values"),
-    Row("checkpoint-missing-model-json", "a checkpoint without model.json",
-        evaluate(checkpoint=_checkpoint("no_model_json", _write("model.json", None))), "model.json: no such file"),
-    Row("checkpoint-bad-baselines", "a baselines.json that is not a JSON object", evaluate(
-        "cartpole", "--horizon", "5", checkpoint=_checkpoint("bad_baselines", _write("baselines.json", b"[]"))),
-        "baselines.json: expected a JSON object, got list"),
-    Row("resume-without-checkpoints", "`train --resume` of a run without checkpoints", command(
-        "train", "--resume", "{model}"), "no checkpoints here"),
+        "format version 99 is newer than this wm-jax reads (1)",
+    ),
+    Row(
+        "checkpoint-other-env",
+        "a CartPole model asked to evaluate Acrobot data",
+        evaluate("acrobot"),
+        "collected from Acrobot-v1, but the model is for CartPole-v1",
+    ),
+    Row(
+        "checkpoint-nan",
+        "NaN parameters",
+        evaluate(checkpoint=_checkpoint("nan_params", _nan_params)),
+        "parameters contain non-finite values",
+    ),
+    Row(
+        "checkpoint-missing-model-json",
+        "a checkpoint without model.json",
+        evaluate(checkpoint=_checkpoint("no_model_json", _write("model.json", None))),
+        "model.json: no such file",
+    ),
+    Row(
+        "checkpoint-bad-baselines",
+        "a baselines.json that is not a JSON object",
+        evaluate(
+            "cartpole", "--horizon", "5", checkpoint=_checkpoint("bad_baselines", _write("baselines.json", b"[]"))
+        ),
+        "baselines.json: expected a JSON object, got list",
+    ),
+    Row(
+        "resume-without-checkpoints",
+        "`train --resume` of a run without checkpoints",
+        command("train", "--resume", "{model}"),
+        "no checkpoints here",
+    ),
 ]
 
 

@@ -13,8 +13,9 @@ import contextlib
 import io
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 import pytest
@@ -22,7 +23,7 @@ import pytest
 from wm_jax.cli import COMMANDS, main
 
 pytestmark = pytest.mark.slow
-TESTS = Path(__file__).parent
+ROOT = Path(__file__).resolve().parents[2]  # the repository
 
 
 def command_flags(name: str) -> set[str]:
@@ -34,22 +35,23 @@ def command_flags(name: str) -> set[str]:
 
 
 # (command, flag) -> the test that passes the flag end to end and checks its effect (a test function, or
-# a row of the bad-input table in tests/bad_inputs.py).
-_DISTRIBUTED = "tests/test_distributed.py::test_two_processes_train_one_ensemble_like_one_process"
-_MBRL_RESUME = "tests/test_resume.py::test_mbrl_resumes_from_its_buffer_model_and_iteration_count"
+# a row of the bad-input table in tests/cli/bad_inputs.py).
+_DISTRIBUTED = "tests/training/test_distributed.py::test_two_processes_train_one_ensemble_like_one_process"
+_TRAIN_RESUME = "tests/experiments/test_resume.py::test_sigkilled_training_resumes_to_the_uninterrupted_result"
+_MBRL_RESUME = "tests/experiments/test_resume.py::test_mbrl_resumes_from_its_buffer_model_and_iteration_count"
 ELSEWHERE = {
     ("train", "--coordinator"): _DISTRIBUTED,
     ("train", "--num-processes"): _DISTRIBUTED,
     ("train", "--process-id"): _DISTRIBUTED,
     ("train", "--data-shards"): _DISTRIBUTED,
     ("train", "--devices"): _DISTRIBUTED,
-    ("train", "--cluster"): "tests/test_distributed.py::test_distributed_flags_are_checked",
-    ("train", "--resume"): "tests/test_resume.py::test_sigkilled_training_resumes_to_the_uninterrupted_result",
+    ("train", "--cluster"): "tests/training/test_distributed.py::test_distributed_flags_are_checked",
+    ("train", "--resume"): _TRAIN_RESUME,
     ("mbrl", "--checkpoint-every"): _MBRL_RESUME,
     ("mbrl", "--keep"): _MBRL_RESUME,
     ("mbrl", "--resume"): _MBRL_RESUME,
-    ("mbrl", "--render"): "tests/test_cli_mbrl.py::test_mbrl_writes_the_record_the_learning_curve_and_a_gif",
-    ("mbrl", "--eval-backend"): "tests/test_cli_mbrl.py::test_mbrl_evaluation_can_run_as_one_gymnax_scan",
+    ("mbrl", "--render"): "tests/experiments/test_mbrl.py::test_mbrl_writes_the_record_the_learning_curve_and_a_gif",
+    ("mbrl", "--eval-backend"): "tests/experiments/test_mbrl.py::test_mbrl_evaluation_can_run_as_one_gymnax_scan",
 }
 
 
@@ -81,11 +83,13 @@ def refused(message: str) -> Callable[[Run, Run], bool]:
 
 def metric(name: str, *path) -> Callable[[Run, Run], bool]:
     """The flag changed `name`.json's value at `path`."""
+
     def changed(base: Run, run: Run) -> bool:
         a, b = base.json(name), run.json(name)
         for key in path:
             a, b = a[key], b[key]
         return a != b
+
     return changed
 
 
@@ -97,6 +101,7 @@ def array_changed(name: str, key: str) -> Callable[[Run, Run], bool]:
     def changed(base: Run, run: Run) -> bool:
         with np.load(base.path(name)) as a, np.load(run.path(name)) as b:
             return key in b and (key not in a or a[key].shape != b[key].shape or not np.array_equal(a[key], b[key]))
+
     return changed
 
 
@@ -105,43 +110,58 @@ CASES: dict[str, dict[str, Case]] = {
         "--out": Case(("--out", "{tmp}/other.npz"), lambda base, run: (run.out / "other.npz").exists()),
         "--env": Case(("--env", "Pendulum-v1"), lambda base, run: "Pendulum-v1" in run.stdout),
         "--transitions": Case(("--transitions", "150"), lambda base, run: "wrote 150 transitions" in run.stdout),
-        "--episodes": Case(("--episodes", "3"), lambda base, run: " in 3 episodes" in run.stdout,
-                           drop=("--transitions",)),
+        "--episodes": Case(
+            ("--episodes", "3"), lambda base, run: " in 3 episodes" in run.stdout, drop=("--transitions",)
+        ),
         "--seed": Case(("--seed", "5"), lambda base, run: _collected(base) != _collected(run)),
         "--max-episode-steps": Case(("--max-episode-steps", "5"), lambda base, run: "in 20 episodes" in run.stdout),
         "--backend": Case(("--backend", "jax"), lambda base, run: "(jax, seed" in run.stdout),
-        "--num-envs": Case(("--backend", "jax", "--num-envs", "7"),
-                           lambda base, run: _collected(run) != _collected(_collect_jax_default(run))),
+        "--num-envs": Case(
+            ("--backend", "jax", "--num-envs", "7"),
+            lambda base, run: _collected(run) != _collected(_collect_jax_default(run)),
+        ),
     },
     "train": {
         "--data": Case(("--data", "{pendulum}"), metric("metrics.json", "env_id")),
-        "--out": Case(("--out", "{tmp}/elsewhere"), lambda base, run: (run.out / "elsewhere" / "metrics.json").exists()),
+        "--out": Case(
+            ("--out", "{tmp}/elsewhere"), lambda base, run: (run.out / "elsewhere" / "metrics.json").exists()
+        ),
         "--model": Case(("--model", "regularized"), metric("metrics.json", "dropout_rate")),
         "--hidden-sizes": Case(("--hidden-sizes", "8", "8", "8"), metric("metrics.json", "params")),
         "--dropout-rate": Case(("--dropout-rate", "0.5"), metric("metrics.json", "train_mse")),
         "--members": Case(("--model", "ensemble", "--members", "3"), metric("metrics.json", "params")),
         "--delta": Case(("--delta",), metric("metrics.json", "train_mse")),
         "--normalize": Case(("--normalize",), metric("metrics.json", "train_mse")),
-        "--probabilistic": Case(("--probabilistic",), lambda base, run: "uncertainty" in run.json("metrics.json")[
-            "held_out"]),
+        "--probabilistic": Case(
+            ("--probabilistic",), lambda base, run: "uncertainty" in run.json("metrics.json")["held_out"]
+        ),
         "--reward-head": Case(("--reward-head",), lambda base, run: "reward" in run.json("metrics.json")["held_out"]),
-        "--termination-head": Case(("--termination-head",),
-                                   lambda base, run: "termination" in run.json("metrics.json")["held_out"]),
+        "--termination-head": Case(
+            ("--termination-head",), lambda base, run: "termination" in run.json("metrics.json")["held_out"]
+        ),
         "--epochs": Case(("--epochs", "3"), lambda base, run: run.json("metrics.json")["epochs_trained"] == 3),
         "--batch-size": Case(("--batch-size", "64"), metric("metrics.json", "loss_curve")),
         "--learning-rate": Case(("--learning-rate", "0.01"), metric("metrics.json", "loss_curve")),
         "--weight-decay": Case(("--weight-decay", "0.5"), metric("metrics.json", "loss_curve")),
         "--shuffle": Case(("--shuffle", "per_member"), metric("metrics.json", "member_loss_curves"), base="ensemble"),
         "--bootstrap": Case(("--bootstrap",), metric("metrics.json", "member_loss_curves"), base="ensemble"),
-        "--early-stopping-patience": Case(("--early-stopping-patience", "1", "--epochs", "200"),
-                                          lambda base, run: run.json("metrics.json")["epochs_trained"] < 200),
-        "--elites": Case(("--elites", "1"), lambda base, run: len(run.json("model.json")["elites"]) == 1,
-                         base="ensemble"),
-        "--calibrate": Case(("--calibrate",), metric("metrics.json", "training", "variance_log_scale"),
-                            base="ensemble"),
-        "--validation-fraction": Case(("--elites", "1", "--validation-fraction", "0.5"),
-                                      lambda base, run: _validation_scores(run) != _validation_scores(
-                                          _train(run, "--elites", "1", base="ensemble")), base="ensemble"),
+        "--early-stopping-patience": Case(
+            ("--early-stopping-patience", "1", "--epochs", "200"),
+            lambda base, run: run.json("metrics.json")["epochs_trained"] < 200,
+        ),
+        "--elites": Case(
+            ("--elites", "1"), lambda base, run: len(run.json("model.json")["elites"]) == 1, base="ensemble"
+        ),
+        "--calibrate": Case(
+            ("--calibrate",), metric("metrics.json", "training", "variance_log_scale"), base="ensemble"
+        ),
+        "--validation-fraction": Case(
+            ("--elites", "1", "--validation-fraction", "0.5"),
+            lambda base, run: (
+                _validation_scores(run) != _validation_scores(_train(run, "--elites", "1", base="ensemble"))
+            ),
+            base="ensemble",
+        ),
         "--eval-data": Case(("--eval-data", "{cartpole_other}"), metric("metrics.json", "split", "method")),
         "--eval-fraction": Case(("--eval-fraction", "0.5"), metric("metrics.json", "split", "held_out_transitions")),
         "--action-encoding": Case(("--action-encoding", "onehot"), metric("metrics.json", "action_encoding")),
@@ -150,24 +170,38 @@ CASES: dict[str, dict[str, Case]] = {
         "--progress": Case(("--progress",), lambda base, run: "training simple" in run.stderr),
         "--plots": Case(("--plots",), files("calibration.png", "epistemic.png"), base="ensemble"),
         "--checkpoint-every": Case(("--checkpoint-every", "1"), lambda base, run: _checkpoints(run) == [1, 2]),
-        "--keep": Case(("--checkpoint-every", "1", "--epochs", "3", "--keep", "1"),
-                       lambda base, run: _checkpoints(run) == [3]),
+        "--keep": Case(
+            ("--checkpoint-every", "1", "--epochs", "3", "--keep", "1"), lambda base, run: _checkpoints(run) == [3]
+        ),
     },
     "evaluate": {
         "--checkpoint": Case(("--checkpoint", "{ensemble_model}"), metric("scores.json", "members")),
         "--data": Case(("--data", "{cartpole_other}"), metric("scores.json", "data")),
         "--horizon": Case(("--horizon", "2"), metric("scores.json", "rollout", "horizons")),
-        "--mode": Case(("--checkpoint", "{ensemble_model}", "--mode", "ts1"), metric("scores.json", "rollout", "mse"),
-                       base="ensemble"),
-        "--sample": Case(("--checkpoint", "{ensemble_model}", "--sample"), metric("scores.json", "rollout", "mse"),
-                         base="ensemble"),
-        "--seed": Case(("--checkpoint", "{ensemble_model}", "--mode", "ts1", "--seed", "4"),
-                       lambda base, run: run.json("scores.json")["rollout"]["mse"] != _evaluate(
-                           run, "--checkpoint", "{ensemble_model}", "--mode", "ts1").json("scores.json")["rollout"][
-                           "mse"], base="ensemble"),
+        "--mode": Case(
+            ("--checkpoint", "{ensemble_model}", "--mode", "ts1"),
+            metric("scores.json", "rollout", "mse"),
+            base="ensemble",
+        ),
+        "--sample": Case(
+            ("--checkpoint", "{ensemble_model}", "--sample"), metric("scores.json", "rollout", "mse"), base="ensemble"
+        ),
+        "--seed": Case(
+            ("--checkpoint", "{ensemble_model}", "--mode", "ts1", "--seed", "4"),
+            lambda base, run: (
+                run.json("scores.json")["rollout"]["mse"]
+                != _evaluate(run, "--checkpoint", "{ensemble_model}", "--mode", "ts1").json("scores.json")["rollout"][
+                    "mse"
+                ]
+            ),
+            base="ensemble",
+        ),
         "--json": Case(("--json", "{tmp}/other.json"), lambda base, run: (run.out / "other.json").exists()),
-        "--plots": Case(("--checkpoint", "{ensemble_model}", "--plots", "{tmp}/plots"),
-                        lambda base, run: (run.out / "plots" / "calibration.png").exists(), base="ensemble"),
+        "--plots": Case(
+            ("--checkpoint", "{ensemble_model}", "--plots", "{tmp}/plots"),
+            lambda base, run: (run.out / "plots" / "calibration.png").exists(),
+            base="ensemble",
+        ),
     },
     "predict": {
         "--checkpoint": Case(("--checkpoint", "{ensemble_model}"), array_changed("p.npz", "mean")),
@@ -196,12 +230,16 @@ CASES["sweep"] = {
     "--termination-head": Case(("--termination-head",), metric(MODEL_JSON, "termination_head")),
     "--epochs": Case(("--epochs", "3"), metric("sweep.json", "loss_curves")),
     "--batch-size": Case(("--batch-size", "64"), metric("sweep.json", "configurations")),
-    "--shuffle": Case(("--model", "ensemble", "--members", "2", "--shuffle", "per_member"),
-                      lambda base, run: _sweep_scores(run) != _sweep_scores(
-                          _again("sweep", run, "--model", "ensemble", "--members", "2"))),
+    "--shuffle": Case(
+        ("--model", "ensemble", "--members", "2", "--shuffle", "per_member"),
+        lambda base, run: (
+            _sweep_scores(run) != _sweep_scores(_again("sweep", run, "--model", "ensemble", "--members", "2"))
+        ),
+    ),
     "--bootstrap": Case(("--bootstrap",), metric("sweep.json", "configurations")),
-    "--validation-fraction": Case(("--validation-fraction", "0.3"),
-                                  metric("sweep.json", "split", "validation_transitions")),
+    "--validation-fraction": Case(
+        ("--validation-fraction", "0.3"), metric("sweep.json", "split", "validation_transitions")
+    ),
     "--eval-data": Case(("--eval-data", "{cartpole_other}"), metric("sweep.json", "split", "method")),
     "--eval-fraction": Case(("--eval-fraction", "0.4"), metric("sweep.json", "split", "held_out_transitions")),
     "--action-encoding": Case(("--action-encoding", "onehot"), metric(MODEL_JSON, "action_encoding")),
@@ -229,24 +267,29 @@ CASES["mbrl"] = {
     "--planner.candidates": Case(("--planner.candidates", "20"), metric(MBRL, "eval_returns")),
     "--planner.iterations": Case(("--planner.iterations", "2"), metric(MBRL, "eval_returns")),
     "--planner.elite-fraction": Case(("--planner.elite-fraction", "0.5"), metric(MBRL, "eval_returns")),
-    "--planner.alpha": Case(("--planner.iterations", "2", "--planner.alpha", "0.9"),
-                            lambda base, run: _returns(run) != _returns(_again("mbrl", run, "--planner.iterations",
-                                                                                "2"))),
-    "--planner.temperature": Case(("--planner.method", "mppi", "--planner.temperature", "50"),
-                                  lambda base, run: _returns(run) != _returns(_again(
-                                      "mbrl", run, "--planner.method", "mppi"))),
+    "--planner.alpha": Case(
+        ("--planner.iterations", "2", "--planner.alpha", "0.9"),
+        lambda base, run: _returns(run) != _returns(_again("mbrl", run, "--planner.iterations", "2")),
+    ),
+    "--planner.temperature": Case(
+        ("--planner.method", "mppi", "--planner.temperature", "50"),
+        lambda base, run: _returns(run) != _returns(_again("mbrl", run, "--planner.method", "mppi")),
+    ),
     # One particle: one member per candidate instead of one per elite (more would repeat the members).
     "--planner.particles": Case(("--planner.particles", "1"), metric(MBRL, "eval_returns")),
     "--planner.mode": Case(("--planner.mode", "mean"), metric(MBRL, "eval_returns")),
-    "--planner.sample": Case(("--probabilistic", "--planner.sample"),
-                             lambda base, run: _returns(run) != _returns(_again("mbrl", run, "--probabilistic"))),
+    "--planner.sample": Case(
+        ("--probabilistic", "--planner.sample"),
+        lambda base, run: _returns(run) != _returns(_again("mbrl", run, "--probabilistic")),
+    ),
     "--planner.reward": Case(("--planner.reward", "learned"), metric(MBRL, "eval_returns")),
     "--devices": Case(("--devices", "99"), refused("--devices 99"), code=2),
 }
 DREAM = "dream.json"
 CASES["dream"] = {
-    "--env": Case(("--env", "Pendulum-v1", "--max-transitions", "400", "--initial-transitions", "200"),
-                  metric(DREAM, "env_id")),
+    "--env": Case(
+        ("--env", "Pendulum-v1", "--max-transitions", "400", "--initial-transitions", "200"), metric(DREAM, "env_id")
+    ),
     "--out": Case(("--out", "{tmp}/elsewhere"), lambda base, run: (run.out / "elsewhere" / DREAM).exists()),
     "--seed": Case(("--seed", "2"), metric(DREAM, "controller")),
     "--max-transitions": Case(("--max-transitions", "500"), metric(DREAM, "iterations")),
@@ -327,19 +370,58 @@ def _validation_scores(run: Run):
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
+def flag_world(tmp_path_factory):
     root = tmp_path_factory.mktemp("flags")
-    files = {"cartpole": root / "cartpole.npz", "cartpole_other": root / "cartpole_other.npz",
-             "pendulum": root / "pendulum.npz"}
+    files = {
+        "cartpole": root / "cartpole.npz",
+        "cartpole_other": root / "cartpole_other.npz",
+        "pendulum": root / "pendulum.npz",
+    }
     assert main(["collect", "--out", str(files["cartpole"]), "--transitions", "500"]) == 0
     assert main(["collect", "--out", str(files["cartpole_other"]), "--transitions", "300", "--seed", "7"]) == 0
     assert main(["collect", "--env", "Pendulum-v1", "--out", str(files["pendulum"]), "--transitions", "1000"]) == 0
     models = {"model": root / "model", "ensemble_model": root / "ensemble"}
-    assert main(["train", "--data", str(files["cartpole"]), "--out", str(models["model"]), "--epochs", "2",
-                 "--horizon", "3", "--devices", "1"]) == 0
-    assert main(["train", "--data", str(files["cartpole"]), "--out", str(models["ensemble_model"]), "--epochs", "2",
-                 "--horizon", "3", "--model", "ensemble", "--members", "2", "--probabilistic", "--devices",
-                 "1"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(files["cartpole"]),
+                "--out",
+                str(models["model"]),
+                "--epochs",
+                "2",
+                "--horizon",
+                "3",
+                "--devices",
+                "1",
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(files["cartpole"]),
+                "--out",
+                str(models["ensemble_model"]),
+                "--epochs",
+                "2",
+                "--horizon",
+                "3",
+                "--model",
+                "ensemble",
+                "--members",
+                "2",
+                "--probabilistic",
+                "--devices",
+                "1",
+            ]
+        )
+        == 0
+    )
     return {name: str(path) for name, path in {**files, **models}.items()}
 
 
@@ -359,24 +441,127 @@ def _run(argv: list[str], out: Path, capsys) -> Run:
 
 BASES = {
     "collect": {"default": ["collect", "--out", "{tmp}/data.npz", "--transitions", "100"]},
-    "train": {"default": ["train", "--data", "{cartpole}", "--out", "{tmp}/run", "--epochs", "2", "--horizon", "3",
-                          "--devices", "1"],
-              "ensemble": ["train", "--data", "{cartpole}", "--out", "{tmp}/run", "--epochs", "2", "--horizon", "3",
-                           "--devices", "1", "--model", "ensemble", "--members", "2", "--probabilistic"]},
-    "evaluate": {"default": ["evaluate", "--checkpoint", "{model}", "--data", "{cartpole}", "--horizon", "3",
-                             "--json", "{tmp}/scores.json"]},
+    "train": {
+        "default": [
+            "train",
+            "--data",
+            "{cartpole}",
+            "--out",
+            "{tmp}/run",
+            "--epochs",
+            "2",
+            "--horizon",
+            "3",
+            "--devices",
+            "1",
+        ],
+        "ensemble": [
+            "train",
+            "--data",
+            "{cartpole}",
+            "--out",
+            "{tmp}/run",
+            "--epochs",
+            "2",
+            "--horizon",
+            "3",
+            "--devices",
+            "1",
+            "--model",
+            "ensemble",
+            "--members",
+            "2",
+            "--probabilistic",
+        ],
+    },
+    "evaluate": {
+        "default": [
+            "evaluate",
+            "--checkpoint",
+            "{model}",
+            "--data",
+            "{cartpole}",
+            "--horizon",
+            "3",
+            "--json",
+            "{tmp}/scores.json",
+        ]
+    },
     "predict": {"default": ["predict", "--checkpoint", "{model}", "--data", "{cartpole}", "--out", "{tmp}/p.npz"]},
     "sweep": {"default": ["sweep", "--data", "{cartpole}", "--out", "{tmp}/run", "--epochs", "2", "--devices", "1"]},
-    "mbrl": {"default": ["mbrl", "--env", "Pendulum-v1", "--out", "{tmp}/run", "--max-transitions", "205",
-                         "--initial-transitions", "200", "--epochs", "1", "--members", "2", "--planner.horizon", "3",
-                         "--planner.candidates", "10", "--planner.iterations", "1", "--eval-episodes", "1",
-                         "--devices", "1"]},
-    "dream": {"default": ["dream", "--out", "{tmp}/run", "--max-transitions", "330", "--initial-transitions", "300",
-                          "--episodes-per-iteration", "1", "--generations", "2", "--population", "6",
-                          "--dream-starts", "2", "--epochs", "1", "--members", "2", "--eval-episodes", "1",
-                          "--devices", "1"]},
-    "demo": {"default": ["demo", "--out", "{tmp}/run", "--transitions", "300", "--epochs", "2", "--horizon", "3",
-                         "--trajectory-steps", "3", "--members", "3", "--devices", "1"]},
+    "mbrl": {
+        "default": [
+            "mbrl",
+            "--env",
+            "Pendulum-v1",
+            "--out",
+            "{tmp}/run",
+            "--max-transitions",
+            "205",
+            "--initial-transitions",
+            "200",
+            "--epochs",
+            "1",
+            "--members",
+            "2",
+            "--planner.horizon",
+            "3",
+            "--planner.candidates",
+            "10",
+            "--planner.iterations",
+            "1",
+            "--eval-episodes",
+            "1",
+            "--devices",
+            "1",
+        ]
+    },
+    "dream": {
+        "default": [
+            "dream",
+            "--out",
+            "{tmp}/run",
+            "--max-transitions",
+            "330",
+            "--initial-transitions",
+            "300",
+            "--episodes-per-iteration",
+            "1",
+            "--generations",
+            "2",
+            "--population",
+            "6",
+            "--dream-starts",
+            "2",
+            "--epochs",
+            "1",
+            "--members",
+            "2",
+            "--eval-episodes",
+            "1",
+            "--devices",
+            "1",
+        ]
+    },
+    "demo": {
+        "default": [
+            "demo",
+            "--out",
+            "{tmp}/run",
+            "--transitions",
+            "300",
+            "--epochs",
+            "2",
+            "--horizon",
+            "3",
+            "--trajectory-steps",
+            "3",
+            "--members",
+            "3",
+            "--devices",
+            "1",
+        ]
+    },
     "parity": {"default": ["parity", "--only", "forward"]},
 }
 BASES["evaluate"]["ensemble"] = BASES["evaluate"]["default"]
@@ -417,8 +602,8 @@ def _collect_jax_default(run: Run) -> Run:
 
 
 @pytest.fixture(scope="module")
-def baselines(world, tmp_path_factory):
-    WORLD.update(world)
+def baselines(flag_world, tmp_path_factory):
+    WORLD.update(flag_world)
     return {}
 
 
@@ -442,18 +627,24 @@ def test_flag_changes_what_the_command_does(command, flag, baselines, tmp_path_f
 
 def test_every_flag_has_a_case():
     """A flag added to a command without a case here (or a test named in ELSEWHERE) fails this test."""
-    missing = [(name, flag) for name in COMMANDS for flag in sorted(command_flags(name))
-               if flag not in CASES.get(name, {}) and (name, flag) not in ELSEWHERE
-               ]
+    missing = [
+        (name, flag)
+        for name in COMMANDS
+        for flag in sorted(command_flags(name))
+        if flag not in CASES.get(name, {}) and (name, flag) not in ELSEWHERE
+    ]
     assert not missing, f"flags without a test: {missing}"
 
 
 def test_flags_tested_elsewhere_are_passed_by_the_named_test():
     for (command, flag), test in ELSEWHERE.items():
         path, name = test.split("::")
-        source = (TESTS.parent / path).read_text()
-        pattern = rf'\n    Row\("{name}".*?(?=\n    Row\(|\Z)' if path.endswith("bad_inputs.py") else \
-            rf"\ndef {name}\(.*?(?=\ndef |\Z)"
+        source = (ROOT / path).read_text()
+        pattern = (
+            rf'\n    Row\("{name}".*?(?=\n    Row\(|\Z)'
+            if path.endswith("bad_inputs.py")
+            else rf"\ndef {name}\(.*?(?=\ndef |\Z)"
+        )
         match = re.search(pattern, source, re.S)
         assert match, f"{test} (named for {command} {flag}) does not exist"
         assert f'"{flag}"' in match.group(0), f"{test} does not pass {flag}"

@@ -118,8 +118,9 @@ def test_acrobot_formulas_are_gymnasiums():
     with jax.enable_x64(True):
         state_class = type(gymnax.reset_env(jax.random.key(0), params)[1])
         fields = ("joint_angle1", "joint_angle2", "velocity_1", "velocity_2")
-        batch = state_class(**{name: jnp.asarray(states[:, i]) for i, name in enumerate(fields)},
-                            time=jnp.zeros(100, jnp.int32))
+        batch = state_class(
+            **{name: jnp.asarray(states[:, i]) for i, name in enumerate(fields)}, time=jnp.zeros(100, jnp.int32)
+        )
         step = jax.vmap(lambda state, action: gymnax.step_env(jax.random.key(0), state, action, params)[0])
         obs = np.asarray(jax.jit(step)(batch, jnp.asarray(actions)))
     # gymnasium rounds its observation to float32; so does this comparison.
@@ -150,7 +151,8 @@ def test_a_gymnax_environment_imports_without_every_gymnax_family_and_gymnax_sti
 import sys
 from wm_jax.envs.gymnax_collect import gymnax_env
 env, _ = gymnax_env("CartPole-v1")
-skipped = [name for name in ("gymnax.environments.misc", "gymnax.environments.bsuite", "seaborn") if name in sys.modules]
+families = ("gymnax.environments.misc", "gymnax.environments.bsuite", "seaborn")
+skipped = [name for name in families if name in sys.modules]
 assert not skipped, f"imported: {skipped}"
 import gymnax
 from gymnax.environments import spaces
@@ -177,6 +179,7 @@ def test_state_from_gymnasium_maps_every_field():
 # --------------------------------------------------------------------------------------------------
 # Collected data
 
+
 # Per env: does the (float32) observation satisfy the termination condition, and is it a reset state?
 def cartpole_terminal(obs):
     return (np.abs(obs[:, 0]) > 2.4) | (np.abs(obs[:, 2]) > CARTPOLE_THETA_LIMIT)
@@ -200,8 +203,10 @@ TERMINAL = {
 RESET_STATE = {
     "CartPole-v1": lambda obs: np.all(np.abs(obs) <= 0.05, axis=1),
     "Acrobot-v1": lambda obs: (
-        (obs[:, 0] >= np.cos(0.1) - 1e-6) & (obs[:, 2] >= np.cos(0.1) - 1e-6)
-        & np.all(np.abs(obs[:, [1, 3]]) <= np.sin(0.1) + 1e-6, axis=1) & np.all(np.abs(obs[:, 4:]) <= 0.1, axis=1)
+        (obs[:, 0] >= np.cos(0.1) - 1e-6)
+        & (obs[:, 2] >= np.cos(0.1) - 1e-6)
+        & np.all(np.abs(obs[:, [1, 3]]) <= np.sin(0.1) + 1e-6, axis=1)
+        & np.all(np.abs(obs[:, 4:]) <= 0.1, axis=1)
     ),
     "MountainCar-v0": lambda obs: (obs[:, 0] >= -0.6) & (obs[:, 0] <= -0.4) & (obs[:, 1] == 0),
     "MountainCarContinuous-v0": lambda obs: (obs[:, 0] >= -0.6) & (obs[:, 0] <= -0.4) & (obs[:, 1] == 0),

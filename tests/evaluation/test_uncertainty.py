@@ -150,10 +150,7 @@ def test_auroc_matches_brute_force_pair_count_with_ties():
     labels = rng.random(300) < 0.3
     # Rounded to one decimal, so many scores tie, within and across classes.
     scores = np.round(np.clip(rng.normal(0.4 + 0.2 * labels, 0.2), 0, 1), 1)
-    pairs = [
-        1.0 if p > n else 0.5 if p == n else 0.0
-        for p, n in itertools.product(scores[labels], scores[~labels])
-    ]
+    pairs = [1.0 if p > n else 0.5 if p == n else 0.0 for p, n in itertools.product(scores[labels], scores[~labels])]
     assert binary_metrics(scores, labels).auroc == pytest.approx(np.mean(pairs), rel=1e-12)
 
 

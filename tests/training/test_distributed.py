@@ -30,15 +30,20 @@ def free_port() -> int:
 
 def clean_env(**extra) -> dict:
     """No launcher variables JAX would auto-detect, no proxies for the localhost coordinator."""
-    env = {k: v for k, v in os.environ.items()
-           if not (k.lower().endswith("_proxy") or k.startswith(("SLURM_", "OMPI_", "JAX_", "XLA_FLAGS")))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not (k.lower().endswith("_proxy") or k.startswith(("SLURM_", "OMPI_", "JAX_", "XLA_FLAGS")))
+    }
     return {**env, **extra}
 
 
 def run_processes(commands: list[list[str]], env: dict, timeout: float = 300) -> list[subprocess.CompletedProcess]:
     """Start every command, wait for all; any failure or the deadline kills the rest (no hangs)."""
-    procs = [subprocess.Popen(c, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              start_new_session=True) for c in commands]
+    procs = [
+        subprocess.Popen(c, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        for c in commands
+    ]
     deadline = time.time() + timeout
     while any(p.poll() is None for p in procs):
         if any(p.poll() not in (None, 0) for p in procs) or time.time() > deadline:
@@ -57,8 +62,12 @@ def run_processes(commands: list[list[str]], env: dict, timeout: float = 300) ->
 @pytest.fixture(scope="module")
 def data_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("dist") / "cartpole.npz"
-    subprocess.run([*WM_JAX, "collect", "--out", str(path), "--transitions", "600"], check=True, env=clean_env(),
-                   capture_output=True)
+    subprocess.run(
+        [*WM_JAX, "collect", "--out", str(path), "--transitions", "600"],
+        check=True,
+        env=clean_env(),
+        capture_output=True,
+    )
     return path
 
 
@@ -69,11 +78,27 @@ def params(directory) -> dict:
 
 def test_two_processes_train_one_ensemble_like_one_process(data_file, tmp_path):
     outs = [tmp_path / f"process{i}" for i in range(2)]
-    for attempt in range(3):  # the free port can be taken between probing and binding: try another
+    for _attempt in range(3):  # the free port can be taken between probing and binding: try another
         port = free_port()
-        commands = [[*WM_JAX, *TRAIN, "--data", str(data_file), "--out", str(out), "--data-shards", "2",
-                     "--coordinator", f"127.0.0.1:{port}", "--num-processes", "2", "--process-id", str(i)]
-                    for i, out in enumerate(outs)]
+        commands = [
+            [
+                *WM_JAX,
+                *TRAIN,
+                "--data",
+                str(data_file),
+                "--out",
+                str(out),
+                "--data-shards",
+                "2",
+                "--coordinator",
+                f"127.0.0.1:{port}",
+                "--num-processes",
+                "2",
+                "--process-id",
+                str(i),
+            ]
+            for i, out in enumerate(outs)
+        ]
         results = run_processes(commands, clean_env(JAX_NUM_CPU_DEVICES="2"))
         if all(r.returncode == 0 for r in results) or "Failed to add port" not in results[0].stderr:
             break
@@ -83,9 +108,16 @@ def test_two_processes_train_one_ensemble_like_one_process(data_file, tmp_path):
     assert not outs[1].exists(), "process 1 wrote files"
 
     four = tmp_path / "four_devices"
-    single = [subprocess.run([*WM_JAX, *TRAIN, "--data", str(data_file), "--out", str(out), *flags], env=clean_env(),
-                             capture_output=True, text=True, timeout=300)
-              for out, flags in ((four, ["--devices", "4", "--data-shards", "2"]), (tmp_path / "one", ["--devices", "1"]))]
+    single = [
+        subprocess.run(
+            [*WM_JAX, *TRAIN, "--data", str(data_file), "--out", str(out), *flags],
+            env=clean_env(),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        for out, flags in ((four, ["--devices", "4", "--data-shards", "2"]), (tmp_path / "one", ["--devices", "1"]))
+    ]
     for r in single:
         assert r.returncode == 0, r.stderr[-3000:]
     together, alone, one = params(outs[0]), params(four), params(tmp_path / "one")
@@ -96,10 +128,17 @@ def test_two_processes_train_one_ensemble_like_one_process(data_file, tmp_path):
 
 
 def test_distributed_flags_are_checked(data_file, tmp_path):
-    for flags, message in ((["--num-processes", "2"], "need --coordinator"),
-                           (["--coordinator", "localhost", "--num-processes", "2"], "HOST:PORT"),
-                           (["--coordinator", "127.0.0.1:1", "--num-processes", "2", "--process-id", "2"], "0..1"),
-                           (["--cluster"], "--cluster found no cluster launcher's settings")):
-        r = subprocess.run([*WM_JAX, *TRAIN, "--data", str(data_file), "--out", str(tmp_path / "x"), *flags],
-                           env=clean_env(), capture_output=True, text=True, timeout=120)
+    for flags, message in (
+        (["--num-processes", "2"], "need --coordinator"),
+        (["--coordinator", "localhost", "--num-processes", "2"], "HOST:PORT"),
+        (["--coordinator", "127.0.0.1:1", "--num-processes", "2", "--process-id", "2"], "0..1"),
+        (["--cluster"], "--cluster found no cluster launcher's settings"),
+    ):
+        r = subprocess.run(
+            [*WM_JAX, *TRAIN, "--data", str(data_file), "--out", str(tmp_path / "x"), *flags],
+            env=clean_env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr, r.stderr

@@ -42,9 +42,11 @@ def test_simple_model_has_the_tutorials_2596_parameters_for_cartpole():
 
 def test_regularized_model_has_the_simple_models_parameter_names_and_count():
     simple, regularized = SimpleWorldModel(STATE_DIM, ACTION_DIM), RegularizedWorldModel(STATE_DIM, ACTION_DIM)
-    assert list(regularized.state_dict()) == list(simple.state_dict()) == [
-        "fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias", "fc3.weight", "fc3.bias"
-    ]
+    assert (
+        list(regularized.state_dict())
+        == list(simple.state_dict())
+        == ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias", "fc3.weight", "fc3.bias"]
+    )
     assert count_parameters(regularized) == 2596
     assert regularized.dropout.p == 0.2
 
@@ -61,7 +63,11 @@ def test_models_map_a_batch_of_states_and_actions_to_a_batch_of_next_states(mode
 
 def test_ensemble_member_predictions_are_stacked_members_by_batch_by_state():
     states, actions = inputs(n=7)
-    assert EnsembleWorldModel(STATE_DIM, ACTION_DIM, num_models=3).member_predictions(states, actions).shape == (3, 7, STATE_DIM)
+    assert EnsembleWorldModel(STATE_DIM, ACTION_DIM, num_models=3).member_predictions(states, actions).shape == (
+        3,
+        7,
+        STATE_DIM,
+    )
 
 
 def test_dropout_is_active_in_train_mode_and_off_in_eval_mode():
@@ -87,8 +93,9 @@ def test_ensemble_forward_is_the_mean_of_its_members_predictions():
 
 def test_training_loss_falls_on_a_small_cartpole_dataset(cartpole):
     torch.manual_seed(0)
-    losses = train_world_model(SimpleWorldModel(STATE_DIM, ACTION_DIM), *cartpole, epochs=5,
-                               generator=torch.Generator().manual_seed(0))
+    losses = train_world_model(
+        SimpleWorldModel(STATE_DIM, ACTION_DIM), *cartpole, epochs=5, generator=torch.Generator().manual_seed(0)
+    )
     assert len(losses) == 5
     assert losses[-1] < 0.5 * losses[0]
 
@@ -104,8 +111,12 @@ def test_trained_model_scores_lower_mse_than_the_untrained_one(cartpole):
 
 def test_on_epoch_receives_each_epoch_index_and_loss(cartpole):
     seen = []
-    losses = train_world_model(SimpleWorldModel(STATE_DIM, ACTION_DIM), *cartpole, epochs=3,
-                               on_epoch=lambda epoch, loss: seen.append((epoch, loss)))
+    losses = train_world_model(
+        SimpleWorldModel(STATE_DIM, ACTION_DIM),
+        *cartpole,
+        epochs=3,
+        on_epoch=lambda epoch, loss: seen.append((epoch, loss)),
+    )
     assert seen == list(enumerate(losses))
 
 
@@ -129,7 +140,9 @@ def test_shuffling_follows_the_generator(cartpole):
     initial = SimpleWorldModel(STATE_DIM, ACTION_DIM)
 
     def run(seed):
-        return train_world_model(copy.deepcopy(initial), *cartpole, epochs=2, generator=torch.Generator().manual_seed(seed))
+        return train_world_model(
+            copy.deepcopy(initial), *cartpole, epochs=2, generator=torch.Generator().manual_seed(seed)
+        )
 
     assert run(1) == run(1)
     assert run(1) != run(2)
@@ -138,9 +151,13 @@ def test_shuffling_follows_the_generator(cartpole):
 def test_permutations_of_the_wrong_shape_are_rejected(cartpole):
     n = len(cartpole[0])
     with pytest.raises(ValueError, match="permutations"):
-        train_world_model(SimpleWorldModel(STATE_DIM, ACTION_DIM), *cartpole, epochs=3, permutations=np.zeros((2, n), int))
+        train_world_model(
+            SimpleWorldModel(STATE_DIM, ACTION_DIM), *cartpole, epochs=3, permutations=np.zeros((2, n), int)
+        )
     with pytest.raises(ValueError, match="expected"):
-        train_world_model(SimpleWorldModel(STATE_DIM, ACTION_DIM), *cartpole, epochs=1, permutations=np.zeros((1, n - 1), int))
+        train_world_model(
+            SimpleWorldModel(STATE_DIM, ACTION_DIM), *cartpole, epochs=1, permutations=np.zeros((1, n - 1), int)
+        )
 
 
 def test_weight_decay_makes_adam_take_a_different_step(cartpole):
@@ -204,8 +221,12 @@ def test_backend_trains_each_tutorial_model_and_returns_member_predictions(kind,
     data = collect_transitions("CartPole-v1", seed=0, transitions=200)
     seen = []
     trained = TorchBackend().train(
-        tutorial_model_config(kind, members), tutorial_train_config(kind, epochs=2), data, seed=0,
-        on_epoch=lambda epoch, losses: seen.append((epoch, losses.shape)), env_id="CartPole-v1",
+        tutorial_model_config(kind, members),
+        tutorial_train_config(kind, epochs=2),
+        data,
+        seed=0,
+        on_epoch=lambda epoch, losses: seen.append((epoch, losses.shape)),
+        env_id="CartPole-v1",
         action_encoding="index",
     )
     actions = data.actions  # raw, as the demo hands them; the backend encodes them as it was trained
@@ -223,8 +244,18 @@ def test_backend_trains_each_tutorial_model_and_returns_member_predictions(kind,
 def test_backend_runs_are_reproducible_from_the_seed():
     data = collect_transitions("CartPole-v1", seed=0, transitions=200)
     config = tutorial_model_config("regularized")
-    runs = [TorchBackend().train(config, tutorial_train_config("regularized", epochs=2), data, seed=3, on_epoch=None,
-                                 env_id="CartPole-v1", action_encoding="index") for _ in range(2)]
+    runs = [
+        TorchBackend().train(
+            config,
+            tutorial_train_config("regularized", epochs=2),
+            data,
+            seed=3,
+            on_epoch=None,
+            env_id="CartPole-v1",
+            action_encoding="index",
+        )
+        for _ in range(2)
+    ]
     np.testing.assert_array_equal(runs[0].loss_curve, runs[1].loss_curve)
 
 
@@ -240,5 +271,6 @@ def test_backend_runs_are_reproducible_from_the_seed():
 def test_backend_rejects_configs_that_are_not_the_tutorials_models(model_config, train_config):
     data = collect_transitions("CartPole-v1", seed=0, transitions=50)
     with pytest.raises(ConfigError):
-        TorchBackend().train(model_config, train_config, data, seed=0, on_epoch=None, env_id="CartPole-v1",
-                             action_encoding="index")
+        TorchBackend().train(
+            model_config, train_config, data, seed=0, on_epoch=None, env_id="CartPole-v1", action_encoding="index"
+        )

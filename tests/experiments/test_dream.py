@@ -1,0 +1,59 @@
+"""`wm-jax dream` end to end on a tiny budget, and bad input as one-line errors."""
+
+import json
+
+import pytest
+
+from wm_jax.cli import main
+
+
+@pytest.mark.slow  # a whole dream run
+def test_dream_command_writes_its_record(tmp_path):
+    out = tmp_path / "dream"
+    assert (
+        main(
+            [
+                "dream",
+                "--env",
+                "CartPole-v1",
+                "--out",
+                str(out),
+                "--max-transitions",
+                "300",
+                "--initial-transitions",
+                "200",
+                "--generations",
+                "2",
+                "--population",
+                "8",
+                "--dream-starts",
+                "2",
+                "--epochs",
+                "2",
+                "--members",
+                "2",
+                "--eval-episodes",
+                "2",
+                "--episodes-per-iteration",
+                "1",
+            ]
+        )
+        == 0
+    )
+    record = json.loads((out / "dream.json").read_text())
+    assert {"dream_return_mean", "eval_returns", "eval_return_mean"} <= set(record)
+    assert len(record["eval_returns"]) == 2 and record["real_transitions_used"] <= 300
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--mode", "ts1"], "mean or tsinf"),
+        (["--generations", "0"], "generations"),
+        (["--disagreement-penalty", "-1"], "penalty"),
+    ],
+)
+def test_bad_dream_input_is_one_line_error(tmp_path, capsys, argv, message):
+    assert main(["dream", "--out", str(tmp_path / "o"), *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and message in err and "\n" not in err

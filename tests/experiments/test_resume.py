@@ -1,0 +1,234 @@
+"""Never lose work, end to end: --resume after SIGKILL and Ctrl-C, for train and mbrl, and the runs it refuses.
+
+The bit-identical claims hold on one device (the tests pin --devices 1 where a CLI runs); on several
+devices or a GPU, a resumed run equals an uninterrupted run on the same devices to the same
+tolerance as any two runs there (tests/training/test_sharding.py)."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from wm_jax.training import RunCheckpoints
+
+WM_JAX = [sys.executable, "-m", "wm_jax"]
+
+
+def train_command(data, out, *extra):
+    return [
+        *WM_JAX,
+        "train",
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--model",
+        "ensemble",
+        "--members",
+        "2",
+        "--devices",
+        "1",
+        "--seed",
+        "3",
+        *extra,
+    ]
+
+
+def params(directory):
+    with np.load(os.path.join(directory, "params.npz")) as archive:
+        return {name: archive[name] for name in archive.files}
+
+
+@pytest.fixture(scope="module")
+def cli_data(tmp_path_factory):
+    from wm_jax.cli import main
+
+    path = tmp_path_factory.mktemp("resume") / "cartpole.npz"
+    assert main(["collect", "--out", str(path), "--transitions", "600"]) == 0
+    return path
+
+
+@pytest.mark.slow  # three real processes: SIGKILL needs one
+def test_sigkilled_training_resumes_to_the_uninterrupted_result(cli_data, tmp_path):
+    epochs = ["--epochs", "600", "--checkpoint-every", "100"]
+    whole = subprocess.run(train_command(cli_data, tmp_path / "whole", *epochs[:2]), capture_output=True, text=True)
+    assert whole.returncode == 0, whole.stderr[-2000:]
+    out = tmp_path / "killed"
+    process = subprocess.Popen(train_command(cli_data, out, *epochs), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    checkpoints, deadline = out / "checkpoints", time.time() + 300
+    while process.poll() is None and time.time() < deadline:
+        if checkpoints.is_dir() and any(name.isdigit() for name in os.listdir(checkpoints)):
+            process.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.01)
+    process.communicate(timeout=60)
+    assert process.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    assert not (out / "params.npz").exists() and not (out / "metrics.json").exists()
+    resumed = subprocess.run([*WM_JAX, "train", "--resume", str(out)], capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    after = int(resumed.stderr.split("after epoch ")[1].split()[0])
+    assert 100 <= after < 600, resumed.stderr
+    a, b = params(tmp_path / "whole"), params(out)
+    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a), "not bit-identical"
+    curves = [json.load(open(d / "metrics.json"))["loss_curve"] for d in (tmp_path / "whole", out)]
+    assert curves[0] == curves[1]
+
+
+def test_resume_refuses_what_it_cannot_continue(cli_data, tmp_path, capsys):
+    # Refusals are exit codes and stderr lines, nothing a process adds: the commands run in this
+    # process (`wm_jax.cli.main`), which spares each one a JAX import and compilation. A traceback
+    # would be an exception raised here, so it still fails the test.
+    from wm_jax.cli import main
+
+    def wm_jax(command):
+        assert command[: len(WM_JAX)] == WM_JAX
+        capsys.readouterr()
+        try:
+            code = main([str(arg) for arg in command[len(WM_JAX) :]])
+        except SystemExit as error:
+            code = error.code
+        return code, capsys.readouterr().err
+
+    out = tmp_path / "run"
+    code, err = wm_jax(train_command(cli_data, out, "--epochs", "4", "--checkpoint-every", "2"))
+    assert code == 0, err[-2000:]
+
+    def fails(command, message):
+        code, err = wm_jax(command)
+        assert code == 2 and message in err and "Traceback" not in err, err
+        lines = err.strip().splitlines()
+        assert lines[-1].startswith("error: ") and sum(line.startswith("error") for line in lines) == 1, err
+
+    before = params(out)
+    # A fresh run into a directory with checkpoints would mix two runs.
+    fails(train_command(cli_data, out, "--epochs", "4", "--checkpoint-every", "2"), "--resume")
+    fails([*WM_JAX, "train", "--resume", str(out), "--epochs", "8"], "drop --epochs")
+    fails([*WM_JAX, "train", "--resume", str(tmp_path / "nothing")], "no checkpoints here")
+    # The data changed under the run.
+    other = tmp_path / "other.npz"
+    assert wm_jax([*WM_JAX, "collect", "--out", str(other), "--transitions", "600", "--seed", "9"])[0] == 0
+    os.replace(other, cli_data.with_name("moved.npz"))
+    original = cli_data.read_bytes()
+    cli_data.write_bytes(cli_data.with_name("moved.npz").read_bytes())
+    try:
+        fails([*WM_JAX, "train", "--resume", str(out)], "training_rows")
+    finally:
+        cli_data.write_bytes(original)
+    # A checkpoint from a newer format.
+    record_dir = out / "checkpoints" / "4" / "record"
+    record_file = next(p for p in record_dir.iterdir() if p.is_file())
+    record = json.loads(record_file.read_text())
+    record_file.write_text(json.dumps({**record, "format_version": 99}))
+    fails([*WM_JAX, "train", "--resume", str(out)], "newer than this wm-jax reads")
+    # A damaged one (its arrays gone).
+    record_file.write_text(json.dumps(record))
+    subprocess.run(["rm", "-r", str(out / "checkpoints" / "4" / "state")], check=True)
+    fails([*WM_JAX, "train", "--resume", str(out)], "unreadable")
+    after = params(out)
+    assert all(np.array_equal(before[k], after[k]) for k in before), "a refused resume must not touch the model"
+
+
+@pytest.mark.slow  # two mbrl runs end to end
+def test_mbrl_resumes_from_its_buffer_model_and_iteration_count(tmp_path, capsys, monkeypatch):
+    """An mbrl run cut after iteration 2 and resumed logs the same episodes and ends at the same agent."""
+    import shutil
+
+    from wm_jax.cli import main
+
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    flags = [
+        "--env",
+        "CartPole-v1",
+        "--max-transitions",
+        "500",
+        "--epochs",
+        "3",
+        "--planner.horizon",
+        "8",
+        "--planner.candidates",
+        "50",
+        "--eval-episodes",
+        "2",
+        "--devices",
+        "1",
+        "--checkpoint-every",
+        "1",
+        "--keep",
+        "9",
+    ]
+    assert main(["mbrl", *flags, "--out", str(whole)]) == 0
+    steps = sorted(int(name) for name in os.listdir(whole / "checkpoints") if name.isdigit())
+    assert len(steps) >= 3, steps
+    shutil.copytree(whole / "checkpoints", cut / "checkpoints")
+    for step in steps[2:]:  # the run "died" after iteration 2
+        shutil.rmtree(cut / "checkpoints" / str(step))
+    capsys.readouterr()
+    import wm_jax.planning.mbrl as mbrl
+
+    episodes = []
+    real_run_episode = mbrl.run_episode
+    monkeypatch.setattr(mbrl, "run_episode", lambda *a, **k: episodes.append(1) or real_run_episode(*a, **k))
+    assert main(["mbrl", "--resume", str(cut)]) == 0
+    assert len(episodes) == len(steps) - 2, "only the iterations after the checkpoint run again"
+    assert "after iteration 2" in capsys.readouterr().err
+    a, b = (json.loads((d / "mbrl.json").read_text()) for d in (whole, cut))
+    assert [i["train_return"] for i in a["iterations"]] == [i["train_return"] for i in b["iterations"]]
+    assert a["eval_returns"] == b["eval_returns"] and a["real_transitions_used"] == b["real_transitions_used"]
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_training_within_seconds_saves_a_checkpoint_and_resumes_exactly(cli_data, tmp_path):
+    """SIGINT to a real `wm-jax train`: it stops at the next chunk boundary (chunks are about a second),
+    saves a checkpoint there even between --checkpoint-every epochs, prints one line, exits 130, and
+    --resume finishes the run bit-identical to an uninterrupted one."""
+    epochs = ["--epochs", "8000", "--checkpoint-every", "6000"]
+    out = tmp_path / "interrupted"
+    process = subprocess.Popen(
+        train_command(cli_data, out, *epochs, "--progress"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    seen = ""
+    while "training" not in seen and process.poll() is None:  # the bar appears after the first chunk
+        seen += process.stderr.read(1)
+    process.send_signal(signal.SIGINT)
+    sent = time.time()
+    _, stderr = process.communicate(timeout=120)
+    latency = time.time() - sent
+    assert process.returncode == 130, (seen + stderr)[-2000:]
+    assert latency < 5, f"took {latency:.1f} s to stop"
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith("interrupted: stopped after epoch ") and "--resume" in last, last
+    stopped = int(last.split("after epoch ")[1].split(";")[0])
+    assert 0 < stopped < 6000, "the interrupt's own checkpoint, not a scheduled one"
+    assert sorted(os.listdir(out / "checkpoints")) == [str(stopped)] and not (out / "params.npz").exists()
+    resumed = subprocess.run([*WM_JAX, "train", "--resume", str(out)], capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    whole = subprocess.run(train_command(cli_data, tmp_path / "whole", *epochs[:2]), capture_output=True, text=True)
+    assert whole.returncode == 0, whole.stderr[-2000:]
+    a, b = params(tmp_path / "whole"), params(out)
+    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a), "not bit-identical"
+
+
+def test_checkpoints_of_an_earlier_version_are_refused_with_what_to_do(tmp_path, capsys):
+    """Checkpoints whose settings were saved by flag name (before run configurations) cannot be
+    mapped onto today's configuration safely: one line says so and what to do."""
+    from wm_jax.cli import main
+
+    out = tmp_path / "old"
+    old = RunCheckpoints(
+        str(out / "checkpoints"),
+        every=1,
+        keep=1,
+        description={"command": {"data": "d.npz", "lr": 0.001, "early_stopping": 3}},
+    )
+    old.save(1, {"params": jnp.zeros(3)}, {"curves": {"loss_curve": [[0.5]], "validation_curve": None}})
+    old.close()
+    capsys.readouterr()
+    assert main(["train", "--resume", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "written by an earlier wm-jax" in err and "start it again" in err, err

@@ -1,0 +1,37 @@
+"""Atomic writes: ordinary permissions, no temporary files left, and a failed write keeps the old file."""
+
+import jax
+import pytest
+
+from wm_jax.checkpoint import save_checkpoint
+from wm_jax.config import tutorial_model_config
+from wm_jax.models import ModelSpec, ensemble_of, init_ensemble_params
+
+
+def test_written_files_get_ordinary_permissions_and_leave_no_temporary_files(tmp_path):
+    import os
+
+    spec = ModelSpec(4, 1, tutorial_model_config("simple"))
+    old_umask = os.umask(0o022)
+    try:
+        save_checkpoint(str(tmp_path), ensemble_of(spec, init_ensemble_params(spec, jax.random.key(0))), {"linear": {}})
+    finally:
+        os.umask(old_umask)
+    assert sorted(os.listdir(tmp_path)) == ["baselines.json", "model.json", "params.npz"]
+    for name in os.listdir(tmp_path):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o644, name
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
+    from wm_jax.atomic import atomic_write
+
+    target = tmp_path / "f.bin"
+    target.write_bytes(b"old")
+
+    def fail(handle):
+        handle.write(b"half")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        atomic_write(target, fail)
+    assert target.read_bytes() == b"old" and sorted(p.name for p in tmp_path.iterdir()) == ["f.bin"]

@@ -1,0 +1,86 @@
+"""The host loop: progress chunks, fitting from raw actions, early stopping, engine options refused,
+calibration, and delta and normalisation against the raw recipe."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from tests.helpers import cartpole_spec
+from wm_jax.config import TrainConfig, tutorial_model_config
+from wm_jax.models import spec_for_env
+from wm_jax.training import fit, progress_chunk_epochs
+
+
+def test_progress_chunks_divide_the_epochs():
+    assert progress_chunk_epochs(100) == 5 and progress_chunk_epochs(7) == 1 and progress_chunk_epochs(40) == 2
+    for epochs in (1, 13, 60, 100, 250):
+        assert epochs % progress_chunk_epochs(epochs) == 0
+
+
+@pytest.mark.slow  # two trainings
+def test_onehot_and_index_encodings_train_from_raw_actions(cartpole_small):
+
+    for encoding, width in (("index", 1), ("onehot", 2)):
+        spec = spec_for_env("CartPole-v1", tutorial_model_config("simple"), encoding)
+        assert spec.action_dim == width
+        fitted = fit(spec, TrainConfig(epochs=3), cartpole_small, seed=0)
+        assert fitted.loss_curve[-1, 0] < fitted.loss_curve[0, 0]
+
+
+@pytest.mark.slow  # two 20-epoch trainings
+def test_delta_and_normalisation_beat_the_raw_recipe_on_cartpole(cartpole_small):
+    """The issue's headline effect, on a small budget: the raw recipe fights the states' scales."""
+    from wm_jax.evaluation import score
+
+    train, held_out = cartpole_small.take(slice(0, 480)), cartpole_small.take(slice(480, 600))
+    raw = fit(cartpole_spec(1), TrainConfig(epochs=20), train, seed=0)
+    improved = fit(cartpole_spec(1, delta=True, normalize=True), TrainConfig(epochs=20), train, seed=0)
+    raw_mse, improved_mse = score(raw.ensemble, held_out).mse, score(improved.ensemble, held_out).mse
+    assert improved_mse < raw_mse / 3, f"delta+normalize {improved_mse:.3e} vs raw {raw_mse:.3e}"
+
+
+@pytest.mark.slow  # trains until it stops
+def test_early_stopping_stops_and_restores_each_members_best_weights(cartpole_small):
+    """A learning rate too high to settle makes validation wander; the run stops within patience of
+    its last improvement and every member ends at the weights of its best validation epoch."""
+    spec = cartpole_spec(3)
+    config = TrainConfig(epochs=60, learning_rate=0.05, early_stopping_patience=3, elites=2)
+    fitted = fit(spec, config, cartpole_small, seed=0)
+    curve = fitted.validation_curve
+    assert fitted.epochs_trained < 60 and curve.shape == (fitted.epochs_trained, 3)
+    np.testing.assert_allclose(fitted.validation_scores, curve.min(axis=0), rtol=1e-6)
+    assert sorted(fitted.ensemble.elites.tolist()) == sorted(np.argsort(fitted.validation_scores)[:2].tolist())
+
+
+def test_bad_engine_options_are_one_line_errors(cartpole_small):
+    from wm_jax.config import ConfigError
+    from wm_jax.data import DataError
+
+    with pytest.raises(ConfigError, match="elites"):
+        fit(cartpole_spec(2), TrainConfig(epochs=1, elites=3), cartpole_small, seed=0)
+    with pytest.raises(ConfigError, match="patience"):
+        TrainConfig(early_stopping_patience=-1)
+    no_rewards = cartpole_small._replace(rewards=None)
+    with pytest.raises(DataError, match="reward"):
+        fit(cartpole_spec(1, reward_head=True), TrainConfig(epochs=1), no_rewards, seed=0)
+    with pytest.raises(DataError, match="validation"):
+        fit(cartpole_spec(2), TrainConfig(epochs=1, elites=1), cartpole_small._replace(episode=None), seed=0)
+    assert dataclasses.replace(TrainConfig(), elites=1).needs_validation
+
+
+@pytest.mark.slow  # two trainings and a save
+def test_calibrate_flag_recalibrates_the_predictive_distribution_and_it_is_saved(cartpole_small, tmp_path):
+    from wm_jax.checkpoint import load_checkpoint, save_checkpoint
+    from wm_jax.config import ConfigError
+    from wm_jax.intervals import is_identity
+
+    spec = cartpole_spec(2, probabilistic=True, delta=True, normalize=True)
+    plain = fit(spec, TrainConfig(epochs=3), cartpole_small, seed=0)
+    recalibrated = fit(spec, TrainConfig(epochs=3, calibrate=True), cartpole_small, seed=0)
+    assert is_identity(plain.ensemble.calibration) and not is_identity(recalibrated.ensemble.calibration)
+    save_checkpoint(str(tmp_path), recalibrated.ensemble)
+    for saved, loaded in zip(recalibrated.ensemble.calibration, load_checkpoint(str(tmp_path)).calibration):
+        np.testing.assert_array_equal(saved, loaded)
+    with pytest.raises(ConfigError, match="predictive spread"):
+        fit(cartpole_spec(1), TrainConfig(epochs=1, calibrate=True), cartpole_small, seed=0)
