@@ -41,5 +41,5 @@ def enable_persistent_cache(directory: str | os.PathLike | None = None) -> str:
 # 1-2 s to compile on a 2-core CPU; level 1 compiles it in about half that and runs it as fast for a
 # once-per-run program. The bits are the same: integer hashing is exact at any level, and level 1
 # keeps the float multiply-add contraction of the uniform draw (level 0 does not, so it would change
-# the initial weights; tests/test_training.py checks the initial weights against a default compile).
+# the initial weights; tests/training/test_program.py checks the initial weights against a default compile).
 INITIALIZATION_COMPILER_OPTIONS = {"xla_backend_optimization_level": 1}

@@ -11,7 +11,7 @@ checkpoint that looks whole; the last N are kept.
 
 Because every random draw derives from (run key, epoch, minibatch), a run resumed from epoch k
 continues exactly as the uninterrupted run would have: on one device the final parameters are
-bit-identical (tests/test_resume.py kills a training process with SIGKILL and checks this).
+bit-identical (tests/experiments/test_resume.py kills a training process with SIGKILL and checks this).
 
 The state is saved as a flat list of arrays in the order of the state's own pytree (typed PRNG
 keys as their raw key data); the signature (every leaf's path, shape and dtype) is checked before

@@ -10,7 +10,7 @@ sort whose passes are single-operand uint32 sorts (several times faster than a t
 a pass sorts `(digit << p) | position`, where `p` bits hold a position below n, so every packed
 value is distinct and each pass is stable. After the passes over all 32 key bits, rows are in
 key order with ties in their previous order: exactly the stable sort JAX performs, so the
-permutation is the same (tests/test_training.py checks it against `jax.random.permutation`,
+permutation is the same (tests/training/test_shuffle.py checks it against `jax.random.permutation`,
 and the radix sort against `lax.sort_key_val` on keys full of ties).
 """
 
