@@ -115,3 +115,22 @@ def test_the_grid_refuses_what_cannot_be_swept(split):
         run_sweep(
             spec, TrainConfig(early_stopping_patience=3), split.train, SweepGrid((1e-3,)), validation=split.held_out
         )
+
+
+def test_a_sweep_in_chunks_of_one_epoch_equals_one_program(split, monkeypatch):
+    """Sweeps run in chunks of about a second (Ctrl-C stops between them); the chunking changes nothing."""
+    import wm_jax.training.sweep as sweep
+
+    spec = spec_for_data("CartPole-v1", split.train, ModelConfig(kind="ensemble", members=2))
+    grid = SweepGrid((1e-3, 3e-3), (0.0,), (0, 1))
+
+    def run():
+        return run_sweep(spec, TrainConfig(epochs=4), split.train, grid, validation=split.held_out)
+
+    whole = run()
+    monkeypatch.setattr(sweep, "TARGET_CHUNK_SECONDS", 1e-9)  # every chunk one epoch
+    chunked = run()
+    assert chunked.loss_curves.shape == whole.loss_curves.shape == (4, 4, 2)
+    np.testing.assert_array_equal(chunked.loss_curves, whole.loss_curves)
+    for a, b in zip(jax.tree.leaves(whole.params), jax.tree.leaves(chunked.params)):
+        np.testing.assert_array_equal(a, b)
