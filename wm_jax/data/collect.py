@@ -1,7 +1,7 @@
 """Collect a dataset with either backend; both produce the same file format and the same meaning.
 
-    gymnasium  real gymnasium environments stepped one at a time (the tutorial's way)
-    jax        gymnax environments, thousands vmapped inside one compiled lax.scan
+gymnasium  real gymnasium environments stepped one at a time (the tutorial's way)
+jax        gymnax environments, thousands vmapped inside one compiled lax.scan
 """
 
 from __future__ import annotations
@@ -53,18 +53,36 @@ def collect_dataset(
     if backend == "gymnasium":
         if num_envs is not None:
             raise DataError("--num-envs applies only to the jax backend")
-        data, cut = collect_gymnasium(env_id, seed=seed, transitions=transitions, episodes=episodes,
-                                      max_episode_steps=max_episode_steps, progress=progress)
+        data, cut = collect_gymnasium(
+            env_id,
+            seed=seed,
+            transitions=transitions,
+            episodes=episodes,
+            max_episode_steps=max_episode_steps,
+            progress=progress,
+        )
         library = {"gymnasium": _version("gymnasium")}
     else:
         from ..envs.gymnax_collect import collect_gymnax
 
-        data, cut = collect_gymnax(env_id, seed=seed, transitions=transitions, episodes=episodes,
-                                   max_episode_steps=max_episode_steps, num_envs=num_envs)
+        data, cut = collect_gymnax(
+            env_id,
+            seed=seed,
+            transitions=transitions,
+            episodes=episodes,
+            max_episode_steps=max_episode_steps,
+            num_envs=num_envs,
+        )
         library = {"gymnax": _version("gymnax"), "jax": _version("jax")}
-    collection = {"backend": backend, "seed": seed, "policy": "uniform random", "max_episode_steps": max_episode_steps,
-                  **({"transitions": transitions} if transitions is not None else {"episodes": episodes}),
-                  **({"num_envs": num_envs} if num_envs is not None else {}), "versions": library}
+    collection = {
+        "backend": backend,
+        "seed": seed,
+        "policy": "uniform random",
+        "max_episode_steps": max_episode_steps,
+        **({"transitions": transitions} if transitions is not None else {"episodes": episodes}),
+        **({"num_envs": num_envs} if num_envs is not None else {}),
+        "versions": library,
+    }
     return Dataset(data, DatasetInfo.for_env(env_id, collection, cut))
 
 
@@ -81,8 +99,10 @@ def _check_memory(env_id: str, rows: int, backend: str) -> None:
     # The jax backend holds the rows on the device and again on the host while reordering them.
     needed = rows * row_bytes * (3 if backend == "jax" else 1)
     if needed > physical:
-        raise DataError(f"{rows} transitions of {env_id} need about {needed / 2**30:.3g} GiB, more than this "
-                        f"machine's {physical / 2**30:.3g} GiB of memory")
+        raise DataError(
+            f"{rows} transitions of {env_id} need about {needed / 2**30:.3g} GiB, more than this "
+            f"machine's {physical / 2**30:.3g} GiB of memory"
+        )
 
 
 def collect_transitions(env_id: str = "CartPole-v1", **kwargs) -> Transitions:

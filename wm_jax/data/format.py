@@ -57,10 +57,11 @@ class DatasetInfo:
     format_version: int = FORMAT_VERSION
 
     @classmethod
-    def for_env(cls, env_id: str, collection: dict, cut_episodes=()) -> "DatasetInfo":
+    def for_env(cls, env_id: str, collection: dict, cut_episodes=()) -> DatasetInfo:
         info = env_spec(env_id)
-        return cls(env_id, info.observation_space, info.action_space, dict(collection),
-                   tuple(int(e) for e in cut_episodes))
+        return cls(
+            env_id, info.observation_space, info.action_space, dict(collection), tuple(int(e) for e in cut_episodes)
+        )
 
     def to_json(self) -> dict:
         return {
@@ -73,10 +74,12 @@ class DatasetInfo:
         }
 
     @classmethod
-    def from_json(cls, payload: dict) -> "DatasetInfo":
+    def from_json(cls, payload: dict) -> DatasetInfo:
         return cls(
             env_id=payload.get("env_id"),
-            observation_space=space_from_json(payload["observation_space"]) if payload.get("observation_space") else None,
+            observation_space=space_from_json(payload["observation_space"])
+            if payload.get("observation_space")
+            else None,
             action_space=space_from_json(payload["action_space"]) if payload.get("action_space") else None,
             collection=dict(payload.get("collection") or {}),
             cut_episodes=tuple(int(e) for e in payload.get("cut_episodes") or ()),
@@ -101,8 +104,13 @@ def validate_transitions(data: Transitions, info: DatasetInfo | None = None, sou
         array = getattr(data, key)
         if array.ndim != 2 or array.dtype != np.float32:
             raise DataError(f"{source}: {key} must be float32 (N, dim), got {array.dtype} {array.shape}")
-    for key, dtype in (("rewards", np.float32), ("terminated", np.bool_), ("truncated", np.bool_),
-                       ("episode", np.int32), ("step", np.int32)):
+    for key, dtype in (
+        ("rewards", np.float32),
+        ("terminated", np.bool_),
+        ("truncated", np.bool_),
+        ("episode", np.int32),
+        ("step", np.int32),
+    ):
         array = getattr(data, key)
         if array.ndim != 1 or array.dtype != dtype:
             raise DataError(f"{source}: {key} must be {np.dtype(dtype).name} (N,), got {array.dtype} {array.shape}")
@@ -115,11 +123,15 @@ def validate_transitions(data: Transitions, info: DatasetInfo | None = None, sou
     if n == 0:
         raise DataError(f"{source}: holds no transitions")
     if data.next_states.shape[1] != data.states.shape[1]:
-        raise DataError(f"{source}: next_states has {data.next_states.shape[1]} columns, states has {data.states.shape[1]}")
+        raise DataError(
+            f"{source}: next_states has {data.next_states.shape[1]} columns, states has {data.states.shape[1]}"
+        )
     _check_actions(data.actions, info.action_space if info else None, source)
     if info is not None and info.observation_space is not None and data.state_dim != info.observation_space.shape[0]:
-        raise DataError(f"{source}: states have {data.state_dim} columns but {info.env_id} observations have "
-                        f"{info.observation_space.shape[0]}")
+        raise DataError(
+            f"{source}: states have {data.state_dim} columns but {info.env_id} observations have "
+            f"{info.observation_space.shape[0]}"
+        )
     for key in ("states", "actions", "next_states", "rewards"):
         array = getattr(data, key)
         if array.dtype.kind == "f":
@@ -130,8 +142,10 @@ def validate_transitions(data: Transitions, info: DatasetInfo | None = None, sou
             huge = np.abs(array) > MAX_MAGNITUDE
             if huge.any():
                 row = int(np.argwhere(huge)[0][0])
-                raise DataError(f"{source}: {key} has {int(huge.sum())} values beyond +-{MAX_MAGNITUDE:g} (first in row "
-                                f"{row}: {float(array[huge][0]):.3g}); rescale the data")
+                raise DataError(
+                    f"{source}: {key} has {int(huge.sum())} values beyond +-{MAX_MAGNITUDE:g} (first in row "
+                    f"{row}: {float(array[huge][0]):.3g}); rescale the data"
+                )
     _check_episodes(data, source)
     return data
 
@@ -139,9 +153,13 @@ def validate_transitions(data: Transitions, info: DatasetInfo | None = None, sou
 def _check_actions(actions: np.ndarray, space: Space | None, source: str) -> None:
     if isinstance(space, Discrete) or (space is None and actions.ndim == 1):
         if actions.ndim != 1 or actions.dtype.kind not in "iu":
-            raise DataError(f"{source}: Discrete actions must be integer indices (N,), got {actions.dtype} {actions.shape}")
+            raise DataError(
+                f"{source}: Discrete actions must be integer indices (N,), got {actions.dtype} {actions.shape}"
+            )
         if space is not None and (actions.min() < 0 or actions.max() >= space.n):
-            raise DataError(f"{source}: action indices must lie in [0, {space.n}), found {actions.min()}..{actions.max()}")
+            raise DataError(
+                f"{source}: action indices must lie in [0, {space.n}), found {actions.min()}..{actions.max()}"
+            )
         return
     if actions.ndim != 2 or actions.dtype != np.float32:
         raise DataError(f"{source}: Box actions must be float32 (N, action_dim), got {actions.dtype} {actions.shape}")
@@ -158,8 +176,10 @@ def _check_episodes(data: Transitions, source: str) -> None:
     same = episode[1:] == episode[:-1]
     backwards = ~same & (episode[1:] < episode[:-1])
     if backwards.any():
-        raise DataError(f"{source}: episode ids must not decrease (row {int(np.argmax(backwards)) + 1}); "
-                        "each episode's rows must be contiguous")
+        raise DataError(
+            f"{source}: episode ids must not decrease (row {int(np.argmax(backwards)) + 1}); "
+            "each episode's rows must be contiguous"
+        )
     gap = same & (step[1:] != step[:-1] + 1)
     if gap.any():
         raise DataError(f"{source}: steps within an episode must count up by one (row {int(np.argmax(gap)) + 1})")
@@ -168,13 +188,17 @@ def _check_episodes(data: Transitions, source: str) -> None:
         raise DataError(f"{source}: row {int(np.argmax(inner_end))} ends its episode, but the next row continues it")
     open_end = np.append(~same, True) & ~ends
     if open_end.any():
-        raise DataError(f"{source}: episode {int(episode[np.argmax(open_end)])} ends without terminated or truncated "
-                        f"(row {int(np.argmax(open_end))})")
+        raise DataError(
+            f"{source}: episode {int(episode[np.argmax(open_end)])} ends without terminated or truncated "
+            f"(row {int(np.argmax(open_end))})"
+        )
     broken = same & np.any(data.next_states[:-1] != data.states[1:], axis=1)
     if broken.any():
         row = int(np.argmax(broken))
-        raise DataError(f"{source}: row {row}'s next state is not row {row + 1}'s state, though both are in "
-                        f"episode {int(episode[row])}")
+        raise DataError(
+            f"{source}: row {row}'s next state is not row {row + 1}'s state, though both are in "
+            f"episode {int(episode[row])}"
+        )
 
 
 def save_dataset(dataset: Dataset, path: str | os.PathLike) -> None:
@@ -232,7 +256,9 @@ def _read_v2(archive, files: set[str], path: str) -> Dataset:
         raise DataError(f"{path}: metadata must be a JSON object, got {type(payload).__name__}")
     info = DatasetInfo.from_json(payload)
     if info.format_version != FORMAT_VERSION:
-        raise DataError(f"{path}: format version {info.format_version} is not supported (this is version {FORMAT_VERSION})")
+        raise DataError(
+            f"{path}: format version {info.format_version} is not supported (this is version {FORMAT_VERSION})"
+        )
     if info.env_id is not None:
         env_spec(info.env_id)
     return Dataset(Transitions(**{key: archive[key] for key in ARRAY_KEYS}), info)
@@ -264,8 +290,9 @@ def _read_v1(archive, files: set[str], path: str) -> Dataset:
         if not np.array_equal(index, np.round(index)):
             raise DataError(f"{path}: {env_id} actions must be whole-number indices")
         actions = index.astype(np.int32)
-    data = Transitions(arrays["states"], actions, arrays["next_states"], arrays["rewards"], terminated, truncated,
-                       episode, step)
+    data = Transitions(
+        arrays["states"], actions, arrays["next_states"], arrays["rewards"], terminated, truncated, episode, step
+    )
     collection = {"backend": "unknown (format version 1)", "upgraded_from_format_version": 1}
     spaces = (info.observation_space, info.action_space) if info is not None else (None, None)
     return Dataset(data, DatasetInfo(env_id, *spaces, collection, cut, 1))
@@ -286,5 +313,7 @@ def check_data_matches_model(dataset: Dataset, env_id: str | None, state_dim: in
         discrete = env_spec(env_id).discrete
         if discrete != (dataset.transitions.actions.ndim == 1):
             kind = "Discrete (integer)" if discrete else "Box (float vector)"
-            raise DataError(f"{source}: the model for {env_id} takes {kind} actions; this file's actions are "
-                            f"{dataset.transitions.actions.dtype} {dataset.transitions.actions.shape[1:] or 'indices'}")
+            raise DataError(
+                f"{source}: the model for {env_id} takes {kind} actions; this file's actions are "
+                f"{dataset.transitions.actions.dtype} {dataset.transitions.actions.shape[1:] or 'indices'}"
+            )
