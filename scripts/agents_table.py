@@ -1,7 +1,6 @@
 """Print the README's table of agents acting with the world model, from `wm-jax mbrl` / `wm-jax dream` runs.
 
-    for s in 0 1 2; do wm-jax mbrl --env CartPole-v1 --seed $s --max-transitions 2000 --horizon 50 \\
-        --out runs/agents/mbrl-CartPole-v1-seed$s; done
+    for s in 0 1 2; do wm-jax mbrl --env CartPole-v1 --seed $s --out runs/agents/mbrl-CartPole-v1-seed$s; done
     python scripts/agents_table.py runs/agents
 
 Each run directory is named METHOD-ENV-seedS and holds mbrl.json or dream.json.
