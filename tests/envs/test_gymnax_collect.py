@@ -144,6 +144,7 @@ def test_gymnax_continuous_mountain_car_wall_rule_still_differs():
     np.testing.assert_allclose(fixed_obs, want_obs, atol=1e-5, rtol=0)
 
 
+@pytest.mark.slow  # a subprocess that imports JAX
 def test_a_gymnax_environment_imports_without_every_gymnax_family_and_gymnax_still_works_after():
     """`gymnax_env` skips gymnax's package __init__ files (they import seaborn and matplotlib); a
     later `import gymnax` still works and makes the very same classes."""

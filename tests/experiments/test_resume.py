@@ -80,6 +80,7 @@ def test_sigkilled_training_resumes_to_the_uninterrupted_result(cli_data, tmp_pa
     assert curves[0] == curves[1]
 
 
+@pytest.mark.slow  # trains a checkpointed run first
 def test_resume_refuses_what_it_cannot_continue(cli_data, tmp_path, capsys):
     # Refusals are exit codes and stderr lines, nothing a process adds: the commands run in this
     # process (`wm_jax.cli.main`), which spares each one a JAX import and compilation. A traceback

@@ -3,12 +3,14 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from tests.helpers import cartpole_spec
 from wm_jax.config import TrainConfig
 from wm_jax.training import TrainingData, append, bootstrap_rows, make_train, to_buffer, valid_rows
 
 
+@pytest.mark.slow  # compiles a chunk per capacity
 def test_a_growing_buffer_reuses_the_compiled_chunk_until_it_outgrows_its_capacity(cartpole_small):
     spec = cartpole_spec(2)
     program = make_train(spec, TrainConfig(epochs=1))

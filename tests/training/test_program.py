@@ -105,6 +105,7 @@ def test_the_objective_and_the_optimizer_are_parameters(cartpole_small):
     assert not leaves_equal(adam, sgd) and not leaves_equal(sgd, params)
 
 
+@pytest.mark.slow  # trains an ensemble with and without bootstrap
 def test_bootstrap_members_fit_different_data(cartpole_small):
     spec = cartpole_spec(2)
     params = init_ensemble_params(spec, jax.random.key(0))
@@ -148,6 +149,7 @@ def test_ensemble_loss_curve_is_per_member_and_members_differ(cartpole_small):
     assert len(np.unique(fitted.loss_curve[-1])) == 3
 
 
+@pytest.mark.slow  # a whole run, then the same steps one by one
 def test_engine_equals_a_plain_python_loop_of_optax_steps(cartpole_small):
     """n=100 with batch 32 gives 3 full batches and a partial one of 4 per epoch, as
     `for i in range(0, n, 32)` does; the epoch loss is the mean of the 4 batch losses.

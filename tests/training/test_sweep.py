@@ -117,6 +117,7 @@ def test_the_grid_refuses_what_cannot_be_swept(split):
         )
 
 
+@pytest.mark.slow  # two sweep programs, one with a chunk per epoch
 def test_a_sweep_in_chunks_of_one_epoch_equals_one_program(split, monkeypatch):
     """Sweeps run in chunks of about a second (Ctrl-C stops between them); the chunking changes nothing."""
     import wm_jax.training.sweep as sweep
