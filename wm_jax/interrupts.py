@@ -20,6 +20,22 @@ class Interrupted(KeyboardInterrupt):
     """Ctrl-C honoured at a chunk boundary; the message says what was kept and how to continue."""
 
 
+def stopped_after(unit: str, done: int, checkpoints, save) -> Interrupted:
+    """The `Interrupted` a loop raises when Ctrl-C stops it after `unit` `done` (an epoch, an iteration).
+    With `checkpoints` (a `training.RunCheckpoints`), `save()` first writes step `done` unless it is
+    already saved, so `--resume` continues from exactly there."""
+    if checkpoints is None:
+        return Interrupted(
+            f"stopped after {unit} {done}; nothing was kept (--checkpoint-every K makes a run resumable)"
+        )
+    if checkpoints.latest_epoch() != done:
+        save()
+    return Interrupted(
+        f"stopped after {unit} {done}; a checkpoint is in {checkpoints.directory}: continue with --resume on the "
+        "run's directory"
+    )
+
+
 def requested() -> bool:
     """True once Ctrl-C was pressed inside the current `stop_requests()` block."""
     return _requested.is_set()

@@ -21,7 +21,7 @@ import numpy as np
 from ..config import MBRLConfig, ModelConfig, TrainConfig
 from ..envs import env_spec
 from ..envs.gymnasium_collect import collect_gymnasium
-from ..interrupts import Interrupted, requested, stop_requests
+from ..interrupts import requested, stop_requests, stopped_after
 from ..models.ensemble import Ensemble, ensemble_of
 from ..models.spec import spec_for_env
 from ..training import RunCheckpoints, TrainingData, append, fit_normalizer_for, make_train, to_buffer, valid_rows
@@ -185,17 +185,18 @@ def _iterate(env, agent, trainer, config, seed, cap, carry, log, on_progress, ch
     """The loop's iterations (retrain, one real episode, add it) until the budget is spent; Ctrl-C stops
     it between iterations (see `wm_jax.interrupts`), after saving a checkpoint when the run keeps them."""
     (buffer, key), (iterations, used, train_seconds, act_seconds) = carry, log
+
+    def save():  # the loop's state as it is when called
+        record = {
+            "iterations": iterations,
+            "real_transitions": used,
+            "seconds": {"train": train_seconds, "act": act_seconds},
+        }
+        checkpoints.save(len(iterations), (buffer, trainer.params, key), record)
+
     while used < config.max_transitions:
         if requested():
-            raise _interruption(
-                checkpoints,
-                len(iterations),
-                (buffer, trainer.params, key),
-                iterations,
-                used,
-                train_seconds,
-                act_seconds,
-            )
+            raise stopped_after("iteration", len(iterations), checkpoints, save)
         tick = time.perf_counter()
         model = trainer.train(buffer, len(iterations))
         jax.block_until_ready(model.params)
@@ -216,39 +217,10 @@ def _iterate(env, agent, trainer, config, seed, cap, carry, log, on_progress, ch
         }
         iterations.append(record)
         if checkpoints is not None and (len(iterations) % checkpoints.every == 0 or used >= config.max_transitions):
-            checkpoints.save(
-                len(iterations),
-                (buffer, trainer.params, key),
-                {
-                    "iterations": iterations,
-                    "real_transitions": used,
-                    "seconds": {"train": train_seconds, "act": act_seconds},
-                },
-            )
+            save()
         if on_progress is not None:
             on_progress(used, record)
     return buffer, iterations, used, train_seconds, act_seconds
-
-
-def _interruption(checkpoints, done, state, iterations, used, train_seconds, act_seconds) -> Interrupted:
-    if checkpoints is None:
-        return Interrupted(
-            f"stopped after iteration {done}; nothing was kept (--checkpoint-every K makes a run resumable)"
-        )
-    if checkpoints.latest_epoch() != done:
-        checkpoints.save(
-            done,
-            state,
-            {
-                "iterations": iterations,
-                "real_transitions": used,
-                "seconds": {"train": train_seconds, "act": act_seconds},
-            },
-        )
-    return Interrupted(
-        f"stopped after iteration {done}; a checkpoint is in {checkpoints.directory}: continue "
-        "with --resume on the run's directory"
-    )
 
 
 def run_mbrl(

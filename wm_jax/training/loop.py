@@ -24,7 +24,7 @@ from ..config import ConfigError, TrainConfig
 from ..data.format import DataError
 from ..data.splits import split_by_episode
 from ..errors import UserError
-from ..interrupts import Interrupted, requested, stop_requests
+from ..interrupts import requested, stop_requests, stopped_after
 from ..intervals import fit_calibration, predictive_gaussian
 from ..models.ensemble import Ensemble, ensemble_of
 from ..models.normalization import fit_normalizer
@@ -109,18 +109,6 @@ def chunk_size(target_epochs: int, period: int) -> int:
     target = max(1, min(target_epochs, period))
     divisor = max(d for d in range(1, target + 1) if period % d == 0)
     return divisor if 2 * divisor >= target else target
-
-
-def interruption(done: int, state, checkpoints: RunCheckpoints | None, curves_so_far: dict) -> Interrupted:
-    """What a Ctrl-C between chunks leaves: a checkpoint at epoch `done` when the run keeps them."""
-    if checkpoints is None:
-        return Interrupted(f"stopped after epoch {done}; nothing was kept (--checkpoint-every K makes a run resumable)")
-    if checkpoints.latest_epoch() != done:
-        _save(checkpoints, done, state, curves_so_far)
-    return Interrupted(
-        f"stopped after epoch {done}; a checkpoint is in {checkpoints.directory}: continue with "
-        "--resume on the run's directory"
-    )
 
 
 def _save(checkpoints: RunCheckpoints, done: int, state, curves_so_far: dict) -> None:
@@ -235,7 +223,7 @@ def train_timed(
             if checkpoints is not None and (done % period == 0 or done == epochs):
                 _save(checkpoints, done, state, chunks.so_far())
         if requested() and done < epochs and not state.stopped:
-            raise interruption(done, state, checkpoints, chunks.so_far())
+            raise stopped_after("epoch", done, checkpoints, lambda: _save(checkpoints, done, state, chunks.so_far()))
     jax.block_until_ready(state)
     curves = chunks.so_far()
     compiled_later = chunks.compile_seconds - compiled_before  # sizes first met mid-run
