@@ -25,8 +25,9 @@ from .data.collect import CollectBackend
 from .devices import DeviceOptions
 from .envs import ActionEncoding, check_encoding, encode_actions, env_spec, state_labels
 from .evaluation.baselines import fit_linear
+from .evaluation.rollouts import RolloutErrors
 from .evaluation.scores import Scores, scores_from_predictions
-from .evaluation.summary import baselines_block, model_block
+from .evaluation.summary import SplitEvaluation, baseline_errors, split_evaluation
 from .transitions import Transitions
 
 
@@ -185,14 +186,15 @@ def _epoch_logger(epochs: int) -> Callable[[int, np.ndarray], None]:
 class DemoEvaluation(NamedTuple):
     """How the trained models and the baselines predict.
 
-    one_step: kind -> (train, held-out) `Scores`; blocks: kind -> its held-out block
-    (`evaluation.summary.model_block`); baselines: "held_out" and "train" -> the identity and linear
-    baselines' blocks (`evaluation.summary.baselines_block`); linear_params: the linear baseline's weights.
+    one_step: kind -> (train, held-out) `Scores`; held_out: kind -> its open-loop rollouts on the
+    held-out episodes (an `evaluation.summary.SplitEvaluation` without baselines); baselines: "held_out"
+    and "train" -> name -> the identity and linear baselines' `RolloutErrors` (one step on the training
+    split); linear_params: the linear baseline's weights.
     """
 
     one_step: dict[str, tuple[Scores, Scores]]
-    blocks: dict[str, dict]
-    baselines: dict[str, dict]
+    held_out: dict[str, SplitEvaluation]
+    baselines: dict[str, dict[str, RolloutErrors]]
     linear_params: int
 
 
@@ -216,7 +218,7 @@ def run_demo(backend: DemoBackend, options: DemoOptions) -> dict:
     evaluation = _evaluate_models(trained, split, opts, width)
     print(report.demo_one_step_report(trained, evaluation, opts.members, labels))
     curves = report.demo_rollout_curves(evaluation, opts.members)
-    print(report.demo_rollout_report(curves, evaluation.blocks["simple"]["rollout"]["start_states"], opts.horizon))
+    print(report.demo_rollout_report(curves, evaluation.held_out["simple"].model.counts, opts.horizon))
     print(report.write_demo_rollout_plot(curves, opts, backend.name))
     print(report.write_demo_training_plot(trained, opts, backend.name))
 
@@ -291,13 +293,15 @@ def _evaluate_models(
         )
         for kind, model in trained.items()
     }
-    blocks = {kind: model_block(model.rollout, held_out, opts.horizon) for kind, model in trained.items()}
+    rollouts = {
+        kind: split_evaluation(model.rollout, None, held_out, None, opts.horizon) for kind, model in trained.items()
+    }
     # The baselines once per split; one step on the training split, as `wm-jax train` does.
     baselines = {
-        "held_out": baselines_block(linear, held_out, held_out_actions, opts.horizon),
-        "train": baselines_block(linear, train, train_actions, 1),
+        "held_out": baseline_errors(linear, held_out, held_out_actions, opts.horizon),
+        "train": baseline_errors(linear, train, train_actions, 1),
     }
-    return DemoEvaluation(one_step, blocks, baselines, linear.weights.size)
+    return DemoEvaluation(one_step, rollouts, baselines, linear.weights.size)
 
 
 def demo_main(

@@ -7,6 +7,7 @@ write the same schema and print the same report. Imports no JAX.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -65,9 +66,9 @@ def model_metrics(
     return metrics
 
 
-def train_metrics(run, fitted, split_record: dict, scores, params: int) -> dict:
-    """metrics.json of `wm-jax train`: `run` a TrainRun, `fitted` a FittedModel with `params` scalars, `scores`
-    its TrainScores."""
+def train_metrics(result) -> dict:
+    """metrics.json of `wm-jax train`, from its `experiments.train.TrainResult`."""
+    run, fitted, scores, params = result.run, result.fitted, result.scores, result.params
     model, model_cfg = fitted.ensemble, run.model
     train_cfg = run.training.for_model(model_cfg)
     metrics = model_metrics(
@@ -91,10 +92,10 @@ def train_metrics(run, fitted, split_record: dict, scores, params: int) -> dict:
         env_id=model.spec.env_id,
         action_encoding=model.spec.action_encoding,
         data=run.data,
-        split=split_record,
+        split=result.split.record,
         hidden_sizes=list(model_cfg.hidden_sizes),
-        train=scores.train_block,
-        held_out=scores.held_out_block,
+        train=split_record(scores.train_split, rollout=False),
+        held_out=split_record(scores.held_out_split),
         model_options={
             name: getattr(model_cfg, name)
             for name in ("delta", "normalize", "probabilistic", "reward_head", "termination_head")
@@ -114,23 +115,21 @@ def train_metrics(run, fitted, split_record: dict, scores, params: int) -> dict:
     return metrics
 
 
-def train_summary(metrics: dict, out: str) -> str:
-    """The line `wm-jax train` prints."""
-    baselines, uncertainty = metrics["held_out"]["baselines"], metrics["held_out"].get("uncertainty")
+def train_summary(result) -> str:
+    """The line `wm-jax train` prints, from its `experiments.train.TrainResult`."""
+    fitted, scores, held_out = result.fitted, result.scores, result.scores.held_out_split
+    uncertainty = held_out.heads.uncertainty
     spread = (
         ""
         if uncertainty is None
-        else (
-            f"held-out NLL {uncertainty['nll']:.3g}, 90% interval coverage "
-            f"{uncertainty['coverage']['90%']['mean']:.1%}; "
-        )
+        else f"held-out NLL {uncertainty.nll:.3g}, 90% interval coverage {uncertainty.coverage[0.9].mean():.1%}; "
     )
     return (
-        f"{metrics['model']} model ({metrics['params']} params) on {metrics['env_id'] or 'data'}: held-out "
-        f"one-step MSE {metrics['eval_mse']:.3e} (identity {baselines['identity']['one_step_mse']:.3e}, linear "
-        f"{baselines['linear']['one_step_mse']:.3e}), train {metrics['train_mse']:.3e}; {spread}"
-        f"{metrics['epochs_trained']} epochs in {metrics['train_seconds']:.2f} s + "
-        f"{metrics['compile_seconds']:.2f} s compiling; wrote {out}"
+        f"{result.run.model.kind} model ({result.params} params) on {fitted.ensemble.spec.env_id or 'data'}: held-out "
+        f"one-step MSE {scores.held_out.mse:.3e} (identity {held_out.baseline_one_step_mse('identity'):.3e}, linear "
+        f"{held_out.baseline_one_step_mse('linear'):.3e}), train {scores.train.mse:.3e}; {spread}"
+        f"{fitted.epochs_trained} epochs in {fitted.train_seconds:.2f} s + "
+        f"{fitted.compile_seconds:.2f} s compiling; wrote {result.run.out}"
     )
 
 
@@ -211,6 +210,100 @@ def sweep_summary(run, outcome) -> str:
     )
 
 
+# ------------------------------------------------------------------ evaluation records (JSON)
+
+
+def json_floats(values) -> list:
+    """Floats for JSON, with NaN (no start state long enough, a diverged run) written as null."""
+    return [None if not math.isfinite(v) else float(v) for v in np.asarray(values, dtype=float).ravel()]
+
+
+def model_record(evaluation, rollout: bool = True) -> dict:
+    """A model's one-step and rollout MSE on a split (an `evaluation.summary.SplitEvaluation`), for the
+    ensemble mean and per member; `rollout=False` (the training split, scored one step ahead) leaves
+    the rollout entry out."""
+    errors = evaluation.model
+    record = {
+        "transitions": evaluation.transitions,
+        "episodes": evaluation.episodes,
+        "one_step_mse": float(errors.mse[0, 0]),
+        "member_one_step_mse": json_floats(errors.mse[1:, 0]),
+    }
+    if rollout:
+        record["rollout"] = {
+            "horizons": errors.horizons.tolist(),
+            "mse": json_floats(errors.mse[0]),
+            "member_mse": [json_floats(row) for row in errors.mse[1:]],
+            "start_states": errors.counts.tolist(),
+        }
+    return record
+
+
+def baselines_record(baselines: dict) -> dict:
+    """name -> {one_step_mse, rollout_mse} of each baseline's `RolloutErrors`."""
+    return {
+        name: {"one_step_mse": float(errors.mse[0, 0]), "rollout_mse": json_floats(errors.mse[0])}
+        for name, errors in baselines.items()
+    }
+
+
+def uncertainty_record(uncertainty) -> dict:
+    """An `evaluation.heads.Uncertainty` as metrics.json and `evaluate --json` write it."""
+    from .evaluation.heads import OOD_SCALE
+
+    in_std = float(uncertainty.epistemic_std.mean())
+    record = {
+        "predictive": "moment-matched Gaussian of the elite members (aleatoric + epistemic variance)"
+        + (", recalibrated on validation data (variance scale and interval levels)" if uncertainty.calibrated else ""),
+        "nll": uncertainty.nll,
+        "coverage": {
+            f"{level:.0%}": {"per_dim": json_floats(per_dim), "mean": float(per_dim.mean())}
+            for level, per_dim in uncertainty.coverage.items()
+        },
+        "reliability": {
+            "levels": json_floats(uncertainty.reliability.levels),
+            "coverage": json_floats(uncertainty.reliability.overall),
+        },
+        "mean_aleatoric_std": uncertainty.mean_aleatoric_std,
+        "epistemic_std": {"in_distribution": in_std},
+    }
+    if uncertainty.ood_epistemic_std is not None:
+        out_std = float(uncertainty.ood_epistemic_std.mean())
+        record["epistemic_std"].update(
+            out_of_distribution=out_std,
+            ratio=out_std / in_std if in_std > 0 else None,
+            out_of_distribution_states=f"each state moved {OOD_SCALE:g}x as far from the data's mean, same actions",
+        )
+    return record
+
+
+def heads_record(heads) -> dict:
+    """The uncertainty, reward and termination entries of an `evaluation.heads.HeadScores` (those it has)."""
+    record = {}
+    if heads.uncertainty is not None:
+        record["uncertainty"] = uncertainty_record(heads.uncertainty)
+    if heads.reward is not None:
+        record["reward"] = {"mse": heads.reward.mse, "member_mse": json_floats(heads.reward.member_mse)}
+    if heads.termination is not None:
+        auroc = heads.termination.auroc
+        record["termination"] = {
+            "accuracy": heads.termination.accuracy,
+            "auroc": None if np.isnan(auroc) else auroc,
+            "terminations": heads.termination.positives,
+            "transitions": heads.termination.count,
+        }
+    return record
+
+
+def split_record(evaluation, rollout: bool = True) -> dict:
+    """A `SplitEvaluation` as metrics.json's train and held_out entries and `evaluate --json` write it."""
+    return {
+        **model_record(evaluation, rollout),
+        "baselines": baselines_record(evaluation.baselines),
+        **(heads_record(evaluation.heads) if evaluation.heads is not None else {}),
+    }
+
+
 def evaluation_json(run, evaluation) -> dict:
     """`wm-jax evaluate --json`: `run` an EvaluateRun, `evaluation` its Evaluation."""
     spec, model = evaluation.model.spec, evaluation.model
@@ -223,61 +316,58 @@ def evaluation_json(run, evaluation) -> dict:
         "sample": run.sample,
         "data": run.data,
         "per_dim_mse": evaluation.scores.per_dim_mse,
-        **evaluation.block,
+        **split_record(evaluation.split),
     }
 
 
 def _rollout_table(run, evaluation) -> str:
     from .evaluation.summary import TABLE_HORIZONS, at_horizon
 
-    block, config = evaluation.block, evaluation.model.spec.config
+    split, config = evaluation.split, evaluation.model.spec.config
     horizons = [h for h in TABLE_HORIZONS if h <= run.horizon]
     elites = len(evaluation.model.elites)
+    tracks = split.model.mse
     rows = [
         [
             "model" + (f" ({run.mode} of {elites})" if config.members > 1 else ""),
-            *(at_horizon(block["rollout"]["mse"], h) for h in horizons),
+            *(at_horizon(tracks[0], h) for h in horizons),
         ]
     ]
     if config.members > 1:
-        rows += [
-            [f"  member {i + 1}", *(at_horizon(m, h) for h in horizons)]
-            for i, m in enumerate(block["rollout"]["member_mse"])
-        ]
+        rows += [[f"  member {i + 1}", *(at_horizon(m, h) for h in horizons)] for i, m in enumerate(tracks[1:])]
     rows += [
-        [f"baseline: {name}", *(at_horizon(b["rollout_mse"], h) for h in horizons)]
-        for name, b in block["baselines"].items()
+        [f"baseline: {name}", *(at_horizon(errors.mse[0], h) for h in horizons)]
+        for name, errors in split.baselines.items()
     ]
     return format_table(["MSE at horizon", *map(str, horizons)], rows)
 
 
 def evaluation_summary(run, evaluation) -> str:
     """What `wm-jax evaluate` prints: the rollout table, then uncertainty and the heads."""
-    spec, block = evaluation.model.spec, evaluation.block
+    spec, split = evaluation.model.spec, evaluation.split
     lines = [
-        f"{spec.config.kind} model for {spec.env_id or 'unknown env'}, {block['transitions']} transitions in "
-        f"{block['episodes']} episodes; rollouts: {run.mode}{' sampled' if run.sample else ''}",
+        f"{spec.config.kind} model for {spec.env_id or 'unknown env'}, {split.transitions} transitions in "
+        f"{split.episodes} episodes; rollouts: {run.mode}{' sampled' if run.sample else ''}",
         _rollout_table(run, evaluation),
     ]
     if evaluation.linear is None:
         lines.append("   (no linear baseline: the checkpoint has no baselines.json)")
-    uncertainty = block.get("uncertainty")
+    uncertainty, reward, termination = split.heads
     if uncertainty is None:
         lines.append("no predictive spread (one deterministic member): no NLL or calibration")
     else:
-        coverage, epistemic = uncertainty["coverage"], uncertainty["epistemic_std"]
         lines.append(
-            f"NLL {uncertainty['nll']:.4g}; interval coverage 50%: {coverage['50%']['mean']:.1%}, "
-            f"90%: {coverage['90%']['mean']:.1%}; epistemic std {epistemic['in_distribution']:.3g} in "
-            f"distribution, {epistemic['out_of_distribution']:.3g} out of distribution"
+            f"NLL {uncertainty.nll:.4g}; interval coverage 50%: {uncertainty.coverage[0.5].mean():.1%}, "
+            f"90%: {uncertainty.coverage[0.9].mean():.1%}; epistemic std {uncertainty.epistemic_std.mean():.3g} "
+            f"in distribution, {uncertainty.ood_epistemic_std.mean():.3g} out of distribution"
         )
-    if "reward" in block:
-        lines.append(f"reward MSE {block['reward']['mse']:.4g}")
-    if "termination" in block:
-        auroc = block["termination"]["auroc"]
+    if reward is not None:
+        lines.append(f"reward MSE {reward.mse:.4g}")
+    if termination is not None:
+        auroc = termination.auroc
         lines.append(
-            f"termination accuracy {block['termination']['accuracy']:.1%}, AUROC "
-            f"{'n/a (one class)' if auroc is None else f'{auroc:.3f}'}"
+            f"termination accuracy {termination.accuracy:.1%}, AUROC "
+            f"{'n/a (one class)' if np.isnan(auroc) else f'{auroc:.3f}'}"
         )
     return "\n".join(lines)
 
@@ -568,8 +658,8 @@ def demo_one_step_report(trained: dict, evaluation, members: int, labels: Sequen
             [
                 f"baseline: {name}",
                 evaluation.linear_params if name == "linear" else 0,
-                baselines["train"][name]["one_step_mse"],
-                baselines["held_out"][name]["one_step_mse"],
+                float(baselines["train"][name].mse[0, 0]),
+                float(baselines["held_out"][name].mse[0, 0]),
             ]
         )
     best = min(scores, key=lambda k: scores[k][1].mse)
@@ -583,27 +673,28 @@ def demo_one_step_report(trained: dict, evaluation, members: int, labels: Sequen
     )
 
 
-def demo_rollout_curves(evaluation, members: int) -> dict[str, list]:
-    """Held-out rollout MSE per horizon 1..H (None where no start state reaches it), by the name the
+def demo_rollout_curves(evaluation, members: int) -> dict[str, np.ndarray]:
+    """Held-out rollout MSE per horizon 1..H (NaN where no start state reaches it), by the name the
     table and the plot give it: each model, an ensemble's members, then the baselines."""
     curves = {}
-    for kind, block in evaluation.blocks.items():
-        curves[kind + (f" (mean of {members})" if kind == "ensemble" else "")] = block["rollout"]["mse"]
+    for kind, held_out in evaluation.held_out.items():
+        tracks = held_out.model.mse
+        curves[kind + (f" (mean of {members})" if kind == "ensemble" else "")] = tracks[0]
         if kind == "ensemble":
-            for i, member in enumerate(block["rollout"]["member_mse"]):
+            for i, member in enumerate(tracks[1:]):
                 curves[f"  member {i + 1}"] = member
-    for name, baseline in evaluation.baselines["held_out"].items():
-        curves[f"baseline: {name}"] = baseline["rollout_mse"]
+    for name, errors in evaluation.baselines["held_out"].items():
+        curves[f"baseline: {name}"] = errors.mse[0]
     return curves
 
 
-def demo_rollout_report(curves: dict[str, list], start_states: Sequence[int], horizon: int) -> str:
+def demo_rollout_report(curves: dict[str, np.ndarray], start_states: Sequence[int], horizon: int) -> str:
     """Step 7's table: each curve at the table's horizons up to `horizon`, and how many start states each had."""
     from .evaluation.summary import TABLE_HORIZONS, at_horizon
 
     horizons = [h for h in TABLE_HORIZONS if h <= horizon]
     rows = [[name, *(at_horizon(curve, h) for h in horizons)] for name, curve in curves.items()]
-    rows.append(["start states", *(start_states[h - 1] for h in horizons)])
+    rows.append(["start states", *(int(start_states[h - 1]) for h in horizons)])
     return "\n".join(
         [
             "7. Open-loop rollouts on held-out episodes: start from a real state, feed the recorded actions,",
@@ -613,13 +704,13 @@ def demo_rollout_report(curves: dict[str, list], start_states: Sequence[int], ho
     )
 
 
-def write_demo_rollout_plot(curves: dict[str, list], opts, backend: str) -> str:
+def write_demo_rollout_plot(curves: dict[str, np.ndarray], opts, backend: str) -> str:
     """DIR/rollout_error.png of the `demo_rollout_curves`; returns the line saying where it is."""
     import os
 
     path = os.path.join(opts.out, "rollout_error.png")
     plot_rollout_errors(
-        {name: np.asarray([np.nan if v is None else v for v in curve]) for name, curve in curves.items()},
+        curves,
         np.arange(1, opts.horizon + 1),
         path,
         f"Open-loop rollout error on held-out {opts.env} episodes ({backend})",
@@ -721,11 +812,11 @@ def demo_metrics(
             "held_out_episodes": split.held_out_episodes.tolist(),
             "train_episodes": train.episode_count,
         },
-        "baselines": evaluation.baselines,
+        "baselines": {part: baselines_record(errors) for part, errors in evaluation.baselines.items()},
         "models": {
             kind: {
                 **_demo_model_metrics(kind, configs[kind], model, evaluation.one_step[kind], opts.seed, backend),
-                "held_out": evaluation.blocks[kind],
+                "held_out": model_record(evaluation.held_out[kind]),
             }
             for kind, model in trained.items()
         },

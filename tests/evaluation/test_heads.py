@@ -14,7 +14,7 @@ from wm_jax.training import fit
 def test_probabilistic_members_learn_calibrated_noise():
     """A noisy linear system with known noise std 0.1: the Gaussian members' 90% intervals cover
     about 90% of fresh data and the learned variance is close to the truth."""
-    from wm_jax.evaluation.heads import uncertainty_block
+    from wm_jax.evaluation.heads import uncertainty_scores
     from wm_jax.models import ModelSpec
     from wm_jax.transitions import Transitions
 
@@ -31,14 +31,14 @@ def test_probabilistic_members_learn_calibrated_noise():
     test = system(4000)
     members = members_numpy(fitted.ensemble, test.states, test.actions)
     assert np.all(members.logvar <= 0.5 + 2 * np.log(fitted.ensemble.normalizer.target_std) + 1e-5)
-    block = uncertainty_block(members, fitted.ensemble.elites, test)
-    assert 0.85 <= block["coverage"]["90%"]["mean"] <= 0.95, block["coverage"]
-    assert 0.08 < block["mean_aleatoric_std"] < 0.12
+    uncertainty = uncertainty_scores(members, fitted.ensemble.elites, test)
+    assert 0.85 <= uncertainty.coverage[0.9].mean() <= 0.95, uncertainty.coverage
+    assert 0.08 < uncertainty.mean_aleatoric_std < 0.12
 
 
 @pytest.mark.slow  # 40 epochs
 def test_reward_and_termination_heads_learn_cartpoles(cartpole_small):
-    from wm_jax.evaluation.heads import termination_block
+    from wm_jax.evaluation.heads import termination_scores
 
     spec = cartpole_spec(1, normalize=True, delta=True, termination_head=True, reward_head=True)
     train, held_out = cartpole_small.take(slice(0, 450)), cartpole_small.take(slice(450, 600))
@@ -47,5 +47,5 @@ def test_reward_and_termination_heads_learn_cartpoles(cartpole_small):
     assert members.reward.shape == members.termination_logit.shape == (1, 150)
     assert np.abs(members.reward - 1.0).mean() < 0.03  # CartPole pays 1 every step
     assert held_out.terminated.any()
-    block = termination_block(members, fitted.ensemble.elites, held_out)
-    assert block["auroc"] > 0.8, block  # chance is 0.5; 450 rows hold ~20 terminations
+    termination = termination_scores(members, fitted.ensemble.elites, held_out)
+    assert termination.auroc > 0.8, termination  # chance is 0.5; 450 rows hold ~20 terminations

@@ -3,7 +3,8 @@
 scores     MSE overall, per state dimension and per member (numpy; JAX only to run a model)
 baselines  identity (s' = s) and linear least squares on the encoded (state, action)
 rollouts   open-loop rollouts along recorded episodes, MSE per horizon, never across a reset
-summary    the JSON block (model, members, baselines; one-step and per horizon) every report shares
+heads      uncertainty (NLL, coverage, reliability, epistemic spread), reward and termination scores
+summary    a model and its baselines on one split (`SplitEvaluation`); `report` writes it as JSON
 """
 
 from .baselines import LinearBaseline, fit_linear, identity_predict

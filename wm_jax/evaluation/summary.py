@@ -1,28 +1,50 @@
-"""One evaluation block for a model and its baselines on one split: one-step and rollout MSE.
+"""A model and its baselines scored on one split of data, as typed results: one-step and rollout MSE.
 
 Framework-free: a model enters as a rollout function on raw actions (`rollouts.model_rollout` for
 JAX, the PyTorch reference has its own), so the demo, `wm-jax train` and `wm-jax evaluate` of both
-frameworks write the same JSON. The baselines work on encoded actions, which callers pass beside.
-A horizon-1 rollout from every row is exactly one-step prediction, so one pass gives both numbers.
+frameworks score alike, and `report` writes the same JSON from these results. The baselines work on
+encoded actions, which callers pass beside. A horizon-1 rollout from every row is exactly one-step
+prediction, so one pass gives both numbers.
 """
 
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
 from ..transitions import Transitions
 from .baselines import LinearBaseline
+from .heads import HeadScores
 from .rollouts import RolloutErrors, identity_rollout, linear_rollout, rollout_errors
+from .scores import Scores
 
 # Horizons shown in tables; the JSON and the plot keep every horizon 1..H.
 TABLE_HORIZONS = (1, 5, 10, 20, 50)
 
 
-def json_floats(values) -> list:
-    """Floats for JSON, with NaN (no start state long enough) written as null."""
-    return [None if not math.isfinite(v) else float(v) for v in np.asarray(values, dtype=float).ravel()]
+class SplitEvaluation(NamedTuple):
+    """A model scored on one split of data.
+
+    transitions, episodes: the split's size. model: the `RolloutErrors` of the tracks [the model,
+    member 1, ..., member E] (a single model has E = 1); on the training split only horizon 1 (one
+    step ahead, from the `Scores`). baselines: name -> `RolloutErrors` of the identity and linear
+    baselines. heads: uncertainty, reward and termination (`heads.HeadScores`), where computed.
+    """
+
+    transitions: int
+    episodes: int
+    model: RolloutErrors
+    baselines: dict[str, RolloutErrors]
+    heads: HeadScores | None = None
+
+    @property
+    def one_step_mse(self) -> float:
+        return float(self.model.mse[0, 0])
+
+    def baseline_one_step_mse(self, name: str) -> float:
+        return float(self.baselines[name].mse[0, 0])
 
 
 def errors_of(rollout_fn, data: Transitions, actions: np.ndarray, horizon: int) -> RolloutErrors:
@@ -30,7 +52,7 @@ def errors_of(rollout_fn, data: Transitions, actions: np.ndarray, horizon: int) 
     return rollout_errors(rollout_fn, data.states, actions, data.next_states, data.episode, horizon)
 
 
-def baseline_rollouts(linear: LinearBaseline | None) -> dict:
+def baseline_rollout_fns(linear: LinearBaseline | None) -> dict:
     """name -> rollout function of the baselines available (linear needs a fitted baseline)."""
     baselines = {"identity": identity_rollout}
     if linear is not None:
@@ -38,58 +60,44 @@ def baseline_rollouts(linear: LinearBaseline | None) -> dict:
     return baselines
 
 
-def model_block(model_rollout, data: Transitions, horizon: int) -> dict:
-    """A model's one-step and rollout MSE on `data` (raw actions), for the ensemble mean and per member.
+def baseline_errors(
+    linear: LinearBaseline | None, data: Transitions, encoded_actions, horizon: int
+) -> dict[str, RolloutErrors]:
+    """name -> `RolloutErrors` up to `horizon` of each baseline on `data`."""
+    return {
+        name: errors_of(rollout, data, encoded_actions, horizon)
+        for name, rollout in baseline_rollout_fns(linear).items()
+    }
 
-    `model_rollout` returns tracks [mean, member 1, ..., member E]; a single model has E = 1.
+
+def split_evaluation(
+    model_rollout,
+    linear: LinearBaseline | None,
+    data: Transitions,
+    encoded_actions,
+    horizon: int,
+    heads: HeadScores | None = None,
+) -> SplitEvaluation:
+    """A model's open-loop rollouts up to `horizon` on `data` (raw actions), with the baselines beside it.
+
+    `model_rollout` returns tracks [mean, member 1, ..., member E]; without `linear` only the identity
+    baseline is scored. `encoded_actions = None` leaves the baselines out (the demo scores them once).
     """
-    errors = errors_of(model_rollout, data, data.actions, horizon)
-    return {
-        "transitions": data.size,
-        "episodes": data.episode_count,
-        "one_step_mse": float(errors.mse[0, 0]),
-        "member_one_step_mse": json_floats(errors.mse[1:, 0]),
-        "rollout": {
-            "horizons": errors.horizons.tolist(),
-            "mse": json_floats(errors.mse[0]),
-            "member_mse": [json_floats(row) for row in errors.mse[1:]],
-            "start_states": errors.counts.tolist(),
-        },
-    }
+    baselines = {} if encoded_actions is None else baseline_errors(linear, data, encoded_actions, horizon)
+    return SplitEvaluation(
+        data.size, data.episode_count, errors_of(model_rollout, data, data.actions, horizon), baselines, heads
+    )
 
 
-def baselines_block(linear: LinearBaseline | None, data: Transitions, encoded_actions, horizon: int) -> dict:
-    """name -> {one_step_mse, rollout_mse} of each baseline on `data`."""
-    block = {}
-    for name, rollout in baseline_rollouts(linear).items():
-        errors = errors_of(rollout, data, encoded_actions, horizon)
-        block[name] = {"one_step_mse": float(errors.mse[0, 0]), "rollout_mse": json_floats(errors.mse[0])}
-    return block
+def one_step_evaluation(scores: Scores, linear: LinearBaseline | None, data: Transitions, encoded_actions):
+    """A model's one-step `scores` (already computed) on `data` as a `SplitEvaluation` of horizon 1,
+    with the baselines one step ahead."""
+    mse = np.asarray([[scores.mse], *([m] for m in scores.member_mse)], np.float64)
+    model = RolloutErrors(np.array([1]), mse, np.array([data.size]))
+    return SplitEvaluation(data.size, data.episode_count, model, baseline_errors(linear, data, encoded_actions, 1))
 
 
-def evaluation_block(
-    model_rollout, linear: LinearBaseline | None, data: Transitions, encoded_actions, horizon: int
-) -> dict:
-    """`model_block` with the baselines beside it, as `wm-jax train` and `wm-jax evaluate` write it."""
-    return {
-        **model_block(model_rollout, data, horizon),
-        "baselines": baselines_block(linear, data, encoded_actions, horizon),
-    }
-
-
-def one_step_block(scores, linear: LinearBaseline | None, data: Transitions, encoded_actions) -> dict:
-    """One-step MSE of a model (from its already computed `scores`) and of the baselines on `data`."""
-    return {
-        "transitions": data.size,
-        "episodes": data.episode_count,
-        "one_step_mse": scores.mse,
-        "member_one_step_mse": list(scores.member_mse),
-        "baselines": baselines_block(linear, data, encoded_actions, 1),
-    }
-
-
-def at_horizon(block_mse: list, horizon: int) -> float:
-    """The MSE at `horizon` (1-indexed) from a JSON list, NaN where it is missing."""
-    if horizon > len(block_mse) or block_mse[horizon - 1] is None:
-        return math.nan
-    return float(block_mse[horizon - 1])
+def at_horizon(mse, horizon: int) -> float:
+    """The MSE at `horizon` (1-indexed) of a curve over horizons 1..H, NaN where it is missing."""
+    mse = np.asarray([math.nan if v is None else v for v in mse], np.float64)
+    return float(mse[horizon - 1]) if horizon <= mse.size else math.nan

@@ -34,12 +34,12 @@ class EvaluateRun:
 
 
 class Evaluation(NamedTuple):
-    """A model scored on data: the model, the `Scores` one step ahead, the evaluation block (rollouts,
-    baselines, uncertainty, heads, as metrics.json records it) and the linear baseline (None without one)."""
+    """A model scored on data: the model, the `Scores` one step ahead, the `evaluation.summary.SplitEvaluation`
+    (rollouts, baselines, uncertainty, heads) and the linear baseline (None without one)."""
 
     model: Any
     scores: Any
-    block: dict
+    split: Any
     linear: Any
 
 
@@ -79,14 +79,16 @@ def evaluate_model(
     rollouts up to `horizon` (stepped by `mode`), the identity baseline and `linear` (a fitted
     `LinearBaseline`) beside it, uncertainty and the heads; `plot_dir` also gets their plots."""
     from ..evaluation import score
-    from ..evaluation.heads import model_heads_blocks
+    from ..evaluation.heads import model_head_scores, plot_uncertainty
     from ..evaluation.rollouts import model_rollout
-    from ..evaluation.summary import evaluation_block
+    from ..evaluation.summary import split_evaluation
 
+    heads = model_head_scores(model, data)
     rollout = model_rollout(model, mode, sample, seed)
-    block = evaluation_block(rollout, linear, data, model.spec.encode_actions(data.actions), horizon)
-    block.update(model_heads_blocks(model, data, plot_dir=plot_dir, title=f"({model.spec.env_id or 'data'})"))
-    return Evaluation(model, score(model, data), block, linear)
+    split = split_evaluation(rollout, linear, data, model.spec.encode_actions(data.actions), horizon, heads)
+    if plot_dir is not None and heads.uncertainty is not None:
+        plot_uncertainty(heads.uncertainty, plot_dir, f"({model.spec.env_id or 'data'})")
+    return Evaluation(model, score(model, data), split, linear)
 
 
 def evaluate_checkpoint(run: EvaluateRun) -> Evaluation:

@@ -63,16 +63,28 @@ class TrainRun(DistributedOptions):
         object.__setattr__(self, "model", dataclasses.replace(self.model))  # the kind's presets, checked
 
 
+class TrainScores(NamedTuple):
+    """How the trained model does: `Scores` one step ahead on both sides of the split, and the
+    `evaluation.summary.SplitEvaluation`s metrics.json records: one step ahead with the baselines on
+    the training rows; rollouts, baselines, uncertainty and the heads on the held-out rows."""
+
+    train: Any
+    held_out: Any
+    train_split: Any
+    held_out_split: Any
+
+
 class TrainResult(NamedTuple):
     """A trained and scored model: the run as it ran (a resumed run's own settings), `fitted` (a
     `training.FittedModel`), the split it was trained and scored on, the linear baseline fitted on the
-    same rows, and the metrics.json it wrote."""
+    same rows, its `TrainScores` (what metrics.json records) and its number of parameters."""
 
     run: TrainRun
     fitted: Any
     split: HeldOutSplit
     linear: Any
-    metrics: dict
+    scores: TrainScores
+    params: int
 
 
 def train_and_evaluate(run: TrainRun) -> TrainResult | None:
@@ -152,34 +164,24 @@ def _fit(run: TrainRun, spec, split: HeldOutSplit, mesh, resuming: bool):
             bar.close()
 
 
-class TrainScores(NamedTuple):
-    """How the trained model does: `Scores` one step ahead on both sides of the split, and the
-    evaluation blocks (baselines, rollouts, uncertainty, heads) metrics.json records."""
-
-    train: Any
-    held_out: Any
-    train_block: dict
-    held_out_block: dict
-
-
 def score_trained(run: TrainRun, model, split: HeldOutSplit, linear) -> TrainScores:
     """Score on the training rows one step ahead (rollouts there would cost as much as training on big
     data) and on the held-out rows in open-loop rollouts up to `run.horizon`, with the baselines."""
     from ..evaluation import score
-    from ..evaluation.heads import model_heads_blocks
+    from ..evaluation.heads import model_head_scores, plot_uncertainty
     from ..evaluation.rollouts import model_rollout
-    from ..evaluation.summary import evaluation_block, one_step_block
+    from ..evaluation.summary import one_step_evaluation, split_evaluation
 
     spec, train, held_out = model.spec, split.train, split.held_out
     train_scores, held_out_scores = score(model, train), score(model, held_out)
-    train_block = one_step_block(train_scores, linear, train, spec.encode_actions(train.actions))
-    held_out_block = {
-        **evaluation_block(model_rollout(model), linear, held_out, spec.encode_actions(held_out.actions), run.horizon),
-        **model_heads_blocks(
-            model, held_out, plot_dir=run.out if run.plots else None, title=f"({spec.env_id or 'data'}, held out)"
-        ),
-    }
-    return TrainScores(train_scores, held_out_scores, train_block, held_out_block)
+    heads = model_head_scores(model, held_out)
+    held_out_split = split_evaluation(
+        model_rollout(model), linear, held_out, spec.encode_actions(held_out.actions), run.horizon, heads
+    )
+    if run.plots and heads.uncertainty is not None:
+        plot_uncertainty(heads.uncertainty, run.out, f"({spec.env_id or 'data'}, held out)")
+    train_split = one_step_evaluation(train_scores, linear, train, spec.encode_actions(train.actions))
+    return TrainScores(train_scores, held_out_scores, train_split, held_out_split)
 
 
 def _train(run: TrainRun, resuming: bool) -> TrainResult | None:
@@ -197,13 +199,13 @@ def _train(run: TrainRun, resuming: bool) -> TrainResult | None:
     linear = fit_linear(train.states, spec.encode_actions(train.actions), train.next_states)
     os.makedirs(run.out, exist_ok=True)
     scores = score_trained(run, fitted.ensemble, split, linear)
-    metrics = report.train_metrics(run, fitted, split.record, scores, count_params(fitted.params))
+    result = TrainResult(run, fitted, split, linear, scores, count_params(fitted.params))
     save_checkpoint(run.out, fitted.ensemble, {"linear": linear.to_json(), "fitted_on": split.record})
-    report.write_json(os.path.join(run.out, "metrics.json"), metrics)
-    return TrainResult(run, fitted, split, linear, metrics)
+    report.write_json(os.path.join(run.out, "metrics.json"), report.train_metrics(result))
+    return result
 
 
 def summarize(run: TrainRun, result: TrainResult) -> str:
     from .. import report
 
-    return report.train_summary(result.metrics, result.run.out)
+    return report.train_summary(result)
