@@ -22,3 +22,16 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.nodeid.startswith("parity_tests/") and any(name in item.name for name in PARITY_SLOW):
             item.add_marker(pytest.mark.slow)
+
+
+# Each worker is a JAX process (about 1-2 GB at its peak here, more in the tests that start
+# subprocesses of their own), so `-n auto` takes one worker per core up to four.
+MAX_WORKERS = 4
+
+
+def pytest_xdist_auto_num_workers(config):
+    import os
+
+    return max(
+        1, min(MAX_WORKERS, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count())
+    )
