@@ -72,27 +72,13 @@ def imagine(
     batch = starts.shape[0]
     keys = jax.random.split(key, horizon + 1)
     rows_member = None if mode != "tsinf" or slabs else trajectory_members(keys[0], jnp.asarray(model.elites), batch)
-    elites = jnp.asarray(model.elites)
-
-    def predict(states, encoded, step_key):
-        """(prediction (B, ...), disagreement (B,) or None)."""
-        if slabs is not None:
-            grouped = propagate_slabs(
-                model,
-                states.reshape(slabs, batch // slabs, -1),
-                encoded.reshape(slabs, batch // slabs, -1),
-                step_key,
-                sample=sample,
-            )
-            return jax.tree.map(lambda x: x.reshape(batch, *x.shape[2:]), grouped), None
-        prediction, members = propagate(model, states, encoded, step_key, mode, trajectory=rows_member, sample=sample)
-        return prediction, members.mean[elites].std(axis=0).mean(axis=-1)
 
     def step(carry, inputs):
         states, alive, total = carry
         step_key, raw = inputs
         raw = policy(states) if policy is not None else raw
-        prediction, disagreement = predict(states, model.spec.encode_actions(raw), step_key)
+        encoded = model.spec.encode_actions(raw)
+        prediction, disagreement = _one_step(model, states, encoded, step_key, mode, sample, slabs, rows_member)
         reward, terminated = _step_reward(reward_fn, states, raw, prediction)
         if disagreement_penalty:
             reward = reward - disagreement_penalty * disagreement
@@ -103,6 +89,23 @@ def imagine(
     init = (starts, jnp.ones(batch, bool), jnp.zeros(batch))
     (_, _, returns), states = jax.lax.scan(step, init, inputs, length=horizon)
     return Imagination(returns, jnp.swapaxes(states, 0, 1) if trajectory else None)
+
+
+def _one_step(model: Ensemble, states, encoded, step_key, mode: str, sample: bool, slabs, rows_member):
+    """One imagined step of rows (B, S): (prediction (B, ...), the elites' disagreement (B,), or None
+    in slabs, where a row sees one member only)."""
+    if slabs is not None:
+        batch = states.shape[0]
+        grouped = propagate_slabs(
+            model,
+            states.reshape(slabs, batch // slabs, -1),
+            encoded.reshape(slabs, batch // slabs, -1),
+            step_key,
+            sample=sample,
+        )
+        return jax.tree.map(lambda x: x.reshape(batch, *x.shape[2:]), grouped), None
+    prediction, members = propagate(model, states, encoded, step_key, mode, trajectory=rows_member, sample=sample)
+    return prediction, members.mean[jnp.asarray(model.elites)].std(axis=0).mean(axis=-1)
 
 
 def _step_reward(reward_fn: RewardFn | None, states, actions, prediction: Prediction):

@@ -278,14 +278,23 @@ def run_mbrl(
         )
     model = trainer.train(buffer, len(iterations))
     tick = time.perf_counter()
+    eval_returns = _evaluate_final(env_id, agent, model, config, seed, cap, frames)
+    eval_seconds = time.perf_counter() - tick
+    seconds = {"train": train_seconds, "act": act_seconds, "eval": eval_seconds, "total": time.perf_counter() - started}
+    return MBRLResult(iterations, eval_returns, int(valid_rows(buffer).states.shape[0]), seconds, model)
+
+
+def _evaluate_final(env_id: str, agent, model, config: MBRLConfig, seed: int, cap: int, frames: list | None):
+    """The final model's evaluation returns (gymnasium episodes from fixed seeds, or one gymnax scan);
+    `frames`, if given, gets the first gymnasium evaluation episode replayed with rendering."""
+    import gymnasium as gym
+
     eval_seeds = [10_000 + 100 * seed + i for i in range(config.eval_episodes)]
     if config.eval_backend == "jax":
         eval_returns = evaluate_in_gymnax(env_id, agent, model, config.eval_episodes, jax.random.key(10_000 + seed))
     else:
         eval_returns = evaluate(env_id, agent, model, eval_seeds, jax.random.key(seed + 2))
-    eval_seconds = time.perf_counter() - tick
     if frames is not None:
         render_env = gym.make(env_id, render_mode="rgb_array")
         run_episode(render_env, agent, model, eval_seeds[0], jax.random.key(seed + 3), cap, frames)
-    seconds = {"train": train_seconds, "act": act_seconds, "eval": eval_seconds, "total": time.perf_counter() - started}
-    return MBRLResult(iterations, eval_returns, int(valid_rows(buffer).states.shape[0]), seconds, model)
+    return eval_returns
