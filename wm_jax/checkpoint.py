@@ -22,7 +22,7 @@ from flax import nnx
 from .atomic import atomic_write
 from .config import ConfigError, ModelConfig
 from .data.format import not_an_archive
-from .envs import ACTION_ENCODINGS, EnvError, env_spec
+from .envs import ACTION_ENCODINGS, ENVS, EnvError, describe_env, env_spec, space_from_json
 from .errors import UserError
 from .intervals import QUANTILES, Calibration
 from .models import Ensemble, ModelSpec, ensemble_of, init_ensemble_params, normalizer_from_arrays
@@ -80,6 +80,15 @@ def save_checkpoint(directory: str, ensemble: Ensemble, baselines: dict | None =
         **_config_dict(spec.config),
         "elites": [int(i) for i in ensemble.elites],
     }
+    if spec.env_id is not None and spec.env_id not in ENVS:
+        # An environment the project does not register: the model carries its spaces, so it loads
+        # (and checks data against them) where that environment is not installed.
+        info = env_spec(spec.env_id)
+        model["env"] = {
+            "observation_space": info.observation_space.to_json(),
+            "action_space": info.action_space.to_json(),
+            "max_episode_steps": info.time_limit,
+        }
     description = json.dumps(model, indent=2).encode()
     arrays = {
         **flatten_params(ensemble.params),
@@ -203,7 +212,17 @@ def _spec_of(model: dict) -> ModelSpec:
     if spec.action_encoding not in ACTION_ENCODINGS:
         raise ValueError(f"unknown action encoding {spec.action_encoding!r}")
     if spec.env_id is not None:
-        info = env_spec(spec.env_id)
+        recorded = model.get("env")
+        info = (
+            describe_env(
+                spec.env_id,
+                space_from_json(recorded["observation_space"]),
+                space_from_json(recorded["action_space"]),
+                int(recorded["max_episode_steps"]),
+            )
+            if isinstance(recorded, dict)
+            else env_spec(spec.env_id)
+        )
         expected = (info.state_dim, info.encoded_action_dim(spec.action_encoding))
         if (spec.state_dim, spec.action_dim) != expected:
             raise ValueError(

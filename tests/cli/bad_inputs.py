@@ -782,8 +782,8 @@ TABLE = [
     ),
     Row(
         "data-unknown-env",
-        "data from an unknown environment",
-        train(_data("foo_env.npz", _metadata(env_id="Foo-v9"))),
+        "data from an environment gymnasium cannot make, with no spaces recorded",
+        train(_data("foo_env.npz", _metadata(env_id="Foo-v9", observation_space=None, action_space=None))),
         "unsupported environment 'Foo-v9'",
     ),
     Row(

@@ -158,7 +158,7 @@ def test_spec_from_gymnasium_refuses_what_a_flat_model_cannot_learn_in_one_line(
     with pytest.raises(EnvError, match="has no episode limit"):
         EnvSpec.from_gymnasium(registered("WmJaxNoLimit-v0"))
     assert EnvSpec.from_gymnasium("WmJaxNoLimit-v0", max_episode_steps=12).time_limit == 12
-    with pytest.raises(EnvError, match="cannot make gymnasium environment 'NoSuchEnv-v0'"):
+    with pytest.raises(EnvError, match="gymnasium cannot make 'NoSuchEnv-v0'"):
         EnvSpec.from_gymnasium("NoSuchEnv-v0")
 
 

@@ -28,7 +28,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..atomic import atomic_write
-from ..envs import Box, Discrete, EnvError, Space, env_spec, space_from_json
+from ..envs import Box, Discrete, EnvError, Space, describe_env, env_spec, space_from_json
 from ..errors import UserError
 from ..transitions import Transitions, episodes_from_ends
 
@@ -259,7 +259,14 @@ def _read_v2(archive, files: set[str], path: str) -> Dataset:
         raise DataError(
             f"{path}: format version {info.format_version} is not supported (this is version {FORMAT_VERSION})"
         )
-    if info.env_id is not None:
+    if info.env_id is not None and info.observation_space is not None and info.action_space is not None:
+        # An environment the project does not register is known by the spaces the file records.
+        cap = info.collection.get("max_episode_steps")
+        try:
+            describe_env(info.env_id, info.observation_space, info.action_space, cap if type(cap) is int else None)
+        except EnvError as error:
+            raise DataError(f"{path}: {error}") from None
+    elif info.env_id is not None:
         env_spec(info.env_id)
     return Dataset(Transitions(**{key: archive[key] for key in ARRAY_KEYS}), info)
 

@@ -18,11 +18,45 @@ ENVS: dict[str, EnvSpec] = {spec.env_id: spec for spec in _SPECS}
 SUPPORTED_ENVS = tuple(ENVS)
 
 
+# Environments the project does not register, described in this process: from gymnasium's own
+# spaces (`EnvSpec.from_gymnasium`) or from the spaces a data file or a model recorded.
+_DESCRIBED: dict[str, EnvSpec] = {}
+
+
 def env_spec(env_id: str) -> EnvSpec:
-    """The registered spec of `env_id`; an unknown id is an EnvError listing the supported ones."""
-    if env_id not in ENVS:
-        raise EnvError(f"unsupported environment {env_id!r}; supported: {', '.join(SUPPORTED_ENVS)}")
-    return ENVS[env_id]
+    """The spec of `env_id`: the registered one, or one described from gymnasium's own spaces for any
+    id `gym.make` accepts ("module:EnvId-v0" and ids an imported package registered included), with no
+    known reward or termination. An id gymnasium cannot make, or whose spaces wm-jax cannot model, is
+    an EnvError that lists the registered ones."""
+    if env_id in ENVS:
+        return ENVS[env_id]
+    if env_id not in _DESCRIBED:
+        try:
+            _DESCRIBED[env_id] = EnvSpec.from_gymnasium(env_id)
+        except EnvError as error:
+            raise EnvError(
+                f"unsupported environment {env_id!r}; supported: {', '.join(SUPPORTED_ENVS)}, and any gymnasium "
+                f"environment with a flat Box observation and Discrete or flat Box actions ({error})"
+            ) from None
+    return _DESCRIBED[env_id]
+
+
+def describe_env(env_id: str, observation_space, action_space, max_episode_steps: int | None) -> EnvSpec:
+    """The spec of `env_id` where a data file or a model recorded its spaces: the registered one (which
+    is used as is), else one described from them alone (no gymnasium needed), remembered for
+    this process. EnvError where the recorded spaces contradict what is already known of `env_id`."""
+    if env_id in ENVS:
+        return ENVS[env_id]  # its spaces are checked against the data or the model where they are used
+    known = _DESCRIBED.get(env_id)
+    if known is None:
+        cap = max_episode_steps or 1000
+        known = _DESCRIBED[env_id] = EnvSpec.from_recorded(env_id, observation_space, action_space, cap)
+    if (known.observation_space, known.action_space) != (observation_space, action_space):
+        raise EnvError(
+            f"the recorded spaces of {env_id} ({observation_space}, {action_space}) differ from its known "
+            f"ones ({known.observation_space}, {known.action_space})"
+        )
+    return known
 
 
 def check_env_id(env_id: str) -> None:

@@ -172,8 +172,17 @@ class EnvSpec:
                 "wm-jax models Discrete (starting at 0) or flat Box actions"
             )
         observation = Box(tuple(map(float, observation_space.low)), tuple(map(float, observation_space.high)))
-        labels = tuple(f"s{i}" for i in range(observation.shape[0]))
-        return cls(env_id, observation, action, labels, max_episode_steps, max_episode_steps)
+        return cls.from_recorded(env_id, observation, action, max_episode_steps)
+
+    @classmethod
+    def from_recorded(cls, env_id: str, observation_space: Box, action_space: Space, max_episode_steps: int) -> EnvSpec:
+        """A spec from spaces recorded in a data file or a model (this package's `Box` and `Discrete`):
+        labels s0, s1, ..., no known reward, termination or gymnax version, `max_episode_steps` both
+        the collection cap and the time limit. Needs no gymnasium."""
+        if not isinstance(observation_space, Box) or len(observation_space.shape) != 1:
+            raise EnvError(f"{env_id}: wm-jax models flat Box observations, got {observation_space}")
+        labels = tuple(f"s{i}" for i in range(observation_space.shape[0]))
+        return cls(env_id, observation_space, action_space, labels, max_episode_steps, max_episode_steps)
 
     @classmethod
     def from_gymnasium(cls, env_id: str, max_episode_steps: int | None = None) -> EnvSpec:
@@ -183,8 +192,9 @@ class EnvSpec:
 
         try:
             env = gym.make(env_id)
-        except gym.error.Error as error:
-            raise EnvError(f"cannot make gymnasium environment {env_id!r}: {error}") from None
+        except (gym.error.Error, ImportError, AttributeError) as error:
+            # AttributeError: "module:EnvId-v0" whose module imports but defines no such entry point.
+            raise EnvError(f"gymnasium cannot make {env_id!r}: {error}") from None
         try:
             limit = max_episode_steps or (env.spec.max_episode_steps if env.spec is not None else None)
             if limit is None:

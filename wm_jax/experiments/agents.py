@@ -58,10 +58,13 @@ def env_from_argv(argv: list[str], default: str = "CartPole-v1") -> str:
 
 def default_mbrl_run(argv: list[str]) -> MbrlRun:
     """The run `wm-jax mbrl ARGV` starts from: the recommended settings of the environment ARGV names."""
-    from ..envs import SUPPORTED_ENVS
+    from ..envs import EnvError
 
     env = env_from_argv(argv)
-    return MbrlRun(env=env if env in SUPPORTED_ENVS else "CartPole-v1")
+    try:
+        return MbrlRun(env=env)
+    except EnvError:  # an id no one can make: reported in one line once the flags are parsed
+        return MbrlRun(env="CartPole-v1")
 
 
 def _check_mbrl_run(run: MbrlRun) -> None:
