@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from . import acrobot, cartpole, mountain_car, mountain_car_continuous, pendulum
 from .spaces import EnvError
-from .spec import MBRL_RECIPE, EnvSpec, mbrl_settings
+from .spec import MBRL_RECIPE, EnvSpec, UnknownEnv, mbrl_settings
 
 _SPECS = (cartpole.SPEC, acrobot.SPEC, mountain_car.SPEC, mountain_car_continuous.SPEC, pendulum.SPEC)
 ENVS: dict[str, EnvSpec] = {spec.env_id: spec for spec in _SPECS}
@@ -26,14 +26,14 @@ _DESCRIBED: dict[str, EnvSpec] = {}
 def env_spec(env_id: str) -> EnvSpec:
     """The spec of `env_id`: the registered one, or one described from gymnasium's own spaces for any
     id `gym.make` accepts ("module:EnvId-v0" and ids an imported package registered included), with no
-    known reward or termination. An id gymnasium cannot make, or whose spaces wm-jax cannot model, is
-    an EnvError that lists the registered ones."""
+    known reward or termination. An id gymnasium cannot make is an EnvError that lists the registered
+    ones; one whose spaces wm-jax cannot model, or that needs a package not installed (MuJoCo), says so."""
     if env_id in ENVS:
         return ENVS[env_id]
     if env_id not in _DESCRIBED:
         try:
             _DESCRIBED[env_id] = EnvSpec.from_gymnasium(env_id)
-        except EnvError as error:
+        except UnknownEnv as error:
             raise EnvError(
                 f"unsupported environment {env_id!r}; supported: {', '.join(SUPPORTED_ENVS)}, and any gymnasium "
                 f"environment with a flat Box observation and Discrete or flat Box actions ({error})"

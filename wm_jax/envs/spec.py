@@ -47,6 +47,10 @@ class _LazyModule:
 jnp = _LazyModule("jax.numpy")
 
 
+class UnknownEnv(EnvError):
+    """An id gymnasium cannot make (not registered, or its module does not import)."""
+
+
 @dataclasses.dataclass(frozen=True)
 class Objective:
     """What a planner maximises: (state, action, next_state) -> (reward, terminated), batched over leading axes."""
@@ -192,9 +196,13 @@ class EnvSpec:
 
         try:
             env = gym.make(env_id)
+        except gym.error.DependencyNotInstalled as error:
+            raise EnvError(
+                f"{env_id} needs a package that is not installed: {error} (MuJoCo tasks: pip install 'wm-jax[mujoco]')"
+            ) from None
         except (gym.error.Error, ImportError, AttributeError) as error:
             # AttributeError: "module:EnvId-v0" whose module imports but defines no such entry point.
-            raise EnvError(f"gymnasium cannot make {env_id!r}: {error}") from None
+            raise UnknownEnv(f"gymnasium cannot make {env_id!r}: {error}") from None
         try:
             limit = max_episode_steps or (env.spec.max_episode_steps if env.spec is not None else None)
             if limit is None:
