@@ -38,6 +38,22 @@ COMMANDS = {
         "summarize",
         "collect random-policy transitions into a data file",
     ),
+    "data import-minari": Command(
+        "wm_jax.experiments.collect",
+        "ImportMinariRun",
+        "import_minari_to_file",
+        "summarize_import",
+        "read a Minari dataset into a data file",
+        uses_jax=False,
+    ),
+    "data export-minari": Command(
+        "wm_jax.experiments.collect",
+        "ExportMinariRun",
+        "export_minari_from_file",
+        "summarize_export",
+        "write a data file as a Minari dataset",
+        uses_jax=False,
+    ),
     "train": Command(
         "wm_jax.experiments.train",
         "TrainRun",
@@ -254,8 +270,10 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"wm-jax {__version__}")
         return 0
+    if len(argv) >= 2 and f"{argv[0]} {argv[1]}" in COMMANDS:  # a two-word command: `wm-jax data import-minari`
+        argv = [f"{argv[0]} {argv[1]}", *argv[2:]]
     if not argv or argv[0] not in COMMANDS:
-        found = f"unknown command {argv[0]!r}; " if argv else ""
+        found = f"unknown command {' '.join(argv[:2]) if argv[:1] == ['data'] else argv[0]!r}; " if argv else ""
         print(f"error: {found}give one of: {', '.join(COMMANDS)} (see wm-jax --help)", file=sys.stderr)
         return EXIT_USER_ERROR
     name, command = argv[0], COMMANDS[argv[0]]

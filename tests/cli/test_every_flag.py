@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import json
 import re
 from collections.abc import Callable
@@ -336,10 +337,36 @@ CASES["demo"] = {
     "--quick": Case(("--quick",), demo("data", "transitions"), drop=("--transitions", "--epochs", "--horizon")),
     "--devices": Case(("--devices", "99"), refused("--devices 99"), code=2),
 }
+CASES["data import-minari"] = {
+    "--out": Case(("--out", "{tmp}/other.npz"), lambda base, run: (run.out / "other.npz").exists()),
+    "--env": Case(("--env", "MyCartPole-v0"), lambda base, run: _data_env(run) == "MyCartPole-v0" != _data_env(base)),
+}
+CASES["data export-minari"] = {
+    "--dataset-id": Case(
+        ("--dataset-id", "wmjax/chosen-v3"), lambda base, run: _exported(run).spec.dataset_id == "wmjax/chosen-v3"
+    ),
+    "--author": Case(("--author", "Ada"), lambda base, run: _author(run) == {"Ada"} != _author(base)),
+}
 CASES["parity"] = {
     "--only": Case(("--only", "loss"), lambda base, run: run.stdout != base.stdout),
     "--json": Case(("--json", "{tmp}/parity.json"), lambda base, run: (run.out / "parity.json").exists()),
 }
+
+
+def _data_env(run: Run) -> str:
+    from wm_jax.data import load_dataset
+
+    return load_dataset(run.out / "imported.npz").info.env_id
+
+
+def _exported(run: Run):
+    import minari
+
+    return minari.load_dataset(run.stdout.strip().rsplit(" ", 1)[-1])
+
+
+def _author(run: Run):
+    return _exported(run).storage.metadata.get("author")
 
 
 def _returns(run: Run):
@@ -370,7 +397,13 @@ def _validation_scores(run: Run):
 
 
 @pytest.fixture(scope="module")
-def flag_world(tmp_path_factory):
+def minari_path():
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+@pytest.fixture(scope="module")
+def flag_world(tmp_path_factory, minari_path):
     root = tmp_path_factory.mktemp("flags")
     files = {
         "cartpole": root / "cartpole.npz",
@@ -380,6 +413,9 @@ def flag_world(tmp_path_factory):
     assert main(["collect", "--out", str(files["cartpole"]), "--transitions", "500"]) == 0
     assert main(["collect", "--out", str(files["cartpole_other"]), "--transitions", "300", "--seed", "7"]) == 0
     assert main(["collect", "--env", "Pendulum-v1", "--out", str(files["pendulum"]), "--transitions", "1000"]) == 0
+    # Minari datasets live in this module's own MINARI_DATASETS_PATH; one is there to import.
+    minari_path.setenv("MINARI_DATASETS_PATH", str(root / "minari"))
+    assert main(["data", "export-minari", str(files["cartpole"]), "--dataset-id", "wmjax/flags-v0"]) == 0
     models = {"model": root / "model", "ensemble_model": root / "ensemble"}
     assert (
         main(
@@ -428,8 +464,12 @@ def flag_world(tmp_path_factory):
 WORLD: dict = {}
 
 
+_EXPORTS = itertools.count()
+
+
 def _format(args, tmp: Path) -> list[str]:
-    return [a.format(tmp=tmp, **WORLD) for a in args]
+    fresh = f"wmjax/flags{next(_EXPORTS)}-v0"  # Minari ids cannot be written twice
+    return [a.format(tmp=tmp, fresh_dataset_id=fresh, **WORLD) for a in args]
 
 
 def _run(argv: list[str], out: Path, capsys) -> Run:
@@ -563,6 +603,8 @@ BASES = {
         ]
     },
     "parity": {"default": ["parity", "--only", "forward"]},
+    "data import-minari": {"default": ["data import-minari", "wmjax/flags-v0", "--out", "{tmp}/imported.npz"]},
+    "data export-minari": {"default": ["data export-minari", "{cartpole}", "--dataset-id", "{fresh_dataset_id}"]},
 }
 BASES["evaluate"]["ensemble"] = BASES["evaluate"]["default"]
 
