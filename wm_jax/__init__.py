@@ -7,7 +7,8 @@ Layout, low to high (nothing low imports anything high):
     envs/        one module per environment (spaces, labels, caps, reward, termination, gymnax
                  adapter, recommended settings) and a registry; gymnasium and gymnax collectors
     data/        the versioned .npz format, validation, version-1 files, collection, splits by episode
-    models/      the Flax NNX world model; Ensemble (a pytree); predict, intervals, the imagination core
+    models/      the Flax NNX world model; Ensemble (a pytree); predict, intervals, the imagination core,
+                 the model as an environment (gymnasium and gymnax-style)
     training/    the engine: compiled chunks of epochs (lax.scan epochs/minibatches, vmap members),
                  the device mesh, orbax checkpoints of runs in progress (resume), sweeps
     evaluation/  one-step scores, identity and linear baselines, open-loop rollouts, uncertainty
@@ -65,6 +66,11 @@ _EXPORTS = {
     "predict": ("wm_jax.models.prediction", "predict"),
     "predictive_interval": ("wm_jax.models.prediction", "predictive_interval"),
     "imagine": ("wm_jax.models.imagination", "imagine"),
+    "ModelEnv": ("wm_jax.models.environment", "ModelEnv"),
+    "ModelVectorEnv": ("wm_jax.models.environment", "ModelVectorEnv"),
+    "FunctionalModelEnv": ("wm_jax.models.environment", "FunctionalModelEnv"),
+    "import_minari": ("wm_jax.data.minari_io", "import_minari"),
+    "export_minari": ("wm_jax.data.minari_io", "export_minari"),
     "save_model": ("wm_jax.checkpoint", "save_checkpoint"),
     "load_model": ("wm_jax.checkpoint", "load_checkpoint"),
     # training and evaluation

@@ -1,0 +1,108 @@
+"""The learned model as an environment: gymnasium's checker, a stable-baselines3 agent training in it,
+and the functional version vmapped over thousands of environments inside `lax.scan`."""
+
+import gymnasium
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import wm_jax as wm
+from wm_jax.models.environment import FunctionalModelEnv, ModelEnv, ModelVectorEnv
+
+
+@pytest.fixture(scope="module")
+def cartpole_model():
+    """A CartPole ensemble with reward and termination heads (a few epochs: these tests check wiring)."""
+    data = wm.collect("CartPole-v1", transitions=600, seed=0).transitions
+    config = wm.ModelConfig(kind="ensemble", members=3, delta=True, normalize=True, reward_head=True)
+    spec = wm.spec_for_env("CartPole-v1", wm.ModelConfig(**{**config.__dict__, "termination_head": True}))
+    return wm.fit(spec, wm.TrainConfig(epochs=3), data, seed=0).ensemble, data.states
+
+
+def test_the_model_env_passes_gymnasiums_checker_and_is_seeded(cartpole_model):
+    from gymnasium.utils.env_checker import check_env
+
+    model, starts = cartpole_model
+    env = ModelEnv(model, starts, reward="known", mode="tsinf")
+    check_env(env, skip_render_check=True)
+    assert isinstance(env, gymnasium.Env) and env.action_space == gymnasium.spaces.Discrete(2)
+    first = [env.reset(seed=4)[0], *(env.step(1)[0] for _ in range(3))]
+    again = [env.reset(seed=4)[0], *(env.step(1)[0] for _ in range(3))]
+    np.testing.assert_array_equal(np.stack(first), np.stack(again))
+
+
+def test_known_reward_and_termination_are_the_environments_own(cartpole_model):
+    model, starts = cartpole_model
+    env = ModelEnv(model, starts, reward="known", mode="mean", max_episode_steps=7)
+    objective = wm.env_spec("CartPole-v1").planning_objective("known")
+    obs, _ = env.reset(seed=0)
+    for step in range(1, 8):
+        next_obs, reward, terminated, truncated, info = env.step(0)
+        expected_reward, expected_end = objective(obs[None], np.array([0]), next_obs[None])
+        assert reward == pytest.approx(float(expected_reward[0])) and terminated == bool(expected_end[0])
+        if terminated:
+            break
+        assert truncated == (step == 7)
+        obs = next_obs
+
+
+def test_the_disagreement_penalty_is_subtracted_from_the_reward(cartpole_model):
+    model, starts = cartpole_model
+    rewards = {}
+    for penalty in (0.0, 10.0):
+        env = ModelEnv(model, starts, reward="learned", mode="mean", disagreement_penalty=penalty)
+        env.reset(seed=1)
+        _, reward, _, _, info = env.step(1)
+        rewards[penalty] = reward
+    assert info["disagreement"] > 0
+    assert rewards[10.0] == pytest.approx(rewards[0.0] - 10.0 * info["disagreement"], rel=1e-4, abs=1e-5)
+
+
+def test_the_functional_env_runs_4096_environments_in_one_scan_and_resets_ended_ones(cartpole_model):
+    model, starts = cartpole_model
+    env = FunctionalModelEnv(mode="ts1", reward="known", env_id="CartPole-v1", max_episode_steps=5)
+    params = env.default_params(model, starts)
+    n = 4096
+
+    @jax.jit
+    def run(key):
+        obs, state = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(key, n), params)
+
+        def body(state, key):
+            action_key, step_key = jax.random.split(key)
+            actions = jax.random.randint(action_key, (n,), 0, 2)
+            obs, state, reward, done, info = jax.vmap(env.step, in_axes=(0, 0, 0, None))(
+                jax.random.split(step_key, n), state, actions, params
+            )
+            return state, (done, state.time, reward)
+
+        return jax.lax.scan(body, state, jax.random.split(key, 6))
+
+    state, (done, time, reward) = run(jax.random.key(0))
+    assert done.shape == (6, n) and bool(done[:5].any(axis=0).all())  # 5 steps end every episode at least once
+    assert bool(jnp.all(jnp.where(done, time == 0, time > 0))) and bool((time <= 4).all())  # ended: starts again
+    assert bool(jnp.all(reward == 1.0))  # CartPole pays 1 per step
+
+
+def test_the_vector_env_steps_every_environment_at_once(cartpole_model):
+    model, starts = cartpole_model
+    env = ModelVectorEnv(model, starts, num_envs=16, reward="learned", max_episode_steps=3)
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (16, 4) and env.single_action_space == gymnasium.spaces.Discrete(2)
+    for _ in range(3):
+        obs, reward, terminated, truncated, infos = env.step(env.action_space.sample())
+    assert obs.shape == (16, 4) and reward.shape == (16,) and (terminated | truncated).all()
+    assert infos["final_obs"].shape == (16, 4)
+
+
+@pytest.mark.slow  # torch and an agent's first updates
+def test_a_stable_baselines3_agent_trains_in_the_model(cartpole_model):
+    from stable_baselines3 import PPO
+
+    model, starts = cartpole_model
+    env = ModelEnv(model, starts, reward="known", mode="ts1")
+    agent = PPO("MlpPolicy", env, n_steps=128, batch_size=64, n_epochs=1, seed=0, device="cpu")
+    agent.learn(total_timesteps=256)
+    action, _ = agent.predict(env.reset(seed=0)[0])
+    assert env.action_space.contains(int(action)) and agent.num_timesteps >= 256

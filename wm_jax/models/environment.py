@@ -1,0 +1,228 @@
+"""The learned model as an environment, for agents of any library.
+
+`FunctionalModelEnv` is gymnax-style: `reset(key, params)` and `step(key, state, action, params)` are
+pure and jittable, so JAX agents (PureJaxRL-style PPO) vmap thousands of imagined environments inside
+one `lax.scan`. `step` resets an environment whose episode ended, as gymnax's does. `ModelEnv` is a
+`gymnasium.Env` and `ModelVectorEnv` a `gymnasium.vector.VectorEnv` over the same step, for agents of
+other libraries (stable-baselines3, CleanRL).
+
+Each episode starts from a state drawn uniformly from `starts` (rows of a dataset). A step predicts
+the next state under a propagation mode (`models.prediction.propagate`: "mean", "ts1" or "tsinf",
+whose member is drawn at reset), scores it with the environment's known reward and termination
+(`EnvSpec.planning_objective("known")`) or with the model's own heads, and subtracts
+`disagreement_penalty` times the elites' disagreement (the mean over state dimensions of their
+standard deviation), MOPO-style. Episodes are cut at `max_episode_steps` (truncated).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, NamedTuple
+
+import gymnasium
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+from .ensemble import Ensemble
+from .network import Prediction
+from .prediction import propagate, trajectory_members
+
+
+@struct.dataclass
+class ModelEnvState:
+    """One imagined environment: its state (S,), TS-inf's member for the episode, and the step count."""
+
+    state: jax.Array
+    member: jax.Array
+    time: jax.Array
+
+
+class ModelEnvParams(NamedTuple):
+    """What the functional environment steps: the model, and the start states (N, S) drawn at reset."""
+
+    model: Ensemble
+    starts: jax.Array
+
+
+@dataclasses.dataclass(frozen=True)
+class FunctionalModelEnv:
+    """The model as a gymnax-style environment; the settings are static, the model and starts are params."""
+
+    mode: str = "ts1"
+    sample: bool = False
+    reward: str = "learned"  # "known": the environment's own reward and termination; "learned": the heads
+    disagreement_penalty: float = 0.0
+    max_episode_steps: int = 200
+    env_id: str | None = None  # whose known reward to use (the model's environment)
+
+    def __post_init__(self):
+        if self.mode not in ("mean", "ts1", "tsinf"):
+            raise ValueError(f"unknown prediction mode {self.mode!r}: use mean, ts1 or tsinf")
+        if self.reward not in ("known", "learned"):
+            raise ValueError(f"reward must be known or learned, got {self.reward!r}")
+        if self.max_episode_steps < 1:
+            raise ValueError(f"max_episode_steps must be >= 1, got {self.max_episode_steps}")
+
+    @staticmethod
+    def default_params(model: Ensemble, starts) -> ModelEnvParams:
+        return ModelEnvParams(model, jnp.asarray(starts, jnp.float32))
+
+    def _objective(self):
+        if self.reward == "learned":
+            return None
+        from ..envs import env_spec
+
+        return env_spec(self.env_id).planning_objective("known")
+
+    def reset(self, key: jax.Array, params: ModelEnvParams) -> tuple[jax.Array, ModelEnvState]:
+        start_key, member_key = jax.random.split(key)
+        row = jax.random.randint(start_key, (), 0, params.starts.shape[0])
+        member = trajectory_members(member_key, jnp.asarray(params.model.elites), 1)[0]
+        state = ModelEnvState(params.starts[row], member, jnp.zeros((), jnp.int32))
+        return state.state, state
+
+    def step_env(self, key: jax.Array, state: ModelEnvState, action, params: ModelEnvParams):
+        """One step without the reset: (obs, state, reward, terminated, truncated, disagreement)."""
+        model = params.model
+        raw = jnp.asarray(action)[None]
+        prediction, members = propagate(
+            model,
+            state.state[None],
+            model.spec.encode_actions(raw),
+            key,
+            self.mode,
+            trajectory=state.member[None],
+            sample=self.sample,
+        )
+        reward, terminated = self._score(state.state[None], raw, prediction)
+        disagreement = members.mean[jnp.asarray(model.elites)].std(axis=0).mean(axis=-1)[0]
+        reward = reward - self.disagreement_penalty * disagreement
+        time = state.time + 1
+        next_state = ModelEnvState(prediction.mean[0], state.member, time)
+        truncated = (time >= self.max_episode_steps) & ~terminated
+        return next_state.state, next_state, reward, terminated, truncated, disagreement
+
+    def _score(self, states, raw, prediction: Prediction):
+        objective = self._objective()
+        if objective is not None:
+            reward, terminated = objective(states, raw, prediction.mean)
+        else:
+            reward = prediction.reward if prediction.reward is not None else jnp.zeros(1)
+            logit = prediction.termination_logit
+            terminated = logit > 0 if logit is not None else jnp.zeros(1, bool)
+        return jnp.asarray(reward, jnp.float32)[0], jnp.asarray(terminated, bool)[0]
+
+    def step(self, key: jax.Array, state: ModelEnvState, action, params: ModelEnvParams):
+        """gymnax's step: (obs, state, reward, done, info); an ended episode is reset at once, and
+        info holds "terminated", "truncated", "disagreement" and the ended episode's "final_obs"."""
+        step_key, reset_key = jax.random.split(key)
+        obs, next_state, reward, terminated, truncated, disagreement = self.step_env(step_key, state, action, params)
+        done = terminated | truncated
+        reset_obs, reset_state = self.reset(reset_key, params)
+        state = jax.tree.map(lambda a, b: jnp.where(done, a, b), reset_state, next_state)
+        info = {"terminated": terminated, "truncated": truncated, "disagreement": disagreement, "final_obs": obs}
+        return jnp.where(done, reset_obs, obs), state, reward, done, info
+
+
+def _spaces(model: Ensemble):
+    """Gymnasium spaces of the model's environment: unbounded observations (a model can predict beyond
+    the real environment's bounds) and the environment's own action space."""
+    from ..envs import env_spec
+
+    if model.spec.env_id is None:
+        raise ValueError("the model records no environment, so its action space is unknown")
+    action = env_spec(model.spec.env_id).action_space
+    observation = gymnasium.spaces.Box(-np.inf, np.inf, (model.spec.state_dim,), np.float32)
+    if hasattr(action, "n"):
+        return observation, gymnasium.spaces.Discrete(action.n)
+    return observation, gymnasium.spaces.Box(np.float32(action.low), np.float32(action.high), dtype=np.float32)
+
+
+def _functional(model: Ensemble, **settings: Any) -> FunctionalModelEnv:
+    from ..envs import env_spec
+
+    if settings.get("max_episode_steps") is None:
+        settings["max_episode_steps"] = env_spec(model.spec.env_id).time_limit if model.spec.env_id else 200
+    return FunctionalModelEnv(env_id=model.spec.env_id, **settings)
+
+
+class ModelEnv(gymnasium.Env):
+    """A `gymnasium.Env` backed by a trained model (see the module docstring); `starts` (N, S) are the
+    states episodes start from. Settings: mode, sample, reward, disagreement_penalty, max_episode_steps."""
+
+    metadata = {"render_modes": []}
+
+    def __init__(self, model: Ensemble, starts, **settings: Any):
+        self.functional = _functional(model, **settings)
+        self.params = FunctionalModelEnv.default_params(model, starts)
+        self.observation_space, self.action_space = _spaces(model)
+        self._reset = jax.jit(self.functional.reset)
+        self._step = jax.jit(self.functional.step_env)
+        self._key = jax.random.key(0)
+        self._state = None
+
+    def _next_key(self) -> jax.Array:
+        self._key, key = jax.random.split(self._key)
+        return key
+
+    def reset(self, *, seed: int | None = None, options=None):
+        super().reset(seed=seed)
+        if seed is not None:
+            self._key = jax.random.key(seed)
+        obs, self._state = self._reset(self._next_key(), self.params)
+        return np.asarray(obs, np.float32), {}
+
+    def step(self, action):
+        if self._state is None:
+            raise RuntimeError("call reset before step")
+        obs, self._state, reward, terminated, truncated, disagreement = self._step(
+            self._next_key(), self._state, jnp.asarray(action), self.params
+        )
+        info = {"disagreement": float(disagreement)}
+        return np.asarray(obs, np.float32), float(reward), bool(terminated), bool(truncated), info
+
+    def close(self):
+        self._state = None
+
+
+class ModelVectorEnv(gymnasium.vector.VectorEnv):
+    """A `gymnasium.vector.VectorEnv` of `num_envs` imagined environments stepped in one compiled call;
+    an ended episode resets in the same step (its last observation in infos["final_obs"])."""
+
+    def __init__(self, model: Ensemble, starts, num_envs: int, **settings: Any):
+        from gymnasium.vector.utils import batch_space
+
+        self.metadata = {"autoreset_mode": gymnasium.vector.AutoresetMode.SAME_STEP}
+        self.num_envs = num_envs
+        self.functional = _functional(model, **settings)
+        self.params = FunctionalModelEnv.default_params(model, starts)
+        self.single_observation_space, self.single_action_space = _spaces(model)
+        self.observation_space = batch_space(self.single_observation_space, num_envs)
+        self.action_space = batch_space(self.single_action_space, num_envs)
+        self._reset = jax.jit(jax.vmap(self.functional.reset, in_axes=(0, None)))
+        self._step = jax.jit(jax.vmap(self.functional.step, in_axes=(0, 0, 0, None)))
+        self._key = jax.random.key(0)
+        self._state = None
+
+    def _keys(self) -> jax.Array:
+        self._key, key = jax.random.split(self._key)
+        return jax.random.split(key, self.num_envs)
+
+    def reset(self, *, seed: int | None = None, options=None):
+        if seed is not None:
+            self._key = jax.random.key(seed)
+        obs, self._state = self._reset(self._keys(), self.params)
+        return np.asarray(obs, np.float32), {}
+
+    def step(self, actions):
+        obs, self._state, reward, done, info = self._step(self._keys(), self._state, jnp.asarray(actions), self.params)
+        infos = {"final_obs": np.asarray(info["final_obs"]), "disagreement": np.asarray(info["disagreement"])}
+        return (
+            np.asarray(obs, np.float32),
+            np.asarray(reward, np.float32),
+            np.asarray(info["terminated"]),
+            np.asarray(info["truncated"]),
+            infos,
+        )
