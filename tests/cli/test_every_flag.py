@@ -164,6 +164,14 @@ CASES: dict[str, dict[str, Case]] = {
             base="ensemble",
         ),
         "--eval-data": Case(("--eval-data", "{cartpole_other}"), metric("metrics.json", "split", "method")),
+        # Another tool's file (no env id, a float action column): as CartPole data, with integer actions.
+        "--env": Case(
+            ("--data", "{foreign}", "--env", "CartPole-v1"),
+            lambda base, run: (
+                run.json("metrics.json")["env_id"] == "CartPole-v1"
+                and _train(run, "--data", "{foreign}").json("metrics.json")["env_id"] is None
+            ),
+        ),
         "--eval-fraction": Case(("--eval-fraction", "0.5"), metric("metrics.json", "split", "held_out_transitions")),
         "--action-encoding": Case(("--action-encoding", "onehot"), metric("metrics.json", "action_encoding")),
         "--horizon": Case(("--horizon", "2"), metric("metrics.json", "held_out", "rollout", "horizons")),
@@ -198,6 +206,13 @@ CASES: dict[str, dict[str, Case]] = {
             base="ensemble",
         ),
         "--json": Case(("--json", "{tmp}/other.json"), lambda base, run: (run.out / "other.json").exists()),
+        "--env": Case(
+            ("--data", "{foreign}", "--env", "CartPole-v1"),
+            lambda base, run: (
+                run.json("scores.json")["data"].endswith("foreign.npz")
+                and _evaluate(run, "--data", "{foreign}").code == 2
+            ),
+        ),
         "--plots": Case(
             ("--checkpoint", "{ensemble_model}", "--plots", "{tmp}/plots"),
             lambda base, run: (run.out / "plots" / "calibration.png").exists(),
@@ -413,6 +428,12 @@ def flag_world(tmp_path_factory, minari_path):
     assert main(["collect", "--out", str(files["cartpole"]), "--transitions", "500"]) == 0
     assert main(["collect", "--out", str(files["cartpole_other"]), "--transitions", "300", "--seed", "7"]) == 0
     assert main(["collect", "--env", "Pendulum-v1", "--out", str(files["pendulum"]), "--transitions", "1000"]) == 0
+    # A file another tool wrote: format version 1, no env id, CartPole's actions as a float column.
+    with np.load(files["cartpole"]) as archive:
+        rows = {key: archive[key] for key in ("states", "next_states", "rewards", "terminated", "truncated")}
+        rows["actions"] = archive["actions"].astype(np.float32)[:, None]
+    files["foreign"] = root / "foreign.npz"
+    np.savez(files["foreign"], **rows)
     # Minari datasets live in this module's own MINARI_DATASETS_PATH; one is there to import.
     minari_path.setenv("MINARI_DATASETS_PATH", str(root / "minari"))
     assert main(["data", "export-minari", str(files["cartpole"]), "--dataset-id", "wmjax/flags-v0"]) == 0

@@ -131,3 +131,27 @@ def test_export_needs_a_recorded_environment():
     unknown = dataset._replace(info=dataset.info.__class__(None, None, None))
     with pytest.raises(DataError, match="recorded environment"):
         export_minari(unknown, "wmjax/nothing-v0")
+
+
+def test_a_dataset_from_plain_arrays_is_validated_like_a_file():
+    from wm_jax.data import Dataset, declare_env
+
+    states = np.arange(30, dtype=np.float64).reshape(10, 3) / 10
+    dataset = Dataset.from_arrays("Pendulum-v1", states[:-1], np.zeros((9, 1)), states[1:], episode=[0] * 4 + [1] * 5)
+    data = dataset.transitions
+    assert dataset.info.env_id == "Pendulum-v1" and data.states.dtype == np.float32
+    assert data.step.tolist() == [0, 1, 2, 3, 0, 1, 2, 3, 4] and data.truncated.tolist() == [0, 0, 0, 1, 0, 0, 0, 0, 1]
+    broken = states[1:].copy()
+    broken[1] += 1.0
+    with pytest.raises(DataError, match="row 1's next state is not row 2's state"):
+        Dataset.from_arrays("Pendulum-v1", states[:-1], np.zeros((9, 1)), broken, episode=[0] * 4 + [1] * 5)
+    # A Discrete environment reads a float column of whole numbers as indices, and nothing else.
+    cartpole = np.zeros((4, 4))
+    assert (
+        Dataset.from_arrays("CartPole-v1", cartpole, [[1.0], [0.0], [1.0], [1.0]], cartpole).transitions.actions.dtype
+        == np.int32
+    )
+    with pytest.raises(DataError, match="not one column of whole numbers"):
+        Dataset.from_arrays("CartPole-v1", cartpole, [[0.5], [0.0], [1.0], [1.0]], cartpole)
+    with pytest.raises(DataError, match="recorded as data of Pendulum-v1; --env CartPole-v1 disagrees"):
+        declare_env(dataset, "CartPole-v1")

@@ -93,6 +93,66 @@ class Dataset(NamedTuple):
     transitions: Transitions
     info: DatasetInfo
 
+    @classmethod
+    def from_arrays(
+        cls,
+        env_id: str,
+        states,
+        actions,
+        next_states,
+        rewards=None,
+        terminated=None,
+        truncated=None,
+        episode=None,
+    ) -> Dataset:
+        """A dataset of `env_id` from plain arrays, validated as a loaded file is. Without `episode` the
+        rows are one episode; an episode whose last row has neither flag is marked truncated there.
+        Rewards default to zeros; a Discrete environment's float column of whole numbers becomes indices."""
+        states = np.asarray(states, np.float32)
+        n = states.shape[0] if states.ndim else 0
+        episode = np.zeros(n, np.int32) if episode is None else np.asarray(episode, np.int32)
+        last = np.append(episode[1:] != episode[:-1], True) if n else np.zeros(0, bool)
+        terminated = np.zeros(n, bool) if terminated is None else np.asarray(terminated, bool)
+        truncated = (np.zeros(n, bool) if truncated is None else np.asarray(truncated, bool)) | (last & ~terminated)
+        starts = np.flatnonzero(np.append(True, episode[1:] != episode[:-1])) if n else np.zeros(0, int)
+        step = np.arange(n, dtype=np.int32) - np.repeat(starts, np.diff(np.append(starts, n))).astype(np.int32)
+        actions = np.asarray(actions)
+        data = Transitions(
+            states,
+            actions.astype(np.float32) if actions.dtype.kind == "f" else actions.astype(np.int32),
+            np.asarray(next_states, np.float32),
+            np.zeros(n, np.float32) if rewards is None else np.asarray(rewards, np.float32),
+            terminated,
+            truncated,
+            episode,
+            step,
+        )
+        return declare_env(cls(data, DatasetInfo(None, None, None, {"backend": "arrays"})), env_id, "arrays")
+
+
+def declare_env(dataset: Dataset, env_id: str, source: str = "data") -> Dataset:
+    """`dataset` as data of `env_id`, for data that records no environment (`--env ID`): the
+    environment's spaces, and a float column of whole numbers as indices of a Discrete action. Data
+    that records another environment is a DataError; data that records this one is returned as is."""
+    recorded = dataset.info.env_id
+    if recorded is not None:
+        if recorded != env_id:
+            raise DataError(f"{source}: recorded as data of {recorded}; --env {env_id} disagrees")
+        return dataset
+    try:
+        spec = env_spec(env_id)
+    except EnvError as error:
+        raise DataError(f"{source}: {error}") from None
+    actions = dataset.transitions.actions
+    if spec.discrete and actions.dtype.kind == "f":
+        column = actions.reshape(actions.shape[0], -1)
+        if column.shape[1] != 1 or not np.array_equal(column[:, 0], np.round(column[:, 0])):
+            raise DataError(f"{source}: {env_id} takes Discrete actions; these are not one column of whole numbers")
+        actions = column[:, 0].astype(np.int32)
+    collection = {**dataset.info.collection, "environment": f"declared as {env_id}"}
+    info = DatasetInfo(env_id, spec.observation_space, spec.action_space, collection, dataset.info.cut_episodes)
+    return Dataset(validate_transitions(dataset.transitions._replace(actions=actions), info, source), info)
+
 
 def validate_transitions(data: Transitions, info: DatasetInfo | None = None, source: str = "data") -> Transitions:
     """Check every field's shape, dtype and finiteness and the episode structure; raise DataError naming the problem."""

@@ -163,15 +163,24 @@ class HeldOutSplit:
 
 
 def held_out_split(
-    data_path: str, dataset, spec, eval_data: str | None, eval_fraction: float | None, seed: int
+    data_path: str,
+    dataset,
+    spec,
+    eval_data: str | None,
+    eval_fraction: float | None,
+    seed: int,
+    env: str | None = None,
 ) -> HeldOutSplit:
-    """A separate held-out file, or whole episodes of the data held back (`eval_fraction`, default 0.2)."""
-    from ..data import check_data_matches_model, load_dataset, split_by_episode
+    """A separate held-out file (of environment `env` where it records none), or whole episodes of the
+    data held back (`eval_fraction`, default 0.2)."""
+    from ..data import check_data_matches_model, declare_env, load_dataset, split_by_episode
 
     if eval_data is not None and eval_fraction is not None:
         raise ConfigError("give --eval-data or --eval-fraction, not both")
     if eval_data is not None:
         held_out_set = load_dataset(eval_data)
+        if env is not None:
+            held_out_set = declare_env(held_out_set, env, eval_data)
         check_data_matches_model(held_out_set, spec.env_id, spec.state_dim, eval_data)
         return HeldOutSplit(
             dataset.transitions, held_out_set.transitions, {"method": "separate file", "eval_data": eval_data}

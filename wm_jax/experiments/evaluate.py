@@ -18,6 +18,9 @@ class EvaluateRun:
     """directory written by `wm-jax train`"""
     data: str
     """transitions to score (from the model's environment)"""
+    env: str | None = None
+    """the environment of a data file that records none (written by another tool): its spaces apply, and a
+    float column of whole numbers becomes Discrete indices"""
     horizon: int = 50
     """longest open-loop rollout: MSE for every H = 1..horizon"""
     mode: PredictionMode = "mean"
@@ -43,12 +46,14 @@ class Evaluation(NamedTuple):
     linear: Any
 
 
-def _load_model_and_data(checkpoint: str, data_path: str):
+def _load_model_and_data(checkpoint: str, data_path: str, env: str | None = None):
     from ..checkpoint import load_checkpoint
-    from ..data import check_data_matches_model, load_dataset
+    from ..data import check_data_matches_model, declare_env, load_dataset
 
     model = load_checkpoint(checkpoint)
     dataset = load_dataset(data_path)
+    if env is not None:
+        dataset = declare_env(dataset, env, data_path)
     check_data_matches_model(dataset, model.spec.env_id, model.spec.state_dim, data_path)
     return model, dataset.transitions
 
@@ -102,7 +107,7 @@ def evaluate_checkpoint(run: EvaluateRun) -> Evaluation:
     for path, directory in ((run.plots, True), (run.json, False)):
         if path is not None:
             check_output_path(path, directory=directory)
-    model, data = _load_model_and_data(run.checkpoint, run.data)
+    model, data = _load_model_and_data(run.checkpoint, run.data, run.env)
     if run.horizon > data.size:
         raise ConfigError(
             f"--horizon {run.horizon} is longer than the {data.size} transitions in {run.data}; use at most {data.size}"

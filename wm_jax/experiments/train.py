@@ -37,6 +37,9 @@ class TrainRun(DistributedOptions):
     training: Annotated[TrainConfig, Flat] = TrainConfig()
     eval_data: str | None = None
     """held-out transitions from a separate file (instead of --eval-fraction)"""
+    env: str | None = None
+    """the environment of data files that record none (written by another tool): its spaces apply, and a
+    float column of whole numbers becomes Discrete indices"""
     eval_fraction: float | None = None
     """hold out this share of the data, as whole episodes chosen with --seed (default 0.2 without --eval-data)"""
     action_encoding: ActionEncoding | None = None
@@ -100,7 +103,7 @@ def train_and_evaluate(run: TrainRun) -> TrainResult | None:
 def _prepare(run: TrainRun):
     """(spec, split, mesh) after every check that can fail before training starts."""
     from ..atomic import check_output_path
-    from ..data import load_dataset
+    from ..data import declare_env, load_dataset
     from ..models import spec_for_data
 
     if run.horizon < 1:
@@ -111,8 +114,10 @@ def _prepare(run: TrainRun):
         raise ConfigError(f"--elites {run.training.elites} exceeds the {run.model.members} members")
     mesh = run.mesh(run.model.members, run.data_shards)
     dataset = load_dataset(run.data)
+    if run.env is not None:
+        dataset = declare_env(dataset, run.env, run.data)
     spec = spec_for_data(dataset.info.env_id, dataset.transitions, run.model, run.action_encoding)
-    split = held_out_split(run.data, dataset, spec, run.eval_data, run.eval_fraction, run.seed)
+    split = held_out_split(run.data, dataset, spec, run.eval_data, run.eval_fraction, run.seed, run.env)
     check_batch_fits(run.training.batch_size, split.train.size)
     if run.horizon > split.held_out.size:
         raise ConfigError(
