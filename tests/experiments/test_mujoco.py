@@ -61,3 +61,19 @@ def test_a_task_whose_package_is_missing_says_what_to_install(tmp_path, capsys):
         assert "\n" not in error and "pip install 'wm-jax[mujoco]'" in error, error
     finally:
         gymnasium.registry.pop("WmJaxNeedsMujoco-v0")
+
+
+def test_inverted_pendulums_known_reward_and_termination_are_the_tasks_own():
+    """On random episodes (several end by the pole falling), the known functions give back every
+    recorded reward and termination; the tasks whose reward needs unobserved positions have none."""
+    from wm_jax.data import collect_dataset
+    from wm_jax.envs import env_spec
+
+    data = collect_dataset("InvertedPendulum-v5", transitions=400, seed=0).transitions
+    objective = env_spec("InvertedPendulum-v5").planning_objective("known")
+    reward, terminated = objective(data.states, data.actions, data.next_states)
+    assert data.terminated.sum() >= 5
+    np.testing.assert_array_equal(np.asarray(terminated), data.terminated)
+    np.testing.assert_array_equal(np.asarray(reward), data.rewards)
+    with pytest.raises(Exception, match="no known reward and termination for HalfCheetah-v5"):
+        env_spec("HalfCheetah-v5").planning_objective("known")

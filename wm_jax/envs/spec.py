@@ -181,12 +181,24 @@ class EnvSpec:
     @classmethod
     def from_recorded(cls, env_id: str, observation_space: Box, action_space: Space, max_episode_steps: int) -> EnvSpec:
         """A spec from spaces recorded in a data file or a model (this package's `Box` and `Discrete`):
-        labels s0, s1, ..., no known reward, termination or gymnax version, `max_episode_steps` both
-        the collection cap and the time limit. Needs no gymnasium."""
+        labels s0, s1, ..., no gymnax version, `max_episode_steps` both the collection cap and the time
+        limit, and a known reward and termination only where `envs.mujoco` has them. Needs no gymnasium."""
         if not isinstance(observation_space, Box) or len(observation_space.shape) != 1:
             raise EnvError(f"{env_id}: wm-jax models flat Box observations, got {observation_space}")
+        from .mujoco import KNOWN  # the MuJoCo tasks' known functions, by id
+
         labels = tuple(f"s{i}" for i in range(observation_space.shape[0]))
-        return cls(env_id, observation_space, action_space, labels, max_episode_steps, max_episode_steps)
+        reward_fn, termination_fn = KNOWN.get(env_id, (None, None))
+        return cls(
+            env_id,
+            observation_space,
+            action_space,
+            labels,
+            max_episode_steps,
+            max_episode_steps,
+            reward_fn=reward_fn,
+            termination_fn=termination_fn,
+        )
 
     @classmethod
     def from_gymnasium(cls, env_id: str, max_episode_steps: int | None = None) -> EnvSpec:
