@@ -10,6 +10,8 @@ import pytest
 import wm_jax as wm
 from wm_jax.models.environment import FunctionalModelEnv, ModelEnv, ModelVectorEnv
 
+pytestmark = pytest.mark.slow  # a model trained for the module, and a program per environment shape
+
 
 @pytest.fixture(scope="module")
 def cartpole_model():
@@ -96,7 +98,6 @@ def test_the_vector_env_steps_every_environment_at_once(cartpole_model):
     assert infos["final_obs"].shape == (16, 4)
 
 
-@pytest.mark.slow  # torch and an agent's first updates
 def test_a_stable_baselines3_agent_trains_in_the_model(cartpole_model):
     from stable_baselines3 import PPO
 
