@@ -548,6 +548,18 @@ TABLE = [
         "unsupported environment 'Foo-v9'",
     ),
     Row(
+        "env-disagrees-with-data",
+        "`--env` naming another environment than the data records",
+        train("cartpole", "--env", "Pendulum-v1"),
+        "recorded as data of CartPole-v1; --env Pendulum-v1 disagrees",
+    ),
+    Row(
+        "minari-unknown-dataset",
+        "a Minari dataset that is not there",
+        command("data", "import-minari", "nobody/nothing-v0", "--out", "{dir}/imported.npz"),
+        "no local Minari dataset 'nobody/nothing-v0'",
+    ),
+    Row(
         "lr-nan",
         "`--learning-rate nan`",
         train("cartpole", "--learning-rate", "nan"),
