@@ -35,3 +35,18 @@ def pytest_xdist_auto_num_workers(config):
     return max(
         1, min(MAX_WORKERS, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count())
     )
+
+
+# Property-based tests draw the same examples on every run (CI reproducible; a failure reproduces
+# as is). HYPOTHESIS_PROFILE=explore draws fresh ones, to hunt for new failures.
+def _hypothesis_profiles():
+    import os
+
+    from hypothesis import settings
+
+    settings.register_profile("ci", derandomize=True)
+    settings.register_profile("explore", derandomize=False)
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+_hypothesis_profiles()
