@@ -270,10 +270,11 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"wm-jax {__version__}")
         return 0
-    if len(argv) >= 2 and f"{argv[0]} {argv[1]}" in COMMANDS:  # a two-word command: `wm-jax data import-minari`
-        argv = [f"{argv[0]} {argv[1]}", *argv[2:]]
+    groups = {name.split()[0] for name in COMMANDS if " " in name}  # two-word commands: `wm-jax data import-minari`
+    if argv and argv[0] in groups:
+        argv = [" ".join(argv[:2]), *argv[2:]]
     if not argv or argv[0] not in COMMANDS:
-        found = f"unknown command {' '.join(argv[:2]) if argv[:1] == ['data'] else argv[0]!r}; " if argv else ""
+        found = f"unknown command {argv[0]!r}; " if argv else ""
         print(f"error: {found}give one of: {', '.join(COMMANDS)} (see wm-jax --help)", file=sys.stderr)
         return EXIT_USER_ERROR
     name, command = argv[0], COMMANDS[argv[0]]

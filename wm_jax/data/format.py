@@ -114,8 +114,7 @@ class Dataset(NamedTuple):
         last = np.append(episode[1:] != episode[:-1], True) if n else np.zeros(0, bool)
         terminated = np.zeros(n, bool) if terminated is None else np.asarray(terminated, bool)
         truncated = (np.zeros(n, bool) if truncated is None else np.asarray(truncated, bool)) | (last & ~terminated)
-        starts = np.flatnonzero(np.append(True, episode[1:] != episode[:-1])) if n else np.zeros(0, int)
-        step = np.arange(n, dtype=np.int32) - np.repeat(starts, np.diff(np.append(starts, n))).astype(np.int32)
+        _, step = episodes_from_ends(last)
         actions = np.asarray(actions)
         data = Transitions(
             states,

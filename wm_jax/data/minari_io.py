@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import warnings
 
+import gymnasium
 import numpy as np
 
 from ..envs import EnvError, EnvSpec, describe_env
@@ -119,8 +120,6 @@ def import_minari(source: str, env_id: str | None = None) -> Dataset:
 
 
 def _gymnasium_spaces(info: DatasetInfo):
-    import gymnasium
-
     low, high = (np.asarray(b, np.float32) for b in (info.observation_space.low, info.observation_space.high))
     observation = gymnasium.spaces.Box(low, high, dtype=np.float32)
     action = info.action_space
@@ -154,8 +153,6 @@ def export_minari(dataset: Dataset, dataset_id: str, author: str | None = None):
         )
         for number, (a, b) in enumerate(zip(starts, ends, strict=True))
     ]
-    import gymnasium
-
     observation, action = _gymnasium_spaces(info)
     # Minari records the environment by making it: an id gymnasium cannot make here is left out (declare
     # it with --env when importing the dataset back).

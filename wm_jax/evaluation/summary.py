@@ -39,10 +39,6 @@ class SplitEvaluation(NamedTuple):
     baselines: dict[str, RolloutErrors]
     heads: HeadScores | None = None
 
-    @property
-    def one_step_mse(self) -> float:
-        return float(self.model.mse[0, 0])
-
     def baseline_one_step_mse(self, name: str) -> float:
         return float(self.baselines[name].mse[0, 0])
 
