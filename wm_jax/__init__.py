@@ -13,6 +13,7 @@ Layout, low to high (nothing low imports anything high):
                  the device mesh, orbax checkpoints of runs in progress (resume), sweeps
     evaluation/  one-step scores, identity and linear baselines, open-loop rollouts, uncertainty
     planning/    planners (CEM, MPPI, random shooting), MPC, the model-based RL loop, dream training
+    policies/    policies learned by gradient: soft actor-critic (compiled updates)
     atomic       the one atomic-write helper; devices: CPU device count, --devices, jax.distributed
     checkpoint   the plain export: params.npz (with its description) + model.json + baselines.json
     bridge       lossless PyTorch state_dict <-> Flax parameter conversion
@@ -54,6 +55,7 @@ _EXPORTS = {
     "PlannerConfig": ("wm_jax.config", "PlannerConfig"),
     "MBRLConfig": ("wm_jax.config", "MBRLConfig"),
     "DreamConfig": ("wm_jax.config", "DreamConfig"),
+    "SACConfig": ("wm_jax.config", "SACConfig"),
     # environments
     "EnvSpec": ("wm_jax.envs", "EnvSpec"),
     "env_spec": ("wm_jax.envs", "env_spec"),
@@ -77,6 +79,9 @@ _EXPORTS = {
     "fit": ("wm_jax.training", "fit"),
     "evaluate": ("wm_jax.experiments.evaluate", "evaluate_model"),
     "fit_linear": ("wm_jax.evaluation.baselines", "fit_linear"),
+    # policies
+    "SAC": ("wm_jax.policies.sac", "SAC"),
+    "run_sac": ("wm_jax.policies.sac", "run_sac"),
     # whole runs, as the commands do them
     "TrainRun": ("wm_jax.experiments.train", "TrainRun"),
     "train_and_evaluate": ("wm_jax.experiments.train", "train_and_evaluate"),
@@ -86,6 +91,8 @@ _EXPORTS = {
     "model_based_rl": ("wm_jax.experiments.agents", "model_based_rl"),
     "DreamRun": ("wm_jax.experiments.agents", "DreamRun"),
     "dream": ("wm_jax.experiments.agents", "dream"),
+    "SacRun": ("wm_jax.experiments.agents", "SacRun"),
+    "soft_actor_critic": ("wm_jax.experiments.agents", "soft_actor_critic"),
 }
 
 __all__ = ["__version__", *_EXPORTS]

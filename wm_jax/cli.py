@@ -97,6 +97,13 @@ COMMANDS = {
         "summarize_dream",
         "evolve a controller inside the learned model, then run it in the real environment",
     ),
+    "sac": Command(
+        "wm_jax.experiments.agents",
+        "SacRun",
+        "soft_actor_critic",
+        "summarize_sac",
+        "soft actor-critic in the real environment: the model-free baseline",
+    ),
     "demo": Command(
         "wm_jax.demo",
         "DemoOptions",

@@ -400,6 +400,48 @@ def write_mbrl(run, result, frames) -> None:
         save_gif(frames, os.path.join(run.out, "episode.gif"))
 
 
+def write_sac(run, result) -> None:
+    """DIR/sac.json and learning_curve.png of `wm-jax sac`."""
+    import dataclasses
+    import os
+
+    summary = {
+        "env_id": run.env,
+        "seed": run.seed,
+        "curve": result.curve,
+        "eval_returns": result.eval_returns,
+        "eval_return_mean": float(np.mean(result.eval_returns)),
+        "eval_return_std": float(np.std(result.eval_returns)),
+        "real_transitions_used": run.config.total_transitions,
+        "seconds": result.seconds,
+        "config": dataclasses.asdict(run.config),
+    }
+    write_json(os.path.join(run.out, "sac.json"), summary)
+    plot_evaluation_curve(
+        [row["real_transitions"] for row in result.curve],
+        [row["eval_return_mean"] for row in result.curve],
+        [row["eval_return_std"] for row in result.curve],
+        os.path.join(run.out, "learning_curve.png"),
+        f"SAC on {run.env} (seed {run.seed})",
+    )
+
+
+def plot_evaluation_curve(
+    real_transitions: Sequence[int], means: Sequence[float], stds: Sequence[float], path: str, title: str
+) -> None:
+    """Evaluation return (mean and spread over fresh episodes) against the real transitions used so far."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(8, 5))
+    ax.errorbar(real_transitions, means, yerr=stds, fmt="o-", capsize=3, label="greedy policy, fresh episodes")
+    ax.set_xlabel("real transitions used")
+    ax.set_ylabel("evaluation return")
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    save_figure(fig, path, dpi=120)
+
+
 def write_json(path: str, payload: dict) -> None:
     """Write JSON atomically (never a half-written file at `path`)."""
     atomic_write(path, lambda handle: handle.write(json.dumps(payload, indent=2).encode()))

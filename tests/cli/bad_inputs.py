@@ -687,6 +687,30 @@ TABLE = [
         "/proc/wm-jax/dream: cannot be written",
     ),
     Row(
+        "out-unwritable-sac",
+        "`sac --out` where nothing can be created",
+        command("sac", "--out", "/proc/wm-jax/sac"),
+        "/proc/wm-jax/sac: cannot be written",
+    ),
+    Row(
+        "sac-discrete-actions",
+        "`sac --env CartPole-v1` (a Discrete action space)",
+        command("sac", "--env", "CartPole-v1", "--out", "{dir}/sac"),
+        "SAC acts in continuous (Box) action spaces; CartPole-v1's is Discrete(n=2)",
+    ),
+    Row(
+        "sac-warm-up-too-long",
+        "`sac --initial-transitions` not below `--total-transitions`",
+        command("sac", "--total-transitions", "100", "--initial-transitions", "100", "--out", "{dir}/sac"),
+        "--initial-transitions (100) must be below --total-transitions (100)",
+    ),
+    Row(
+        "sac-gamma-above-one",
+        "`sac --gamma 1.5`",
+        command("sac", "--gamma", "1.5", "--out", "{dir}/sac"),
+        "--gamma must be in [0, 1], got 1.5",
+    ),
+    Row(
         "out-unwritable-demo",
         "`demo --out` where nothing can be created",
         command("demo", "--out", "/proc/wm-jax/demo"),

@@ -323,6 +323,38 @@ CASES["dream"] = {
     "--eval-episodes": Case(("--eval-episodes", "2"), lambda base, run: len(run.json(DREAM)["eval_returns"]) == 2),
     "--devices": Case(("--devices", "99"), refused("--devices 99"), code=2),
 }
+SAC = "sac.json"
+
+
+def _sac_returns(run: Run):
+    return run.json(SAC)["eval_returns"]
+
+
+def _sac_alphas(run: Run):
+    return [row["alpha"] for row in run.json(SAC)["curve"]]
+
+
+CASES["sac"] = {
+    "--env": Case(("--env", "MountainCarContinuous-v0"), metric(SAC, "env_id")),
+    "--out": Case(("--out", "{tmp}/elsewhere"), lambda base, run: (run.out / "elsewhere" / SAC).exists()),
+    "--seed": Case(("--seed", "2"), metric(SAC, "eval_returns")),
+    "--total-transitions": Case(("--total-transitions", "70"), metric(SAC, "real_transitions_used")),
+    "--initial-transitions": Case(("--initial-transitions", "20"), metric(SAC, "eval_returns")),
+    "--hidden-sizes": Case(("--hidden-sizes", "8", "8"), metric(SAC, "eval_returns")),
+    "--batch-size": Case(("--batch-size", "8"), metric(SAC, "eval_returns")),
+    "--updates-per-step": Case(("--updates-per-step", "3"), metric(SAC, "eval_returns")),
+    "--gamma": Case(("--gamma", "0.5"), metric(SAC, "eval_returns")),
+    "--tau": Case(("--tau", "0.5"), metric(SAC, "eval_returns")),
+    "--actor-learning-rate": Case(("--actor-learning-rate", "0.01"), metric(SAC, "eval_returns")),
+    "--critic-learning-rate": Case(("--critic-learning-rate", "0.01"), metric(SAC, "eval_returns")),
+    "--alpha-learning-rate": Case(
+        ("--alpha-learning-rate", "0.1"), lambda base, run: _sac_alphas(run) != _sac_alphas(base)
+    ),
+    "--initial-alpha": Case(("--initial-alpha", "0.1"), lambda base, run: _sac_alphas(run) != _sac_alphas(base)),
+    "--target-entropy": Case(("--target-entropy", "5"), lambda base, run: _sac_alphas(run) != _sac_alphas(base)),
+    "--eval-every": Case(("--eval-every", "30"), lambda base, run: len(run.json(SAC)["curve"]) == 2),
+    "--eval-episodes": Case(("--eval-episodes", "2"), lambda base, run: len(_sac_returns(run)) == 2),
+}
 DEMO = "metrics.json"
 
 
@@ -601,6 +633,25 @@ BASES = {
             "--eval-episodes",
             "1",
             "--devices",
+            "1",
+        ]
+    },
+    "sac": {
+        "default": [
+            "sac",
+            "--out",
+            "{tmp}/run",
+            "--total-transitions",
+            "60",
+            "--initial-transitions",
+            "30",
+            "--hidden-sizes",
+            "8",
+            "--batch-size",
+            "16",
+            "--eval-every",
+            "60",
+            "--eval-episodes",
             "1",
         ]
     },

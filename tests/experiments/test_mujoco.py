@@ -77,3 +77,43 @@ def test_inverted_pendulums_known_reward_and_termination_are_the_tasks_own():
     np.testing.assert_array_equal(np.asarray(reward), data.rewards)
     with pytest.raises(Exception, match="no known reward and termination for HalfCheetah-v5"):
         env_spec("HalfCheetah-v5").planning_objective("known")
+
+
+def test_reachers_known_reward_is_the_tasks_own():
+    """Reacher-v5's reward (distance to the target after the step, plus the control cost) from the
+    observation alone, on random episodes; only the time limit ends them."""
+    from wm_jax.data import collect_dataset
+    from wm_jax.envs import env_spec
+
+    data = collect_dataset("Reacher-v5", transitions=300, seed=0).transitions
+    reward, terminated = env_spec("Reacher-v5").planning_objective("known")(data.states, data.actions, data.next_states)
+    np.testing.assert_allclose(np.asarray(reward), data.rewards, rtol=0, atol=1e-6)
+    assert not np.asarray(terminated).any() and not data.terminated.any()
+
+
+def test_inverted_pendulums_shaped_objective_ranks_upright_and_centred_steps_first():
+    """The shaped objective is the reward where the pole is upright at the rail's centre, less the further
+    the pole tilts or the cart drifts, and a fall still scores below any surviving step."""
+    import jax.numpy as jnp
+
+    from wm_jax.envs import env_spec
+
+    spec = env_spec("InvertedPendulum-v5")
+    shaped = spec.planning_objective("shaped")
+    assert spec.planning_objective("known") != shaped
+    next_states = jnp.array(
+        [[0.0, 0.0, 0, 0], [0.0, 0.1, 0, 0], [0.5, 0.0, 0, 0], [0.9, 0.19, 0, 0], [0.0, 0.3, 0, 0]], jnp.float32
+    )
+    states, actions = jnp.zeros_like(next_states), jnp.zeros((5, 1))
+    scores, terminated = map(np.asarray, shaped(states, actions, next_states))
+    rewards, _ = spec.planning_objective("known")(states, actions, next_states)
+    assert scores[0] == rewards[0] == 1.0
+    assert scores[0] > scores[1] > scores[3] > scores[4] and scores[0] > scores[2] > scores[3]
+    np.testing.assert_array_equal(terminated, [False, False, False, False, True])
+    assert recommended_reward("InvertedPendulum-v5") == "shaped" and recommended_reward("Reacher-v5") == "known"
+
+
+def recommended_reward(env_id: str) -> str:
+    from wm_jax.envs import recommended_mbrl_config
+
+    return recommended_mbrl_config(env_id).planner.reward

@@ -182,13 +182,14 @@ class EnvSpec:
     def from_recorded(cls, env_id: str, observation_space: Box, action_space: Space, max_episode_steps: int) -> EnvSpec:
         """A spec from spaces recorded in a data file or a model (this package's `Box` and `Discrete`):
         labels s0, s1, ..., no gymnax version, `max_episode_steps` both the collection cap and the time
-        limit, and a known reward and termination only where `envs.mujoco` has them. Needs no gymnasium."""
+        limit, and a known reward, termination, shaped objective and recommended settings only where
+        `envs.mujoco` has them. Needs no gymnasium."""
         if not isinstance(observation_space, Box) or len(observation_space.shape) != 1:
             raise EnvError(f"{env_id}: wm-jax models flat Box observations, got {observation_space}")
         from .mujoco import KNOWN  # the MuJoCo tasks' known functions, by id
 
         labels = tuple(f"s{i}" for i in range(observation_space.shape[0]))
-        reward_fn, termination_fn = KNOWN.get(env_id, (None, None))
+        known = KNOWN.get(env_id)
         return cls(
             env_id,
             observation_space,
@@ -196,8 +197,10 @@ class EnvSpec:
             labels,
             max_episode_steps,
             max_episode_steps,
-            reward_fn=reward_fn,
-            termination_fn=termination_fn,
+            reward_fn=known.reward if known else None,
+            termination_fn=known.termination if known else None,
+            shaped_reward_fn=known.shaped if known else None,
+            recommended_mbrl=known.recommended_mbrl if known else None,
         )
 
     @classmethod

@@ -1,4 +1,5 @@
-"""`wm-jax mbrl` and `wm-jax dream` as library functions: agents that act with a learned model.
+"""`wm-jax mbrl`, `wm-jax dream` and `wm-jax sac` as library functions: agents that act with a learned model,
+and the model-free baseline they are compared with.
 
 Both start from the environment's recommended settings (`envs.recommended_mbrl_config` for mbrl),
 so `MbrlRun(env="Acrobot-v1")` and `wm-jax mbrl --env Acrobot-v1` give that environment's
@@ -12,7 +13,7 @@ import os
 import sys
 from typing import Annotated, Any, NamedTuple
 
-from ..config import ConfigError, DreamConfig, MBRLConfig, check_seed
+from ..config import ConfigError, DreamConfig, MBRLConfig, SACConfig, check_seed
 from ..devices import DeviceOptions
 from .common import Flat, open_checkpoints, progress_bar, resumed_run, run_description
 
@@ -175,4 +176,51 @@ def summarize_dream(run: DreamRun, record: dict) -> str:
         f"{record['dream_return_mean']:.1f}, real {record['eval_return_mean']:.1f} ± "
         f"{record['eval_return_std']:.1f} over {len(record['eval_returns'])} fresh episodes; "
         f"{record['seconds']:.0f} s; wrote {run.out}"
+    )
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class SacRun:
+    """Soft actor-critic in the real environment, without a model: the baseline model-based agents are
+    compared with. Writes DIR/sac.json (the learning curve and the final evaluation) and learning_curve.png."""
+
+    env: str = "Pendulum-v1"
+    """an environment with a continuous (Box) action space"""
+    out: str = "sac_out"
+    seed: int = 0
+    config: Annotated[SACConfig, Flat] = SACConfig()
+
+
+def soft_actor_critic(run: SacRun):
+    """The whole `wm-jax sac`; returns its `policies.sac.SACResult` after writing DIR/sac.json and the plot."""
+    from .. import report
+    from ..atomic import check_output_path
+    from ..policies.sac import box_bounds, run_sac
+
+    box_bounds(run.env)  # an unknown id or a Discrete action space fails before any work
+    check_seed(run.seed)
+    check_output_path(run.out, directory=True)
+    config = run.config
+    bar = progress_bar(config.total_transitions, f"sac {run.env}", " transitions", 0, enabled=sys.stderr.isatty())
+
+    def on_progress(transitions, row):
+        bar.update(transitions - bar.n)
+        bar.set_postfix(eval_return=f"{row['eval_return_mean']:.1f}")
+
+    try:
+        result = run_sac(run.env, config, run.seed, on_progress)
+    finally:
+        bar.close()
+    os.makedirs(run.out, exist_ok=True)
+    report.write_sac(run, result)
+    return result
+
+
+def summarize_sac(run: SacRun, result) -> str:
+    import numpy as np
+
+    return (
+        f"{run.env}: SAC on {run.config.total_transitions} real transitions; evaluation over "
+        f"{len(result.eval_returns)} fresh episodes: {np.mean(result.eval_returns):.1f} ± "
+        f"{np.std(result.eval_returns):.1f}; {result.seconds['total']:.0f} s; wrote {run.out}"
     )
