@@ -1,9 +1,9 @@
-"""Print the README's table of agents acting with the world model, from `wm-jax mbrl` / `wm-jax dream` runs.
+"""Print the README's table of agents, from `wm-jax mbrl`, `wm-jax dream` and `wm-jax sac` runs.
 
     for s in 0 1 2; do wm-jax mbrl --env CartPole-v1 --seed $s --out runs/agents/mbrl-CartPole-v1-seed$s; done
     python scripts/agents_table.py runs/agents
 
-Each run directory is named METHOD-ENV-seedS and holds mbrl.json or dream.json.
+Each run directory is named METHOD-ENV-seedS and holds mbrl.json, dream.json or sac.json.
 """
 
 import glob
@@ -20,13 +20,13 @@ def main(root: str) -> None:
     for path in sorted(glob.glob(os.path.join(root, "*", "*.json"))):
         name = os.path.basename(os.path.dirname(path))
         match = re.match(r"(.+)-seed(\d+)$", name)
-        if not match or os.path.basename(path) not in ("mbrl.json", "dream.json"):
+        if not match or os.path.basename(path) not in ("mbrl.json", "dream.json", "sac.json"):
             continue
         with open(path) as handle:
             record = json.load(handle)
         groups.setdefault(match.group(1), []).append((int(match.group(2)), record))
     print(
-        "| run | seeds | real transitions | eval return, mean over 20 episodes per seed | mean ± std over seeds | dream return | wall time per run |"
+        "| run | seeds | real transitions | eval return, mean over the final evaluation's 20 episodes per seed | mean ± std over seeds | dream return | wall time per run |"
     )
     print("| --- | --- | ---: | --- | ---: | ---: | ---: |")
     for group, runs in groups.items():

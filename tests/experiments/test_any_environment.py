@@ -1,5 +1,5 @@
-"""Environments the project does not register, end to end (collect, train, evaluate, predict, sweep
-and mbrl): defined here, made by gymnasium (by a registered id, or in the "module:EnvId-v0" form that
+"""Environments the project does not register, end to end (collect, train, evaluate, predict, sweep,
+mbrl and dream): defined here, made by gymnasium (by a registered id, or in the "module:EnvId-v0" form that
 imports this file), and carried by the spaces that data files and models record."""
 
 import json
@@ -111,6 +111,16 @@ def test_mbrl_plans_with_the_learned_reward_where_none_is_known(tmp_path, capsys
     assert run("mbrl", *env, "--out", tmp_path / "known", "--planner.reward", "known", *tiny) == 2
     error = capsys.readouterr().err.strip()
     assert error == "error: no known reward and termination for WmJaxDriftDiscrete-v0: plan with the learned reward"
+
+
+def test_dream_scores_with_the_learned_reward_where_none_is_known(tmp_path, capsys):
+    tiny = ["--max-transitions", 120, "--initial-transitions", 100, "--episodes-per-iteration", 1, "--epochs", 2]
+    tiny += ["--members", 2, "--generations", 2, "--population", 6, "--dream-starts", 2, "--eval-episodes", 1]
+    assert run("dream", "--env", "WmJaxDrift-v0", "--out", tmp_path / "dream", *tiny) == 0
+    record = json.loads((tmp_path / "dream" / "dream.json").read_text())
+    assert record["env_id"] == "WmJaxDrift-v0" and record["reward"] == "learned"
+    assert np.isfinite(record["dream_return_mean"]) and np.isfinite(record["eval_return_mean"])
+    assert len(record["controller"]) == 2 * (3 + 1)  # a linear controller: 2 outputs of 3 inputs and a bias
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from wm_jax.config import SACConfig
-from wm_jax.policies.sac import SAC, empty_buffer, learn_program, run_sac, write_row
+from wm_jax.policies.sac import SAC, empty_buffer, initial_state, learn_program, run_sac, write_row
 from wm_jax.transitions import Transitions
 
 LOW, HIGH = (-2.0, -0.5), (2.0, 1.5)  # an asymmetric Box, so the squash's centre and scale both matter
@@ -15,7 +15,7 @@ LOW, HIGH = (-2.0, -0.5), (2.0, 1.5)  # an asymmetric Box, so the squash's centr
 
 def agent_and_state(**config):
     agent = SAC(3, LOW, HIGH, SACConfig(hidden_sizes=(8, 6), **config))
-    return agent, agent.init(jax.random.key(0))
+    return agent, initial_state(agent, jax.random.key(0))
 
 
 def batch(n=7, seed=1):
@@ -64,7 +64,7 @@ def test_critic_loss_is_the_soft_bellman_error_of_both_critics_by_hand():
     target = rows.rewards + 0.9 * (1 - rows.terminated) * soft
     q1, q2 = q_pair(state.critic, rows.states, rows.actions)
     expected = np.mean((q1 - target) ** 2) + np.mean((q2 - target) ** 2)
-    got = agent.critic_loss(state.critic, state, jax.tree.map(jnp.asarray, rows), key)
+    got = jax.jit(agent.critic_loss)(state.critic, state, jax.tree.map(jnp.asarray, rows), key)
     np.testing.assert_allclose(float(got), expected, rtol=1e-5)
 
 
@@ -74,17 +74,17 @@ def test_actor_loss_is_the_entropy_regularised_objective_by_hand():
     noise = np.asarray(jax.random.normal(key, (7, 2)), np.float64)
     action, log_prob = squashed_sample(state.actor, rows.states, noise)
     expected = np.mean(0.7 * log_prob - np.minimum(*q_pair(state.critic, rows.states, action)))
-    got, got_log_prob = agent.actor_loss(state.actor, state, jnp.asarray(rows.states), key)
+    got, got_log_prob = jax.jit(agent.actor_loss)(state.actor, state, jnp.asarray(rows.states), key)
     np.testing.assert_allclose(float(got), expected, rtol=1e-5)
     np.testing.assert_allclose(np.asarray(got_log_prob), log_prob, rtol=1e-4, atol=1e-5)
-    greedy = np.asarray(agent.greedy(state.actor, jnp.asarray(rows.states)))
+    greedy = np.asarray(jax.jit(agent.greedy)(state.actor, jnp.asarray(rows.states)))
     assert (greedy >= np.array(LOW)).all() and (greedy <= np.array(HIGH)).all()
 
 
 def test_a_gradient_step_moves_the_targets_by_tau_and_alpha_toward_the_entropy_target():
     for target_entropy, alpha_moves in ((50.0, "up"), (-50.0, "down")):
         agent, state = agent_and_state(tau=0.25, target_entropy=target_entropy)
-        new, metrics = agent.gradient_step(state, jax.tree.map(jnp.asarray, batch()), jax.random.key(2))
+        new, metrics = jax.jit(agent.gradient_step)(state, jax.tree.map(jnp.asarray, batch()), jax.random.key(2))
         for old_t, critic, new_t in zip(
             jax.tree.leaves(state.target_critic), jax.tree.leaves(new.critic), jax.tree.leaves(new.target_critic)
         ):

@@ -5,7 +5,8 @@ The controller is linear, as in World Models: Discrete actions take argmax(W s +
 tanh(W s + b) scaled to the bounds. evosax's CMA-ES evolves W and b; each generation's whole
 population plays imagined episodes (a `lax.scan` over the environment's own episode cap, from
 real initial states) inside the ensemble, vmapped over population and start states, scored with
-the environment's known reward and termination.
+the environment's known reward and termination (the model's own reward and termination heads where none
+is known).
 
 Every imagined episode is the one imagination core, `models.imagination.imagine`, with the
 controller as its policy. How the dream propagates matters, and is the paper's lesson: a
@@ -162,11 +163,20 @@ def run_dream(env_id: str, config: DreamConfig, seed: int, on_progress=None, mes
     cap = env_spec(env_id).time_limit
     data, _ = collect_gymnasium(env_id, seed=seed, transitions=config.initial_transitions, max_episode_steps=cap)
     buffer = to_buffer(data, capacity=config.max_transitions + cap * config.episodes_per_iteration)
+    spec = env_spec(env_id)
+    # Where the environment's reward is unknown, the dream scores with the model's own reward and termination heads.
+    learned = spec.reward_fn is None or spec.termination_fn is None
     trainer = ModelTrainer(
-        env_id, members=config.members, epochs=config.epochs, seed=seed, hidden_sizes=config.hidden_sizes, mesh=mesh
+        env_id,
+        members=config.members,
+        epochs=config.epochs,
+        seed=seed,
+        hidden_sizes=config.hidden_sizes,
+        heads=learned,
+        mesh=mesh,
     )
     controller = LinearController(env_id)
-    reward_fn = env_spec(env_id).planning_objective("known")
+    reward_fn = None if learned else spec.planning_objective("known")
     evolve = make_evolve(controller, reward_fn, config, cap)
     rng = np.random.default_rng(seed)
     key = jax.random.key(seed + 7)
@@ -196,17 +206,21 @@ def run_dream(env_id: str, config: DreamConfig, seed: int, on_progress=None, mes
             on_progress(int(buffer.size), record)
     eval_seeds = [20_000 + 100 * seed + i for i in range(config.eval_episodes)]
     _, eval_returns = play(env_id, controller, best, eval_seeds)
+    record = _dream_record(env_id, config, seed, learned, iterations, eval_returns, int(buffer.size), best)
+    return {**record, "seconds": time.perf_counter() - started, "model": model}
+
+
+def _dream_record(env_id, config, seed, learned, iterations, eval_returns, used, best) -> dict:
     return {
         "env_id": env_id,
         "seed": seed,
+        "reward": "learned" if learned else "known",
         "iterations": iterations,
         "dream_return_mean": iterations[-1]["dream_return"],
         "eval_returns": eval_returns,
         "eval_return_mean": float(np.mean(eval_returns)),
         "eval_return_std": float(np.std(eval_returns)),
-        "real_transitions_used": int(buffer.size),
+        "real_transitions_used": used,
         "controller": np.asarray(best).tolist(),
-        "seconds": time.perf_counter() - started,
         "config": dataclasses.asdict(config),
-        "model": model,
     }
