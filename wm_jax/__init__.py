@@ -56,6 +56,7 @@ _EXPORTS = {
     "MBRLConfig": ("wm_jax.config", "MBRLConfig"),
     "DreamConfig": ("wm_jax.config", "DreamConfig"),
     "SACConfig": ("wm_jax.config", "SACConfig"),
+    "OnlineConfig": ("wm_jax.config", "OnlineConfig"),
     # environments
     "EnvSpec": ("wm_jax.envs", "EnvSpec"),
     "env_spec": ("wm_jax.envs", "env_spec"),

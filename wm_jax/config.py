@@ -348,18 +348,41 @@ class DreamConfig:
 
 
 @dataclasses.dataclass(frozen=True)
-class SACConfig:
-    """Soft actor-critic (`wm-jax sac`): twin Q-networks, target networks and automatic entropy tuning.
-
-    Defaults follow CleanRL's `sac_continuous_action.py` and stable-baselines3's SAC (Haarnoja et al.,
-    2018): 256 x 256 networks, batch 256, gamma 0.99, tau 0.005, Adam 3e-4 for the actor and 1e-3 for
-    the critics, entropy target -dim(A), one gradient step per real step after random warm-up steps.
-    """
+class OnlineConfig:
+    """An agent learning in the real environment (`wm-jax sac`, `wm-jax mbpo`): its budget and its evaluations."""
 
     total_transitions: int = 10_000
     """real environment transitions, the random warm-up ones included"""
     initial_transitions: int = 1000
     """uniformly random actions before the first update"""
+    eval_every: int = 1000
+    """evaluate the deterministic policy every this many real transitions (the learning curve)"""
+    eval_episodes: int = 10
+    """fresh real episodes of each evaluation"""
+
+    def __post_init__(self):
+        for name in ("total_transitions", "initial_transitions", "eval_every", "eval_episodes"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        if self.total_transitions > MAX_TRANSITIONS:
+            raise ConfigError(f"--total-transitions must be <= {MAX_TRANSITIONS:,}, got {self.total_transitions:,}")
+        if self.initial_transitions >= self.total_transitions:
+            raise ConfigError(
+                f"--initial-transitions ({self.initial_transitions}) must be below --total-transitions "
+                f"({self.total_transitions})"
+            )
+        _check_at_most(self, {"eval_episodes": MAX_EPISODES}, lambda name: "--" + name.replace("_", "-"))
+
+
+@dataclasses.dataclass(frozen=True)
+class SACConfig:
+    """Soft actor-critic: twin Q-networks, target networks and automatic entropy tuning.
+
+    Defaults follow CleanRL's `sac_continuous_action.py` and stable-baselines3's SAC (Haarnoja et al.,
+    2018): 256 x 256 networks, batch 256, gamma 0.99, tau 0.005, Adam 3e-4 for the actor and 1e-3 for
+    the critics, entropy target -dim(A), one gradient step per real step.
+    """
+
     hidden_sizes: tuple[int, ...] = (256, 256)
     """widths of the actor's and each critic's hidden layers"""
     batch_size: int = 256
@@ -378,28 +401,13 @@ class SACConfig:
     """the entropy coefficient before any tuning"""
     target_entropy: float | None = None
     """the policy entropy alpha is tuned toward (default -dim(A))"""
-    eval_every: int = 1000
-    """evaluate the deterministic policy every this many real transitions (the learning curve)"""
-    eval_episodes: int = 10
-    """fresh real episodes of each evaluation"""
 
     def __post_init__(self):
-        for name in ("total_transitions", "initial_transitions", "batch_size", "updates_per_step", "eval_every"):
+        for name in ("batch_size", "updates_per_step"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
-        if self.eval_episodes < 1:
-            raise ConfigError(f"--eval-episodes must be >= 1, got {self.eval_episodes}")
-        if self.total_transitions > MAX_TRANSITIONS:
-            raise ConfigError(f"--total-transitions must be <= {MAX_TRANSITIONS:,}, got {self.total_transitions:,}")
-        if self.initial_transitions >= self.total_transitions:
-            raise ConfigError(
-                f"--initial-transitions ({self.initial_transitions}) must be below --total-transitions "
-                f"({self.total_transitions})"
-            )
         _check_at_most(
-            self,
-            {"eval_episodes": MAX_EPISODES, "updates_per_step": 10_000, "batch_size": 1_000_000},
-            lambda name: "--" + name.replace("_", "-"),
+            self, {"updates_per_step": 10_000, "batch_size": 1_000_000}, lambda name: "--" + name.replace("_", "-")
         )
         _check_hidden_sizes(self.hidden_sizes)
         if not 0 <= self.gamma <= 1:

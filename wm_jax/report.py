@@ -412,8 +412,9 @@ def write_sac(run, result) -> None:
         "eval_returns": result.eval_returns,
         "eval_return_mean": float(np.mean(result.eval_returns)),
         "eval_return_std": float(np.std(result.eval_returns)),
-        "real_transitions_used": run.config.total_transitions,
+        "real_transitions_used": run.loop.total_transitions,
         "seconds": result.seconds,
+        "loop": dataclasses.asdict(run.loop),
         "config": dataclasses.asdict(run.config),
     }
     write_json(os.path.join(run.out, "sac.json"), summary)

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from wm_jax.config import SACConfig
+from wm_jax.config import OnlineConfig, SACConfig
 from wm_jax.policies.sac import SAC, empty_buffer, initial_state, learn_program, run_sac, write_row
 from wm_jax.transitions import Transitions
 
@@ -117,21 +117,14 @@ def test_sac_refuses_a_discrete_action_space():
     from wm_jax.envs import EnvError
 
     with pytest.raises(EnvError, match="continuous"):
-        run_sac("CartPole-v1", SACConfig(total_transitions=10, initial_transitions=5), 0)
+        run_sac("CartPole-v1", OnlineConfig(total_transitions=10, initial_transitions=5), SACConfig(), 0)
 
 
 @pytest.mark.slow
 def test_sac_learns_pendulum_in_a_short_run():
     """3,000 real steps with small networks take a random policy's return (below -1,200) above -900."""
-    config = SACConfig(
-        total_transitions=3000,
-        initial_transitions=500,
-        hidden_sizes=(64, 64),
-        batch_size=128,
-        eval_every=1500,
-        eval_episodes=5,
-    )
-    result = run_sac("Pendulum-v1", config, seed=0)
+    loop = OnlineConfig(total_transitions=3000, initial_transitions=500, eval_every=1500, eval_episodes=5)
+    result = run_sac("Pendulum-v1", loop, SACConfig(hidden_sizes=(64, 64), batch_size=128), seed=0)
     first, last = result.curve[0]["eval_return_mean"], result.curve[-1]["eval_return_mean"]
     assert first < -1200 and last > -900, result.curve
     assert len(result.eval_returns) == 5 and result.curve[-1]["real_transitions"] == 3000

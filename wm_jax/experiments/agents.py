@@ -13,7 +13,7 @@ import os
 import sys
 from typing import Annotated, Any, NamedTuple
 
-from ..config import ConfigError, DreamConfig, MBRLConfig, SACConfig, check_seed
+from ..config import ConfigError, DreamConfig, MBRLConfig, OnlineConfig, SACConfig, check_seed
 from ..devices import DeviceOptions
 from .common import Flat, open_checkpoints, progress_bar, resumed_run, run_description
 
@@ -188,6 +188,7 @@ class SacRun:
     """an environment with a continuous (Box) action space"""
     out: str = "sac_out"
     seed: int = 0
+    loop: Annotated[OnlineConfig, Flat] = OnlineConfig()
     config: Annotated[SACConfig, Flat] = SACConfig()
 
 
@@ -200,15 +201,14 @@ def soft_actor_critic(run: SacRun):
     box_bounds(run.env)  # an unknown id or a Discrete action space fails before any work
     check_seed(run.seed)
     check_output_path(run.out, directory=True)
-    config = run.config
-    bar = progress_bar(config.total_transitions, f"sac {run.env}", " transitions", 0, enabled=sys.stderr.isatty())
+    bar = progress_bar(run.loop.total_transitions, f"sac {run.env}", " transitions", 0, enabled=sys.stderr.isatty())
 
     def on_progress(transitions, row):
         bar.update(transitions - bar.n)
         bar.set_postfix(eval_return=f"{row['eval_return_mean']:.1f}")
 
     try:
-        result = run_sac(run.env, config, run.seed, on_progress)
+        result = run_sac(run.env, run.loop, run.config, run.seed, on_progress)
     finally:
         bar.close()
     os.makedirs(run.out, exist_ok=True)
@@ -220,7 +220,7 @@ def summarize_sac(run: SacRun, result) -> str:
     import numpy as np
 
     return (
-        f"{run.env}: SAC on {run.config.total_transitions} real transitions; evaluation over "
+        f"{run.env}: SAC on {run.loop.total_transitions} real transitions; evaluation over "
         f"{len(result.eval_returns)} fresh episodes: {np.mean(result.eval_returns):.1f} ± "
         f"{np.std(result.eval_returns):.1f}; {result.seconds['total']:.0f} s; wrote {run.out}"
     )

@@ -29,7 +29,7 @@ import numpy as np
 import optax
 from flax import nnx
 
-from ..config import SACConfig
+from ..config import OnlineConfig, SACConfig
 from ..models.network import torch_linear
 from ..training.buffer import Buffer
 from ..transitions import Transitions
@@ -222,26 +222,34 @@ class SAC:
         metrics = UpdateMetrics(critic_loss, actor_loss, jnp.exp(state.log_alpha), -jnp.mean(log_prob))
         return state, metrics
 
-    def update(self, state: SACState, buffer: Buffer, key: jax.Array) -> tuple[SACState, UpdateMetrics]:
-        """`updates_per_step` (of the config) gradient steps in one `lax.scan`, each on `batch_size` rows drawn
-        uniformly (with replacement) from the buffer's valid rows."""
-        batch_size = self.config.batch_size
+    def update(self, state: SACState, sample_batch, key: jax.Array) -> tuple[SACState, UpdateMetrics]:
+        """`updates_per_step` (of the config) gradient steps in one `lax.scan`, each on the minibatch
+        `sample_batch(key)` draws (traced: `uniform_batches` of a buffer, or MBPO's mix of real and model rows)."""
 
         def step(state, key):
             rows_key, step_key = jax.random.split(key)
-            rows = jax.random.randint(rows_key, (batch_size,), 0, buffer.size)
-            return self.gradient_step(state, jax.tree.map(lambda x: x[rows], buffer.rows), step_key)
+            return self.gradient_step(state, sample_batch(rows_key), step_key)
 
         return jax.lax.scan(step, state, jax.random.split(key, self.config.updates_per_step))
 
     def learn_and_act(self, state: SACState, buffer: Buffer, row: Transitions, obs: jax.Array, key: jax.Array):
-        """Write `row` (one real transition) into the buffer, update, then sample the action at `obs`:
-        (state, buffer, action, metrics)."""
+        """Write `row` (one real transition) into the buffer, update on uniform minibatches of it, then sample
+        the action at `obs`: (state, buffer, action, metrics)."""
         buffer = write_row(buffer, row)
         update_key, act_key = jax.random.split(key)
-        state, metrics = self.update(state, buffer, update_key)
+        state, metrics = self.update(state, uniform_batches(buffer, self.config.batch_size), update_key)
         action, _ = self.sample(state.actor, obs, act_key)
         return state, buffer, action, metrics
+
+
+def uniform_batches(buffer: Buffer, batch_size: int):
+    """key -> `batch_size` rows drawn uniformly, with replacement, from the buffer's valid rows."""
+
+    def sample(key):
+        rows = jax.random.randint(key, (batch_size,), 0, buffer.size)
+        return jax.tree.map(lambda x: x[rows], buffer.rows)
+
+    return sample
 
 
 def empty_buffer(obs_dim: int, action_dim: int, capacity: int) -> Buffer:
@@ -309,11 +317,7 @@ def _structure(agent: SAC) -> SAC:
     per update); the float settings and learning rates travel in the state, so changing them compiles nothing."""
     config = agent.config
     shape = SACConfig(
-        hidden_sizes=config.hidden_sizes,
-        batch_size=config.batch_size,
-        updates_per_step=config.updates_per_step,
-        total_transitions=2,
-        initial_transitions=1,
+        hidden_sizes=config.hidden_sizes, batch_size=config.batch_size, updates_per_step=config.updates_per_step
     )
     return dataclasses.replace(agent, config=shape)
 
@@ -347,50 +351,56 @@ def learn_program(agent: SAC):
     return _compiled(_structure(agent))[1]
 
 
-def run_sac(env_id: str, config: SACConfig, seed: int, on_progress=None) -> SACResult:
-    """SAC in the real environment: `initial_transitions` uniform random actions, then one compiled
-    write-update-act call per real step; the greedy policy is evaluated on `eval_episodes` fresh episodes
-    every `eval_every` transitions and at the end. `on_progress(transitions, curve_row)` after each
-    evaluation. Ctrl-C stops at the next real step with one line (nothing is kept)."""
+def run_sac(env_id: str, loop: OnlineConfig, config: SACConfig, seed: int, on_progress=None) -> SACResult:
+    """SAC in the real environment (`run_online` with one compiled write-update-act call per real step)."""
+    obs_dim, low, high = box_bounds(env_id)
+    agent = SAC(obs_dim, low, high, config)
+    program = learn_program(agent)
+    return run_online(env_id, loop, agent, seed, lambda step, *args: program(*args), on_progress)
+
+
+def run_online(env_id: str, loop: OnlineConfig, agent: SAC, seed: int, learn, on_progress=None) -> SACResult:
+    """An agent learning in the real environment: `initial_transitions` uniform random actions, then
+    `learn(step, state, buffer, row, obs, key) -> (state, buffer, next action, metrics)` at every real step
+    (it writes the real transition `row` and updates); the greedy policy is evaluated on `eval_episodes`
+    fresh episodes every `eval_every` transitions and at the end. `on_progress(transitions, curve_row)` after
+    each evaluation. Ctrl-C stops at the next real step with one line (nothing is kept)."""
     import time
 
     import gymnasium as gym
 
     from ..interrupts import Interrupted, requested, stop_requests
 
-    obs_dim, low, high = box_bounds(env_id)
-    agent = SAC(obs_dim, low, high, config)
     key = jax.random.key(seed)
     init_key, key = jax.random.split(key)
-    state, buffer = initial_state(agent, init_key), empty_buffer(obs_dim, agent.action_dim, config.total_transitions)
-    learn, env, rng = learn_program(agent), gym.make(env_id), np.random.default_rng(seed)
+    state = initial_state(agent, init_key)
+    buffer = empty_buffer(agent.obs_dim, agent.action_dim, loop.total_transitions)
+    env, rng = gym.make(env_id), np.random.default_rng(seed)
     obs, _ = env.reset(seed=seed)
-    action = rng.uniform(low, high).astype(np.float32)
+    action, metrics = rng.uniform(agent.low, agent.high).astype(np.float32), None
     curve, started, evaluating, episodes = [], time.perf_counter(), 0.0, 0
     with stop_requests():
-        for step in range(config.total_transitions):
+        for step in range(loop.total_transitions):
             if requested():
                 raise Interrupted(f"stopped after {step} real transitions; nothing was kept")
             next_obs, reward, terminated, truncated, _ = env.step(action)
-            row = Transitions(obs, action, next_obs, np.float32(reward), np.bool_(terminated))
+            row = Transitions(np.asarray(obs, np.float32), action, next_obs, np.float32(reward), np.bool_(terminated))
             if terminated or truncated:
                 episodes += 1
                 next_obs, _ = env.reset(seed=seed + episodes)
             obs = np.asarray(next_obs, np.float32)
-            if step + 1 < config.initial_transitions:
+            if step + 1 < loop.initial_transitions:
                 buffer = write_row(buffer, jax.tree.map(jnp.asarray, row))
-                action = rng.uniform(low, high).astype(np.float32)
+                action = rng.uniform(agent.low, agent.high).astype(np.float32)
             else:
                 key, step_key = jax.random.split(key)
-                state, buffer, action, metrics = learn(state, buffer, row, obs, step_key)
+                state, buffer, action, metrics = learn(step, state, buffer, row, obs, step_key)
                 action = np.asarray(action)
-            if (step + 1) % config.eval_every == 0 or step + 1 == config.total_transitions:
+            if (step + 1) % loop.eval_every == 0 or step + 1 == loop.total_transitions:
                 tick = time.perf_counter()
-                returns = evaluate_policy(env_id, agent, state.actor, _eval_seeds(step + 1, config))
+                returns = evaluate_policy(env_id, agent, state.actor, _eval_seeds(step + 1, loop))
                 evaluating += time.perf_counter() - tick
-                curve.append(
-                    _curve_row(step + 1, returns, state, metrics if step + 1 >= config.initial_transitions else None)
-                )
+                curve.append(_curve_row(step + 1, returns, state, metrics))
                 if on_progress is not None:
                     on_progress(step + 1, curve[-1])
     env.close()
@@ -399,11 +409,11 @@ def run_sac(env_id: str, config: SACConfig, seed: int, on_progress=None) -> SACR
     return SACResult(curve, returns, state, seconds)
 
 
-def _eval_seeds(transitions: int, config: SACConfig) -> list[int]:
+def _eval_seeds(transitions: int, loop: OnlineConfig) -> list[int]:
     """Fresh episodes for each evaluation (the same for every run seed), away from the training episodes'
     reset seeds (the run seed plus the episode count)."""
-    base = 1_000_000_000 + transitions * config.eval_episodes
-    return [base + i for i in range(config.eval_episodes)]
+    base = 1_000_000_000 + transitions * loop.eval_episodes
+    return [base + i for i in range(loop.eval_episodes)]
 
 
 def _curve_row(transitions: int, returns: list[float], state: SACState, metrics: UpdateMetrics | None) -> dict:
