@@ -97,6 +97,14 @@ COMMANDS = {
         "summarize_dream",
         "evolve a controller inside the learned model, then run it in the real environment",
     ),
+    "mbpo": Command(
+        "wm_jax.experiments.agents",
+        "MbpoRun",
+        "model_based_policy_optimisation",
+        "summarize_mbpo",
+        "model-based policy optimisation: SAC trained on short rollouts of the model (MBPO)",
+        default="default_mbpo_run",
+    ),
     "sac": Command(
         "wm_jax.experiments.agents",
         "SacRun",

@@ -419,3 +419,54 @@ class SACConfig:
                 raise ConfigError(f"--{name.replace('_', '-')} must be a finite number > 0, got {getattr(self, name)}")
         if self.target_entropy is not None and not math.isfinite(self.target_entropy):
             raise ConfigError(f"--target-entropy must be finite, got {self.target_entropy}")
+
+
+@dataclasses.dataclass(frozen=True)
+class MBPOConfig:
+    """Model-based policy optimisation (Janner et al., 2019): SAC trained mostly on short model rollouts
+    branched from real states (`wm-jax mbpo`). Defaults are the paper's InvertedPendulum settings; each
+    environment's own are in `policies.mbpo.MBPO_SETTINGS`."""
+
+    epoch_length: int = 250
+    """real steps between retrainings of the model, each followed by a round of model rollouts"""
+    rollouts_per_step: int = 400
+    """model rollouts per real step: each round starts rollouts_per_step x epoch_length of them from real states"""
+    rollout_schedule: tuple[int, int, int, int] = (1, 15, 1, 1)
+    """(a, b, k_a, k_b): rollouts are k_a steps long up to epoch a, then grow linearly to k_b at epoch b"""
+    retain_epochs: int = 1
+    """keep the model rollouts of this many rounds"""
+    real_ratio: float = 0.05
+    """share of real rows in each SAC minibatch (the rest are model rows)"""
+    members: int = 7
+    hidden_sizes: tuple[int, ...] = (200, 200, 200, 200)
+    """widths of each member's hidden layers (mbrl-lib's PETS/MBPO network)"""
+    epochs: int = 10
+    """epochs of each warm-started retraining on the whole real buffer"""
+    model_batch_size: int = 256
+
+    def __post_init__(self):
+        for name in ("epoch_length", "rollouts_per_step", "retain_epochs", "members", "epochs", "model_batch_size"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        _check_at_most(
+            self,
+            {"members": MAX_MEMBERS, "epochs": MAX_EPOCHS, "rollouts_per_step": 1_000_000, "retain_epochs": 10_000},
+            lambda name: "--" + name.replace("_", "-"),
+        )
+        _check_hidden_sizes(self.hidden_sizes)
+        first, last, short, long = self.rollout_schedule
+        if not (0 <= first <= last and 1 <= short and 1 <= long <= 1_000):
+            raise ConfigError(
+                "--rollout-schedule A B KA KB needs 0 <= A <= B and rollout lengths 1 <= KA, KB <= 1000, "
+                f"got {' '.join(map(str, self.rollout_schedule))}"
+            )
+        if not 0 <= self.real_ratio <= 1:
+            raise ConfigError(f"--real-ratio must be in [0, 1], got {self.real_ratio}")
+
+    def rollout_length(self, epoch: int) -> int:
+        """The rollout length k at `epoch` (the paper's linear schedule, clipped to [k_a, k_b])."""
+        first, last, short, long = self.rollout_schedule
+        if epoch <= first or last == first:
+            return short if epoch <= first else long
+        share = min(1.0, (epoch - first) / (last - first))
+        return int(short + share * (long - short))

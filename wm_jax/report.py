@@ -402,6 +402,18 @@ def write_mbrl(run, result, frames) -> None:
 
 def write_sac(run, result) -> None:
     """DIR/sac.json and learning_curve.png of `wm-jax sac`."""
+    _write_policy_run(run, result, "sac.json", f"SAC on {run.env} (seed {run.seed})", {})
+
+
+def write_mbpo(run, result, model: dict) -> None:
+    """DIR/mbpo.json and learning_curve.png of `wm-jax mbpo`; `model` is `run_mbpo`'s record of the model."""
+    import dataclasses
+
+    extra = {"model": model, "mbpo": dataclasses.asdict(run.config), "sac": dataclasses.asdict(run.sac)}
+    _write_policy_run(run, result, "mbpo.json", f"MBPO on {run.env} (seed {run.seed})", extra)
+
+
+def _write_policy_run(run, result, name: str, title: str, extra: dict) -> None:
     import dataclasses
     import os
 
@@ -416,14 +428,15 @@ def write_sac(run, result) -> None:
         "seconds": result.seconds,
         "loop": dataclasses.asdict(run.loop),
         "config": dataclasses.asdict(run.config),
+        **extra,
     }
-    write_json(os.path.join(run.out, "sac.json"), summary)
+    write_json(os.path.join(run.out, name), summary)
     plot_evaluation_curve(
         [row["real_transitions"] for row in result.curve],
         [row["eval_return_mean"] for row in result.curve],
         [row["eval_return_std"] for row in result.curve],
         os.path.join(run.out, "learning_curve.png"),
-        f"SAC on {run.env} (seed {run.seed})",
+        title,
     )
 
 

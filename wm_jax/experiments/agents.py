@@ -1,5 +1,5 @@
-"""`wm-jax mbrl`, `wm-jax dream` and `wm-jax sac` as library functions: agents that act with a learned model,
-and the model-free baseline they are compared with.
+"""`wm-jax mbrl`, `wm-jax dream`, `wm-jax mbpo` and `wm-jax sac` as library functions: agents that act with
+a learned model, and the model-free baseline they are compared with.
 
 Both start from the environment's recommended settings (`envs.recommended_mbrl_config` for mbrl),
 so `MbrlRun(env="Acrobot-v1")` and `wm-jax mbrl --env Acrobot-v1` give that environment's
@@ -13,7 +13,7 @@ import os
 import sys
 from typing import Annotated, Any, NamedTuple
 
-from ..config import ConfigError, DreamConfig, MBRLConfig, OnlineConfig, SACConfig, check_seed
+from ..config import ConfigError, DreamConfig, MBPOConfig, MBRLConfig, OnlineConfig, SACConfig, check_seed
 from ..devices import DeviceOptions
 from .common import Flat, open_checkpoints, progress_bar, resumed_run, run_description
 
@@ -223,4 +223,73 @@ def summarize_sac(run: SacRun, result) -> str:
         f"{run.env}: SAC on {run.loop.total_transitions} real transitions; evaluation over "
         f"{len(result.eval_returns)} fresh episodes: {np.mean(result.eval_returns):.1f} ± "
         f"{np.std(result.eval_returns):.1f}; {result.seconds['total']:.0f} s; wrote {run.out}"
+    )
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class MbpoRun:
+    """Model-based policy optimisation: SAC trained mostly on short rollouts of a probabilistic ensemble that
+    retrains on the real data as it grows. Writes DIR/mbpo.json (the learning curve and the final evaluation)
+    and learning_curve.png. The environment's recommended settings are the defaults
+    (`wm-jax mbpo --env ID --help` shows them)."""
+
+    env: str = "InvertedPendulum-v5"
+    """an environment with a continuous (Box) action space"""
+    out: str = "mbpo_out"
+    seed: int = 0
+    # None: the environment's recommended settings, resolved in __post_init__ (the CLI shows them as defaults).
+    loop: Annotated[OnlineConfig, Flat] = None  # type: ignore[assignment]
+    config: Annotated[MBPOConfig, Flat] = None  # type: ignore[assignment]
+    sac: SACConfig = None  # type: ignore[assignment]
+    """the policy's learner (--sac.updates-per-step is MBPO's G)"""
+
+    def __post_init__(self):
+        from ..policies.mbpo import recommended_mbpo
+
+        recommended = recommended_mbpo(self.env)
+        for name, value in zip(("config", "sac", "loop"), recommended):
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, value)
+
+
+def default_mbpo_run(argv: list[str]) -> MbpoRun:
+    """The run `wm-jax mbpo ARGV` starts from: the recommended settings of the environment ARGV names."""
+    return MbpoRun(env=env_from_argv(argv, "InvertedPendulum-v5"))
+
+
+def model_based_policy_optimisation(run: MbpoRun):
+    """The whole `wm-jax mbpo`; returns (its `policies.sac.SACResult`, the model's record) after writing
+    DIR/mbpo.json and the plot."""
+    from .. import report
+    from ..atomic import check_output_path
+    from ..policies.mbpo import run_mbpo
+    from ..policies.sac import box_bounds
+
+    box_bounds(run.env)  # an unknown id or a Discrete action space fails before any work
+    check_seed(run.seed)
+    check_output_path(run.out, directory=True)
+    bar = progress_bar(run.loop.total_transitions, f"mbpo {run.env}", " transitions", 0, enabled=sys.stderr.isatty())
+
+    def on_progress(transitions, row):
+        bar.update(transitions - bar.n)
+        bar.set_postfix(eval_return=f"{row['eval_return_mean']:.1f}")
+
+    try:
+        outcome = run_mbpo(run.env, run.loop, run.config, run.sac, run.seed, on_progress)
+    finally:
+        bar.close()
+    os.makedirs(run.out, exist_ok=True)
+    report.write_mbpo(run, *outcome)
+    return outcome
+
+
+def summarize_mbpo(run: MbpoRun, outcome) -> str:
+    import numpy as np
+
+    result, model = outcome
+    return (
+        f"{run.env}: MBPO on {run.loop.total_transitions} real transitions ({model['model_rounds']} model rounds, "
+        f"{model['reward']} reward); evaluation over {len(result.eval_returns)} fresh episodes: "
+        f"{np.mean(result.eval_returns):.1f} ± {np.std(result.eval_returns):.1f}; {result.seconds['total']:.0f} s; "
+        f"wrote {run.out}"
     )

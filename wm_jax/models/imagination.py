@@ -25,6 +25,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from ..transitions import Transitions
 from .ensemble import Ensemble
 from .network import Prediction
 from .prediction import propagate, propagate_slabs, trajectory_members
@@ -34,10 +35,14 @@ RewardFn = Callable[[jax.Array, jax.Array, jax.Array], tuple[jax.Array, jax.Arra
 
 
 class Imagination(NamedTuple):
-    """returns (B,): each row's summed reward until it terminated; states (B, H, S) after each step, or None."""
+    """returns (B,): each row's summed reward until it terminated; states (B, H, S) after each step, or None;
+    steps (with `steps=True`): every imagined step as a Transitions of (B, H, ...) fields (state, raw action,
+    next state, reward, terminated), and valid (B, H): the row had not terminated before that step."""
 
     returns: jax.Array
     states: jax.Array | None
+    steps: Transitions | None = None
+    valid: jax.Array | None = None
 
 
 def imagine(
@@ -53,6 +58,8 @@ def imagine(
     disagreement_penalty: float = 0.0,
     slabs: int | None = None,
     trajectory: bool = False,
+    steps: bool = False,
+    policy_keys: bool = False,
 ) -> Imagination:
     """Imagined trajectories of start states (B, S).
 
@@ -60,7 +67,9 @@ def imagine(
     needs `horizon`. `reward_fn` None scores with the learned heads (nothing where the model has no
     reward head). `slabs`: with "tsinf", rows form that many contiguous slabs and slab m follows
     elite m mod K alone (each row runs through one member, not all of them); without it each row
-    draws its elite from `key`. `trajectory` keeps the predicted states.
+    draws its elite from `key`. `trajectory` keeps the predicted states; `steps` keeps every imagined
+    transition (MBPO's model data). With `policy_keys` the policy is stochastic, `(states, key) -> raw actions`,
+    its key at each step folded from that step's key.
     """
     policy = actions if callable(actions) else None
     if policy is None:
@@ -76,19 +85,32 @@ def imagine(
     def step(carry, inputs):
         states, alive, total = carry
         step_key, raw = inputs
-        raw = policy(states) if policy is not None else raw
+        if policy is not None:
+            raw = policy(states, jax.random.fold_in(step_key, 1)) if policy_keys else policy(states)
         encoded = model.spec.encode_actions(raw)
         prediction, disagreement = _one_step(model, states, encoded, step_key, mode, sample, slabs, rows_member)
         reward, terminated = _step_reward(reward_fn, states, raw, prediction)
         if disagreement_penalty:
             reward = reward - disagreement_penalty * disagreement
         total = total + jnp.where(alive, reward, 0.0)
-        return (prediction.mean, alive & ~terminated, total), prediction.mean if trajectory else None
+        kept = prediction.mean if trajectory else None
+        if steps:
+            kept = (kept, Transitions(states, raw, prediction.mean, reward, terminated), alive)
+        return (prediction.mean, alive & ~terminated, total), kept
 
     inputs = (keys[1:], None if policy is not None else jnp.swapaxes(actions, 0, 1))
     init = (starts, jnp.ones(batch, bool), jnp.zeros(batch))
-    (_, _, returns), states = jax.lax.scan(step, init, inputs, length=horizon)
-    return Imagination(returns, jnp.swapaxes(states, 0, 1) if trajectory else None)
+    (_, _, returns), kept = jax.lax.scan(step, init, inputs, length=horizon)
+    batch_major = lambda x: jnp.swapaxes(x, 0, 1)  # noqa: E731  (H, B, ...) -> (B, H, ...)
+    if not steps:
+        return Imagination(returns, batch_major(kept) if trajectory else None)
+    states, transitions, valid = kept
+    return Imagination(
+        returns,
+        batch_major(states) if trajectory else None,
+        jax.tree.map(batch_major, transitions),
+        batch_major(valid),
+    )
 
 
 def _one_step(model: Ensemble, states, encoded, step_key, mode: str, sample: bool, slabs, rows_member):

@@ -43,6 +43,7 @@ class ModelTrainer:
         probabilistic: bool = False,
         heads: bool = False,
         hidden_sizes: tuple[int, ...] = (64, 32),
+        batch_size: int = 32,
         mesh=None,
     ):
         model = ModelConfig(
@@ -56,7 +57,7 @@ class ModelTrainer:
             hidden_sizes=tuple(hidden_sizes),
         )
         self.spec = spec_for_env(env_id, model)
-        self.program = make_train(self.spec, TrainConfig(epochs=epochs), mesh=mesh)
+        self.program = make_train(self.spec, TrainConfig(epochs=epochs, batch_size=batch_size), mesh=mesh)
         self.key = jax.random.key(seed)
         self._start = jax.jit(self.program.start)
         self._chunk = jax.jit(functools.partial(self.program.train_chunk, epochs=epochs))
