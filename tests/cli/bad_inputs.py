@@ -711,6 +711,30 @@ TABLE = [
         "--gamma must be in [0, 1], got 1.5",
     ),
     Row(
+        "out-unwritable-mbpo",
+        "`mbpo --out` where nothing can be created",
+        command("mbpo", "--out", "/proc/wm-jax/mbpo"),
+        "/proc/wm-jax/mbpo: cannot be written",
+    ),
+    Row(
+        "mbpo-discrete-actions",
+        "`mbpo --env CartPole-v1` (a Discrete action space)",
+        command("mbpo", "--env", "CartPole-v1", "--out", "{dir}/mbpo"),
+        "SAC acts in continuous (Box) action spaces; CartPole-v1's is Discrete(n=2)",
+    ),
+    Row(
+        "mbpo-rollout-schedule-backwards",
+        "`mbpo --rollout-schedule 10 5 1 1` (ends before it starts)",
+        command("mbpo", "--rollout-schedule", "10", "5", "1", "1", "--out", "{dir}/mbpo"),
+        "--rollout-schedule A B KA KB needs 0 <= A <= B",
+    ),
+    Row(
+        "mbpo-real-ratio-above-one",
+        "`mbpo --real-ratio 2`",
+        command("mbpo", "--real-ratio", "2", "--out", "{dir}/mbpo"),
+        "--real-ratio must be in [0, 1], got 2.0",
+    ),
+    Row(
         "out-unwritable-demo",
         "`demo --out` where nothing can be created",
         command("demo", "--out", "/proc/wm-jax/demo"),

@@ -355,6 +355,41 @@ CASES["sac"] = {
     "--eval-every": Case(("--eval-every", "30"), lambda base, run: len(run.json(SAC)["curve"]) == 2),
     "--eval-episodes": Case(("--eval-episodes", "2"), lambda base, run: len(_sac_returns(run)) == 2),
 }
+MBPO = "mbpo.json"
+
+
+def _mbpo_rounds(run: Run):
+    return run.json(MBPO)["model"]["model_rounds"]
+
+
+CASES["mbpo"] = {
+    "--env": Case(("--env", "MountainCarContinuous-v0"), metric(MBPO, "env_id")),
+    "--out": Case(("--out", "{tmp}/elsewhere"), lambda base, run: (run.out / "elsewhere" / MBPO).exists()),
+    "--seed": Case(("--seed", "2"), metric(MBPO, "eval_returns")),
+    "--total-transitions": Case(("--total-transitions", "90"), lambda base, run: _mbpo_rounds(run) == 4),
+    "--initial-transitions": Case(("--initial-transitions", "45"), lambda base, run: _mbpo_rounds(run) == 1),
+    "--eval-every": Case(("--eval-every", "20"), lambda base, run: len(run.json(MBPO)["curve"]) == 3),
+    "--eval-episodes": Case(("--eval-episodes", "2"), lambda base, run: len(run.json(MBPO)["eval_returns"]) == 2),
+    "--epoch-length": Case(("--epoch-length", "10"), lambda base, run: _mbpo_rounds(run) == 3),
+    "--rollouts-per-step": Case(("--rollouts-per-step", "3"), metric(MBPO, "eval_returns")),
+    "--rollout-schedule": Case(("--rollout-schedule", "0", "1", "2", "4"), metric(MBPO, "eval_returns")),
+    "--retain-epochs": Case(("--retain-epochs", "2"), metric(MBPO, "eval_returns")),
+    "--real-ratio": Case(("--real-ratio", "0.5"), metric(MBPO, "eval_returns")),
+    "--members": Case(("--members", "3"), metric(MBPO, "eval_returns")),
+    "--hidden-sizes": Case(("--hidden-sizes", "8", "8"), metric(MBPO, "eval_returns")),
+    "--epochs": Case(("--epochs", "3"), metric(MBPO, "eval_returns")),
+    "--model-batch-size": Case(("--model-batch-size", "4"), metric(MBPO, "eval_returns")),
+    "--sac.hidden-sizes": Case(("--sac.hidden-sizes", "8", "8"), metric(MBPO, "eval_returns")),
+    "--sac.batch-size": Case(("--sac.batch-size", "16"), metric(MBPO, "eval_returns")),
+    "--sac.updates-per-step": Case(("--sac.updates-per-step", "2"), metric(MBPO, "eval_returns")),
+    "--sac.gamma": Case(("--sac.gamma", "0.5"), metric(MBPO, "eval_returns")),
+    "--sac.tau": Case(("--sac.tau", "0.5"), metric(MBPO, "eval_returns")),
+    "--sac.actor-learning-rate": Case(("--sac.actor-learning-rate", "0.01"), metric(MBPO, "eval_returns")),
+    "--sac.critic-learning-rate": Case(("--sac.critic-learning-rate", "0.01"), metric(MBPO, "eval_returns")),
+    "--sac.alpha-learning-rate": Case(("--sac.alpha-learning-rate", "0.1"), metric(MBPO, "curve")),
+    "--sac.initial-alpha": Case(("--sac.initial-alpha", "0.1"), metric(MBPO, "curve")),
+    "--sac.target-entropy": Case(("--sac.target-entropy", "5"), metric(MBPO, "curve")),
+}
 DEMO = "metrics.json"
 
 
@@ -633,6 +668,39 @@ BASES = {
             "--eval-episodes",
             "1",
             "--devices",
+            "1",
+        ]
+    },
+    "mbpo": {
+        "default": [
+            "mbpo",
+            "--env",
+            "Pendulum-v1",
+            "--out",
+            "{tmp}/run",
+            "--total-transitions",
+            "60",
+            "--initial-transitions",
+            "30",
+            "--epoch-length",
+            "15",
+            "--rollouts-per-step",
+            "1",
+            "--members",
+            "2",
+            "--hidden-sizes",
+            "8",
+            "--epochs",
+            "1",
+            "--sac.hidden-sizes",
+            "8",
+            "--sac.batch-size",
+            "8",
+            "--sac.updates-per-step",
+            "1",
+            "--eval-every",
+            "60",
+            "--eval-episodes",
             "1",
         ]
     },

@@ -197,7 +197,8 @@ def run_mbpo(
     model = {"store": empty_model_buffer(obs_dim, len(low), mbpo.capacity()), "rounds": 0, "train": 0.0, "rollout": 0.0}
 
     def learn(step, state, real, row, obs, key):
-        if (step + 1 - loop.initial_transitions) % config.epoch_length == 0:
+        # A round at each epoch's start (none at the very last step, whose update would be the only use of it).
+        if (step + 1 - loop.initial_transitions) % config.epoch_length == 0 and step + 1 < loop.total_transitions:
             tick = time.perf_counter()
             ensemble = trainer.train(real, model["rounds"])
             model["train"] += time.perf_counter() - tick
