@@ -1,5 +1,5 @@
 """Environments the project does not register, end to end (collect, train, evaluate, predict, sweep,
-mbrl and dream): defined here, made by gymnasium (by a registered id, or in the "module:EnvId-v0" form that
+mbrl, dream, sac and mbpo): defined here, made by gymnasium (by a registered id, or in the "module:EnvId-v0" form that
 imports this file), and carried by the spaces that data files and models record."""
 
 import json
@@ -121,6 +121,20 @@ def test_dream_scores_with_the_learned_reward_where_none_is_known(tmp_path, caps
     assert record["env_id"] == "WmJaxDrift-v0" and record["reward"] == "learned"
     assert np.isfinite(record["dream_return_mean"]) and np.isfinite(record["eval_return_mean"])
     assert len(record["controller"]) == 2 * (3 + 1)  # a linear controller: 2 outputs of 3 inputs and a bias
+
+
+def test_sac_and_mbpo_learn_in_an_environment_defined_here(tmp_path):
+    """SAC needs nothing but the spaces; MBPO rolls out with the model's learned reward and termination."""
+    loop = ["--total-transitions", 50, "--initial-transitions", 20, "--eval-every", 50, "--eval-episodes", 1]
+    assert run("sac", "--env", "WmJaxDrift-v0", "--out", tmp_path / "sac", *loop, "--hidden-sizes", 8) == 0
+    sac = json.loads((tmp_path / "sac" / "sac.json").read_text())
+    assert sac["env_id"] == "WmJaxDrift-v0" and np.isfinite(sac["eval_return_mean"])
+    model = ["--epoch-length", 10, "--rollouts-per-step", 2, "--rollout-schedule", 0, 0, 3, 3, "--members", 2]
+    model += ["--hidden-sizes", 8, "--epochs", 2, "--sac.hidden-sizes", 8, "--sac.batch-size", 8]
+    assert run("mbpo", "--env", BY_MODULE, "--out", tmp_path / "mbpo", *loop, *model) == 0
+    mbpo = json.loads((tmp_path / "mbpo" / "mbpo.json").read_text())
+    assert mbpo["model"] == {**mbpo["model"], "reward": "learned", "model_rounds": 3}
+    assert np.isfinite(mbpo["eval_return_mean"])
 
 
 @pytest.mark.parametrize(
