@@ -35,7 +35,7 @@ from ..models.ensemble import Ensemble
 from ..models.imagination import RewardFn, imagine
 from ..training.buffer import Buffer
 from ..transitions import Transitions
-from .sac import SAC, SACResult, SACState, box_bounds, run_online, write_row
+from .sac import SAC, SACResult, SACState, agent_structure, box_bounds, run_online, write_row
 
 # Per-environment defaults: (MBPOConfig, SACConfig, OnlineConfig) fields that differ from the classes' own.
 # Sources: the MBPO paper's configs (github.com/jannerm/mbpo, examples/config/*) and mbrl-lib's
@@ -193,7 +193,8 @@ def run_mbpo(
         hidden_sizes=config.hidden_sizes,
         batch_size=config.model_batch_size,
     )
-    step_program, rollout_program = _programs(mbpo)
+    # Programs are shared by runs whose SAC differs only in floats (they travel in the agent's state).
+    step_program, rollout_program = _programs(dataclasses.replace(mbpo, agent=agent_structure(mbpo.agent)))
     model = {"store": empty_model_buffer(obs_dim, len(low), mbpo.capacity()), "rounds": 0, "train": 0.0, "rollout": 0.0}
 
     def learn(step, state, real, row, obs, key):

@@ -312,7 +312,7 @@ def evaluate_policy(env_id: str, agent: SAC, actor: nnx.State, seeds: list[int])
     return returns.tolist()
 
 
-def _structure(agent: SAC) -> SAC:
+def agent_structure(agent: SAC) -> SAC:
     """The agent with only the settings its compiled programs depend on (network widths, batch size, steps
     per update); the float settings and learning rates travel in the state, so changing them compiles nothing."""
     config = agent.config
@@ -343,12 +343,12 @@ def initial_state(agent: SAC, key: jax.Array) -> SACState:
 
 def greedy_program(agent: SAC):
     """The jitted `agent.greedy`, shared by every agent of the same structure."""
-    return _compiled(_structure(agent))[0]
+    return _compiled(agent_structure(agent))[0]
 
 
 def learn_program(agent: SAC):
     """The jitted `agent.learn_and_act` (the buffer donated), shared by every agent of the same structure."""
-    return _compiled(_structure(agent))[1]
+    return _compiled(agent_structure(agent))[1]
 
 
 def run_sac(env_id: str, loop: OnlineConfig, config: SACConfig, seed: int, on_progress=None) -> SACResult:
