@@ -292,7 +292,11 @@ class MBRLConfig:
 
 @dataclasses.dataclass(frozen=True)
 class DreamConfig:
-    """Dream training (`wm-jax dream`): a linear controller evolved inside the model, data grown with its episodes."""
+    """Dream training (`wm-jax dream`): a controller trained inside the model, data grown with its episodes."""
+
+    controller: Literal["linear", "ppo"] = "linear"
+    """linear: a linear controller evolved with CMA-ES (World Models); ppo: an MLP actor-critic trained with PPO
+    in thousands of imagined environments (the --ppo.* settings)"""
 
     max_transitions: int = 5000
     """real environment transitions, the random ones included"""
@@ -321,6 +325,8 @@ class DreamConfig:
     """fresh real episodes the final controller is evaluated on"""
 
     def __post_init__(self):
+        if self.controller not in ("linear", "ppo"):
+            raise ConfigError(f"--controller must be linear or ppo, got {self.controller!r}")
         if self.mode not in ("mean", "tsinf"):
             raise ConfigError("dreams propagate with mean or tsinf")
         for name in (
@@ -470,3 +476,57 @@ class MBPOConfig:
             return short if epoch <= first else long
         share = min(1.0, (epoch - first) / (last - first))
         return int(short + share * (long - short))
+
+
+@dataclasses.dataclass(frozen=True)
+class PPOConfig:
+    """PPO trained inside the model (`wm-jax dream --controller ppo`), PureJaxRL-style: every update collects
+    `steps` imagined steps in each of `envs` model environments, then makes `epochs` passes of `minibatches`
+    clipped-objective steps. Defaults are PureJaxRL's CartPole settings (CleanRL's ppo.py: clip 0.2, GAE 0.95)."""
+
+    updates: int = 60
+    """PPO updates per dream phase (between two rounds of real episodes)"""
+    envs: int = 256
+    """imagined environments stepped side by side (vmapped)"""
+    steps: int = 64
+    """imagined steps per environment per update"""
+    epochs: int = 4
+    """passes over each update's data"""
+    minibatches: int = 4
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    clip: float = 0.2
+    entropy_coef: float = 0.01
+    value_coef: float = 0.5
+    max_grad_norm: float = 0.5
+    learning_rate: float = 2.5e-4
+    hidden_sizes: tuple[int, ...] = (64, 64)
+    """widths of the actor's and the critic's hidden layers (tanh)"""
+
+    def __post_init__(self):
+        for name in ("updates", "envs", "steps", "epochs", "minibatches"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"--ppo.{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        _check_at_most(
+            self,
+            {"updates": 1_000_000, "envs": 1_000_000, "steps": 100_000, "epochs": 10_000, "minibatches": 100_000},
+            lambda name: "--ppo." + name.replace("_", "-"),
+        )
+        if (self.envs * self.steps) % self.minibatches:
+            raise ConfigError(
+                f"--ppo.minibatches ({self.minibatches}) must divide envs x steps ({self.envs * self.steps})"
+            )
+        _check_hidden_sizes(self.hidden_sizes)
+        for name in ("gamma", "gae_lambda"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ConfigError(f"--ppo.{name.replace('_', '-')} must be in [0, 1], got {getattr(self, name)}")
+        for name in ("clip", "learning_rate", "max_grad_norm"):
+            if not (math.isfinite(getattr(self, name)) and getattr(self, name) > 0):
+                raise ConfigError(
+                    f"--ppo.{name.replace('_', '-')} must be a finite number > 0, got {getattr(self, name)}"
+                )
+        for name in ("entropy_coef", "value_coef"):
+            if not (math.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
+                raise ConfigError(
+                    f"--ppo.{name.replace('_', '-')} must be a finite number >= 0, got {getattr(self, name)}"
+                )

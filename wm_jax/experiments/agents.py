@@ -13,7 +13,7 @@ import os
 import sys
 from typing import Annotated, Any, NamedTuple
 
-from ..config import ConfigError, DreamConfig, MBPOConfig, MBRLConfig, OnlineConfig, SACConfig, check_seed
+from ..config import ConfigError, DreamConfig, MBPOConfig, MBRLConfig, OnlineConfig, PPOConfig, SACConfig, check_seed
 from ..devices import DeviceOptions
 from .common import Flat, open_checkpoints, progress_bar, resumed_run, run_description
 
@@ -142,13 +142,15 @@ def summarize_mbrl(run: MbrlRun, outcome: MbrlOutcome) -> str:
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class DreamRun(DeviceOptions):
-    """Train a linear controller entirely inside the learned model with CMA-ES (evosax), grow the data with its
-    real episodes, then evaluate it in the real environment. Writes DIR/dream.json."""
+    """Train a controller entirely inside the learned model (a linear one with CMA-ES, or an MLP with PPO), grow
+    the data with its real episodes, then evaluate it in the real environment. Writes DIR/dream.json."""
 
     env: str = "CartPole-v1"
     out: str = "dream_out"
     seed: int = 0
     config: Annotated[DreamConfig, Flat] = DreamConfig()
+    ppo: PPOConfig = PPOConfig()
+    """PPO's settings (--controller ppo)"""
 
 
 def dream(run: DreamRun) -> dict:
@@ -161,7 +163,13 @@ def dream(run: DreamRun) -> dict:
     check_env_id(run.env)
     check_seed(run.seed)
     check_output_path(run.out, directory=True)
-    record = run_dream(run.env, run.config, run.seed, mesh=run.mesh(run.config.members))
+    mesh = run.mesh(run.config.members)
+    if run.config.controller == "ppo":
+        from ..policies.ppo import run_dream_ppo
+
+        record = run_dream_ppo(run.env, run.config, run.ppo, run.seed, mesh=mesh)
+    else:
+        record = run_dream(run.env, run.config, run.seed, mesh=mesh)
     record.pop("model")
     os.makedirs(run.out, exist_ok=True)
     report.write_json(os.path.join(run.out, "dream.json"), record)
@@ -171,7 +179,7 @@ def dream(run: DreamRun) -> dict:
 def summarize_dream(run: DreamRun, record: dict) -> str:
     config = run.config
     return (
-        f"{run.env}: controller trained in the dream ({config.mode}, disagreement penalty "
+        f"{run.env}: {config.controller} controller trained in the dream ({config.mode}, disagreement penalty "
         f"{config.disagreement_penalty:g}) on {record['real_transitions_used']} real transitions; dream return "
         f"{record['dream_return_mean']:.1f}, real {record['eval_return_mean']:.1f} ± "
         f"{record['eval_return_std']:.1f} over {len(record['eval_returns'])} fresh episodes; "

@@ -1,0 +1,345 @@
+"""PPO trained entirely inside the learned model (PureJaxRL-style), and the dream loop around it.
+
+`PPO.train(state, env_params, runner, key)` is `updates` PPO updates in one compiled `lax.scan`: each
+collects `steps` imagined steps in `envs` copies of the functional model environment
+(`models.environment.FunctionalModelEnv`, vmapped; episodes reset themselves), computes GAE advantages,
+and makes `epochs` passes of `minibatches` clipped-objective Adam steps. The model is an argument, so a
+retrained model reuses the program. An episode cut by the time limit bootstraps from the value of its
+last state (its reward gains gamma V(final obs)); one that terminates does not.
+
+The policy is an MLP actor-critic (tanh, orthogonal initialisation, as PureJaxRL): a categorical over a
+Discrete space, or a Gaussian with a learned state-independent log std for a Box (actions clipped to the
+bounds when they reach the environment).
+
+`run_dream_ppo` is `wm-jax dream --controller ppo`: random transitions, then {train the ensemble, train PPO
+in it, play real episodes with the stochastic policy and add them} until the real-transition budget is
+spent; then the greedy policy plays fresh real episodes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import time
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+
+from ..config import DreamConfig, PPOConfig
+from ..models.environment import FunctionalModelEnv, ModelEnvParams
+
+
+class ActorCritic(nnx.Module):
+    def __init__(self, obs_dim: int, outputs: int, hidden: tuple[int, ...], discrete: bool, *, rngs: nnx.Rngs):
+        def mlp(last: int, scale: float):
+            sizes = (obs_dim, *hidden)
+            layers = [
+                nnx.Linear(a, b, kernel_init=nnx.initializers.orthogonal(np.sqrt(2)), rngs=rngs)
+                for a, b in zip(sizes[:-1], sizes[1:])
+            ]
+            return nnx.List(
+                [*layers, nnx.Linear(sizes[-1], last, kernel_init=nnx.initializers.orthogonal(scale), rngs=rngs)]
+            )
+
+        self.actor, self.critic = mlp(outputs, 0.01), mlp(1, 1.0)
+        self.log_std = None if discrete else nnx.Param(jnp.zeros(outputs))
+
+    @staticmethod
+    def _run(layers, x):
+        for layer in layers[:-1]:
+            x = jnp.tanh(layer(x))
+        return layers[-1](x)
+
+    def __call__(self, obs):
+        """(logits or Gaussian mean (..., outputs), value (...,))."""
+        return self._run(self.actor, obs), self._run(self.critic, obs)[..., 0]
+
+
+class PPOState(NamedTuple):
+    params: nnx.State
+    opt_state: optax.OptState
+
+
+class Runner(NamedTuple):
+    """The imagined environments between updates: their states, observations and running episode returns."""
+
+    env_states: object
+    obs: jax.Array
+    episode_returns: jax.Array
+
+
+class Rollout(NamedTuple):
+    obs: jax.Array
+    action: jax.Array
+    log_prob: jax.Array
+    value: jax.Array
+    reward: jax.Array
+    done: jax.Array
+
+
+@dataclasses.dataclass(frozen=True)
+class PPO:
+    """PPO for observations of `obs_dim` and a Discrete space of `outputs` actions (`low` None) or a Box in
+    [low, high], in the functional model environment `env`."""
+
+    obs_dim: int
+    outputs: int
+    low: tuple[float, ...] | None
+    high: tuple[float, ...] | None
+    env: FunctionalModelEnv
+    config: PPOConfig = PPOConfig()
+
+    @property
+    def discrete(self) -> bool:
+        return self.low is None
+
+    def _module(self, key) -> ActorCritic:
+        return ActorCritic(self.obs_dim, self.outputs, self.config.hidden_sizes, self.discrete, rngs=nnx.Rngs(key))
+
+    @functools.cached_property
+    def graphdef(self) -> nnx.GraphDef:
+        return nnx.graphdef(nnx.eval_shape(lambda: self._module(jax.random.key(0))))
+
+    @property
+    def optimizer(self) -> optax.GradientTransformation:
+        config = self.config
+        return optax.chain(optax.clip_by_global_norm(config.max_grad_norm), optax.adam(config.learning_rate, eps=1e-5))
+
+    def init(self, key: jax.Array) -> PPOState:
+        params = nnx.state(self._module(key), nnx.Param)
+        return PPOState(params, self.optimizer.init(params))
+
+    def _outputs(self, params, obs):
+        return nnx.merge(self.graphdef, params)(obs)
+
+    def log_prob_and_entropy(self, params, obs, action):
+        head, value = self._outputs(params, obs)
+        if self.discrete:
+            logp = jax.nn.log_softmax(head)
+            chosen = jnp.take_along_axis(logp, action[..., None].astype(jnp.int32), axis=-1)[..., 0]
+            return chosen, -jnp.sum(jnp.exp(logp) * logp, axis=-1), value
+        log_std = params["log_std"][...]
+        z = (action - head) / jnp.exp(log_std)
+        logp = jnp.sum(-0.5 * jnp.square(z) - log_std - 0.5 * jnp.log(2 * jnp.pi), axis=-1)
+        entropy = jnp.sum(log_std + 0.5 * jnp.log(2 * jnp.pi * jnp.e)) * jnp.ones(head.shape[:-1])
+        return logp, entropy, value
+
+    def sample(self, params, obs, key):
+        """(action, its log-probability, the value of obs)."""
+        head, value = self._outputs(params, obs)
+        if self.discrete:
+            action = jax.random.categorical(key, head)
+        else:
+            action = head + jnp.exp(params["log_std"][...]) * jax.random.normal(key, head.shape)
+        logp, _, _ = self.log_prob_and_entropy(params, obs, action)
+        return action, logp, value
+
+    def env_action(self, action):
+        """What the environment receives: the index, or the Gaussian's draw clipped to the Box."""
+        if self.discrete:
+            return action.astype(jnp.int32)
+        return jnp.clip(action, jnp.asarray(self.low), jnp.asarray(self.high))
+
+    def greedy(self, params, obs):
+        head, _ = self._outputs(params, obs)
+        return self.env_action(jnp.argmax(head, axis=-1) if self.discrete else head)
+
+    def reset(self, env_params: ModelEnvParams, key: jax.Array) -> Runner:
+        obs, env_states = jax.vmap(self.env.reset, in_axes=(0, None))(
+            jax.random.split(key, self.config.envs), env_params
+        )
+        return Runner(env_states, obs, jnp.zeros(self.config.envs))
+
+    def loss(self, params, batch: Rollout, advantages, targets):
+        """The clipped surrogate, the value error and the entropy bonus (PureJaxRL's `_loss_fn`)."""
+        config = self.config
+        logp, entropy, value = self.log_prob_and_entropy(params, batch.obs, batch.action)
+        ratio = jnp.exp(logp - batch.log_prob)
+        normalised = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        surrogate = jnp.minimum(ratio * normalised, jnp.clip(ratio, 1 - config.clip, 1 + config.clip) * normalised)
+        clipped_value = batch.value + jnp.clip(value - batch.value, -config.clip, config.clip)
+        value_loss = 0.5 * jnp.maximum(jnp.square(value - targets), jnp.square(clipped_value - targets)).mean()
+        return -surrogate.mean() + config.value_coef * value_loss - config.entropy_coef * entropy.mean()
+
+    def collect(self, params, env_params: ModelEnvParams, runner: Runner, key):
+        """`steps` imagined steps of every environment: (runner, Rollout (steps, envs), finished episodes'
+        (returns summed, count))."""
+        config, envs = self.config, self.config.envs
+
+        def step(carry, key):
+            runner, finished = carry
+            act_key, env_key = jax.random.split(key)
+            action, logp, value = self.sample(params, runner.obs, act_key)
+            step_env = jax.vmap(self.env.step, in_axes=(0, 0, 0, None))
+            obs, env_states, reward, done, info = step_env(
+                jax.random.split(env_key, envs), runner.env_states, self.env_action(action), env_params
+            )
+            episode_returns = runner.episode_returns + reward
+            finished = (finished[0] + jnp.sum(jnp.where(done, episode_returns, 0.0)), finished[1] + done.sum())
+            bootstrap = config.gamma * self._outputs(params, info["final_obs"])[1] * info["truncated"]
+            rollout = Rollout(runner.obs, action, logp, value, reward + bootstrap, done)
+            return (Runner(env_states, obs, jnp.where(done, 0.0, episode_returns)), finished), rollout
+
+        start = (runner, (jnp.float32(0.0), jnp.int32(0)))
+        (runner, finished), rollout = jax.lax.scan(step, start, jax.random.split(key, config.steps))
+        return runner, rollout, finished
+
+    def advantages(self, rollout: Rollout, last_value):
+        """GAE(gamma, lambda) advantages and the value targets, (steps, envs) each."""
+        config = self.config
+
+        def backwards(carry, row):
+            advantage, next_value = carry
+            value, reward, done = row
+            delta = reward + config.gamma * next_value * (1 - done) - value
+            advantage = delta + config.gamma * config.gae_lambda * (1 - done) * advantage
+            return (advantage, value), advantage
+
+        rows = (rollout.value, rollout.reward, rollout.done.astype(jnp.float32))
+        _, advantages = jax.lax.scan(backwards, (jnp.zeros_like(last_value), last_value), rows, reverse=True)
+        return advantages, advantages + rollout.value
+
+    def learn(self, state: PPOState, rollout: Rollout, advantages, targets, key) -> tuple[PPOState, jax.Array]:
+        """`epochs` shuffled passes of `minibatches` Adam steps: (state, the mean loss)."""
+        config, optimizer = self.config, self.optimizer
+        rows = config.envs * config.steps
+        data = jax.tree.map(lambda x: x.reshape(rows, *x.shape[2:]), (rollout, advantages, targets))
+
+        def epoch(state, key):
+            order = jax.random.permutation(key, rows)
+            batches = jax.tree.map(lambda x: x[order].reshape(config.minibatches, -1, *x.shape[1:]), data)
+
+            def minibatch(state, batch):
+                loss, grads = jax.value_and_grad(self.loss)(state.params, *batch)
+                updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+                return PPOState(optax.apply_updates(state.params, updates), opt_state), loss
+
+            return jax.lax.scan(minibatch, state, batches)
+
+        state, losses = jax.lax.scan(epoch, state, jax.random.split(key, config.epochs))
+        return state, losses.mean()
+
+    def train(self, state: PPOState, env_params: ModelEnvParams, runner: Runner, key):
+        """`updates` PPO updates in the model: (state, runner, metrics per update: the summed returns of the
+        imagined episodes that ended, their count, the mean loss)."""
+
+        def update(carry, key):
+            state, runner = carry
+            collect_key, learn_key = jax.random.split(key)
+            runner, rollout, (returns, count) = self.collect(state.params, env_params, runner, collect_key)
+            last_value = self._outputs(state.params, runner.obs)[1]
+            advantages, targets = self.advantages(rollout, last_value)
+            state, loss = self.learn(state, rollout, advantages, targets, learn_key)
+            return (state, runner), {"returns": returns, "episodes": count, "loss": loss}
+
+        (state, runner), metrics = jax.lax.scan(update, (state, runner), jax.random.split(key, self.config.updates))
+        return state, runner, metrics
+
+
+@functools.lru_cache(maxsize=8)
+def _programs(ppo: PPO):
+    return jax.jit(ppo.train), jax.jit(ppo.reset), jax.jit(ppo.sample), jax.jit(ppo.greedy)
+
+
+def play_policy(env_id: str, act, seeds, discrete: bool) -> tuple:
+    """Real episodes, one per seed, with `act(obs (1, S)) -> action (1, ...)`: (Transitions, returns)."""
+    import gymnasium as gym
+
+    from ..planning.mbrl import env_action, transitions_from_rows
+
+    rows, returns = [], []
+    for seed in seeds:
+        env = gym.make(env_id)
+        obs, _ = env.reset(seed=int(seed))
+        total, done = 0.0, False
+        while not done:
+            action = np.asarray(act(jnp.asarray(obs, jnp.float32)[None])[0])
+            next_obs, reward, terminated, truncated, _ = env.step(env_action(action, discrete))
+            rows.append((obs, action, next_obs, reward, terminated, truncated))
+            total += float(reward)
+            obs, done = next_obs, terminated or truncated
+        env.close()
+        returns.append(total)
+    return transitions_from_rows(rows), returns
+
+
+def run_dream_ppo(env_id: str, config: DreamConfig, ppo_config: PPOConfig, seed: int, mesh=None) -> dict:
+    """`wm-jax dream --controller ppo`: returns the dream.json record (and the final model under "model")."""
+    from ..envs import env_spec
+    from ..envs.gymnasium_collect import collect_gymnasium
+    from ..planning.dream import _dream_record
+    from ..planning.mbrl import ModelTrainer
+    from ..training import append, to_buffer
+
+    started = time.perf_counter()
+    spec = env_spec(env_id)
+    cap = spec.time_limit
+    learned = spec.reward_fn is None or spec.termination_fn is None
+    data, _ = collect_gymnasium(env_id, seed=seed, transitions=config.initial_transitions, max_episode_steps=cap)
+    buffer = to_buffer(data, capacity=config.max_transitions + cap * config.episodes_per_iteration)
+    trainer = ModelTrainer(
+        env_id,
+        members=config.members,
+        epochs=config.epochs,
+        seed=seed,
+        hidden_sizes=config.hidden_sizes,
+        heads=learned,
+        mesh=mesh,
+    )
+    env = FunctionalModelEnv(
+        mode=config.mode,
+        reward="learned" if learned else "known",
+        disagreement_penalty=config.disagreement_penalty,
+        max_episode_steps=cap,
+        env_id=env_id,
+    )
+    space = spec.action_space
+    box = (None, None) if spec.discrete else (tuple(space.low), tuple(space.high))
+    agent = PPO(spec.state_dim, space.n if spec.discrete else space.shape[0], *box, env, ppo_config)
+    train, reset, sample, greedy = _programs(agent)
+    key = jax.random.key(seed + 7)
+    key, init_key = jax.random.split(key)
+    state = agent.init(init_key)
+    initial_states = data.states[data.step == 0]
+    iterations = []
+    while True:
+        model = trainer.train(buffer, len(iterations))
+        env_params = ModelEnvParams(model, jnp.asarray(initial_states))
+        key, reset_key, train_key, play_key = jax.random.split(key, 4)
+        state, runner, metrics = train(state, env_params, reset(env_params, reset_key), train_key)
+        used = int(buffer.size)
+        record = {
+            "iteration": len(iterations),
+            "real_transitions": used,
+            "dream_return": _dream_return(metrics, runner),
+        }
+        if used >= config.max_transitions:
+            iterations.append(record)
+            break
+        keys = iter(jax.random.split(play_key, 100_000))
+        seeds = [seed * 1000 + 10 * len(iterations) + i for i in range(config.episodes_per_iteration)]
+        act = lambda obs: agent.env_action(sample(state.params, obs, next(keys))[0])  # noqa: E731
+        episodes, returns = play_policy(env_id, act, seeds, spec.discrete)
+        keep = min(episodes.size, config.max_transitions - used)
+        buffer = append(buffer, type(episodes)(*(None if x is None else x[:keep] for x in episodes)))
+        initial_states = np.concatenate(
+            [initial_states, episodes.states[np.r_[True, (episodes.terminated | episodes.truncated)[:-1]]]]
+        )
+        record.update(train_return=float(np.mean(returns)), real_transitions=int(buffer.size))
+        iterations.append(record)
+    eval_seeds = [20_000 + 100 * seed + i for i in range(config.eval_episodes)]
+    _, eval_returns = play_policy(env_id, lambda obs: greedy(state.params, obs), eval_seeds, spec.discrete)
+    record = _dream_record(env_id, config, seed, learned, iterations, eval_returns, int(buffer.size), [])
+    record.update(controller="ppo", ppo=dataclasses.asdict(ppo_config))
+    return {**record, "seconds": time.perf_counter() - started, "model": model}
+
+
+def _dream_return(metrics: dict, runner: Runner, last: int = 5) -> float:
+    """The mean return of the imagined episodes that ended in the phase's last `last` updates; where none
+    ended (episodes longer than those updates' steps), the running episodes' returns so far (a lower bound)."""
+    returns, episodes = (np.asarray(metrics[name])[-last:].sum() for name in ("returns", "episodes"))
+    return float(returns / episodes) if episodes else float(np.mean(np.asarray(runner.episode_returns)))
