@@ -322,7 +322,33 @@ CASES["dream"] = {
     "--hidden-sizes": Case(("--hidden-sizes", "8"), metric(DREAM, "controller")),
     "--eval-episodes": Case(("--eval-episodes", "2"), lambda base, run: len(run.json(DREAM)["eval_returns"]) == 2),
     "--devices": Case(("--devices", "99"), refused("--devices 99"), code=2),
+    "--controller": Case(("--controller", "ppo"), lambda base, run: run.json(DREAM)["controller"] == "ppo"),
 }
+
+
+def _ppo_losses(run: Run):
+    return [row["ppo_loss"] for row in run.json(DREAM)["iterations"]]
+
+
+# PPO's settings, each against the PPO baseline: every dream phase records PPO's last loss.
+for _flag, _value in (
+    ("updates", "3"),
+    ("envs", "4"),
+    ("steps", "6"),
+    ("epochs", "2"),
+    ("minibatches", "4"),
+    ("gamma", "0.5"),
+    ("gae-lambda", "0.5"),
+    ("clip", "0.01"),
+    ("entropy-coef", "0.5"),
+    ("value-coef", "2"),
+    ("max-grad-norm", "0.001"),
+    ("learning-rate", "0.05"),
+    ("hidden-sizes", "8"),
+):
+    CASES["dream"][f"--ppo.{_flag}"] = Case(
+        (f"--ppo.{_flag}", _value), lambda base, run: _ppo_losses(run) != _ppo_losses(base), base="ppo"
+    )
 SAC = "sac.json"
 
 
@@ -747,6 +773,18 @@ BASES = {
     "data export-minari": {"default": ["data export-minari", "{cartpole}", "--dataset-id", "{fresh_dataset_id}"]},
 }
 BASES["evaluate"]["ensemble"] = BASES["evaluate"]["default"]
+BASES["dream"]["ppo"] = BASES["dream"]["default"] + [
+    "--controller",
+    "ppo",
+    "--ppo.updates",
+    "2",
+    "--ppo.envs",
+    "8",
+    "--ppo.steps",
+    "4",
+    "--ppo.minibatches",
+    "2",
+]
 
 
 def _with(base: list[str], flags, drop=()) -> list[str]:

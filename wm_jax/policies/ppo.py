@@ -316,6 +316,7 @@ def run_dream_ppo(env_id: str, config: DreamConfig, ppo_config: PPOConfig, seed:
             "iteration": len(iterations),
             "real_transitions": used,
             "dream_return": _dream_return(metrics, runner),
+            "ppo_loss": float(np.asarray(metrics["loss"])[-1]),  # the phase's last update, its mean minibatch loss
         }
         if used >= config.max_transitions:
             iterations.append(record)
