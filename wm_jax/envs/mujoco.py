@@ -5,7 +5,7 @@ extra); this module adds what `EnvSpec.from_recorded` attaches by id, so plannin
 environment's own reward (`--planner.reward known`). As in mbrl-lib's `termination_fns`, only what
 the observation determines is written here:
 - InvertedPendulum-v5: the reward and the termination are exact functions of the next observation;
-  a shaped objective adds a dense term that keeps the pole upright and the cart near the centre.
+  a shaped objective scales each surviving step by how upright, centred and still it is.
 - Reacher-v5: the reward is exact (the fingertip-to-target vector is observed; the episode only ends
   at the time limit).
 The others' rewards need positions the observation leaves out (HalfCheetah's, Hopper's and Walker2d's
@@ -33,16 +33,18 @@ def inverted_pendulum_reward(state, action, next_state):
 
 
 def inverted_pendulum_shaped(state, action, next_state):
-    """The reward minus the pole's angle and the cart's offset, each as a share of its limit, squared.
+    """exp(-(pole angle / 0.2)^2 - (cart offset / 0.5)^2 - 0.1 cart velocity^2) for every step that does
+    not end the episode, 0 for the one that does.
 
     Every surviving step is worth 1, so a short plan ranks all candidates that survive its horizon alike,
     even one that drifts toward the end of the rail or tilts the pole toward the limit (failures that come
-    after the horizon). The dense term, at most 1 + 1 per step, ranks them by how upright and centred they
-    stay; a fall still costs the step's whole reward and ends the imagined episode.
+    after the horizon). This ranks them by how upright, centred and still they stay; it stays in (0, 1]
+    while the pole is up, so ending an imagined episode early never scores better than surviving.
     """
     angle = next_state[..., 1] / POLE_LIMIT
-    offset = next_state[..., 0] / RAIL_HALF_LENGTH
-    return inverted_pendulum_reward(state, action, next_state) - jnp.square(angle) - jnp.square(offset)
+    offset = next_state[..., 0] / (RAIL_HALF_LENGTH / 2)
+    drift = jnp.exp(-(jnp.square(angle) + jnp.square(offset) + 0.1 * jnp.square(next_state[..., 2])))
+    return inverted_pendulum_reward(state, action, next_state) * drift
 
 
 def never_terminated(state, action, next_state):
