@@ -13,7 +13,7 @@ Layout, low to high (nothing low imports anything high):
                  the device mesh, orbax checkpoints of runs in progress (resume), sweeps
     evaluation/  one-step scores, identity and linear baselines, open-loop rollouts, uncertainty
     planning/    planners (CEM, MPPI, random shooting), MPC, the model-based RL loop, dream training
-    policies/    policies learned by gradient: soft actor-critic (compiled updates)
+    policies/    policies learned by gradient: SAC (compiled updates), MBPO, PPO inside the model
     atomic       the one atomic-write helper; devices: CPU device count, --devices, jax.distributed
     checkpoint   the plain export: params.npz (with its description) + model.json + baselines.json
     bridge       lossless PyTorch state_dict <-> Flax parameter conversion
@@ -57,6 +57,8 @@ _EXPORTS = {
     "DreamConfig": ("wm_jax.config", "DreamConfig"),
     "SACConfig": ("wm_jax.config", "SACConfig"),
     "OnlineConfig": ("wm_jax.config", "OnlineConfig"),
+    "MBPOConfig": ("wm_jax.config", "MBPOConfig"),
+    "PPOConfig": ("wm_jax.config", "PPOConfig"),
     # environments
     "EnvSpec": ("wm_jax.envs", "EnvSpec"),
     "env_spec": ("wm_jax.envs", "env_spec"),
@@ -83,6 +85,8 @@ _EXPORTS = {
     # policies
     "SAC": ("wm_jax.policies.sac", "SAC"),
     "run_sac": ("wm_jax.policies.sac", "run_sac"),
+    "run_mbpo": ("wm_jax.policies.mbpo", "run_mbpo"),
+    "PPO": ("wm_jax.policies.ppo", "PPO"),
     # whole runs, as the commands do them
     "TrainRun": ("wm_jax.experiments.train", "TrainRun"),
     "train_and_evaluate": ("wm_jax.experiments.train", "train_and_evaluate"),
@@ -94,6 +98,8 @@ _EXPORTS = {
     "dream": ("wm_jax.experiments.agents", "dream"),
     "SacRun": ("wm_jax.experiments.agents", "SacRun"),
     "soft_actor_critic": ("wm_jax.experiments.agents", "soft_actor_critic"),
+    "MbpoRun": ("wm_jax.experiments.agents", "MbpoRun"),
+    "model_based_policy_optimisation": ("wm_jax.experiments.agents", "model_based_policy_optimisation"),
 }
 
 __all__ = ["__version__", *_EXPORTS]
