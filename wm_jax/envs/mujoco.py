@@ -79,5 +79,13 @@ KNOWN = {
         shaped=inverted_pendulum_shaped,
         recommended_mbrl=mbrl_settings(max_transitions=5000, planner={"reward": "shaped"}),
     ),
-    "Reacher-v5": KnownTask(reacher_reward, never_terminated),
+    # A 15-step horizon and a finer CEM (5 x 400) halve the final distance against the shared recipe
+    # (-11.4 with 20,000 transitions; README row mbrl-Reacher-v5).
+    "Reacher-v5": KnownTask(
+        reacher_reward,
+        never_terminated,
+        recommended_mbrl=mbrl_settings(
+            max_transitions=5000, planner={"horizon": 15, "iterations": 5, "candidates": 400}
+        ),
+    ),
 }
