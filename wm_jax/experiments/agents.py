@@ -252,7 +252,7 @@ class MbpoRun:
     """the policy's learner (--sac.updates-per-step is MBPO's G)"""
 
     def __post_init__(self):
-        from ..policies.mbpo import recommended_mbpo
+        from ..policies.settings import recommended_mbpo
 
         recommended = recommended_mbpo(self.env)
         for name, value in zip(("config", "sac", "loop"), recommended):

@@ -1,0 +1,38 @@
+"""MBPO's per-environment defaults, without JAX (the CLI reads them to build `wm-jax mbpo --help`).
+
+Sources: the MBPO paper's configs (github.com/jannerm/mbpo, examples/config/*) and mbrl-lib's
+conf/overrides/mbpo_*.yaml: InvertedPendulum's 250-step epochs, G = 10 and 1-step rollouts with an
+entropy target of -0.05; Hopper's 1000-step epochs, G = 20, rollouts growing from 1 to 15 steps over
+epochs 20-100 and an entropy target of -1. Pendulum-v1 (in neither) takes InvertedPendulum's recipe.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..config import MBPOConfig, OnlineConfig, SACConfig
+
+# env id -> (MBPOConfig, SACConfig, OnlineConfig) fields that differ from the classes' own defaults.
+MBPO_SETTINGS: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = {
+    "InvertedPendulum-v5": (
+        {},
+        {"updates_per_step": 10, "target_entropy": -0.05},
+        {"total_transitions": 5000, "initial_transitions": 250, "eval_every": 250},
+    ),
+    "Pendulum-v1": (
+        {"epoch_length": 200},
+        {"updates_per_step": 10},
+        {"total_transitions": 5000, "initial_transitions": 200, "eval_every": 500},
+    ),
+    "Hopper-v5": (
+        {"epoch_length": 1000, "rollout_schedule": (20, 100, 1, 15)},
+        {"updates_per_step": 20, "target_entropy": -1.0},
+        {"total_transitions": 100_000, "initial_transitions": 5000, "eval_every": 5000},
+    ),
+}
+
+
+def recommended_mbpo(env_id: str) -> tuple[MBPOConfig, SACConfig, OnlineConfig]:
+    """The configurations `wm-jax mbpo --env ENV` starts from (the paper's InvertedPendulum recipe elsewhere)."""
+    mbpo, sac, loop = MBPO_SETTINGS.get(env_id, ({}, {"updates_per_step": 10}, {"initial_transitions": 250}))
+    return MBPOConfig(**mbpo), SACConfig(**sac), OnlineConfig(**loop)
