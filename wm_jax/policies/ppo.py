@@ -310,13 +310,18 @@ def run_dream_ppo(env_id: str, config: DreamConfig, ppo_config: PPOConfig, seed:
         model = trainer.train(buffer, len(iterations))
         env_params = ModelEnvParams(model, jnp.asarray(initial_states))
         key, reset_key, train_key, play_key = jax.random.split(key, 4)
+        tick = time.perf_counter()
         state, runner, metrics = train(state, env_params, reset(env_params, reset_key), train_key)
+        metrics = jax.device_get(metrics)
+        dreaming = time.perf_counter() - tick  # the first phase includes compiling the program
         used = int(buffer.size)
         record = {
             "iteration": len(iterations),
             "real_transitions": used,
             "dream_return": _dream_return(metrics, runner),
             "ppo_loss": float(np.asarray(metrics["loss"])[-1]),  # the phase's last update, its mean minibatch loss
+            "ppo_seconds": dreaming,
+            "imagined_steps": ppo_config.updates * ppo_config.envs * ppo_config.steps,
         }
         if used >= config.max_transitions:
             iterations.append(record)
