@@ -45,6 +45,19 @@ def test_dream_command_writes_its_record(tmp_path):
     assert len(record["eval_returns"]) == 2 and record["real_transitions_used"] <= 300
 
 
+@pytest.mark.slow  # a whole dream run
+def test_dream_with_ppo_compiles_its_training_once_across_phases(tmp_path):
+    """Three dream phases (each after a retraining, with more real start states each time), one program;
+    with --devices 2 the model lives on two devices and the policy follows it there."""
+    tiny = ["--max-transitions", "400", "--initial-transitions", "300", "--episodes-per-iteration", "1"]
+    tiny += ["--epochs", "2", "--members", "2", "--eval-episodes", "1"]
+    ppo = ["--controller", "ppo", "--ppo.updates", "2", "--ppo.envs", "8", "--ppo.steps", "4"]
+    assert main(["dream", "--out", str(tmp_path / "run"), "--devices", "2", *tiny, *ppo]) == 0
+    record = json.loads((tmp_path / "run" / "dream.json").read_text())
+    assert len(record["iterations"]) >= 3 and record["ppo_programs"] == 1
+    assert record["controller"] == "ppo" and all(row["imagined_steps"] == 2 * 8 * 4 for row in record["iterations"])
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [

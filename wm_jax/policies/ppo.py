@@ -303,16 +303,26 @@ def run_dream_ppo(env_id: str, config: DreamConfig, ppo_config: PPOConfig, seed:
     train, reset, sample, greedy = _programs(agent)
     key = jax.random.key(seed + 7)
     key, init_key = jax.random.split(key)
-    state = agent.init(init_key)
+    # The model may live on a mesh of devices (--devices): the policy is replicated on it, before the first
+    # phase as after each, so every phase calls the same compiled program.
+    replicated = None if mesh is None else jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+    place = (lambda tree: tree) if replicated is None else (lambda tree: jax.device_put(tree, replicated))  # noqa: E731
+    state = place(agent.init(init_key))
     initial_states = data.states[data.step == 0]
     iterations = []
     while True:
         model = trainer.train(buffer, len(iterations))
-        env_params = ModelEnvParams(model, jnp.asarray(initial_states))
+        # A fixed number of start states (drawn from every real episode's first state so far), so the
+        # compiled program's shapes never change as the data grows.
+        starts = initial_states[
+            np.random.default_rng([seed, len(iterations)]).choice(len(initial_states), agent.config.envs)
+        ]
+        env_params = ModelEnvParams(model, jnp.asarray(starts))
         key, reset_key, train_key, play_key = jax.random.split(key, 4)
         tick = time.perf_counter()
         state, runner, metrics = train(state, env_params, reset(env_params, reset_key), train_key)
         metrics = jax.device_get(metrics)
+        state = place(state)
         dreaming = time.perf_counter() - tick  # the first phase includes compiling the program
         used = int(buffer.size)
         record = {
@@ -340,7 +350,8 @@ def run_dream_ppo(env_id: str, config: DreamConfig, ppo_config: PPOConfig, seed:
     eval_seeds = [20_000 + 100 * seed + i for i in range(config.eval_episodes)]
     _, eval_returns = play_policy(env_id, lambda obs: greedy(state.params, obs), eval_seeds, spec.discrete)
     record = _dream_record(env_id, config, seed, learned, iterations, eval_returns, int(buffer.size), [])
-    record.update(controller="ppo", ppo=dataclasses.asdict(ppo_config))
+    # How many programs PPO's training compiled to over the run: 1, however often the model was retrained.
+    record.update(controller="ppo", ppo=dataclasses.asdict(ppo_config), ppo_programs=train._cache_size())
     return {**record, "seconds": time.perf_counter() - started, "model": model}
 
 
