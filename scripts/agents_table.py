@@ -26,7 +26,7 @@ def main(root: str) -> None:
             record = json.load(handle)
         groups.setdefault(match.group(1), []).append((int(match.group(2)), record))
     print(
-        "| run | seeds | real transitions | eval return, mean over the final evaluation's 20 episodes per seed | mean ± std over seeds | dream return | wall time per run |"
+        "| run | seeds | real transitions | eval return per seed (mean of the final evaluation: 20 fresh episodes; 10 for sac and mbpo) | mean ± std over seeds | dream return | wall time per run |"
     )
     print("| --- | --- | ---: | --- | ---: | ---: | ---: |")
     for group, runs in groups.items():
