@@ -1,9 +1,9 @@
-"""Print the README's table of agents, from `wm-jax mbrl`, `wm-jax dream` and `wm-jax sac` runs.
+"""Print the README's table of agents, from `wm-jax mbrl`, `wm-jax dream`, `wm-jax sac` and `wm-jax mbpo` runs.
 
     for s in 0 1 2; do wm-jax mbrl --env CartPole-v1 --seed $s --out runs/agents/mbrl-CartPole-v1-seed$s; done
     python scripts/agents_table.py runs/agents
 
-Each run directory is named METHOD-ENV-seedS and holds mbrl.json, dream.json or sac.json.
+Each run directory is named METHOD-ENV-seedS and holds mbrl.json, dream.json, sac.json or mbpo.json.
 """
 
 import glob
@@ -20,7 +20,7 @@ def main(root: str) -> None:
     for path in sorted(glob.glob(os.path.join(root, "*", "*.json"))):
         name = os.path.basename(os.path.dirname(path))
         match = re.match(r"(.+)-seed(\d+)$", name)
-        if not match or os.path.basename(path) not in ("mbrl.json", "dream.json", "sac.json"):
+        if not match or os.path.basename(path) not in ("mbrl.json", "dream.json", "sac.json", "mbpo.json"):
             continue
         with open(path) as handle:
             record = json.load(handle)
