@@ -49,6 +49,7 @@ def _setup(env_id, obs_dim, low, high, drift=0.0, **config):
     return mbpo, real, model, state
 
 
+@pytest.mark.slow  # trains or compiles for several seconds
 def test_rollouts_branch_from_real_states_stop_at_termination_and_use_the_known_reward():
     """InvertedPendulum: the model learned that the pole tips 0.06 rad a step, so rollouts end at its 0.2 limit."""
     mbpo, real, model, state = _setup("InvertedPendulum-v5", 4, (-3.0,), (3.0,), 0.06, rollout_schedule=(0, 0, 6, 6))
@@ -77,6 +78,7 @@ def test_rollouts_branch_from_real_states_stop_at_termination_and_use_the_known_
     np.testing.assert_array_equal(np.asarray(ended)[store.valid], rows.terminated[store.valid])
 
 
+@pytest.mark.slow  # trains or compiles for several seconds
 def test_minibatches_mix_real_and_model_rows_in_the_configured_ratio():
     mbpo, real, model, state = _setup("Pendulum-v1", 3, (-2.0,), (2.0,), real_ratio=0.25)
     store = empty_model_buffer(3, 1, mbpo.capacity())

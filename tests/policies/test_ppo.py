@@ -38,6 +38,7 @@ def test_gae_matches_a_hand_computation_and_stops_at_episode_ends():
     np.testing.assert_allclose(np.asarray(targets), expected + value, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow  # trains or compiles for several seconds
 def test_the_clipped_objective_ignores_ratios_past_the_clip():
     """With the advantage positive, raising the probability of the taken action pays only up to 1 + clip."""
     ppo = agent(clip=0.2, entropy_coef=0.0, value_coef=0.0)

@@ -81,6 +81,7 @@ def test_actor_loss_is_the_entropy_regularised_objective_by_hand():
     assert (greedy >= np.array(LOW)).all() and (greedy <= np.array(HIGH)).all()
 
 
+@pytest.mark.slow  # trains or compiles for several seconds
 def test_a_gradient_step_moves_the_targets_by_tau_and_alpha_toward_the_entropy_target():
     for target_entropy, alpha_moves in ((50.0, "up"), (-50.0, "down")):
         agent, state = agent_and_state(tau=0.25, target_entropy=target_entropy)
@@ -95,6 +96,7 @@ def test_a_gradient_step_moves_the_targets_by_tau_and_alpha_toward_the_entropy_t
         assert not jax.tree.all(jax.tree.map(lambda a, b: bool(jnp.array_equal(a, b)), state.actor, new.actor))
 
 
+@pytest.mark.slow  # trains or compiles for several seconds
 def test_float_settings_and_learning_rates_reuse_the_compiled_program():
     """Two agents that differ only in floats share one compiled write-update-act program, and still differ."""
     outcomes = []
