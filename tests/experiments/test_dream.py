@@ -1,6 +1,9 @@
 """`wm-jax dream` end to end on a tiny budget, and bad input as one-line errors."""
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -52,7 +55,13 @@ def test_dream_with_ppo_compiles_its_training_once_across_phases(tmp_path):
     tiny = ["--max-transitions", "400", "--initial-transitions", "300", "--episodes-per-iteration", "1"]
     tiny += ["--epochs", "2", "--members", "2", "--eval-episodes", "1"]
     ppo = ["--controller", "ppo", "--ppo.updates", "2", "--ppo.envs", "8", "--ppo.steps", "4"]
-    assert main(["dream", "--out", str(tmp_path / "run"), "--devices", "2", *tiny, *ppo]) == 0
+    # A process of its own, with two CPU devices (a test worker's JAX has started with its own count).
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JAX_", "XLA_FLAGS"))}
+    command = [sys.executable, "-m", "wm_jax", "dream", "--out", str(tmp_path / "run"), "--devices", "2", *tiny, *ppo]
+    result = subprocess.run(
+        command, env={**env, "JAX_NUM_CPU_DEVICES": "2"}, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
     record = json.loads((tmp_path / "run" / "dream.json").read_text())
     assert len(record["iterations"]) >= 3 and record["ppo_programs"] == 1
     assert record["controller"] == "ppo" and all(row["imagined_steps"] == 2 * 8 * 4 for row in record["iterations"])
