@@ -11,6 +11,8 @@ then collect CartPole data with gymnasium and with JAX and compare transitions p
         --markdown bench/results/latency-cpu-2core.md
     python -m bench --only sweep --json bench/results/sweep-cpu-2core.json \
         --markdown bench/results/sweep-cpu-2core.md
+    python -m bench --only realistic --json bench/results/realistic-cpu-2core.json \
+        --markdown bench/results/realistic-cpu-2core.md
     python -m bench --quick --json /tmp/bench.json      # CI: checks it runs, asserts no speed
 """
 
@@ -31,6 +33,7 @@ from . import latency as latency_bench
 from . import machine as machine_info
 from . import memory as memory_bench
 from . import planning as planning_bench
+from . import realistic as realistic_bench
 from . import report
 from . import sweep as sweep_bench
 from .workload import Workload, cartpole_transitions, run_flops
@@ -72,7 +75,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--only",
-        choices=("training", "collection", "engine", "planning", "memory", "latency", "sweep"),
+        choices=("training", "collection", "engine", "planning", "memory", "latency", "sweep", "realistic"),
         help="run one section (default: all)",
     )
     p.add_argument("--collection-transitions", type=int, help="N of the jax-native and 1M scale rows (default 1000000)")
@@ -286,10 +289,19 @@ def main(argv=None) -> int:
     if args.only in (None, "sweep"):
         print("sweep (one program against one configuration):", file=sys.stderr, flush=True)
         sweep = sweep_bench.run(quick=args.quick, log=lambda line: print(line, file=sys.stderr, flush=True))
+    realistic = None
+    if args.only in (None, "realistic"):
+        print("the engine at PETS size:", file=sys.stderr, flush=True)
+        size = realistic_bench.Size.quick() if args.quick else realistic_bench.Size()
+        realistic = realistic_bench.run(
+            size, peak, seed=args.seed, log=lambda line: print(line, file=sys.stderr, flush=True)
+        )
     machine["bench_wall_seconds"] = round(time.perf_counter() - started, 1)
     if args.json:
-        report.write_json(args.json, machine, results, cache, collection, engine, planning, memory, latency, sweep)
-    text = report.markdown(machine, results, cache, collection, engine, planning, memory, latency, sweep)
+        report.write_json(
+            args.json, machine, results, cache, collection, engine, planning, memory, latency, sweep, realistic
+        )
+    text = report.markdown(machine, results, cache, collection, engine, planning, memory, latency, sweep, realistic)
     if args.markdown:
         with open(args.markdown, "w") as f:
             f.write(text)

@@ -45,8 +45,10 @@ def write_json(
     memory: list | None = None,
     latency: dict | None = None,
     sweep: dict | None = None,
+    realistic: dict | None = None,
 ) -> None:
     sections = {
+        "realistic": realistic,
         "sweep": sweep,
         "latency": latency,
         "memory": memory,
@@ -75,6 +77,7 @@ def markdown(
     memory: list | None = None,
     latency: dict | None = None,
     sweep: dict | None = None,
+    realistic: dict | None = None,
 ) -> str:
     peak = machine["matmul_peak_gflops"]
     title = (
@@ -91,6 +94,8 @@ def markdown(
         else "# Latency bench"
         if latency
         else "# Sweep bench"
+        if sweep
+        else "# The engine at PETS size"
     )
     lines = [
         title,
@@ -174,6 +179,10 @@ def markdown(
             "",
             sweep_markdown(sweep),
         ]
+    if realistic:
+        from .realistic import markdown as realistic_markdown
+
+        lines += ["", "## The engine at PETS size (rows interleaved in one process)", "", realistic_markdown(realistic)]
     return "\n".join(lines) + "\n"
 
 

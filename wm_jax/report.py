@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -389,13 +390,13 @@ def write_mbrl(run, result, frames) -> None:
         "config": dataclasses.asdict(run.config),
     }
     write_json(os.path.join(run.out, "mbrl.json"), summary)
-    plot_learning_curve(
+    episodes = Curve(
+        "training episode (MPC)",
         [r["real_transitions"] for r in result.iterations],
         [r["train_return"] for r in result.iterations],
-        result.eval_returns,
-        os.path.join(run.out, "learning_curve.png"),
-        f"MPC on {run.env} (seed {run.seed})",
     )
+    path = os.path.join(run.out, "learning_curve.png")
+    plot_learning_curve([episodes], path, f"MPC on {run.env} (seed {run.seed})", "episode return", result.eval_returns)
     if frames:
         save_gif(frames, os.path.join(run.out, "episode.gif"))
 
@@ -405,15 +406,26 @@ def write_sac(run, result) -> None:
     _write_policy_run(run, result, "sac.json", f"SAC on {run.env} (seed {run.seed})", {})
 
 
-def write_mbpo(run, result, model: dict) -> None:
-    """DIR/mbpo.json and learning_curve.png of `wm-jax mbpo`; `model` is `run_mbpo`'s record of the model."""
+def write_mbpo(run, result, model: dict, baseline: dict | None = None) -> None:
+    """DIR/mbpo.json and learning_curve.png of `wm-jax mbpo`; `model` is `run_mbpo`'s record of the model,
+    `baseline` a `wm-jax sac` run's sac.json, whose curve is drawn beside MBPO's."""
     import dataclasses
 
     extra = {"model": model, "mbpo": dataclasses.asdict(run.config), "sac": dataclasses.asdict(run.sac)}
-    _write_policy_run(run, result, "mbpo.json", f"MBPO on {run.env} (seed {run.seed})", extra)
+    curves = []
+    if baseline is not None:
+        extra["baseline"] = {"path": run.baseline, "eval_return_mean": baseline["eval_return_mean"]}
+        curves.append(evaluation_curve(f"SAC baseline (seed {baseline['seed']})", baseline["curve"]))
+    _write_policy_run(run, result, "mbpo.json", f"MBPO on {run.env} (seed {run.seed})", extra, curves)
 
 
-def _write_policy_run(run, result, name: str, title: str, extra: dict) -> None:
+def evaluation_curve(label: str, curve: list[dict]) -> Curve:
+    """A policy's evaluation rows (sac.json's or mbpo.json's "curve") as a plotted line."""
+    rows = [(row["real_transitions"], row["eval_return_mean"], row["eval_return_std"]) for row in curve]
+    return Curve(label, *zip(*rows))
+
+
+def _write_policy_run(run, result, name: str, title: str, extra: dict, curves: Sequence[Curve] = ()) -> None:
     import dataclasses
     import os
 
@@ -431,29 +443,9 @@ def _write_policy_run(run, result, name: str, title: str, extra: dict) -> None:
         **extra,
     }
     write_json(os.path.join(run.out, name), summary)
-    plot_evaluation_curve(
-        [row["real_transitions"] for row in result.curve],
-        [row["eval_return_mean"] for row in result.curve],
-        [row["eval_return_std"] for row in result.curve],
-        os.path.join(run.out, "learning_curve.png"),
-        title,
-    )
-
-
-def plot_evaluation_curve(
-    real_transitions: Sequence[int], means: Sequence[float], stds: Sequence[float], path: str, title: str
-) -> None:
-    """Evaluation return (mean and spread over fresh episodes) against the real transitions used so far."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(8, 5))
-    ax.errorbar(real_transitions, means, yerr=stds, fmt="o-", capsize=3, label="greedy policy, fresh episodes")
-    ax.set_xlabel("real transitions used")
-    ax.set_ylabel("evaluation return")
-    ax.set_title(title)
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    save_figure(fig, path, dpi=120)
+    curves = [evaluation_curve(name.removesuffix(".json").upper(), result.curve), *curves]
+    path = os.path.join(run.out, "learning_curve.png")
+    plot_learning_curve(curves, path, title, "greedy policy's return on fresh episodes (mean ± std)")
 
 
 def write_json(path: str, payload: dict) -> None:
@@ -593,26 +585,38 @@ def save_figure(fig, path: str, dpi: int) -> None:
     pyplot().close(fig)
 
 
+class Curve(NamedTuple):
+    """One line of a learning-curve plot: returns (and their spread, if any) against real transitions used."""
+
+    label: str
+    transitions: Sequence[int]
+    returns: Sequence[float]
+    spread: Sequence[float] | None = None
+
+
 def plot_learning_curve(
-    real_transitions: Sequence[int], returns: Sequence[float], eval_returns: Sequence[float], path: str, title: str
+    curves: Sequence[Curve], path: str, title: str, ylabel: str, final_returns: Sequence[float] | None = None
 ) -> None:
-    """Real-environment return of each training episode against the real transitions used so far,
-    with the final agent's evaluation returns (mean and spread) at the end."""
+    """Returns against the real transitions used so far, one line per curve (error bars where it has a
+    spread); `final_returns`, the final agent's evaluation episodes, are marked (mean and spread) at the end."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 5))
-    ax.plot(real_transitions, returns, "o-", label="training episode (MPC)")
-    mean, std = float(np.mean(eval_returns)), float(np.std(eval_returns))
-    ax.errorbar(
-        [real_transitions[-1]],
-        [mean],
-        yerr=[std],
-        fmt="s",
-        color="C3",
-        capsize=4,
-        label=f"final agent, {len(eval_returns)} evaluation episodes: {mean:.1f} ± {std:.1f}",
-    )
+    for color, curve in enumerate(curves):
+        style = {"fmt": "o-", "capsize": 3, "color": f"C{color}", "label": curve.label}
+        ax.errorbar(curve.transitions, curve.returns, yerr=curve.spread, **style)
+    if final_returns is not None:
+        mean, std = float(np.mean(final_returns)), float(np.std(final_returns))
+        ax.errorbar(
+            [curves[0].transitions[-1]],
+            [mean],
+            yerr=[std],
+            fmt="s",
+            color="C3",
+            capsize=4,
+            label=f"final agent, {len(final_returns)} evaluation episodes: {mean:.1f} ± {std:.1f}",
+        )
     ax.set_xlabel("real transitions used")
-    ax.set_ylabel("episode return")
+    ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)

@@ -735,6 +735,18 @@ TABLE = [
         "--real-ratio must be in [0, 1], got 2.0",
     ),
     Row(
+        "mbpo-baseline-missing",
+        "`mbpo --baseline` naming no file",
+        command("mbpo", "--baseline", "{dir}/absent/sac.json", "--out", "{dir}/mbpo"),
+        "sac.json: cannot read it (No such file or directory)",
+    ),
+    Row(
+        "mbpo-baseline-not-sac",
+        "`mbpo --baseline` naming a file that is not a SAC run's sac.json",
+        command("mbpo", "--env", "Pendulum-v1", "--baseline", "{cartpole}", "--out", "{dir}/mbpo"),
+        "not the sac.json of a `wm-jax sac` run",
+    ),
+    Row(
         "out-unwritable-demo",
         "`demo --out` where nothing can be created",
         command("demo", "--out", "/proc/wm-jax/demo"),
@@ -976,6 +988,18 @@ TABLE = [
         "`train --resume` of a run without checkpoints",
         command("train", "--resume", "{model}"),
         "no checkpoints here",
+    ),
+    Row(
+        "mbpo-resume-without-checkpoints",
+        "`mbpo --resume` of a directory without checkpoints",
+        command("mbpo", "--resume", "{model}"),
+        "no checkpoints here",
+    ),
+    Row(
+        "sac-checkpoint-every-negative",
+        "`sac --checkpoint-every -5`",
+        command("sac", "--checkpoint-every", "-5", "--out", "{dir}/sac"),
+        "--checkpoint-every must be >= 1, got -5",
     ),
 ]
 

@@ -40,6 +40,7 @@ def command_flags(name: str) -> set[str]:
 _DISTRIBUTED = "tests/training/test_distributed.py::test_two_processes_train_one_ensemble_like_one_process"
 _TRAIN_RESUME = "tests/experiments/test_resume.py::test_sigkilled_training_resumes_to_the_uninterrupted_result"
 _MBRL_RESUME = "tests/experiments/test_resume.py::test_mbrl_resumes_from_its_buffer_model_and_iteration_count"
+_ONLINE_RESUME = "tests/experiments/test_resume.py::test_online_agents_resume_from_an_episode_end_exactly"
 ELSEWHERE = {
     ("train", "--coordinator"): _DISTRIBUTED,
     ("train", "--num-processes"): _DISTRIBUTED,
@@ -51,6 +52,11 @@ ELSEWHERE = {
     ("mbrl", "--checkpoint-every"): _MBRL_RESUME,
     ("mbrl", "--keep"): _MBRL_RESUME,
     ("mbrl", "--resume"): _MBRL_RESUME,
+    **{
+        (command, flag): _ONLINE_RESUME
+        for command in ("sac", "mbpo")
+        for flag in ("--checkpoint-every", "--keep", "--resume")
+    },
     ("mbrl", "--render"): "tests/experiments/test_mbrl.py::test_mbrl_writes_the_record_the_learning_curve_and_a_gif",
     ("mbrl", "--eval-backend"): "tests/experiments/test_mbrl.py::test_mbrl_evaluation_can_run_as_one_gymnax_scan",
 }
@@ -380,6 +386,8 @@ CASES["sac"] = {
     "--target-entropy": Case(("--target-entropy", "5"), lambda base, run: _sac_alphas(run) != _sac_alphas(base)),
     "--eval-every": Case(("--eval-every", "30"), lambda base, run: len(run.json(SAC)["curve"]) == 2),
     "--eval-episodes": Case(("--eval-episodes", "2"), lambda base, run: len(_sac_returns(run)) == 2),
+    "--progress": Case(("--progress",), lambda base, run: "sac Pendulum-v1" in run.stderr),
+    "--render": Case(("--render",), lambda base, run: run.path("episode.gif").stat().st_size > 0),
 }
 MBPO = "mbpo.json"
 
@@ -415,6 +423,15 @@ CASES["mbpo"] = {
     "--sac.alpha-learning-rate": Case(("--sac.alpha-learning-rate", "0.1"), metric(MBPO, "curve")),
     "--sac.initial-alpha": Case(("--sac.initial-alpha", "0.1"), metric(MBPO, "curve")),
     "--sac.target-entropy": Case(("--sac.target-entropy", "5"), metric(MBPO, "curve")),
+    "--progress": Case(("--progress",), lambda base, run: "mbpo " in run.stderr and "transitions" in run.stderr),
+    "--render": Case(("--render",), lambda base, run: run.path("episode.gif").stat().st_size > 0),
+    "--baseline": Case(
+        ("--baseline", "{sac_run}"),
+        lambda base, run: (
+            run.json(MBPO)["baseline"]["eval_return_mean"] == -840.0
+            and run.path("learning_curve.png").read_bytes() != base.path("learning_curve.png").read_bytes()
+        ),
+    ),
 }
 DEMO = "metrics.json"
 
@@ -530,6 +547,11 @@ def flag_world(tmp_path_factory, minari_path):
     # Minari datasets live in this module's own MINARI_DATASETS_PATH; one is there to import.
     minari_path.setenv("MINARI_DATASETS_PATH", str(root / "minari"))
     assert main(["data", "export-minari", str(files["cartpole"]), "--dataset-id", "wmjax/flags-v0"]) == 0
+    # A SAC run's record for mbpo's --baseline: the shape `wm-jax sac` writes, with made-up returns.
+    files["sac_run"] = root / "sac.json"
+    curve = [{"real_transitions": n, "eval_return_mean": -900.0 + n, "eval_return_std": 50.0} for n in (30, 60)]
+    record = {"env_id": "Pendulum-v1", "seed": 0, "curve": curve, "eval_return_mean": -840.0}
+    files["sac_run"].write_text(json.dumps(record))
     models = {"model": root / "model", "ensemble_model": root / "ensemble"}
     assert (
         main(

@@ -233,3 +233,69 @@ def test_checkpoints_of_an_earlier_version_are_refused_with_what_to_do(tmp_path,
     assert main(["train", "--resume", str(out)]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "written by an earlier wm-jax" in err and "start it again" in err, err
+
+
+ONLINE_FLAGS = {
+    "sac": ["--hidden-sizes", "16", "--batch-size", "16"],
+    "mbpo": [
+        "--epoch-length",
+        "20",
+        "--rollouts-per-step",
+        "1",
+        "--members",
+        "2",
+        "--hidden-sizes",
+        "16",
+        "--epochs",
+        "2",
+        "--sac.hidden-sizes",
+        "16",
+        "--sac.batch-size",
+        "16",
+        "--sac.updates-per-step",
+        "2",
+    ],
+}
+
+
+@pytest.mark.slow  # two tiny runs of each command end to end
+@pytest.mark.parametrize("command", ["sac", "mbpo"])
+def test_online_agents_resume_from_an_episode_end_exactly(command, tmp_path, capsys):
+    """A sac or mbpo run cut after its second checkpoint (each at an episode's end) and resumed ends
+    with the same learning curve, the same evaluation returns and the same policy as the whole run."""
+    import shutil
+
+    from wm_jax.cli import main
+
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    # InvertedPendulum's random episodes end within a few dozen steps, so episodes end often.
+    flags = [
+        "--env",
+        "InvertedPendulum-v5",
+        "--total-transitions",
+        "160",
+        "--initial-transitions",
+        "40",
+        "--eval-every",
+        "40",
+        "--eval-episodes",
+        "2",
+        "--checkpoint-every",
+        "25",
+        "--keep",
+        "20",
+        *ONLINE_FLAGS[command],
+    ]
+    assert main([command, *flags, "--out", str(whole)]) == 0
+    steps = sorted(int(name) for name in os.listdir(whole / "checkpoints") if name.isdigit())
+    assert len(steps) >= 3 and steps[-1] < 160, steps
+    shutil.copytree(whole / "checkpoints", cut / "checkpoints")
+    for step in steps[2:]:  # the run "died" after its second checkpoint
+        shutil.rmtree(cut / "checkpoints" / str(step))
+    capsys.readouterr()
+    assert main([command, "--resume", str(cut)]) == 0
+    assert f"after real transition {steps[1]}" in capsys.readouterr().err
+    a, b = (json.loads((d / f"{command}.json").read_text()) for d in (whole, cut))
+    assert a["curve"] == b["curve"] and a["eval_returns"] == b["eval_returns"]
+    if command == "mbpo":
+        assert a["model"]["model_rounds"] == b["model"]["model_rounds"]

@@ -25,7 +25,7 @@ def test_gae_matches_a_hand_computation_and_stops_at_episode_ends():
     done[2, 0] = done[4, 1] = True
     last = rng.normal(size=3).astype(np.float32)
     rollout = Rollout(None, None, None, jnp.asarray(value), jnp.asarray(reward), jnp.asarray(done))
-    advantages, targets = ppo.advantages(rollout, jnp.asarray(last))
+    advantages, targets = ppo.advantages(rollout, jnp.asarray(last), ppo.init(jax.random.key(0)).settings)
     expected = np.zeros((6, 3))
     for env in range(3):
         running, next_value = 0.0, last[env]
@@ -42,7 +42,8 @@ def test_gae_matches_a_hand_computation_and_stops_at_episode_ends():
 def test_the_clipped_objective_ignores_ratios_past_the_clip():
     """With the advantage positive, raising the probability of the taken action pays only up to 1 + clip."""
     ppo = agent(clip=0.2, entropy_coef=0.0, value_coef=0.0)
-    params = ppo.init(jax.random.key(0)).params
+    state = ppo.init(jax.random.key(0))
+    params, settings = state.params, state.settings
     obs = jnp.zeros((4, 4))
     action = jnp.zeros(4, jnp.int32)
     logp, _, value = ppo.log_prob_and_entropy(params, obs, action)
@@ -50,7 +51,7 @@ def test_the_clipped_objective_ignores_ratios_past_the_clip():
     normalised = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
     for old_shift, expected_ratio in ((0.0, 1.0), (np.log(2.0), 2.0), (-np.log(2.0), 0.5)):
         batch = Rollout(obs, action, logp - old_shift, value, None, None)
-        loss = float(ppo.loss(params, batch, advantages, value))
+        loss = float(ppo.loss(params, batch, advantages, value, settings))
         clipped = np.minimum(expected_ratio * normalised, np.clip(expected_ratio, 0.8, 1.2) * normalised)
         np.testing.assert_allclose(loss, -float(clipped.mean()), rtol=1e-5, atol=1e-6)
 
@@ -76,3 +77,17 @@ def test_ppo_learns_to_balance_in_a_trained_model_and_compiles_once():
             first = returns[:3].mean()
     assert train._cache_size() == 1
     assert returns[-3:].mean() > max(100.0, 3 * first), (first, returns)
+
+
+def test_ppo_float_settings_travel_in_the_state_and_share_programs():
+    """Agents that differ only in PPO's floats (gamma, GAE lambda, clip, the coefficients, the learning rate,
+    the gradient clip) share one set of compiled programs; the floats are the state's."""
+    from wm_jax.policies.ppo import _programs
+
+    base, other = agent(), agent(gamma=0.5, clip=0.3, entropy_coef=0.1, learning_rate=0.01, max_grad_norm=2.0)
+    assert _programs(base) is _programs(other)
+    state = other.init(jax.random.key(0))
+    assert float(state.settings.gamma) == 0.5 and np.isclose(float(state.settings.clip), 0.3)
+    assert np.isclose(float(state.opt_state.hyperparams["learning_rate"]), 0.01)
+    assert float(state.opt_state.hyperparams["max_grad_norm"]) == 2.0
+    assert _programs(agent(envs=8)) is not _programs(base)  # a size is the program's

@@ -76,11 +76,28 @@ def _check_mbrl_run(run: MbrlRun) -> None:
     check_seed(run.seed)
     check_output_path(run.out, directory=True)
     if run.render:
-        os.environ.setdefault("SDL_AUDIODRIVER", "dummy")  # pygame probes for audio devices otherwise
-        try:
-            import pygame  # noqa: F401  (gymnasium draws rgb_array frames with it)
-        except ImportError:
-            raise ConfigError("--render needs pygame: pip install 'wm-jax[render]'") from None
+        check_render(run.env)
+
+
+def check_render(env_id: str) -> None:
+    """Fail before any work where `env_id` cannot draw frames (--render), in one line."""
+    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")  # pygame probes for audio devices otherwise
+    try:
+        import pygame  # noqa: F401  (gymnasium draws the classic-control frames with it)
+    except ImportError:
+        raise ConfigError("--render needs pygame: pip install 'wm-jax[render]'") from None
+    import gymnasium as gym
+
+    try:
+        env = gym.make(env_id, render_mode="rgb_array")
+        env.reset(seed=0)
+        frame = env.render()
+        env.close()
+    except Exception as error:  # MuJoCo without an OpenGL context, an environment that cannot draw, ...
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ConfigError(f"--render: {env_id} cannot draw frames here ({message})") from None
+    if frame is None:
+        raise ConfigError(f"--render: {env_id} draws no rgb_array frames")
 
 
 class MbrlOutcome(NamedTuple):
@@ -164,12 +181,7 @@ def dream(run: DreamRun) -> dict:
     check_seed(run.seed)
     check_output_path(run.out, directory=True)
     mesh = run.mesh(run.config.members)
-    if run.config.controller == "ppo":
-        from ..policies.ppo import run_dream_ppo
-
-        record = run_dream_ppo(run.env, run.config, run.ppo, run.seed, mesh=mesh)
-    else:
-        record = run_dream(run.env, run.config, run.seed, mesh=mesh)
+    record = run_dream(run.env, run.config, run.seed, ppo=run.ppo, mesh=mesh)
     record.pop("model")
     os.makedirs(run.out, exist_ok=True)
     report.write_json(os.path.join(run.out, "dream.json"), record)
@@ -196,37 +208,91 @@ class SacRun:
     """an environment with a continuous (Box) action space"""
     out: str = "sac_out"
     seed: int = 0
+    render: bool = False
+    """save a GIF of the final greedy policy's first evaluation episode (DIR/episode.gif)"""
+    progress: bool = False
+    """show a progress bar over the real transitions (shown on a terminal without it)"""
+    checkpoint_every: int = 0
+    """save the agent, the buffers and the keys to DIR/checkpoints at the first episode end after every N real
+    transitions (orbax; 0: never)"""
+    keep: int = 3
+    """keep the last N checkpoints"""
+    resume: str | None = None
+    """continue the interrupted run in this directory (its --out), with its own settings, from its latest
+    checkpoint"""
     loop: Annotated[OnlineConfig, Flat] = OnlineConfig()
     config: Annotated[SACConfig, Flat] = SACConfig()
 
 
-def soft_actor_critic(run: SacRun):
-    """The whole `wm-jax sac`; returns its `policies.sac.SACResult` after writing DIR/sac.json and the plot."""
-    from .. import report
+def _online_agent(name: str, run, default, learn):
+    """What `wm-jax sac` and `wm-jax mbpo` share: resume (`default` is the run a bare --resume gives), refuse
+    bad settings before any work, then `learn(run, on_progress, checkpoints)` under a progress bar over the
+    real transitions (on a terminal, or with --progress); with `render`, the final policy's GIF.
+    Returns (the run as it ran, learn's outcome)."""
     from ..atomic import check_output_path
-    from ..policies.sac import box_bounds, run_sac
+    from ..policies.sac import SACResult, box_bounds, render_greedy
 
+    resuming = run.resume is not None
+    if resuming:
+        run = resumed_run(run, default)
     box_bounds(run.env)  # an unknown id or a Discrete action space fails before any work
     check_seed(run.seed)
     check_output_path(run.out, directory=True)
-    bar = progress_bar(run.loop.total_transitions, f"sac {run.env}", " transitions", 0, enabled=sys.stderr.isatty())
+    if run.render:
+        check_render(run.env)
+    checkpoints = None
+    if run.checkpoint_every:
+        checkpoints = open_checkpoints(run, run_description(run), resuming, None, "real transition")
+    enabled = run.progress or sys.stderr.isatty()
+    bar = progress_bar(run.loop.total_transitions, f"{name} {run.env}", " transitions", 0, enabled=enabled)
 
     def on_progress(transitions, row):
         bar.update(transitions - bar.n)
         bar.set_postfix(eval_return=f"{row['eval_return_mean']:.1f}")
 
     try:
-        result = run_sac(run.env, run.loop, run.config, run.seed, on_progress)
+        outcome = learn(run, on_progress, checkpoints)
     finally:
+        if checkpoints is not None:
+            checkpoints.close()
         bar.close()
     os.makedirs(run.out, exist_ok=True)
+    if run.render:
+        from .. import report
+
+        result = outcome if isinstance(outcome, SACResult) else outcome[0]  # mbpo's is (result, model record)
+        sac = run.config if name == "sac" else run.sac
+        frames = render_greedy(run.env, run.loop, sac, result.state.actor)
+        report.save_gif(frames, os.path.join(run.out, "episode.gif"))
+    return run, outcome
+
+
+class OnlineOutcome(NamedTuple):
+    """The run as it ran (a resumed run's own settings), its `policies.sac.SACResult` and, for MBPO, the
+    model's record."""
+
+    run: Any
+    result: Any
+    model: dict | None = None
+
+
+def soft_actor_critic(run: SacRun) -> OnlineOutcome:
+    """The whole `wm-jax sac` (or its resume), writing DIR/sac.json and the plot."""
+    from .. import report
+    from ..policies.sac import run_sac
+
+    def learn(run, on_progress, checkpoints):
+        return run_sac(run.env, run.loop, run.config, run.seed, on_progress, checkpoints)
+
+    run, result = _online_agent("sac", run, SacRun(env=run.env), learn)
     report.write_sac(run, result)
-    return result
+    return OnlineOutcome(run, result)
 
 
-def summarize_sac(run: SacRun, result) -> str:
+def summarize_sac(run: SacRun, outcome: OnlineOutcome) -> str:
     import numpy as np
 
+    run, result, _ = outcome
     return (
         f"{run.env}: SAC on {run.loop.total_transitions} real transitions; evaluation over "
         f"{len(result.eval_returns)} fresh episodes: {np.mean(result.eval_returns):.1f} ± "
@@ -245,9 +311,24 @@ class MbpoRun:
     """an environment with a continuous (Box) action space"""
     out: str = "mbpo_out"
     seed: int = 0
+    render: bool = False
+    """save a GIF of the final greedy policy's first evaluation episode (DIR/episode.gif)"""
+    progress: bool = False
+    """show a progress bar over the real transitions (shown on a terminal without it)"""
+    checkpoint_every: int = 0
+    """save the agent, the buffers and the keys to DIR/checkpoints at the first episode end after every N real
+    transitions (orbax; 0: never)"""
+    keep: int = 3
+    """keep the last N checkpoints"""
+    resume: str | None = None
+    """continue the interrupted run in this directory (its --out), with its own settings, from its latest
+    checkpoint"""
     # None: the environment's recommended settings, resolved in __post_init__ (the CLI shows them as defaults).
     loop: Annotated[OnlineConfig, Flat] = None  # type: ignore[assignment]
     config: Annotated[MBPOConfig, Flat] = None  # type: ignore[assignment]
+    baseline: str | None = None
+    """a `wm-jax sac` run on the same environment (its sac.json, or the directory holding it): its learning
+    curve is drawn beside MBPO's in learning_curve.png"""
     sac: SACConfig = None  # type: ignore[assignment]
     """the policy's learner (--sac.updates-per-step is MBPO's G)"""
 
@@ -265,36 +346,46 @@ def default_mbpo_run(argv: list[str]) -> MbpoRun:
     return MbpoRun(env=env_from_argv(argv, "InvertedPendulum-v5"))
 
 
-def model_based_policy_optimisation(run: MbpoRun):
-    """The whole `wm-jax mbpo`; returns (its `policies.sac.SACResult`, the model's record) after writing
-    DIR/mbpo.json and the plot."""
+def model_based_policy_optimisation(run: MbpoRun) -> OnlineOutcome:
+    """The whole `wm-jax mbpo` (or its resume), writing DIR/mbpo.json and the plot."""
     from .. import report
-    from ..atomic import check_output_path
     from ..policies.mbpo import run_mbpo
-    from ..policies.sac import box_bounds
 
-    box_bounds(run.env)  # an unknown id or a Discrete action space fails before any work
-    check_seed(run.seed)
-    check_output_path(run.out, directory=True)
-    bar = progress_bar(run.loop.total_transitions, f"mbpo {run.env}", " transitions", 0, enabled=sys.stderr.isatty())
+    baseline = None if run.baseline is None else read_sac_baseline(run.baseline, run.env)
 
-    def on_progress(transitions, row):
-        bar.update(transitions - bar.n)
-        bar.set_postfix(eval_return=f"{row['eval_return_mean']:.1f}")
+    def learn(run, on_progress, checkpoints):
+        return run_mbpo(run.env, run.loop, run.config, run.sac, run.seed, on_progress, checkpoints)
 
+    run, (result, model) = _online_agent("mbpo", run, default_mbpo_run(["--env", run.env]), learn)
+    report.write_mbpo(run, result, model, baseline)
+    return OnlineOutcome(run, result, model)
+
+
+def read_sac_baseline(path: str, env_id: str) -> dict:
+    """The sac.json at `path` (a file, or a directory holding sac.json) of a SAC run on `env_id`."""
+    import json
+
+    file = os.path.join(path, "sac.json") if os.path.isdir(path) else path
     try:
-        outcome = run_mbpo(run.env, run.loop, run.config, run.sac, run.seed, on_progress)
-    finally:
-        bar.close()
-    os.makedirs(run.out, exist_ok=True)
-    report.write_mbpo(run, *outcome)
-    return outcome
+        with open(file) as handle:
+            record = json.load(handle)
+        curve, env, seed, mean = record["curve"], record["env_id"], record["seed"], record["eval_return_mean"]
+        from ..report import evaluation_curve
+
+        evaluation_curve("SAC", curve)  # every row has what the plot reads
+    except OSError as error:
+        raise ConfigError(f"--baseline {path}: cannot read it ({error.strerror or error})") from None
+    except (ValueError, KeyError, TypeError):
+        raise ConfigError(f"--baseline {path}: not the sac.json of a `wm-jax sac` run") from None
+    if env != env_id:
+        raise ConfigError(f"--baseline {path} is a SAC run on {env}, not on {env_id}")
+    return {"curve": curve, "seed": seed, "eval_return_mean": mean}
 
 
-def summarize_mbpo(run: MbpoRun, outcome) -> str:
+def summarize_mbpo(run: MbpoRun, outcome: OnlineOutcome) -> str:
     import numpy as np
 
-    result, model = outcome
+    run, result, model = outcome
     return (
         f"{run.env}: MBPO on {run.loop.total_transitions} real transitions ({model['model_rounds']} model rounds, "
         f"{model['reward']} reward); evaluation over {len(result.eval_returns)} fresh episodes: "

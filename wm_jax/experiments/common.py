@@ -33,6 +33,7 @@ NOT_SAVED = (
     "resume",
     "progress",
     "render",
+    "baseline",
     "plots",
     "devices",
     "coordinator",

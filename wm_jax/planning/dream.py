@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from typing import Protocol
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..config import DreamConfig
+from ..config import DreamConfig, PPOConfig
 from ..envs import env_spec
 from ..envs.gymnasium_collect import collect_gymnasium
 from ..envs.spaces import Discrete
@@ -135,35 +136,91 @@ def make_evolve(controller: LinearController, reward_fn, config: DreamConfig, ho
     return evolve
 
 
-def play(env_id: str, controller: LinearController, flat, seeds, noise: float = 0.0, rng=None):
-    """Real episodes with the controller: (Transitions of all of them, returns)."""
+def play(env_id: str, act, seeds, discrete: bool):
+    """Real episodes, one per seed, with `act(obs (1, S)) -> action (1, ...)`: (Transitions of all of them, returns)."""
     import gymnasium as gym
 
-    discrete = isinstance(controller.space, Discrete)
     rows, returns = [], []
     for seed in seeds:
         env = gym.make(env_id)
         state, _ = env.reset(seed=int(seed))
         total, done = 0.0, False
         while not done:
-            z_noise = rng.normal(0, noise, controller.outputs) if noise > 0 else None
-            action = np.asarray(controller.act(jnp.asarray(flat), jnp.asarray(state)[None], z_noise)[0])
+            action = np.asarray(act(jnp.asarray(state, jnp.float32)[None])[0])
             next_state, reward, terminated, truncated, _ = env.step(env_action(action, discrete))
             rows.append((state, action, next_state, reward, terminated, truncated))
             total += float(reward)
             state, done = next_state, terminated or truncated
+        env.close()
         returns.append(total)
     return transitions_from_rows(rows), returns
 
 
-def run_dream(env_id: str, config: DreamConfig, seed: int, on_progress=None, mesh=None) -> dict:
-    """The whole loop; returns the dream.json record (and the final model under "model"); `mesh`
-    (`training.training_mesh`) spreads the ensemble's training over several devices."""
+class DreamLearner(Protocol):
+    """A controller the dream loop trains: `improve` trains it inside a freshly retrained model (from real
+    initial states) and returns the iteration's record fields, "dream_return" among them; `explorer` and
+    `greedy` are its real-environment policies, `act(obs (1, S)) -> action (1, ...)`, for collecting data
+    and for evaluation; `summary` is what dream.json records about it."""
+
+    def improve(self, model: Ensemble, initial_states: np.ndarray, iteration: int) -> dict: ...
+
+    def explorer(self): ...
+
+    def greedy(self): ...
+
+    def summary(self) -> dict: ...
+
+
+class EvolvedLinear:
+    """The World Models controller: linear, evolved with CMA-ES (`make_evolve`) in the dream, each dream
+    warm-started from the last best; it collects data with Gaussian noise on its outputs."""
+
+    def __init__(self, env_id: str, config: DreamConfig, seed: int, reward_fn, horizon: int):
+        self.controller = LinearController(env_id)
+        self.evolve = make_evolve(self.controller, reward_fn, config, horizon)
+        self.config = config
+        # One NumPy stream draws the dream's start states and the exploration noise, in the loop's order.
+        self.rng = np.random.default_rng(seed)
+        self.key = jax.random.key(seed + 7)
+        self.best = None
+
+    def improve(self, model, initial_states, iteration):
+        starts = jnp.asarray(initial_states[self.rng.choice(len(initial_states), self.config.dream_starts)])
+        self.key, evolve_key = jax.random.split(self.key)
+        self.best, dream_return = self.evolve(model, starts, evolve_key, self.best)
+        return {"dream_return": dream_return}
+
+    def _act(self, noise: float):
+        controller, best = self.controller, jnp.asarray(self.best)
+
+        def act(obs):
+            z_noise = self.rng.normal(0, noise, controller.outputs) if noise > 0 else None
+            return controller.act(best, obs, z_noise)
+
+        return act
+
+    def explorer(self):
+        return self._act(self.config.exploration_noise)
+
+    def greedy(self):
+        return self._act(0.0)
+
+    def summary(self):
+        return {"controller": np.asarray(self.best).tolist()}
+
+
+def run_dream(
+    env_id: str, config: DreamConfig, seed: int, ppo: PPOConfig | None = None, on_progress=None, mesh=None
+) -> dict:
+    """The whole loop, for either controller (`config.controller`; `ppo` holds PPO's settings); returns
+    the dream.json record (and the final model under "model"). `mesh` (`training.training_mesh`) spreads
+    the ensemble's training over several devices; `on_progress(real transitions, record)` follows each
+    iteration that plays real episodes."""
     started = time.perf_counter()
-    cap = env_spec(env_id).time_limit
+    spec = env_spec(env_id)
+    cap = spec.time_limit
     data, _ = collect_gymnasium(env_id, seed=seed, transitions=config.initial_transitions, max_episode_steps=cap)
     buffer = to_buffer(data, capacity=config.max_transitions + cap * config.episodes_per_iteration)
-    spec = env_spec(env_id)
     # Where the environment's reward is unknown, the dream scores with the model's own reward and termination heads.
     learned = spec.reward_fn is None or spec.termination_fn is None
     trainer = ModelTrainer(
@@ -175,26 +232,26 @@ def run_dream(env_id: str, config: DreamConfig, seed: int, on_progress=None, mes
         heads=learned,
         mesh=mesh,
     )
-    controller = LinearController(env_id)
-    reward_fn = None if learned else spec.planning_objective("known")
-    evolve = make_evolve(controller, reward_fn, config, cap)
-    rng = np.random.default_rng(seed)
-    key = jax.random.key(seed + 7)
+    learner: DreamLearner
+    if config.controller == "ppo":
+        from ..policies.ppo import DreamPPO
+
+        learner = DreamPPO(env_id, config, ppo or PPOConfig(), seed, learned, cap, mesh)
+    else:
+        learner = EvolvedLinear(env_id, config, seed, None if learned else spec.planning_objective("known"), cap)
     # Real initial states the dreams start from: every real episode's first state.
     initial_states = data.states[data.step == 0]
-    iterations, best = [], None
+    iterations = []
     while True:
         model = trainer.train(buffer, len(iterations))
-        starts = jnp.asarray(initial_states[rng.choice(len(initial_states), config.dream_starts)])
-        key, evolve_key = jax.random.split(key)
-        best, dream_score = evolve(model, starts, evolve_key, best)
         used = int(buffer.size)
-        record = {"iteration": len(iterations), "real_transitions": used, "dream_return": dream_score}
+        record = {"iteration": len(iterations), "real_transitions": used}
+        record.update(learner.improve(model, initial_states, len(iterations)))
         if used >= config.max_transitions:
             iterations.append(record)
             break
         seeds = [seed * 1000 + 10 * len(iterations) + i for i in range(config.episodes_per_iteration)]
-        episodes, returns = play(env_id, controller, best, seeds, config.exploration_noise, rng)
+        episodes, returns = play(env_id, learner.explorer(), seeds, spec.discrete)
         keep = min(episodes.size, config.max_transitions - used)
         buffer = append(buffer, Transitions(*(None if x is None else x[:keep] for x in episodes)))
         initial_states = np.concatenate(
@@ -205,12 +262,12 @@ def run_dream(env_id: str, config: DreamConfig, seed: int, on_progress=None, mes
         if on_progress is not None:
             on_progress(int(buffer.size), record)
     eval_seeds = [20_000 + 100 * seed + i for i in range(config.eval_episodes)]
-    _, eval_returns = play(env_id, controller, best, eval_seeds)
-    record = _dream_record(env_id, config, seed, learned, iterations, eval_returns, int(buffer.size), best)
-    return {**record, "seconds": time.perf_counter() - started, "model": model}
+    _, eval_returns = play(env_id, learner.greedy(), eval_seeds, spec.discrete)
+    record = _dream_record(env_id, config, seed, learned, iterations, eval_returns, int(buffer.size))
+    return {**record, **learner.summary(), "seconds": time.perf_counter() - started, "model": model}
 
 
-def _dream_record(env_id, config, seed, learned, iterations, eval_returns, used, best) -> dict:
+def _dream_record(env_id, config, seed, learned, iterations, eval_returns, used) -> dict:
     return {
         "env_id": env_id,
         "seed": seed,
@@ -221,6 +278,5 @@ def _dream_record(env_id, config, seed, learned, iterations, eval_returns, used,
         "eval_return_mean": float(np.mean(eval_returns)),
         "eval_return_std": float(np.std(eval_returns)),
         "real_transitions_used": used,
-        "controller": np.asarray(best).tolist(),
         "config": dataclasses.asdict(config),
     }

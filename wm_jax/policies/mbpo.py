@@ -144,10 +144,55 @@ def _programs(mbpo: MBPO):
     return step, rollout
 
 
+class MBPOLearner:
+    """`run_online`'s learning step for MBPO: a model round at each epoch's start (retrain the ensemble,
+    roll out into the model buffer), then one compiled write-update-act call. It checkpoints its own state:
+    the model's parameters, the model buffer, the rounds made and their seconds."""
+
+    def __init__(self, mbpo: MBPO, trainer, loop: OnlineConfig, obs_dim: int, action_dim: int):
+        self.mbpo, self.trainer, self.loop = mbpo, trainer, loop
+        # Programs are shared by runs whose SAC differs only in floats (they travel in the agent's state).
+        self.step_program, self.rollout_program = _programs(
+            dataclasses.replace(mbpo, agent=agent_structure(mbpo.agent))
+        )
+        self.store = empty_model_buffer(obs_dim, action_dim, mbpo.capacity())
+        self.rounds, self.seconds = 0, {"model_training": 0.0, "rollouts": 0.0}
+
+    def __call__(self, step, state, real, row, obs, key):
+        config, loop = self.mbpo.config, self.loop
+        # A round at each epoch's start (none at the very last step, whose update would be the only use of it).
+        if (step + 1 - loop.initial_transitions) % config.epoch_length == 0 and step + 1 < loop.total_transitions:
+            tick = time.perf_counter()
+            ensemble = self.trainer.train(real, self.rounds)
+            self.seconds["model_training"] += time.perf_counter() - tick
+            tick = time.perf_counter()
+            slot = jnp.int32(self.rounds % config.retain_epochs)
+            length = config.rollout_length(self.rounds)
+            key, rollout_key = jax.random.split(key)
+            self.store = self.rollout_program(self.store, ensemble, state.actor, real, slot, rollout_key, length=length)
+            self.store.count.block_until_ready()
+            self.seconds["rollouts"] += time.perf_counter() - tick
+            self.rounds += 1
+        return self.step_program(state, real, self.store, row, obs, key)
+
+    def saved(self):
+        return (self.trainer.params, self.store), {"rounds": self.rounds, "seconds": self.seconds}
+
+    def restore(self, tree, record: dict) -> None:
+        (self.trainer.params, self.store), self.rounds, self.seconds = tree, record["rounds"], record["seconds"]
+
+
 def run_mbpo(
-    env_id: str, loop: OnlineConfig, config: MBPOConfig, sac: SACConfig, seed: int, on_progress=None
+    env_id: str,
+    loop: OnlineConfig,
+    config: MBPOConfig,
+    sac: SACConfig,
+    seed: int,
+    on_progress=None,
+    checkpoints=None,
 ) -> tuple[SACResult, dict]:
-    """The whole MBPO run: (the agent's `SACResult`, a record of the model: reward source, rounds, seconds)."""
+    """The whole MBPO run: (the agent's `SACResult`, a record of the model: reward source, rounds, seconds);
+    `checkpoints` (a `training.RunCheckpoints`) makes it resumable, as `sac.run_online` says."""
     from ..envs import env_spec
     from ..planning.mbrl import ModelTrainer
 
@@ -165,33 +210,12 @@ def run_mbpo(
         hidden_sizes=config.hidden_sizes,
         batch_size=config.model_batch_size,
     )
-    # Programs are shared by runs whose SAC differs only in floats (they travel in the agent's state).
-    step_program, rollout_program = _programs(dataclasses.replace(mbpo, agent=agent_structure(mbpo.agent)))
-    model = {"store": empty_model_buffer(obs_dim, len(low), mbpo.capacity()), "rounds": 0, "train": 0.0, "rollout": 0.0}
-
-    def learn(step, state, real, row, obs, key):
-        # A round at each epoch's start (none at the very last step, whose update would be the only use of it).
-        if (step + 1 - loop.initial_transitions) % config.epoch_length == 0 and step + 1 < loop.total_transitions:
-            tick = time.perf_counter()
-            ensemble = trainer.train(real, model["rounds"])
-            model["train"] += time.perf_counter() - tick
-            tick, rounds = time.perf_counter(), model["rounds"]
-            slot = jnp.int32(rounds % config.retain_epochs)
-            length = config.rollout_length(rounds)
-            key, rollout_key = jax.random.split(key)
-            model["store"] = rollout_program(
-                model["store"], ensemble, state.actor, real, slot, rollout_key, length=length
-            )
-            model["store"].count.block_until_ready()
-            model["rollout"] += time.perf_counter() - tick
-            model["rounds"] += 1
-        return step_program(state, real, model["store"], row, obs, key)
-
-    result = run_online(env_id, loop, mbpo.agent, seed, learn, on_progress)
+    learner = MBPOLearner(mbpo, trainer, loop, obs_dim, len(low))
+    result = run_online(env_id, loop, mbpo.agent, seed, learner, on_progress, checkpoints)
     record = {
         "reward": "learned" if learned else "known",
-        "model_rounds": model["rounds"],
-        "seconds_model_training": model["train"],
-        "seconds_rollouts": model["rollout"],
+        "model_rounds": learner.rounds,
+        "seconds_model_training": learner.seconds["model_training"],
+        "seconds_rollouts": learner.seconds["rollouts"],
     }
     return result, record

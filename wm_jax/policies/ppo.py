@@ -11,9 +11,9 @@ The policy is an MLP actor-critic (tanh, orthogonal initialisation, as PureJaxRL
 Discrete space, or a Gaussian with a learned state-independent log std for a Box (actions clipped to the
 bounds when they reach the environment).
 
-`run_dream_ppo` is `wm-jax dream --controller ppo`: random transitions, then {train the ensemble, train PPO
-in it, play real episodes with the stochastic policy and add them} until the real-transition budget is
-spent; then the greedy policy plays fresh real episodes.
+`DreamPPO` is PPO as the learner of the dream loop (`planning.dream.run_dream`, `wm-jax dream --controller
+ppo`): random transitions, then {train the ensemble, train PPO in it, play real episodes with the stochastic
+policy and add them} until the real-transition budget is spent; then the greedy policy plays fresh real episodes.
 """
 
 from __future__ import annotations
@@ -59,9 +59,25 @@ class ActorCritic(nnx.Module):
         return self._run(self.actor, obs), self._run(self.critic, obs)[..., 0]
 
 
+class PPOSettings(NamedTuple):
+    """PPO's float settings as arrays in the state, so changing them compiles nothing (the learning rate and
+    the gradient-norm clip travel the same way, in the optimiser's state through `optax.inject_hyperparams`)."""
+
+    gamma: jax.Array
+    gae_lambda: jax.Array
+    clip: jax.Array
+    entropy_coef: jax.Array
+    value_coef: jax.Array
+
+
 class PPOState(NamedTuple):
     params: nnx.State
     opt_state: optax.OptState
+    settings: PPOSettings
+
+
+def _optimizer(learning_rate, max_grad_norm) -> optax.GradientTransformation:
+    return optax.chain(optax.clip_by_global_norm(max_grad_norm), optax.adam(learning_rate, eps=1e-5))
 
 
 class Runner(NamedTuple):
@@ -107,11 +123,20 @@ class PPO:
     @property
     def optimizer(self) -> optax.GradientTransformation:
         config = self.config
-        return optax.chain(optax.clip_by_global_norm(config.max_grad_norm), optax.adam(config.learning_rate, eps=1e-5))
+        return optax.inject_hyperparams(_optimizer)(
+            learning_rate=config.learning_rate, max_grad_norm=config.max_grad_norm
+        )
 
     def init(self, key: jax.Array) -> PPOState:
         params = nnx.state(self._module(key), nnx.Param)
-        return PPOState(params, self.optimizer.init(params))
+        settings = PPOSettings(*(jnp.float32(getattr(self.config, name)) for name in PPOSettings._fields))
+        return PPOState(params, self.optimizer.init(params), settings)
+
+    def structure(self) -> PPO:
+        """This agent with only the settings its compiled programs depend on (sizes and counts); the floats
+        travel in the state, so agents that differ only in them share programs."""
+        floats = {name: getattr(PPOConfig(), name) for name in (*PPOSettings._fields, "learning_rate", "max_grad_norm")}
+        return dataclasses.replace(self, config=dataclasses.replace(self.config, **floats))
 
     def _outputs(self, params, obs):
         return nnx.merge(self.graphdef, params)(obs)
@@ -154,18 +179,17 @@ class PPO:
         )
         return Runner(env_states, obs, jnp.zeros(self.config.envs))
 
-    def loss(self, params, batch: Rollout, advantages, targets):
+    def loss(self, params, batch: Rollout, advantages, targets, settings: PPOSettings):
         """The clipped surrogate, the value error and the entropy bonus (PureJaxRL's `_loss_fn`)."""
-        config = self.config
         logp, entropy, value = self.log_prob_and_entropy(params, batch.obs, batch.action)
         ratio = jnp.exp(logp - batch.log_prob)
         normalised = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
-        surrogate = jnp.minimum(ratio * normalised, jnp.clip(ratio, 1 - config.clip, 1 + config.clip) * normalised)
-        clipped_value = batch.value + jnp.clip(value - batch.value, -config.clip, config.clip)
+        surrogate = jnp.minimum(ratio * normalised, jnp.clip(ratio, 1 - settings.clip, 1 + settings.clip) * normalised)
+        clipped_value = batch.value + jnp.clip(value - batch.value, -settings.clip, settings.clip)
         value_loss = 0.5 * jnp.maximum(jnp.square(value - targets), jnp.square(clipped_value - targets)).mean()
-        return -surrogate.mean() + config.value_coef * value_loss - config.entropy_coef * entropy.mean()
+        return -surrogate.mean() + settings.value_coef * value_loss - settings.entropy_coef * entropy.mean()
 
-    def collect(self, params, env_params: ModelEnvParams, runner: Runner, key):
+    def collect(self, params, env_params: ModelEnvParams, runner: Runner, key, gamma):
         """`steps` imagined steps of every environment: (runner, Rollout (steps, envs), finished episodes'
         (returns summed, count))."""
         config, envs = self.config, self.config.envs
@@ -180,7 +204,7 @@ class PPO:
             )
             episode_returns = runner.episode_returns + reward
             finished = (finished[0] + jnp.sum(jnp.where(done, episode_returns, 0.0)), finished[1] + done.sum())
-            bootstrap = config.gamma * self._outputs(params, info["final_obs"])[1] * info["truncated"]
+            bootstrap = gamma * self._outputs(params, info["final_obs"])[1] * info["truncated"]
             rollout = Rollout(runner.obs, action, logp, value, reward + bootstrap, done)
             return (Runner(env_states, obs, jnp.where(done, 0.0, episode_returns)), finished), rollout
 
@@ -188,15 +212,15 @@ class PPO:
         (runner, finished), rollout = jax.lax.scan(step, start, jax.random.split(key, config.steps))
         return runner, rollout, finished
 
-    def advantages(self, rollout: Rollout, last_value):
+    def advantages(self, rollout: Rollout, last_value, settings: PPOSettings):
         """GAE(gamma, lambda) advantages and the value targets, (steps, envs) each."""
-        config = self.config
+        gamma, gae_lambda = settings.gamma, settings.gae_lambda
 
         def backwards(carry, row):
             advantage, next_value = carry
             value, reward, done = row
-            delta = reward + config.gamma * next_value * (1 - done) - value
-            advantage = delta + config.gamma * config.gae_lambda * (1 - done) * advantage
+            delta = reward + gamma * next_value * (1 - done) - value
+            advantage = delta + gamma * gae_lambda * (1 - done) * advantage
             return (advantage, value), advantage
 
         rows = (rollout.value, rollout.reward, rollout.done.astype(jnp.float32))
@@ -214,9 +238,9 @@ class PPO:
             batches = jax.tree.map(lambda x: x[order].reshape(config.minibatches, -1, *x.shape[1:]), data)
 
             def minibatch(state, batch):
-                loss, grads = jax.value_and_grad(self.loss)(state.params, *batch)
+                loss, grads = jax.value_and_grad(self.loss)(state.params, *batch, state.settings)
                 updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
-                return PPOState(optax.apply_updates(state.params, updates), opt_state), loss
+                return PPOState(optax.apply_updates(state.params, updates), opt_state, state.settings), loss
 
             return jax.lax.scan(minibatch, state, batches)
 
@@ -230,9 +254,11 @@ class PPO:
         def update(carry, key):
             state, runner = carry
             collect_key, learn_key = jax.random.split(key)
-            runner, rollout, (returns, count) = self.collect(state.params, env_params, runner, collect_key)
+            runner, rollout, (returns, count) = self.collect(
+                state.params, env_params, runner, collect_key, state.settings.gamma
+            )
             last_value = self._outputs(state.params, runner.obs)[1]
-            advantages, targets = self.advantages(rollout, last_value)
+            advantages, targets = self.advantages(rollout, last_value, state.settings)
             state, loss = self.learn(state, rollout, advantages, targets, learn_key)
             return (state, runner), {"returns": returns, "episodes": count, "loss": loss}
 
@@ -240,119 +266,83 @@ class PPO:
         return state, runner, metrics
 
 
-@functools.lru_cache(maxsize=8)
 def _programs(ppo: PPO):
+    """The jitted (train, reset, sample, greedy) of `ppo`, shared by every agent of the same structure."""
+    return _compiled(ppo.structure())
+
+
+@functools.lru_cache(maxsize=8)
+def _compiled(ppo: PPO):
     return jax.jit(ppo.train), jax.jit(ppo.reset), jax.jit(ppo.sample), jax.jit(ppo.greedy)
 
 
-def play_policy(env_id: str, act, seeds, discrete: bool) -> tuple:
-    """Real episodes, one per seed, with `act(obs (1, S)) -> action (1, ...)`: (Transitions, returns)."""
-    import gymnasium as gym
+class DreamPPO:
+    """PPO as the dream loop's learner (`planning.dream.run_dream` with `--controller ppo`): each dream is one
+    call of the compiled `PPO.train` in the functional model environment, from a fixed number of real
+    initial states, continuing the policy the last dream left; it collects data with the stochastic
+    policy and is evaluated with the greedy one."""
 
-    from ..planning.mbrl import env_action, transitions_from_rows
+    def __init__(
+        self, env_id: str, config: DreamConfig, ppo_config: PPOConfig, seed: int, learned: bool, cap: int, mesh
+    ):
+        from ..envs import env_spec
 
-    rows, returns = [], []
-    for seed in seeds:
-        env = gym.make(env_id)
-        obs, _ = env.reset(seed=int(seed))
-        total, done = 0.0, False
-        while not done:
-            action = np.asarray(act(jnp.asarray(obs, jnp.float32)[None])[0])
-            next_obs, reward, terminated, truncated, _ = env.step(env_action(action, discrete))
-            rows.append((obs, action, next_obs, reward, terminated, truncated))
-            total += float(reward)
-            obs, done = next_obs, terminated or truncated
-        env.close()
-        returns.append(total)
-    return transitions_from_rows(rows), returns
+        spec = env_spec(env_id)
+        env = FunctionalModelEnv(
+            mode=config.mode,
+            reward="learned" if learned else "known",
+            disagreement_penalty=config.disagreement_penalty,
+            max_episode_steps=cap,
+            env_id=env_id,
+        )
+        space = spec.action_space
+        box = (None, None) if spec.discrete else (tuple(space.low), tuple(space.high))
+        self.agent = PPO(spec.state_dim, space.n if spec.discrete else space.shape[0], *box, env, ppo_config)
+        self.programs = _programs(self.agent)
+        self.seed, self.ppo_config = seed, ppo_config
+        self.key, init_key = jax.random.split(jax.random.key(seed + 7))
+        # The model may live on a mesh of devices (--devices): the policy is replicated on it, before the first
+        # phase as after each, so every phase calls the same compiled program.
+        replicated = None if mesh is None else jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+        self.place = (lambda tree: tree) if replicated is None else (lambda tree: jax.device_put(tree, replicated))  # noqa: E731
+        self.state = self.place(self.agent.init(init_key))
 
-
-def run_dream_ppo(env_id: str, config: DreamConfig, ppo_config: PPOConfig, seed: int, mesh=None) -> dict:
-    """`wm-jax dream --controller ppo`: returns the dream.json record (and the final model under "model")."""
-    from ..envs import env_spec
-    from ..envs.gymnasium_collect import collect_gymnasium
-    from ..planning.dream import _dream_record
-    from ..planning.mbrl import ModelTrainer
-    from ..training import append, to_buffer
-
-    started = time.perf_counter()
-    spec = env_spec(env_id)
-    cap = spec.time_limit
-    learned = spec.reward_fn is None or spec.termination_fn is None
-    data, _ = collect_gymnasium(env_id, seed=seed, transitions=config.initial_transitions, max_episode_steps=cap)
-    buffer = to_buffer(data, capacity=config.max_transitions + cap * config.episodes_per_iteration)
-    trainer = ModelTrainer(
-        env_id,
-        members=config.members,
-        epochs=config.epochs,
-        seed=seed,
-        hidden_sizes=config.hidden_sizes,
-        heads=learned,
-        mesh=mesh,
-    )
-    env = FunctionalModelEnv(
-        mode=config.mode,
-        reward="learned" if learned else "known",
-        disagreement_penalty=config.disagreement_penalty,
-        max_episode_steps=cap,
-        env_id=env_id,
-    )
-    space = spec.action_space
-    box = (None, None) if spec.discrete else (tuple(space.low), tuple(space.high))
-    agent = PPO(spec.state_dim, space.n if spec.discrete else space.shape[0], *box, env, ppo_config)
-    train, reset, sample, greedy = _programs(agent)
-    key = jax.random.key(seed + 7)
-    key, init_key = jax.random.split(key)
-    # The model may live on a mesh of devices (--devices): the policy is replicated on it, before the first
-    # phase as after each, so every phase calls the same compiled program.
-    replicated = None if mesh is None else jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
-    place = (lambda tree: tree) if replicated is None else (lambda tree: jax.device_put(tree, replicated))  # noqa: E731
-    state = place(agent.init(init_key))
-    initial_states = data.states[data.step == 0]
-    iterations = []
-    while True:
-        model = trainer.train(buffer, len(iterations))
+    def improve(self, model, initial_states, iteration):
+        train, reset, _, _ = self.programs
         # A fixed number of start states (drawn from every real episode's first state so far), so the
         # compiled program's shapes never change as the data grows.
-        starts = initial_states[
-            np.random.default_rng([seed, len(iterations)]).choice(len(initial_states), agent.config.envs)
-        ]
+        rng = np.random.default_rng([self.seed, iteration])
+        starts = initial_states[rng.choice(len(initial_states), self.agent.config.envs)]
         env_params = ModelEnvParams(model, jnp.asarray(starts))
-        key, reset_key, train_key, play_key = jax.random.split(key, 4)
+        self.key, reset_key, train_key, self.play_key = jax.random.split(self.key, 4)
         tick = time.perf_counter()
-        state, runner, metrics = train(state, env_params, reset(env_params, reset_key), train_key)
+        state, runner, metrics = train(self.state, env_params, reset(env_params, reset_key), train_key)
         metrics = jax.device_get(metrics)
-        state = place(state)
-        dreaming = time.perf_counter() - tick  # the first phase includes compiling the program
-        used = int(buffer.size)
-        record = {
-            "iteration": len(iterations),
-            "real_transitions": used,
+        self.state = self.place(state)
+        config = self.ppo_config
+        return {
             "dream_return": _dream_return(metrics, runner),
             "ppo_loss": float(np.asarray(metrics["loss"])[-1]),  # the phase's last update, its mean minibatch loss
-            "ppo_seconds": dreaming,
-            "imagined_steps": ppo_config.updates * ppo_config.envs * ppo_config.steps,
+            "ppo_seconds": time.perf_counter() - tick,  # the first phase includes compiling the program
+            "imagined_steps": config.updates * config.envs * config.steps,
         }
-        if used >= config.max_transitions:
-            iterations.append(record)
-            break
-        keys = iter(jax.random.split(play_key, 100_000))
-        seeds = [seed * 1000 + 10 * len(iterations) + i for i in range(config.episodes_per_iteration)]
-        act = lambda obs: agent.env_action(sample(state.params, obs, next(keys))[0])  # noqa: E731
-        episodes, returns = play_policy(env_id, act, seeds, spec.discrete)
-        keep = min(episodes.size, config.max_transitions - used)
-        buffer = append(buffer, type(episodes)(*(None if x is None else x[:keep] for x in episodes)))
-        initial_states = np.concatenate(
-            [initial_states, episodes.states[np.r_[True, (episodes.terminated | episodes.truncated)[:-1]]]]
-        )
-        record.update(train_return=float(np.mean(returns)), real_transitions=int(buffer.size))
-        iterations.append(record)
-    eval_seeds = [20_000 + 100 * seed + i for i in range(config.eval_episodes)]
-    _, eval_returns = play_policy(env_id, lambda obs: greedy(state.params, obs), eval_seeds, spec.discrete)
-    record = _dream_record(env_id, config, seed, learned, iterations, eval_returns, int(buffer.size), [])
-    # How many programs PPO's training compiled to over the run: 1, however often the model was retrained.
-    record.update(controller="ppo", ppo=dataclasses.asdict(ppo_config), ppo_programs=train._cache_size())
-    return {**record, "seconds": time.perf_counter() - started, "model": model}
+
+    def explorer(self):
+        sample, params = self.programs[2], self.state.params
+        keys = iter(jax.random.split(self.play_key, 100_000))
+        return lambda obs: self.agent.env_action(sample(params, obs, next(keys))[0])
+
+    def greedy(self):
+        greedy, params = self.programs[3], self.state.params
+        return lambda obs: greedy(params, obs)
+
+    def summary(self):
+        # How many programs PPO's training compiled to over the run: 1, however often the model was retrained.
+        return {
+            "controller": "ppo",
+            "ppo": dataclasses.asdict(self.ppo_config),
+            "ppo_programs": self.programs[0]._cache_size(),
+        }
 
 
 def _dream_return(metrics: dict, runner: Runner, last: int = 5) -> float:

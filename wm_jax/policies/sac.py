@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 import jax
 import jax.numpy as jnp
@@ -312,6 +312,25 @@ def evaluate_policy(env_id: str, agent: SAC, actor: nnx.State, seeds: list[int])
     return returns.tolist()
 
 
+def render_greedy(env_id: str, loop: OnlineConfig, config: SACConfig, actor: nnx.State) -> list:
+    """The rgb frames of the final greedy policy's first evaluation episode, replayed with rendering
+    (the episode `run_online` evaluated last, on the same seed)."""
+    import gymnasium as gym
+
+    obs_dim, low, high = box_bounds(env_id)
+    greedy = greedy_program(SAC(obs_dim, low, high, config))
+    env = gym.make(env_id, render_mode="rgb_array")
+    obs, _ = env.reset(seed=_eval_seeds(loop.total_transitions, loop)[0])
+    frames, done = [env.render()], False
+    while not done:
+        action = np.asarray(greedy(actor, np.asarray(obs, np.float32)[None]))[0]
+        obs, _, terminated, truncated, _ = env.step(action)
+        frames.append(env.render())
+        done = terminated or truncated
+    env.close()
+    return frames
+
+
 def agent_structure(agent: SAC) -> SAC:
     """The agent with only the settings its compiled programs depend on (network widths, batch size, steps
     per update); the float settings and learning rates travel in the state, so changing them compiles nothing."""
@@ -351,20 +370,36 @@ def learn_program(agent: SAC):
     return _compiled(agent_structure(agent))[1]
 
 
-def run_sac(env_id: str, loop: OnlineConfig, config: SACConfig, seed: int, on_progress=None) -> SACResult:
+def run_sac(
+    env_id: str, loop: OnlineConfig, config: SACConfig, seed: int, on_progress=None, checkpoints=None
+) -> SACResult:
     """SAC in the real environment (`run_online` with one compiled write-update-act call per real step)."""
     obs_dim, low, high = box_bounds(env_id)
     agent = SAC(obs_dim, low, high, config)
     program = learn_program(agent)
-    return run_online(env_id, loop, agent, seed, lambda step, *args: program(*args), on_progress)
+    return run_online(env_id, loop, agent, seed, lambda step, *args: program(*args), on_progress, checkpoints)
 
 
-def run_online(env_id: str, loop: OnlineConfig, agent: SAC, seed: int, learn, on_progress=None) -> SACResult:
+class OnlineLearner(Protocol):
+    """What `run_online` calls at every real step after the warm-up: `learn(step, state, buffer, row, obs,
+    key) -> (state, buffer, next action, metrics)`. A learner with state of its own (MBPO's model and model
+    buffer) also has `saved() -> (pytree, JSON-able dict)` and `restore(pytree, dict)` for checkpoints."""
+
+    def __call__(self, step: int, state, buffer, row, obs, key): ...
+
+
+def run_online(
+    env_id: str, loop: OnlineConfig, agent: SAC, seed: int, learn: OnlineLearner, on_progress=None, checkpoints=None
+) -> SACResult:
     """An agent learning in the real environment: `initial_transitions` uniform random actions, then
-    `learn(step, state, buffer, row, obs, key) -> (state, buffer, next action, metrics)` at every real step
-    (it writes the real transition `row` and updates); the greedy policy is evaluated on `eval_episodes`
-    fresh episodes every `eval_every` transitions and at the end. `on_progress(transitions, curve_row)` after
-    each evaluation. Ctrl-C stops at the next real step with one line (nothing is kept)."""
+    `learn(step, state, buffer, row, obs, key)` at every real step (it writes the real transition `row` and
+    updates); the greedy policy is evaluated on `eval_episodes` fresh episodes every `eval_every` transitions
+    and at the end. `on_progress(transitions, curve_row)` after each evaluation.
+
+    `checkpoints` (a `training.RunCheckpoints`, `every` in real transitions) saves the loop at the first
+    episode end after every `every` transitions: the agent, the buffer, the next action, the key, the NumPy
+    stream and the learner's own state. Each episode starts from its own reset seed, so a resumed run
+    continues exactly as the uninterrupted one. Ctrl-C stops at the next real step with one line."""
     import time
 
     import gymnasium as gym
@@ -376,16 +411,50 @@ def run_online(env_id: str, loop: OnlineConfig, agent: SAC, seed: int, learn, on
     state = initial_state(agent, init_key)
     buffer = empty_buffer(agent.obs_dim, agent.action_dim, loop.total_transitions)
     env, rng = gym.make(env_id), np.random.default_rng(seed)
-    obs, _ = env.reset(seed=seed)
     action, metrics = rng.uniform(agent.low, agent.high).astype(np.float32), None
-    curve, started, evaluating, episodes = [], time.perf_counter(), 0.0, 0
+    curve, episodes, first, seconds = [], 0, 0, {"act_and_learn": 0.0, "evaluate": 0.0}
+    has_own_state = hasattr(learn, "saved")
+
+    def save(transitions: int) -> None:
+        own, own_record = learn.saved() if has_own_state else ((), {})
+        record = {
+            "transitions": transitions,
+            "episodes": episodes,
+            "curve": curve,
+            "rng": rng.bit_generator.state,
+            "seconds": seconds,
+            "learner": own_record,
+        }
+        checkpoints.save(transitions, (state, buffer, jnp.asarray(action), key, own), record)
+
+    if checkpoints is not None and checkpoints.latest_epoch() is not None:
+        own = learn.saved()[0] if has_own_state else ()
+        (state, buffer, action, key, own), record = checkpoints.restore((state, buffer, jnp.asarray(action), key, own))
+        action = np.asarray(action)
+        first, episodes, curve, seconds = record["transitions"], record["episodes"], record["curve"], record["seconds"]
+        rng.bit_generator.state = record["rng"]
+        if has_own_state:
+            learn.restore(own, record["learner"])
+    obs, _ = env.reset(seed=seed + episodes)
+    obs = np.asarray(obs, np.float32)
+    since_save, tick = 0, time.perf_counter()
     with stop_requests():
-        for step in range(loop.total_transitions):
+        for step in range(first, loop.total_transitions):
             if requested():
-                raise Interrupted(f"stopped after {step} real transitions; nothing was kept")
+                kept = None if checkpoints is None else checkpoints.latest_epoch()
+                raise Interrupted(
+                    f"stopped after {step} real transitions; "
+                    + (
+                        "nothing was kept (--checkpoint-every N makes a run resumable)"
+                        if kept is None
+                        else f"the checkpoint after {kept} is in {checkpoints.directory}: continue with --resume "
+                        "on the run's directory"
+                    )
+                )
             next_obs, reward, terminated, truncated, _ = env.step(action)
             row = Transitions(np.asarray(obs, np.float32), action, next_obs, np.float32(reward), np.bool_(terminated))
-            if terminated or truncated:
+            episode_ended = terminated or truncated
+            if episode_ended:
                 episodes += 1
                 next_obs, _ = env.reset(seed=seed + episodes)
             obs = np.asarray(next_obs, np.float32)
@@ -397,15 +466,23 @@ def run_online(env_id: str, loop: OnlineConfig, agent: SAC, seed: int, learn, on
                 state, buffer, action, metrics = learn(step, state, buffer, row, obs, step_key)
                 action = np.asarray(action)
             if (step + 1) % loop.eval_every == 0 or step + 1 == loop.total_transitions:
+                seconds["act_and_learn"] += time.perf_counter() - tick
                 tick = time.perf_counter()
                 returns = evaluate_policy(env_id, agent, state.actor, _eval_seeds(step + 1, loop))
-                evaluating += time.perf_counter() - tick
+                seconds["evaluate"] += time.perf_counter() - tick
                 curve.append(_curve_row(step + 1, returns, state, metrics))
                 if on_progress is not None:
                     on_progress(step + 1, curve[-1])
+                tick = time.perf_counter()
+            since_save += 1
+            if checkpoints is not None and episode_ended and since_save >= checkpoints.every:
+                if step + 1 < loop.total_transitions:
+                    seconds["act_and_learn"] += time.perf_counter() - tick
+                    save(step + 1)
+                    since_save, tick = 0, time.perf_counter()
     env.close()
-    total = time.perf_counter() - started
-    seconds = {"total": total, "act_and_learn": total - evaluating, "evaluate": evaluating}
+    seconds["act_and_learn"] += time.perf_counter() - tick
+    seconds = {"total": seconds["act_and_learn"] + seconds["evaluate"], **seconds}
     return SACResult(curve, returns, state, seconds)
 
 

@@ -106,7 +106,7 @@ class RunCheckpoints:
     def of_run(cls, directory: str) -> dict:
         """The latest record saved in `directory` (a run's DIR/checkpoints), to resume it from its description."""
         if not os.path.isdir(directory):
-            raise ResumeError(f"{directory}: no checkpoints here (train with --checkpoint-every K to write them)")
+            raise ResumeError(f"{directory}: no checkpoints here (a run started with --checkpoint-every writes them)")
         return cls(directory, every=1, keep=1, description={}).record()
 
     def latest_epoch(self) -> int | None:
