@@ -31,6 +31,7 @@ class EngineRow:
     model: ModelConfig
     train: TrainConfig
     chunk_epochs: int | None = None  # None: all epochs in one program
+    log: bool = False  # write each epoch's per-member losses to a TensorBoard log between chunks (--log-dir)
 
 
 def engine_rows(epochs: int, members: int) -> list[EngineRow]:
@@ -40,6 +41,13 @@ def engine_rows(epochs: int, members: int) -> list[EngineRow]:
     return [
         EngineRow("deterministic, one program", ensemble, tutorial),
         EngineRow("deterministic, chunks of 10 epochs", ensemble, tutorial, chunk_epochs=min(10, epochs)),
+        EngineRow(
+            "deterministic, chunks of 10 epochs + TensorBoard log",
+            ensemble,
+            tutorial,
+            chunk_epochs=min(10, epochs),
+            log=True,
+        ),
         EngineRow(
             "probabilistic + bootstrap, one program", probabilistic, dataclasses.replace(tutorial, bootstrap=True)
         ),
@@ -65,12 +73,21 @@ def _runner(row: EngineRow, data, seed: int):
     compile_seconds = time.perf_counter() - start
 
     def run() -> float:
-        state = begin(key)
-        for _ in range(row.train.epochs // chunk_epochs):
-            state, metrics = chunk(state, buffer)
-            # The host looks at each chunk's result, as a progress bar or early stopping would.
-            np.asarray(metrics.loss_curve)
-        jax.block_until_ready(state)
+        import tempfile
+
+        from wm_jax.tracking import RunLog
+
+        with tempfile.TemporaryDirectory() as directory, RunLog(directory if row.log else None) as log:
+            state = begin(key)
+            for index in range(row.train.epochs // chunk_epochs):
+                state, metrics = chunk(state, buffer)
+                # The host looks at each chunk's result, as a progress bar or early stopping would,
+                losses = np.asarray(metrics.loss_curve)
+                for offset, epoch_losses in enumerate(losses if row.log else ()):  # and logs it as --log-dir does
+                    epoch = index * chunk_epochs + offset + 1
+                    log.scalar("train/loss", float(epoch_losses.mean()), epoch)
+                    log.members("train/loss", epoch_losses, epoch)
+            jax.block_until_ready(state)
         return float(np.asarray(metrics.loss_curve)[-1].mean())
 
     return run, compile_seconds

@@ -500,6 +500,9 @@ class PPOConfig:
     value_coef: float = 0.5
     max_grad_norm: float = 0.5
     learning_rate: float = 2.5e-4
+    reward_scale: float = 1.0
+    """multiply imagined rewards by this for PPO's critic and advantages (returns are reported unscaled): large
+    rewards (Pendulum's reach -16 a step) otherwise swamp the policy's gradient under the norm clip"""
     hidden_sizes: tuple[int, ...] = (64, 64)
     """widths of the actor's and the critic's hidden layers (tanh)"""
 
@@ -520,7 +523,7 @@ class PPOConfig:
         for name in ("gamma", "gae_lambda"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ConfigError(f"--ppo.{name.replace('_', '-')} must be in [0, 1], got {getattr(self, name)}")
-        for name in ("clip", "learning_rate", "max_grad_norm"):
+        for name in ("clip", "learning_rate", "max_grad_norm", "reward_scale"):
             if not (math.isfinite(getattr(self, name)) and getattr(self, name) > 0):
                 raise ConfigError(
                     f"--ppo.{name.replace('_', '-')} must be a finite number > 0, got {getattr(self, name)}"

@@ -990,6 +990,12 @@ TABLE = [
         "no checkpoints here",
     ),
     Row(
+        "log-dir-unwritable",
+        "`train --log-dir` where nothing can be created",
+        command("train", "--data", "{cartpole}", "--out", "{dir}/run", "--log-dir", "/proc/wm-jax/logs"),
+        "--log-dir /proc/wm-jax/logs: cannot be written",
+    ),
+    Row(
         "mbpo-resume-without-checkpoints",
         "`mbpo --resume` of a directory without checkpoints",
         command("mbpo", "--resume", "{model}"),

@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 
 from wm_jax.cli import COMMANDS, main
+from wm_jax.experiments.sweep import sweep_tag
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]  # the repository
@@ -74,6 +75,28 @@ class Run(NamedTuple):
 
     def json(self, name: str) -> dict:
         return json.loads(self.path(name).read_text())
+
+
+def logged(run: Run, tag: str) -> list[float]:
+    """The values the run logged under `tag` in {tmp}/logs (its --log-dir), in order."""
+    from wm_jax.tracking import read_scalars
+
+    return [value for _, value in read_scalars(str(run.out / "logs")).get(tag, [])]
+
+
+def same(logged_values, recorded) -> bool:
+    """TensorBoard stores float32: equal to the record's numbers to float32 precision, and as many."""
+    return len(logged_values) == len(recorded) > 0 and np.allclose(logged_values, recorded, rtol=1e-6, atol=0)
+
+
+def _train_logged(base: Run, run: Run) -> bool:
+    metrics = run.json("metrics.json")
+    return (
+        all(same(logged(run, f"train/loss/member_{i}"), c) for i, c in enumerate(metrics["member_loss_curves"]))
+        and same(logged(run, "train/loss"), metrics["loss_curve"])
+        and same(logged(run, "held_out/one_step_mse"), [metrics["held_out"]["one_step_mse"]])
+        and same(logged(run, "held_out/rollout_mse"), metrics["held_out"]["rollout"]["mse"])
+    )
 
 
 class Case(NamedTuple):
@@ -129,6 +152,7 @@ CASES: dict[str, dict[str, Case]] = {
         ),
     },
     "train": {
+        "--log-dir": Case(("--log-dir", "{tmp}/logs"), _train_logged),
         "--data": Case(("--data", "{pendulum}"), metric("metrics.json", "env_id")),
         "--out": Case(
             ("--out", "{tmp}/elsewhere"), lambda base, run: (run.out / "elsewhere" / "metrics.json").exists()
@@ -235,6 +259,16 @@ CASES: dict[str, dict[str, Case]] = {
 
 MODEL_JSON = "best/model.json"
 CASES["sweep"] = {
+    "--log-dir": Case(
+        ("--log-dir", "{tmp}/logs"),
+        lambda base, run: all(
+            same(
+                logged(run, f"{sweep_tag(c)}/validation_mse"),
+                [c["validation_mse"]],
+            )
+            for c in run.json("sweep.json")["configurations"]
+        ),
+    ),
     "--data": Case(("--data", "{pendulum}"), metric("sweep.json", "env_id")),
     "--out": Case(("--out", "{tmp}/elsewhere"), lambda base, run: (run.out / "elsewhere" / "sweep.json").exists()),
     "--learning-rates": Case(("--learning-rates", "1e-3", "1e-2"), metric("sweep.json", "configurations")),
@@ -274,6 +308,13 @@ CASES["sweep"] = {
 }
 MBRL = "mbrl.json"
 CASES["mbrl"] = {
+    "--log-dir": Case(
+        ("--log-dir", "{tmp}/logs"),
+        lambda base, run: (
+            same(logged(run, "mbrl/train_return"), [i["train_return"] for i in run.json(MBRL)["iterations"]])
+            and same(logged(run, "eval/return_mean"), [run.json(MBRL)["eval_return_mean"]])
+        ),
+    ),
     "--env": Case(("--env", "MountainCarContinuous-v0"), metric(MBRL, "env_id")),
     "--out": Case(("--out", "{tmp}/elsewhere"), lambda base, run: (run.out / "elsewhere" / MBRL).exists()),
     "--seed": Case(("--seed", "2"), metric(MBRL, "eval_returns")),
@@ -309,6 +350,13 @@ CASES["mbrl"] = {
 }
 DREAM = "dream.json"
 CASES["dream"] = {
+    "--log-dir": Case(
+        ("--log-dir", "{tmp}/logs"),
+        lambda base, run: (
+            same(logged(run, "dream/dream_return"), [i["dream_return"] for i in run.json(DREAM)["iterations"]])
+            and same(logged(run, "eval/return_mean"), [run.json(DREAM)["eval_return_mean"]])
+        ),
+    ),
     "--env": Case(
         ("--env", "Pendulum-v1", "--max-transitions", "400", "--initial-transitions", "200"), metric(DREAM, "env_id")
     ),
@@ -350,6 +398,7 @@ for _flag, _value in (
     ("value-coef", "2"),
     ("max-grad-norm", "0.001"),
     ("learning-rate", "0.05"),
+    ("reward-scale", "0.01"),
     ("hidden-sizes", "8"),
 ):
     CASES["dream"][f"--ppo.{_flag}"] = Case(
@@ -367,6 +416,12 @@ def _sac_alphas(run: Run):
 
 
 CASES["sac"] = {
+    "--log-dir": Case(
+        ("--log-dir", "{tmp}/logs"),
+        lambda base, run: same(
+            logged(run, "eval/eval_return_mean"), [r["eval_return_mean"] for r in run.json(SAC)["curve"]]
+        ),
+    ),
     "--env": Case(("--env", "MountainCarContinuous-v0"), metric(SAC, "env_id")),
     "--out": Case(("--out", "{tmp}/elsewhere"), lambda base, run: (run.out / "elsewhere" / SAC).exists()),
     "--seed": Case(("--seed", "2"), metric(SAC, "eval_returns")),
@@ -397,6 +452,10 @@ def _mbpo_rounds(run: Run):
 
 
 CASES["mbpo"] = {
+    "--log-dir": Case(
+        ("--log-dir", "{tmp}/logs"),
+        lambda base, run: same(logged(run, "eval/alpha"), [r["alpha"] for r in run.json(MBPO)["curve"]]),
+    ),
     "--env": Case(("--env", "MountainCarContinuous-v0"), metric(MBPO, "env_id")),
     "--out": Case(("--out", "{tmp}/elsewhere"), lambda base, run: (run.out / "elsewhere" / MBPO).exists()),
     "--seed": Case(("--seed", "2"), metric(MBPO, "eval_returns")),

@@ -84,10 +84,14 @@ def test_ppo_float_settings_travel_in_the_state_and_share_programs():
     the gradient clip) share one set of compiled programs; the floats are the state's."""
     from wm_jax.policies.ppo import _programs
 
-    base, other = agent(), agent(gamma=0.5, clip=0.3, entropy_coef=0.1, learning_rate=0.01, max_grad_norm=2.0)
+    base, other = (
+        agent(),
+        agent(gamma=0.5, clip=0.3, entropy_coef=0.1, learning_rate=0.01, max_grad_norm=2.0, reward_scale=0.1),
+    )
     assert _programs(base) is _programs(other)
     state = other.init(jax.random.key(0))
     assert float(state.settings.gamma) == 0.5 and np.isclose(float(state.settings.clip), 0.3)
+    assert np.isclose(float(state.settings.reward_scale), 0.1)
     assert np.isclose(float(state.opt_state.hyperparams["learning_rate"]), 0.01)
     assert float(state.opt_state.hyperparams["max_grad_norm"]) == 2.0
     assert _programs(agent(envs=8)) is not _programs(base)  # a size is the program's

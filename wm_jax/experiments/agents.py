@@ -30,6 +30,8 @@ class MbrlRun(DeviceOptions):
     seed: int = 0
     # None: the environment's recommended settings, resolved in __post_init__ (the CLI shows them as defaults).
     config: Annotated[MBRLConfig, Flat] = None  # type: ignore[assignment]
+    log_dir: str | None = None
+    """write TensorBoard event files here as the run goes (`tensorboard --logdir DIR`)"""
     render: bool = False
     """save a GIF of one evaluation episode (DIR/episode.gif)"""
     checkpoint_every: int = 0
@@ -112,6 +114,7 @@ def model_based_rl(run: MbrlRun) -> MbrlOutcome:
     `render`, episode.gif."""
     from .. import report
     from ..planning.mbrl import run_mbrl
+    from ..tracking import RunLog
 
     resuming = run.resume is not None
     if resuming:
@@ -126,9 +129,12 @@ def model_based_rl(run: MbrlRun) -> MbrlOutcome:
         enabled=sys.stderr.isatty(),
     )
 
+    log = RunLog(run.log_dir)
+
     def on_progress(used, record):
         bar.update(used - bar.n)
         bar.set_postfix(episode_return=f"{record['train_return']:.1f}")
+        log.scalars("mbrl", {"train_return": record["train_return"], "episode_steps": record["episode_steps"]}, used)
 
     frames = [] if run.render else None
     mesh = run.mesh(config.members)
@@ -137,10 +143,12 @@ def model_based_rl(run: MbrlRun) -> MbrlOutcome:
         checkpoints = open_checkpoints(run, run_description(run), resuming, mesh, "iteration")
     try:
         result = run_mbrl(run.env, config, run.seed, on_progress, frames, mesh=mesh, checkpoints=checkpoints)
+        log.scalar("eval/return_mean", result.eval_return_mean, result.real_transitions_used)
     finally:
         if checkpoints is not None:
             checkpoints.close()
         bar.close()
+        log.close()
     os.makedirs(run.out, exist_ok=True)
     report.write_mbrl(run, result, frames)
     return MbrlOutcome(run, result)
@@ -165,6 +173,8 @@ class DreamRun(DeviceOptions):
     env: str = "CartPole-v1"
     out: str = "dream_out"
     seed: int = 0
+    log_dir: str | None = None
+    """write TensorBoard event files here as the run goes (`tensorboard --logdir DIR`)"""
     config: Annotated[DreamConfig, Flat] = DreamConfig()
     ppo: PPOConfig = PPOConfig()
     """PPO's settings (--controller ppo)"""
@@ -176,12 +186,22 @@ def dream(run: DreamRun) -> dict:
     from ..atomic import check_output_path
     from ..envs import check_env_id
     from ..planning.dream import run_dream
+    from ..tracking import RunLog
 
     check_env_id(run.env)
     check_seed(run.seed)
     check_output_path(run.out, directory=True)
     mesh = run.mesh(run.config.members)
-    record = run_dream(run.env, run.config, run.seed, ppo=run.ppo, mesh=mesh)
+    with RunLog(run.log_dir) as log:
+
+        def on_progress(used, iteration):
+            log.scalars(
+                "dream", {k: v for k, v in iteration.items() if k not in ("iteration", "real_transitions")}, used
+            )
+
+        record = run_dream(run.env, run.config, run.seed, ppo=run.ppo, on_progress=on_progress, mesh=mesh)
+        log.scalar("dream/dream_return", record["iterations"][-1]["dream_return"], record["real_transitions_used"])
+        log.scalar("eval/return_mean", record["eval_return_mean"], record["real_transitions_used"])
     record.pop("model")
     os.makedirs(run.out, exist_ok=True)
     report.write_json(os.path.join(run.out, "dream.json"), record)
@@ -208,6 +228,8 @@ class SacRun:
     """an environment with a continuous (Box) action space"""
     out: str = "sac_out"
     seed: int = 0
+    log_dir: str | None = None
+    """write TensorBoard event files here as the run goes (`tensorboard --logdir DIR`)"""
     render: bool = False
     """save a GIF of the final greedy policy's first evaluation episode (DIR/episode.gif)"""
     progress: bool = False
@@ -231,6 +253,7 @@ def _online_agent(name: str, run, default, learn):
     Returns (the run as it ran, learn's outcome)."""
     from ..atomic import check_output_path
     from ..policies.sac import SACResult, box_bounds, render_greedy
+    from ..tracking import RunLog
 
     resuming = run.resume is not None
     if resuming:
@@ -245,10 +268,12 @@ def _online_agent(name: str, run, default, learn):
         checkpoints = open_checkpoints(run, run_description(run), resuming, None, "real transition")
     enabled = run.progress or sys.stderr.isatty()
     bar = progress_bar(run.loop.total_transitions, f"{name} {run.env}", " transitions", 0, enabled=enabled)
+    log = RunLog(run.log_dir)
 
     def on_progress(transitions, row):
         bar.update(transitions - bar.n)
         bar.set_postfix(eval_return=f"{row['eval_return_mean']:.1f}")
+        log.scalars("eval", {k: v for k, v in row.items() if k != "real_transitions"}, transitions)
 
     try:
         outcome = learn(run, on_progress, checkpoints)
@@ -256,6 +281,7 @@ def _online_agent(name: str, run, default, learn):
         if checkpoints is not None:
             checkpoints.close()
         bar.close()
+        log.close()
     os.makedirs(run.out, exist_ok=True)
     if run.render:
         from .. import report
@@ -311,6 +337,8 @@ class MbpoRun:
     """an environment with a continuous (Box) action space"""
     out: str = "mbpo_out"
     seed: int = 0
+    log_dir: str | None = None
+    """write TensorBoard event files here as the run goes (`tensorboard --logdir DIR`)"""
     render: bool = False
     """save a GIF of the final greedy policy's first evaluation episode (DIR/episode.gif)"""
     progress: bool = False

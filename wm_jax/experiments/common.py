@@ -32,6 +32,7 @@ NOT_SAVED = (
     "out",
     "resume",
     "progress",
+    "log_dir",
     "render",
     "baseline",
     "plots",

@@ -37,6 +37,9 @@ class SweepRun(DeviceOptions):
     seed: int = 0
     """first seed; also chooses the held-out and validation episodes"""
     action_encoding: ActionEncoding | None = None
+    log_dir: str | None = None
+    """write TensorBoard event files here once the grid's program returns (it is one program): each
+    configuration's loss curve and its scores, under lr_0.001_wd_0_seed_0 (`tensorboard --logdir DIR`)"""
 
     def __post_init__(self):
         object.__setattr__(self, "model", dataclasses.replace(self.model))  # the kind's presets, checked
@@ -66,16 +69,23 @@ def _grid(run: SweepRun):
 def sweep_and_choose(run: SweepRun) -> SweepOutcome:
     """The whole `wm-jax sweep`: train the grid, write its table and plot, save the chosen model in
     DIR/best. Raises `TrainingDiverged` (after writing the table) when every configuration diverged."""
+    from ..atomic import check_output_path
+    from ..tracking import RunLog
+
+    check_output_path(run.out, directory=True)
+    grid = _grid(run)
+    with RunLog(run.log_dir) as log:  # a log directory that cannot be written fails before the work
+        return _sweep(run, grid, log)
+
+
+def _sweep(run: SweepRun, grid, log) -> SweepOutcome:
     import sys
 
-    from ..atomic import check_output_path
     from ..data import load_dataset
     from ..models import spec_for_data
     from ..training import validation_split
     from ..training.sweep import check_sweep, run_sweep
 
-    check_output_path(run.out, directory=True)
-    grid = _grid(run)
     dataset = load_dataset(run.data)
     spec = spec_for_data(dataset.info.env_id, dataset.transitions, run.model, run.action_encoding)
     split = held_out_split(run.data, dataset, spec, run.eval_data, run.eval_fraction, run.seed)
@@ -95,8 +105,27 @@ def sweep_and_choose(run: SweepRun) -> SweepOutcome:
         spec, run.training, train, grid, validation=validation, held_out=split.held_out, mesh=run.mesh(len(grid))
     )
     outcome = SweepOutcome(result, grid, split.record)
+    _log(log, run, result)
     _write(run, outcome, spec, train)
     return outcome
+
+
+def sweep_tag(row: dict) -> str:
+    """The log's tag group of one configuration (a sweep.csv row): lr_0.001_wd_0_seed_0."""
+    return f"lr_{row['learning_rate']:g}_wd_{row['weight_decay']:g}_seed_{row['seed']}"
+
+
+def _log(log, run: SweepRun, result) -> None:
+    """Each configuration's mean loss per epoch and its sweep.csv row into the run's log, one tag group each."""
+    import numpy as np
+
+    curves = np.asarray(result.loss_curves).mean(axis=2)  # (configurations, epochs)
+    for row, curve in zip(result.rows(), curves):
+        name = sweep_tag(row)
+        for epoch, loss in enumerate(curve):
+            log.scalar(f"{name}/train/loss", loss, epoch + 1)
+        scores = {k: v for k, v in row.items() if k not in ("learning_rate", "weight_decay", "seed")}
+        log.scalars(name, scores, run.training.epochs)
 
 
 def _write(run: SweepRun, outcome: SweepOutcome, spec, train) -> None:

@@ -49,6 +49,9 @@ class TrainRun(DistributedOptions):
     seed: int = 0
     progress: bool = False
     """show a progress bar over the epochs (identical results)"""
+    log_dir: str | None = None
+    """write TensorBoard event files here as training goes: each member's loss per epoch, the validation
+    curves, then metrics.json's held-out scores (`tensorboard --logdir DIR`)"""
     plots: bool = False
     """also draw calibration.png and epistemic.png into DIR (about a second; `wm-jax evaluate --plots` draws them
     later)"""
@@ -133,17 +136,20 @@ def _prepare(run: TrainRun):
     return spec, split, mesh
 
 
-def _fit(run: TrainRun, spec, split: HeldOutSplit, mesh, resuming: bool):
-    """Train (in chunks of about a second; a progress bar and checkpoints between them)."""
+def _fit(run: TrainRun, spec, split: HeldOutSplit, mesh, resuming: bool, log):
+    """Train (in chunks of about a second; a progress bar, the log and checkpoints between them)."""
     from ..training import fingerprint, fit
 
     bars = []  # created at the first epoch so compilation time does not skew the rate
 
     def on_epoch(epoch, losses):
-        if not bars:
-            bars.append(progress_bar(run.training.epochs, f"training {run.model.kind}", " epoch", initial=epoch))
-        bars[0].update(1)
-        bars[0].set_postfix(loss=f"{float(losses.mean()):.3e}")
+        if run.progress:
+            if not bars:
+                bars.append(progress_bar(run.training.epochs, f"training {run.model.kind}", " epoch", initial=epoch))
+            bars[0].update(1)
+            bars[0].set_postfix(loss=f"{float(losses.mean()):.3e}")
+        log.scalar("train/loss", float(losses.mean()), epoch + 1)
+        log.members("train/loss", losses, epoch + 1)
 
     checkpoints = None
     if run.checkpoint_every:
@@ -158,7 +164,7 @@ def _fit(run: TrainRun, spec, split: HeldOutSplit, mesh, resuming: bool):
             run.training,
             split.train,
             run.seed,
-            on_epoch if run.progress else None,
+            on_epoch if run.progress or run.log_dir else None,
             mesh=mesh,
             checkpoints=checkpoints,
         )
@@ -190,24 +196,48 @@ def score_trained(run: TrainRun, model, split: HeldOutSplit, linear) -> TrainSco
 
 
 def _train(run: TrainRun, resuming: bool) -> TrainResult | None:
+    from ..devices import is_writer
+    from ..tracking import RunLog
+
+    spec, split, mesh = _prepare(run)
+    with RunLog(run.log_dir if is_writer() else None) as log:
+        fitted = _fit(run, spec, split, mesh, resuming, log)
+        if not is_writer():
+            return None
+        return _score_and_write(run, fitted, split, log)
+
+
+def _score_and_write(run: TrainRun, fitted, split: HeldOutSplit, log) -> TrainResult:
     from .. import report
     from ..checkpoint import save_checkpoint
-    from ..devices import is_writer
     from ..evaluation.baselines import fit_linear
     from ..models import count_params
 
-    spec, split, mesh = _prepare(run)
-    fitted = _fit(run, spec, split, mesh, resuming)
-    if not is_writer():
-        return None
+    spec = fitted.spec
+    if fitted.validation_curve is not None:
+        for epoch, losses in enumerate(fitted.validation_curve):
+            log.members("validation/loss", losses, epoch + 1)
     train = split.train
     linear = fit_linear(train.states, spec.encode_actions(train.actions), train.next_states)
     os.makedirs(run.out, exist_ok=True)
     scores = score_trained(run, fitted.ensemble, split, linear)
     result = TrainResult(run, fitted, split, linear, scores, count_params(fitted.params))
     save_checkpoint(run.out, fitted.ensemble, {"linear": linear.to_json(), "fitted_on": split.record})
-    report.write_json(os.path.join(run.out, "metrics.json"), report.train_metrics(result))
+    metrics = report.train_metrics(result)
+    report.write_json(os.path.join(run.out, "metrics.json"), metrics)
+    log_scores(log, metrics, fitted.epochs_trained)
     return result
+
+
+def log_scores(log, metrics: dict, step: int) -> None:
+    """metrics.json's scores into the run's log: the one-step numbers of both sides of the split at the last
+    epoch, and the held-out rollout error at each horizon (the horizon is the step)."""
+    log.scalars("train", {"one_step_mse": metrics["train"]["one_step_mse"]}, step)
+    held_out = metrics["held_out"]
+    log.scalars("held_out", {k: v for k, v in held_out.items() if k != "rollout"}, step)
+    log.members("held_out/one_step_mse", held_out["member_one_step_mse"], step)
+    for horizon, mse in zip(held_out["rollout"]["horizons"], held_out["rollout"]["mse"]):
+        log.scalar("held_out/rollout_mse", mse, horizon)
 
 
 def summarize(run: TrainRun, result: TrainResult) -> str:

@@ -68,6 +68,7 @@ class PPOSettings(NamedTuple):
     clip: jax.Array
     entropy_coef: jax.Array
     value_coef: jax.Array
+    reward_scale: jax.Array
 
 
 class PPOState(NamedTuple):
@@ -189,7 +190,7 @@ class PPO:
         value_loss = 0.5 * jnp.maximum(jnp.square(value - targets), jnp.square(clipped_value - targets)).mean()
         return -surrogate.mean() + settings.value_coef * value_loss - settings.entropy_coef * entropy.mean()
 
-    def collect(self, params, env_params: ModelEnvParams, runner: Runner, key, gamma):
+    def collect(self, params, env_params: ModelEnvParams, runner: Runner, key, settings: PPOSettings):
         """`steps` imagined steps of every environment: (runner, Rollout (steps, envs), finished episodes'
         (returns summed, count))."""
         config, envs = self.config, self.config.envs
@@ -204,8 +205,9 @@ class PPO:
             )
             episode_returns = runner.episode_returns + reward
             finished = (finished[0] + jnp.sum(jnp.where(done, episode_returns, 0.0)), finished[1] + done.sum())
-            bootstrap = gamma * self._outputs(params, info["final_obs"])[1] * info["truncated"]
-            rollout = Rollout(runner.obs, action, logp, value, reward + bootstrap, done)
+            # The critic learns scaled returns; the episodes' returns are counted in the environment's units.
+            bootstrap = settings.gamma * self._outputs(params, info["final_obs"])[1] * info["truncated"]
+            rollout = Rollout(runner.obs, action, logp, value, settings.reward_scale * reward + bootstrap, done)
             return (Runner(env_states, obs, jnp.where(done, 0.0, episode_returns)), finished), rollout
 
         start = (runner, (jnp.float32(0.0), jnp.int32(0)))
@@ -255,7 +257,7 @@ class PPO:
             state, runner = carry
             collect_key, learn_key = jax.random.split(key)
             runner, rollout, (returns, count) = self.collect(
-                state.params, env_params, runner, collect_key, state.settings.gamma
+                state.params, env_params, runner, collect_key, state.settings
             )
             last_value = self._outputs(state.params, runner.obs)[1]
             advantages, targets = self.advantages(rollout, last_value, state.settings)
