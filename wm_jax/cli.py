@@ -96,6 +96,7 @@ COMMANDS = {
         "dream",
         "summarize_dream",
         "evolve a controller inside the learned model, then run it in the real environment",
+        default="default_dream_run",
     ),
     "mbpo": Command(
         "wm_jax.experiments.agents",

@@ -176,8 +176,20 @@ class DreamRun(DeviceOptions):
     log_dir: str | None = None
     """write TensorBoard event files here as the run goes (`tensorboard --logdir DIR`)"""
     config: Annotated[DreamConfig, Flat] = DreamConfig()
-    ppo: PPOConfig = PPOConfig()
-    """PPO's settings (--controller ppo)"""
+    # None: the environment's recommended settings, resolved in __post_init__ (the CLI shows them as defaults).
+    ppo: PPOConfig = None  # type: ignore[assignment]
+    """PPO's settings (--controller ppo); `wm-jax dream --env ID --help` shows the environment's"""
+
+    def __post_init__(self):
+        if self.ppo is None:
+            from ..policies.settings import recommended_ppo
+
+            object.__setattr__(self, "ppo", recommended_ppo(self.env))
+
+
+def default_dream_run(argv: list[str]) -> DreamRun:
+    """The run `wm-jax dream ARGV` starts from: the recommended PPO settings of the environment ARGV names."""
+    return DreamRun(env=env_from_argv(argv))
 
 
 def dream(run: DreamRun) -> dict:

@@ -1,4 +1,4 @@
-"""MBPO's per-environment defaults, without JAX (the CLI reads them to build `wm-jax mbpo --help`).
+"""MBPO's and dream PPO's per-environment defaults, without JAX (the CLI reads them to build `--help`).
 
 Sources: the MBPO paper's configs (github.com/jannerm/mbpo, examples/config/*) and mbrl-lib's
 conf/overrides/mbpo_*.yaml: InvertedPendulum's 250-step epochs, G = 10 and 1-step rollouts with an
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..config import MBPOConfig, OnlineConfig, SACConfig
+from ..config import MBPOConfig, OnlineConfig, PPOConfig, SACConfig
 
 # env id -> (MBPOConfig, SACConfig, OnlineConfig) fields that differ from the classes' own defaults.
 MBPO_SETTINGS: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = {
@@ -36,3 +36,16 @@ def recommended_mbpo(env_id: str) -> tuple[MBPOConfig, SACConfig, OnlineConfig]:
     """The configurations `wm-jax mbpo --env ENV` starts from (the paper's InvertedPendulum recipe elsewhere)."""
     mbpo, sac, loop = MBPO_SETTINGS.get(env_id, ({}, {"updates_per_step": 10}, {"initial_transitions": 250}))
     return MBPOConfig(**mbpo), SACConfig(**sac), OnlineConfig(**loop)
+
+
+# env id -> PPOConfig fields of `wm-jax dream --controller ppo` that differ from the class's (CartPole's) defaults.
+# Pendulum's rewards reach -16 a step: scaled by 0.1 (where CleanRL's continuous PPO normalises rewards) they no
+# longer swamp the policy's gradient under the norm clip; no entropy bonus, as CleanRL's ppo_continuous_action.
+PPO_SETTINGS: dict[str, dict[str, Any]] = {
+    "Pendulum-v1": {"reward_scale": 0.1, "entropy_coef": 0.0},
+}
+
+
+def recommended_ppo(env_id: str) -> PPOConfig:
+    """The PPO settings `wm-jax dream --controller ppo --env ENV` starts from."""
+    return PPOConfig(**PPO_SETTINGS.get(env_id, {}))
