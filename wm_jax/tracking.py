@@ -20,6 +20,24 @@ from collections.abc import Mapping
 from .errors import UserError
 
 
+def _tensorboardx():
+    """tensorboardX, imported without PyTorch: its writer imports torch where it can, only to recognise torch
+    tensors, and that import costs a second per process; this log writes Python floats. While tensorboardX
+    loads, `import torch` fails (a None in sys.modules); afterwards torch imports as usual."""
+    import sys
+
+    blocked = "torch" not in sys.modules
+    if blocked:
+        sys.modules["torch"] = None  # type: ignore[assignment]
+    try:
+        import tensorboardX
+        from tensorboardX.proto import event_pb2  # noqa: F401  (loaded while torch is blocked)
+    finally:
+        if blocked:
+            del sys.modules["torch"]
+    return tensorboardX
+
+
 def tag_name(name: str) -> str:
     """A tag as TensorBoard stores it: characters other than letters, digits, `_`, `-`, `.` and `/` become `_`
     (tensorboardX would rename it the same way, with a warning)."""
@@ -42,9 +60,7 @@ class RunLog:
             os.remove(probe)
         except OSError as error:
             raise UserError(f"--log-dir {log_dir}: cannot be written ({error.strerror or error})") from None
-        from tensorboardX import SummaryWriter
-
-        self.writer = SummaryWriter(log_dir, flush_secs=10)
+        self.writer = _tensorboardx().SummaryWriter(log_dir, flush_secs=10)
 
     def scalar(self, tag: str, value, step: int) -> None:
         if self.writer is not None and value is not None and math.isfinite(float(value)):
@@ -80,8 +96,7 @@ def read_scalars(log_dir: str) -> dict[str, list[tuple[int, float]]]:
 
     Reads the TFRecord framing directly (length, its CRC, the record, its CRC) and parses each record
     with tensorboardX's own protobuf, so no TensorBoard install is needed."""
-    from tensorboardX.proto import event_pb2
-
+    event_pb2 = _tensorboardx().proto.event_pb2
     scalars: dict[str, list[tuple[int, float]]] = {}
     for path in sorted(glob.glob(os.path.join(log_dir, "events.out.tfevents.*"))):
         with open(path, "rb") as handle:

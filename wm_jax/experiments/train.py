@@ -167,6 +167,8 @@ def _fit(run: TrainRun, spec, split: HeldOutSplit, mesh, resuming: bool, log):
             on_epoch if run.progress or run.log_dir else None,
             mesh=mesh,
             checkpoints=checkpoints,
+            # A log alone needs no bar's 20 updates: chunks of about a second keep its cost near nothing.
+            report_every=None if run.progress else run.training.epochs,
         )
     finally:  # also on Ctrl-C, so the bar's last line ends before the one-line message
         if checkpoints is not None:
