@@ -3,11 +3,13 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from tests.helpers import cartpole_model
 from wm_jax.envs import env_spec
 
 
+@pytest.mark.slow  # compiles several programs (seconds)
 def test_tsinf_particles_follow_one_member_each_and_stop_scoring_at_termination():
     """Particle p rolls through elite p mod K alone: the imagined return equals the mean over
     members of a hand rollout with `apply_member`, counting +1 until CartPole's termination."""

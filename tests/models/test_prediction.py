@@ -78,6 +78,7 @@ def _followed_members(model, tracks, starts, actions):
     return followed
 
 
+@pytest.mark.slow  # compiles several programs (seconds)
 def test_trajectory_sampling_picks_members_per_step_or_per_trajectory():
     spec = cartpole_spec(4, delta=True)
     model = ensemble_of(spec, init_ensemble_params(spec, jax.random.key(0)), elites=[1, 3])

@@ -71,6 +71,7 @@ def test_k_chunks_give_exactly_one_long_run(cartpole_small, feature):
     assert leaves_equal(whole.params, chunked.params), "chunks must reproduce the one-program run bit for bit"
 
 
+@pytest.mark.slow  # compiles several programs (seconds)
 def test_rows_past_the_valid_size_are_never_used(cartpole_small):
     """Padding a buffer with garbage (NaN) rows beyond its size changes nothing."""
     spec, config = cartpole_spec(2), TrainConfig(epochs=2, batch_size=50)
@@ -227,7 +228,11 @@ def test_batch_larger_than_dataset_uses_the_whole_dataset_as_one_batch(cartpole_
 
 
 @pytest.mark.parametrize(
-    "kind, shuffle", [("regularized", "shared"), pytest.param("ensemble", "per_member", marks=pytest.mark.slow)]
+    "kind, shuffle",
+    [
+        pytest.param("regularized", "shared", marks=pytest.mark.slow),
+        pytest.param("ensemble", "per_member", marks=pytest.mark.slow),
+    ],
 )
 def test_chunks_of_epochs_reproduce_one_long_run_exactly(cartpole_small, kind, shuffle):
     """Every key derives from (run key, epoch, minibatch), so 3 chunks of 2 epochs = one run of 6,
