@@ -79,6 +79,13 @@ def test_quick_bench_writes_json_markdown_and_plot(tmp_path):
     assert engine[0]["ratio_to_one_program"] == 1.0
     assert all(math.isfinite(r["seconds_per_epoch"]) and r["seconds_per_epoch"] > 0 for r in engine)
     assert "## Engine options" in paths["md"].read_text()
+    realistic = {row["row"]: row for row in doc["realistic"]["rows"]}
+    assert set(realistic) == {"jax-engine", "torch-bmm", "mbrl-lib"}
+    for row in realistic.values():  # mbrl-lib is optional: a row without it says why
+        assert "note" in row or (row["gflops"] > 0 and 0 < row["share_of_peak"] and row["engine_speedup"] > 0), row
+    assert realistic["jax-engine"]["engine_speedup"] == 1.0
+    assert doc["realistic"]["planning"]["seconds"] > 0
+    assert "## The engine at PETS size" in paths["md"].read_text()
     planning = doc["planning"]
     assert [r["states"] for r in planning] == [1, 20] and all(r["seconds"] > 0 and r["gflops"] > 0 for r in planning)
     assert "## Planning" in paths["md"].read_text()
@@ -150,10 +157,3 @@ def test_quick_collection_section_writes_rows(tmp_path):
         assert row["transitions"] == n and row["seconds"] > 0 and row["file_bytes"] > 0 and isinstance(row["met"], bool)
     text = paths["md"].read_text()
     assert "| jax-native |" in text and "| gymnasium-loop |" in text and "load+validate" in text
-    realistic = {row["row"]: row for row in doc["realistic"]["rows"]}
-    assert set(realistic) == {"jax-engine", "torch-bmm", "mbrl-lib"}
-    for row in realistic.values():  # mbrl-lib is optional: a row without it says why
-        assert "note" in row or (row["gflops"] > 0 and 0 < row["share_of_peak"] and row["engine_speedup"] > 0), row
-    assert realistic["jax-engine"]["engine_speedup"] == 1.0
-    assert doc["realistic"]["planning"]["seconds"] > 0
-    assert "## The engine at PETS size" in paths["md"].read_text()
