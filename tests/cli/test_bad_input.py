@@ -4,7 +4,7 @@ Each row must exit 2 with exactly one stderr line, `error: <message>` naming the
 traceback, and leave every file of the world (the inputs and earlier good outputs) byte-identical.
 The fuzz test feeds `wm-jax train` random numbers: each run must succeed or print a one-line user
 error, never anything else. Further rows of bad command lines, each with the message it must get,
-close the file. The README's table is `scripts/bad_input_table.py`'s printout of the table's rows;
+close the file. The docs' robustness page is `scripts/bad_input_table.py`'s printout of the table's rows;
 the loaders are fuzzed beside their tests (tests/data/test_format.py, tests/test_checkpoint.py)."""
 
 from __future__ import annotations
