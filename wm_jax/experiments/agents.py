@@ -232,14 +232,9 @@ def summarize_dream(run: DreamRun, record: dict) -> str:
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class SacRun:
-    """Soft actor-critic in the real environment, without a model: the baseline model-based agents are
-    compared with. Writes DIR/sac.json (the learning curve and the final evaluation) and learning_curve.png."""
+class OnlineRunOptions:
+    """How `wm-jax sac` and `wm-jax mbpo` report, draw and save themselves (a base of both runs)."""
 
-    env: str = "Pendulum-v1"
-    """an environment with a continuous (Box) action space"""
-    out: str = "sac_out"
-    seed: int = 0
     log_dir: str | None = None
     """write TensorBoard event files here as the run goes (`tensorboard --logdir DIR`)"""
     render: bool = False
@@ -254,6 +249,17 @@ class SacRun:
     resume: str | None = None
     """continue the interrupted run in this directory (its --out), with its own settings, from its latest
     checkpoint"""
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class SacRun(OnlineRunOptions):
+    """Soft actor-critic in the real environment, without a model: the baseline model-based agents are
+    compared with. Writes DIR/sac.json (the learning curve and the final evaluation) and learning_curve.png."""
+
+    env: str = "Pendulum-v1"
+    """an environment with a continuous (Box) action space"""
+    out: str = "sac_out"
+    seed: int = 0
     loop: Annotated[OnlineConfig, Flat] = OnlineConfig()
     config: Annotated[SACConfig, Flat] = SACConfig()
 
@@ -339,7 +345,7 @@ def summarize_sac(run: SacRun, outcome: OnlineOutcome) -> str:
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class MbpoRun:
+class MbpoRun(OnlineRunOptions):
     """Model-based policy optimisation: SAC trained mostly on short rollouts of a probabilistic ensemble that
     retrains on the real data as it grows. Writes DIR/mbpo.json (the learning curve and the final evaluation)
     and learning_curve.png. The environment's recommended settings are the defaults
@@ -349,20 +355,6 @@ class MbpoRun:
     """an environment with a continuous (Box) action space"""
     out: str = "mbpo_out"
     seed: int = 0
-    log_dir: str | None = None
-    """write TensorBoard event files here as the run goes (`tensorboard --logdir DIR`)"""
-    render: bool = False
-    """save a GIF of the final greedy policy's first evaluation episode (DIR/episode.gif)"""
-    progress: bool = False
-    """show a progress bar over the real transitions (shown on a terminal without it)"""
-    checkpoint_every: int = 0
-    """save the agent, the buffers and the keys to DIR/checkpoints at the first episode end after every N real
-    transitions (orbax; 0: never)"""
-    keep: int = 3
-    """keep the last N checkpoints"""
-    resume: str | None = None
-    """continue the interrupted run in this directory (its --out), with its own settings, from its latest
-    checkpoint"""
     # None: the environment's recommended settings, resolved in __post_init__ (the CLI shows them as defaults).
     loop: Annotated[OnlineConfig, Flat] = None  # type: ignore[assignment]
     config: Annotated[MBPOConfig, Flat] = None  # type: ignore[assignment]
