@@ -1,4 +1,4 @@
-"""The environment specs: their recommended model-based-RL settings against the runs the README quotes,
+"""The environment specs: their recommended model-based-RL settings against the runs the results page quotes,
 the collection cap they set, specs built from gymnasium's own spaces for environments the project does
 not register, and the known rewards and shaped objectives against gymnasium."""
 
@@ -16,8 +16,8 @@ from wm_jax.envs import ENVS, MBRL_RECIPE, Box, Discrete, EnvError, EnvSpec, env
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repository
 
-# The README row (and bench/results/agents/RUN-seed*/mbrl.json) each environment's recommended
-# settings reproduce. MountainCarContinuous-v0 has no documented model-based-RL result.
+# The row of docs/results.md (and bench/results/agents/RUN-seed*/mbrl.json) each environment's
+# recommended settings reproduce. MountainCarContinuous-v0 has no documented model-based-RL result.
 DOCUMENTED_MBRL_RUNS = {
     "CartPole-v1": "mbrl-CartPole-v1",
     "Acrobot-v1": "mbrl-shaped-Acrobot-v1",
@@ -46,22 +46,22 @@ def _differences(expected: dict, got: dict, prefix="") -> list[str]:
 
 
 @pytest.mark.parametrize("env_id", sorted(DOCUMENTED_MBRL_RUNS))
-def test_recommended_mbrl_config_is_the_one_behind_the_readme_result(env_id):
-    """The config each run recorded equals the environment's recommended one, and the README's row
-    for that run quotes those runs' mean return."""
+def test_recommended_mbrl_config_is_the_one_behind_the_documented_result(env_id):
+    """The config each run recorded equals the environment's recommended one, and the results page's
+    row for that run quotes those runs' mean return."""
     run = DOCUMENTED_MBRL_RUNS[env_id]
     recommended = dataclasses.asdict(recommended_mbrl_config(env_id))
     runs = _bench_configs(run)
     for path, config, _ in runs:
         assert not _differences(config, recommended), (path, _differences(config, recommended))
     mean = f"{np.mean([eval_return for *_, eval_return in runs]):.1f}"
-    with open(os.path.join(ROOT, "README.md")) as readme:
-        rows = [line for line in readme if line.startswith(f"| {run} |")]
+    with open(os.path.join(ROOT, "docs", "results.md")) as page:
+        rows = [line for line in page if line.startswith(f"| {run} |")]
     assert len(rows) == 1 and f"| {mean} ±" in rows[0], (run, mean, rows)
 
 
 def test_every_registered_env_has_documented_settings_or_the_shared_recipe():
-    assert set(DOCUMENTED_MBRL_RUNS) | UNDOCUMENTED == set(ENVS), "a new environment needs its README row here"
+    assert set(DOCUMENTED_MBRL_RUNS) | UNDOCUMENTED == set(ENVS), "a new environment needs its results-page row here"
     for env_id in UNDOCUMENTED:
         config = dataclasses.asdict(recommended_mbrl_config(env_id))
         assert not _differences(MBRL_RECIPE, config), _differences(MBRL_RECIPE, config)
