@@ -1,5 +1,9 @@
-"""The documentation site: it builds with `mkdocs build --strict`, its CLI reference is the commands' own
-help, and every code example in it runs (small budgets, in a scratch directory, in page order)."""
+"""The documentation site and the README: the site builds with `mkdocs build --strict`, its CLI reference is
+the commands' own help, and every code example on every page runs, in page order, in a scratch directory.
+
+A page shows the command a user would run, with its real budget; the test runs the same command with the
+budgets of `SMALL_BUDGETS` (fewer epochs, transitions, episodes), so that every example runs in seconds and
+a renamed flag, a changed file layout or a broken Python example fails here."""
 
 import os
 import re
@@ -11,22 +15,162 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = sorted((ROOT / "docs").rglob("*.md"))
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 FENCE = re.compile(r"^```(\w+)\n(.*?)^```", re.S | re.M)
+
+# Per command: the budget flags a page's example runs with in the tests. A flag the example gives with a
+# larger value, or leaves at its default, takes the value here (those of `ONLY_WHERE_GIVEN` only where the page
+# gives them: they exclude each other); a smaller value the page chose stays.
+SMALL_BUDGETS: dict[str, dict[str, float]] = {
+    "collect": {"--transitions": 600, "--episodes": 4},
+    "train": {"--epochs": 2},
+    "sweep": {"--epochs": 2, "--seeds": 2},
+    "mbrl": {
+        "--max-transitions": 260,
+        "--initial-transitions": 200,
+        "--epochs": 2,
+        "--eval-episodes": 1,
+        "--planner.candidates": 16,
+        "--planner.iterations": 1,
+        "--planner.horizon": 5,
+    },
+    "dream": {
+        "--max-transitions": 300,
+        "--initial-transitions": 200,
+        "--epochs": 2,
+        "--generations": 2,
+        "--population": 8,
+        "--eval-episodes": 1,
+    },
+    "dream --controller ppo": {"--ppo.updates": 2, "--ppo.envs": 16, "--ppo.steps": 16},
+    "sac": {"--total-transitions": 300, "--initial-transitions": 100, "--eval-every": 150, "--eval-episodes": 1},
+    "mbpo": {
+        "--total-transitions": 300,
+        "--initial-transitions": 100,
+        "--epoch-length": 100,
+        "--rollouts-per-step": 5,
+        "--sac.updates-per-step": 2,
+        "--epochs": 2,
+        "--eval-every": 150,
+        "--eval-episodes": 1,
+    },
+}
+ONLY_WHERE_GIVEN = {"--transitions", "--episodes"}
+# Python examples print to stderr while the driver reports each block's outcome on stdout.
+PYTHON_DRIVER = """
+import contextlib, sys, traceback
+namespace = {"__name__": "__main__"}
+for path in sys.stdin:
+    path = path.strip()
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            exec(compile(open(path).read(), path, "exec"), namespace)
+        print("ok", flush=True)
+    except BaseException:
+        traceback.print_exc()
+        print("failed", flush=True)
+"""
+
+
+def blocks(page: Path) -> list[tuple[str, str]]:
+    """The page's fenced blocks, (language, body), in page order."""
+    return FENCE.findall(page.read_text())
 
 
 def examples(page: Path, language: str) -> list[str]:
-    return [body for lang, body in FENCE.findall(page.read_text()) if lang == language]
+    return [body for lang, body in blocks(page) if lang == language]
 
 
 def shell_commands(body: str) -> list[list[str]]:
-    """The commands of a bash block (continued lines joined); the install line is what CI itself runs."""
+    """The commands of a bash block (continued lines joined, comments dropped); the install line is what CI
+    itself runs. A command ending in `&` keeps its `&` as its last word: it runs beside the next ones."""
     commands = []
     for line in body.replace("\\\n", " ").splitlines():
         line = line.split(" #")[0].strip()
-        if line and "pip install" not in line:
+        if line and not line.startswith("#") and "pip install" not in line:
             commands.append(shlex.split(line))
     return commands
+
+
+def small(argv: list[str]) -> list[str]:
+    """`argv` (a wm-jax command's arguments) with the budgets of `SMALL_BUDGETS`."""
+    if not argv or "--resume" in argv:  # a resumed run takes its own settings
+        return argv
+    command = argv[0]
+    if command == "demo":
+        return argv if "--quick" in argv else [*argv, "--quick"]
+    budgets = dict(SMALL_BUDGETS.get(command, {}))
+    if command == "dream" and "ppo" in argv:
+        budgets.update(SMALL_BUDGETS["dream --controller ppo"])
+    argv = list(argv)
+    for flag, value in budgets.items():
+        if flag in argv:
+            at = argv.index(flag) + 1
+            if float(argv[at]) > value:
+                argv[at] = f"{value:g}"
+        elif flag not in ONLY_WHERE_GIVEN:
+            argv += [flag, f"{value:g}"]
+    return argv
+
+
+def run_examples(page: Path, scratch: Path) -> None:
+    """Every bash and python block of `page`, in page order, in `scratch`; python blocks share one process,
+    so a later block uses what an earlier one defined. A python block whose first line is `# file: NAME`
+    is a file the page asks the reader to write: it is saved as NAME, for the commands after it to use.
+    A command may start with `NAME=value` words, which set its environment."""
+    env = {**os.environ, "MPLBACKEND": "Agg", "MINARI_DATASETS_PATH": str(scratch / "minari")}
+    python = None
+    try:
+        for number, (language, body) in enumerate(blocks(page)):
+            if language == "bash":
+                background = []
+                for argv in shell_commands(body):
+                    alongside = argv[-1] == "&"
+                    argv = argv[:-1] if alongside else argv
+                    if argv == ["wait"]:
+                        continue
+                    variables = {}
+                    while argv and re.fullmatch(r"[A-Z_]+=\S*", argv[0]):
+                        name, value = argv.pop(0).split("=", 1)
+                        variables[name] = value
+                    assert argv[0] == "wm-jax", f"{page.name}: only wm-jax commands are run: {argv}"
+                    command = [sys.executable, "-m", "wm_jax", *small(argv[1:])]
+                    command_env = {**env, **variables}
+                    if alongside:
+                        background.append(
+                            subprocess.Popen(command, cwd=scratch, env=command_env, stderr=subprocess.PIPE, text=True)
+                        )
+                        continue
+                    done = subprocess.run(command, cwd=scratch, env=command_env, capture_output=True, text=True)
+                    assert done.returncode == 0, f"{page.name}: {shlex.join(command[2:])}\n{done.stderr[-2000:]}"
+                for process in background:
+                    _, stderr = process.communicate(timeout=600)
+                    assert process.returncode == 0, f"{page.name}: {shlex.join(process.args[2:])}\n{stderr[-2000:]}"
+            elif language == "python" and body.startswith("# file: "):
+                name, _, source = body.partition("\n")
+                (scratch / name.removeprefix("# file: ").strip()).write_text(source)
+            elif language == "python":
+                if python is None:
+                    python = subprocess.Popen(
+                        [sys.executable, "-c", PYTHON_DRIVER],
+                        cwd=scratch,
+                        env=env,
+                        stdin=subprocess.PIPE,
+                        stdout=subprocess.PIPE,
+                        stderr=open(scratch / "python-examples.log", "w"),  # noqa: SIM115  (closed with the process)
+                        text=True,
+                    )
+                source = scratch / f"example_{number}.py"
+                source.write_text(body)
+                python.stdin.write(f"{source}\n")
+                python.stdin.flush()
+                outcome = python.stdout.readline().strip()
+                log = (scratch / "python-examples.log").read_text()
+                assert outcome == "ok", f"{page.name}: python example {number} failed\n{body}\n{log[-2000:]}"
+    finally:
+        if python is not None:
+            python.stdin.close()
+            python.wait(timeout=60)
 
 
 def test_the_cli_reference_is_the_commands_own_help():
@@ -55,6 +199,8 @@ def test_every_example_is_python_or_bash():
     """A fence in another language would escape the examples' test: every fenced block is one of these."""
     allowed = {"python", "bash", "text"}
     for page in PAGES:
+        fences = sum(line.startswith("```") for line in page.read_text().splitlines())
+        assert fences == 2 * len(blocks(page)), f"{page.relative_to(ROOT)}: a fence without a language"
         for language, _ in FENCE.findall(page.read_text()):
             assert language in allowed, f"{page.relative_to(ROOT)}: a ```{language} block is not run by the tests"
 
@@ -64,13 +210,19 @@ def test_every_example_is_python_or_bash():
     "page", [p for p in PAGES if examples(p, "python") or examples(p, "bash")], ids=lambda p: p.stem
 )
 def test_the_pages_examples_run(page, tmp_path):
-    for body in examples(page, "bash"):
-        for argv in shell_commands(body):
-            assert argv[0] == "wm-jax", f"{page.name}: only wm-jax commands are run: {argv}"
-            done = subprocess.run(
-                [sys.executable, "-m", "wm_jax", *argv[1:]], cwd=tmp_path, capture_output=True, text=True
-            )
-            assert done.returncode == 0, f"{page.name}: {' '.join(argv)}\n{done.stderr[-2000:]}"
-    for body in examples(page, "python"):
-        done = subprocess.run([sys.executable, "-c", body], cwd=tmp_path, capture_output=True, text=True)
-        assert done.returncode == 0, f"{page.name}: python example failed\n{done.stderr[-2000:]}"
+    run_examples(page, tmp_path)
+
+
+def test_examples_run_with_small_budgets():
+    """The budgets a page shows are replaced where larger, added where left to the defaults, kept where
+    smaller; a resumed run keeps its own."""
+    assert small(["train", "--data", "d.npz", "--epochs", "300"]) == ["train", "--data", "d.npz", "--epochs", "2"]
+    assert small(["collect", "--transitions", "100"]) == ["collect", "--transitions", "100"]
+    assert "--ppo.updates" in small(["dream", "--controller", "ppo"])
+    assert "--ppo.updates" not in small(["dream", "--controller", "linear"])
+    assert small(["train", "--resume", "run"]) == ["train", "--resume", "run"]
+    assert small(["demo"]) == ["demo", "--quick"]
+    assert shell_commands("wm-jax a \\\n  --b 1 &  # note\n# a comment\nwait\n") == [
+        ["wm-jax", "a", "--b", "1", "&"],
+        ["wait"],
+    ]

@@ -155,3 +155,19 @@ def test_a_dataset_from_plain_arrays_is_validated_like_a_file():
         Dataset.from_arrays("CartPole-v1", cartpole, [[0.5], [0.0], [1.0], [1.0]], cartpole)
     with pytest.raises(DataError, match="recorded as data of Pendulum-v1; --env CartPole-v1 disagrees"):
         declare_env(dataset, "CartPole-v1")
+
+
+def test_an_environment_registered_by_a_module_exports_with_its_spec(tmp_path):
+    """The "module:EnvId-v0" form imports its module before minari records the environment, so the dataset
+    names the id the module registered and imports back without --env."""
+    module = "tests.experiments.test_any_environment"
+    rows = 40
+    dataset = collect_dataset(f"{module}:WmJaxDrift-v0", transitions=rows, seed=0)
+    path = tmp_path / "drift.npz"
+    save_dataset(dataset, path)
+    assert main(["data", "export-minari", str(path), "--dataset-id", "wmjax/drift-v0"]) == 0
+    assert minari.load_dataset("wmjax/drift-v0").spec.env_spec.id == "WmJaxDrift-v0"
+    assert main(["data", "import-minari", "wmjax/drift-v0", "--out", str(tmp_path / "back.npz")]) == 0
+    back = load_dataset(tmp_path / "back.npz")
+    assert back.info.env_id == "WmJaxDrift-v0" and back.transitions.size == rows
+    assert_same_rows(dataset.transitions, back.transitions)

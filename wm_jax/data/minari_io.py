@@ -13,6 +13,8 @@ minari (with h5py for its HDF5 storage) is imported when these are called: `pip 
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
 import os
 import warnings
 
@@ -129,6 +131,23 @@ def _gymnasium_spaces(info: DatasetInfo):
     return observation, gymnasium.spaces.Box(low, high, dtype=np.float32)
 
 
+def _registered_spec(env_id: str):
+    """gymnasium's spec of `env_id`, where this process can find it: the "module:EnvId-v0" form imports its
+    module first (as `gymnasium.make` does), so the spec is the id the module registered. None elsewhere.
+    A class registered as the entry point is recorded by name, the only form gymnasium can serialise."""
+    module, _, name = env_id.rpartition(":")
+    try:
+        if module:
+            importlib.import_module(module)
+        spec = gymnasium.spec(name)
+    except (gymnasium.error.Error, ImportError):
+        return None
+    if callable(spec.entry_point):  # registered with the class itself: gymnasium serialises only "module:Name"
+        entry = spec.entry_point
+        spec = dataclasses.replace(spec, entry_point=f"{entry.__module__}:{entry.__qualname__}")
+    return spec
+
+
 def export_minari(dataset: Dataset, dataset_id: str, author: str | None = None):
     """Write `dataset` as the local Minari dataset `dataset_id` (NAMESPACE/NAME-vN, under
     MINARI_DATASETS_PATH); returns the `minari.MinariDataset`. Refuses an id that exists."""
@@ -156,10 +175,7 @@ def export_minari(dataset: Dataset, dataset_id: str, author: str | None = None):
     observation, action = _gymnasium_spaces(info)
     # Minari records the environment by making it: an id gymnasium cannot make here is left out (declare
     # it with --env when importing the dataset back).
-    try:
-        env = gymnasium.spec(info.env_id)
-    except gymnasium.error.Error:
-        env = None
+    env = _registered_spec(info.env_id)
     with warnings.catch_warnings():
         # minari recommends a code link, an e-mail, a description and an evaluation env, each as a warning.
         warnings.simplefilter("ignore", UserWarning)
