@@ -5,6 +5,7 @@ A page shows the command a user would run, with its real budget; the test runs t
 budgets of `SMALL_BUDGETS` (fewer epochs, transitions, episodes), so that every example runs in seconds and
 a renamed flag, a changed file layout or a broken Python example fails here."""
 
+import json
 import os
 import re
 import shlex
@@ -23,7 +24,7 @@ FENCE = re.compile(r"^```(\w+)\n(.*?)^```", re.S | re.M)
 # gives them: they exclude each other); a smaller value the page chose stays.
 SMALL_BUDGETS: dict[str, dict[str, float]] = {
     "collect": {"--transitions": 600, "--episodes": 4},
-    "train": {"--epochs": 2},
+    "train": {"--epochs": 2, "--checkpoint-every": 1},
     "sweep": {"--epochs": 2, "--seeds": 2},
     "mbrl": {
         "--max-transitions": 260,
@@ -43,7 +44,13 @@ SMALL_BUDGETS: dict[str, dict[str, float]] = {
         "--eval-episodes": 1,
     },
     "dream --controller ppo": {"--ppo.updates": 2, "--ppo.envs": 16, "--ppo.steps": 16},
-    "sac": {"--total-transitions": 300, "--initial-transitions": 100, "--eval-every": 150, "--eval-episodes": 1},
+    "sac": {
+        "--checkpoint-every": 100,
+        "--total-transitions": 300,
+        "--initial-transitions": 100,
+        "--eval-every": 150,
+        "--eval-episodes": 1,
+    },
     "mbpo": {
         "--total-transitions": 300,
         "--initial-transitions": 100,
@@ -55,20 +62,32 @@ SMALL_BUDGETS: dict[str, dict[str, float]] = {
         "--eval-episodes": 1,
     },
 }
-ONLY_WHERE_GIVEN = {"--transitions", "--episodes"}
-# Python examples print to stderr while the driver reports each block's outcome on stdout.
-PYTHON_DRIVER = """
-import contextlib, sys, traceback
+ONLY_WHERE_GIVEN = {"--transitions", "--episodes", "--checkpoint-every"}
+# One process runs a page's python blocks and its plain wm-jax commands (through the CLI's own `main`, so
+# imports and compiled programs are shared); each request is a JSON line, each outcome a line of stdout, and
+# what the examples print goes to stderr. A command with its own environment variables, or one that runs
+# beside others, gets a process of its own.
+DRIVER = """
+import contextlib, json, sys, traceback
 namespace = {"__name__": "__main__"}
-for path in sys.stdin:
-    path = path.strip()
+for line in sys.stdin:
+    request = json.loads(line)
     try:
         with contextlib.redirect_stdout(sys.stderr):
-            exec(compile(open(path).read(), path, "exec"), namespace)
-        print("ok", flush=True)
+            if "python" in request:
+                path = request["python"]
+                exec(compile(open(path).read(), path, "exec"), namespace)
+                status = 0
+            else:
+                from wm_jax.cli import main
+                try:
+                    status = main(request["argv"])
+                except SystemExit as exit:
+                    status = exit.code
+        print("exit", status, flush=True)
     except BaseException:
         traceback.print_exc()
-        print("failed", flush=True)
+        print("exit failed", flush=True)
 """
 
 
@@ -113,13 +132,45 @@ def small(argv: list[str]) -> list[str]:
     return argv
 
 
+class Driver:
+    """The process that runs a page's examples in turn (`DRIVER`); its stderr is the examples' log."""
+
+    def __init__(self, scratch: Path, env: dict[str, str]):
+        self.log = scratch / "examples.log"
+        with open(self.log, "w") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", DRIVER],
+                cwd=scratch,
+                env=env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+            )
+
+    def run(self, request: dict) -> tuple[str, str]:
+        """(the exit status, the log's end) of one request."""
+        offset = self.log.stat().st_size
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+        outcome = self.process.stdout.readline().split()
+        with open(self.log) as log:
+            log.seek(offset)
+            return (outcome[1] if len(outcome) == 2 else "no answer"), log.read()[-3000:]
+
+    def close(self):
+        self.process.stdin.close()
+        self.process.wait(timeout=60)
+
+
 def run_examples(page: Path, scratch: Path) -> None:
-    """Every bash and python block of `page`, in page order, in `scratch`; python blocks share one process,
-    so a later block uses what an earlier one defined. A python block whose first line is `# file: NAME`
-    is a file the page asks the reader to write: it is saved as NAME, for the commands after it to use.
-    A command may start with `NAME=value` words, which set its environment."""
+    """Every bash and python block of `page`, in page order, in `scratch`. One process runs them (`DRIVER`),
+    so a later python block uses what an earlier one defined. A python block whose first line is
+    `# file: NAME` is a file the page asks the reader to write: it is saved as NAME, for the commands after
+    it to use. A command may start with `NAME=value` words, which set its environment, or end with `&`, to
+    run beside the next ones until `wait` or the block's end; either runs as a process of its own."""
     env = {**os.environ, "MPLBACKEND": "Agg", "MINARI_DATASETS_PATH": str(scratch / "minari")}
-    python = None
+    driver = Driver(scratch, env)
     try:
         for number, (language, body) in enumerate(blocks(page)):
             if language == "bash":
@@ -134,75 +185,35 @@ def run_examples(page: Path, scratch: Path) -> None:
                         name, value = argv.pop(0).split("=", 1)
                         variables[name] = value
                     assert argv[0] == "wm-jax", f"{page.name}: only wm-jax commands are run: {argv}"
-                    command = [sys.executable, "-m", "wm_jax", *small(argv[1:])]
-                    command_env = {**env, **variables}
-                    if alongside:
-                        background.append(
-                            subprocess.Popen(command, cwd=scratch, env=command_env, stderr=subprocess.PIPE, text=True)
-                        )
+                    arguments = small(argv[1:])
+                    shown = f"{page.name}: wm-jax {shlex.join(arguments)}"
+                    own_process = alongside or variables or {"--coordinator", "--cluster"} & set(arguments)
+                    if not own_process:  # jax.distributed is joined once per process
+                        status, log = driver.run({"argv": arguments})
+                        assert status == "0", f"{shown}: exit {status}\n{log}"
                         continue
-                    done = subprocess.run(command, cwd=scratch, env=command_env, capture_output=True, text=True)
-                    assert done.returncode == 0, f"{page.name}: {shlex.join(command[2:])}\n{done.stderr[-2000:]}"
-                for process in background:
+                    command = [sys.executable, "-m", "wm_jax", *arguments]
+                    process = subprocess.Popen(
+                        command, cwd=scratch, env={**env, **variables}, stderr=subprocess.PIPE, text=True
+                    )
+                    if alongside:
+                        background.append((shown, process))
+                        continue
                     _, stderr = process.communicate(timeout=600)
-                    assert process.returncode == 0, f"{page.name}: {shlex.join(process.args[2:])}\n{stderr[-2000:]}"
+                    assert process.returncode == 0, f"{shown}\n{stderr[-2000:]}"
+                for shown, process in background:
+                    _, stderr = process.communicate(timeout=600)
+                    assert process.returncode == 0, f"{shown}\n{stderr[-2000:]}"
             elif language == "python" and body.startswith("# file: "):
                 name, _, source = body.partition("\n")
                 (scratch / name.removeprefix("# file: ").strip()).write_text(source)
             elif language == "python":
-                if python is None:
-                    python = subprocess.Popen(
-                        [sys.executable, "-c", PYTHON_DRIVER],
-                        cwd=scratch,
-                        env=env,
-                        stdin=subprocess.PIPE,
-                        stdout=subprocess.PIPE,
-                        stderr=open(scratch / "python-examples.log", "w"),  # noqa: SIM115  (closed with the process)
-                        text=True,
-                    )
                 source = scratch / f"example_{number}.py"
                 source.write_text(body)
-                python.stdin.write(f"{source}\n")
-                python.stdin.flush()
-                outcome = python.stdout.readline().strip()
-                log = (scratch / "python-examples.log").read_text()
-                assert outcome == "ok", f"{page.name}: python example {number} failed\n{body}\n{log[-2000:]}"
+                status, log = driver.run({"python": str(source)})
+                assert status == "0", f"{page.name}: python example {number} failed\n{body}\n{log}"
     finally:
-        if python is not None:
-            python.stdin.close()
-            python.wait(timeout=60)
-
-
-def test_the_cli_reference_is_the_commands_own_help():
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        import cli_reference
-    finally:
-        sys.path.pop(0)
-    assert cli_reference.main(["--check"]) == 0, "docs/cli.md is stale: run python scripts/cli_reference.py"
-
-
-@pytest.mark.slow  # a whole site build (a few seconds)
-def test_the_site_builds_strictly(tmp_path):
-    build = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
-    )
-    assert build.returncode == 0, build.stderr[-3000:]
-    assert (tmp_path / "site" / "index.html").exists()
-
-
-def test_every_example_is_python_or_bash():
-    """A fence in another language would escape the examples' test: every fenced block is one of these."""
-    allowed = {"python", "bash", "text"}
-    for page in PAGES:
-        fences = sum(line.startswith("```") for line in page.read_text().splitlines())
-        assert fences == 2 * len(blocks(page)), f"{page.relative_to(ROOT)}: a fence without a language"
-        for language, _ in FENCE.findall(page.read_text()):
-            assert language in allowed, f"{page.relative_to(ROOT)}: a ```{language} block is not run by the tests"
+        driver.close()
 
 
 @pytest.mark.slow  # runs the commands and programs the pages show
