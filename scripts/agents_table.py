@@ -1,4 +1,4 @@
-"""Print the README's table of agents, from `wm-jax mbrl`, `wm-jax dream`, `wm-jax sac` and `wm-jax mbpo` runs.
+"""Print the results page's table of agents (docs/results.md), from `wm-jax mbrl`, `wm-jax dream`, `wm-jax sac` and `wm-jax mbpo` runs.
 
     for s in 0 1 2; do wm-jax mbrl --env CartPole-v1 --seed $s --out runs/agents/mbrl-CartPole-v1-seed$s; done
     python scripts/agents_table.py runs/agents

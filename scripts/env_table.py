@@ -1,4 +1,4 @@
-"""Print the README's per-environment table from `wm-jax demo --env ENV --out DIR/demo-ENV` runs.
+"""Print the results page's per-environment table (docs/results.md) from `wm-jax demo --env ENV --out DIR/demo-ENV` runs.
 
 for e in CartPole-v1 Acrobot-v1 MountainCar-v0 MountainCarContinuous-v0 Pendulum-v1; do
     wm-jax demo --env $e --out runs/demo-$e; done

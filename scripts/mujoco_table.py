@@ -1,4 +1,4 @@
-"""Run and print the README's MuJoCo held-out table: the tutorial model and the PETS network on random
+"""Run and print the results page's MuJoCo held-out table (docs/results.md): the tutorial model and the PETS network on random
 data of each MuJoCo task, with the identity and linear baselines, one step and 20 steps ahead.
 
     python scripts/mujoco_table.py runs/mujoco            # collect, train both models, print the table

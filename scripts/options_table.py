@@ -1,4 +1,4 @@
-"""Run the engine's options on all five environments and print the README's tables.
+"""Run the engine's options on all five environments and print the results page's tables (docs/results.md).
 
     python scripts/options_table.py runs/options            # trains every row (about 10 minutes on 2 cores)
     python scripts/options_table.py runs/options --tables   # only print the tables from finished runs

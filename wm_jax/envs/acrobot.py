@@ -46,7 +46,7 @@ SPEC = EnvSpec(
         "Acrobot",
         ("joint_angle1", "joint_angle2", "velocity_1", "velocity_2"),
     ),
-    # README row mbrl-shaped-Acrobot-v1, -79.0 +- 5.2 on 5,000 real transitions (bench/results/agents/
+    # results-page row mbrl-shaped-Acrobot-v1, -79.0 +- 5.2 on 5,000 real transitions (bench/results/agents/
     # mbrl-shaped-Acrobot-v1-seed{0,1,2}); with the true reward, 10,000 gave -451.6 (mbrl-Acrobot-v1).
     recommended_mbrl=mbrl_settings(max_transitions=5000, planner={"reward": "shaped"}),
 )

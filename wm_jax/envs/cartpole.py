@@ -32,7 +32,7 @@ SPEC = EnvSpec(
     gymnax=GymnaxAdapter(
         "gymnax.environments.classic_control.cartpole", "CartPole", ("x", "x_dot", "theta", "theta_dot")
     ),
-    # README row mbrl-CartPole-v1, 488.2 +- 7.0 on 2,000 real transitions (bench/results/agents/
+    # results-page row mbrl-CartPole-v1, 488.2 +- 7.0 on 2,000 real transitions (bench/results/agents/
     # mbrl-CartPole-v1-seed{0,1,2}): a 30-step plan cannot see the cart drift to the track's edge.
     recommended_mbrl=mbrl_settings(max_transitions=2000, planner={"horizon": 50}),
 )

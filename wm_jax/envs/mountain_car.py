@@ -51,7 +51,7 @@ SPEC = EnvSpec(
     termination_fn=terminated,
     shaped_reward_fn=shaped_reward,
     gymnax=GymnaxAdapter("gymnax.environments.classic_control.mountain_car", "MountainCar", ("position", "velocity")),
-    # README row mbrl-shaped-MountainCar-v0, -118.5 +- 6.8 on 5,000 real transitions (bench/results/agents/
+    # results-page row mbrl-shaped-MountainCar-v0, -118.5 +- 6.8 on 5,000 real transitions (bench/results/agents/
     # mbrl-shaped-MountainCar-v0-seed{0,1,2}); with the true reward, 20,000 never reached the goal (-200).
     recommended_mbrl=mbrl_settings(max_transitions=5000, planner={"reward": "shaped"}),
 )

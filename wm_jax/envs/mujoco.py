@@ -80,7 +80,7 @@ KNOWN = {
         recommended_mbrl=mbrl_settings(max_transitions=5000, planner={"reward": "shaped"}),
     ),
     # A 15-step horizon and a finer CEM (5 x 400) halve the final distance against the shared recipe
-    # (-11.4 with 20,000 transitions; README row mbrl-Reacher-v5).
+    # (-11.4 with 20,000 transitions; results-page row mbrl-Reacher-v5).
     "Reacher-v5": KnownTask(
         reacher_reward,
         never_terminated,

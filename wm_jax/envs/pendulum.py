@@ -43,7 +43,7 @@ SPEC = EnvSpec(
         ("theta", "theta_dot"),
         extra_fields=gymnax_extra_fields,
     ),
-    # README row mbrl-Pendulum-v1, -127.2 +- 20.1 on 5,000 real transitions (bench/results/agents/
+    # results-page row mbrl-Pendulum-v1, -127.2 +- 20.1 on 5,000 real transitions (bench/results/agents/
     # mbrl-Pendulum-v1-seed{0,1,2}).
     recommended_mbrl=mbrl_settings(max_transitions=5000),
 )

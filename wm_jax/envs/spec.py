@@ -81,10 +81,10 @@ class GymnaxAdapter:
 
 
 # The settings every documented `wm-jax mbrl` row shares are `MBRLConfig`'s defaults, as recorded
-# in the "config" of each bench/results/agents/mbrl-*/mbrl.json (README, "Acting with the model":
+# in the "config" of each bench/results/agents/mbrl-*/mbrl.json (docs/results.md, "Acting with the model":
 # "CEM 4 x 200 candidates, horizon 30, TS-inf over E=5, delta + normalize, 40 epochs per
 # retraining"). The keys are `MBRLConfig`'s fields, with `PlannerConfig`'s under "planner". Each
-# environment's module states what its README row changed, through `mbrl_settings`.
+# environment's module states what its results-page row changed, through `mbrl_settings`.
 MBRL_RECIPE: Mapping[str, Any] = dataclasses.asdict(MBRLConfig())
 
 

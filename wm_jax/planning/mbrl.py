@@ -30,7 +30,7 @@ from .mpc import MPCAgent
 
 
 class ModelTrainer:
-    """Retrains one ensemble (delta + normalize, the best recipe in the README's tables) on a growing
+    """Retrains one ensemble (delta + normalize, the best recipe in the results page's tables) on a growing
     buffer with programs compiled once, each time warm-started from the last parameters."""
 
     def __init__(
