@@ -50,6 +50,12 @@ what it gets: each row ran against a few good files (`cartpole.npz`, `mountainca
 CartPole `model` and a 2-member `ensemble`), and the earlier good outputs it aims at (`model`,
 `collected.npz`, `predictions.npz`) were byte-identical afterwards. `python scripts/bad_input_table.py >
 docs/robustness.md` regenerates this page; the same rows are the tests of `tests/cli/test_bad_input.py`.
+
+Command lines the argument parser itself rejects (an unknown choice, a value that is not a number, a
+missing flag, an unknown command) get one line too, and so does running out of host or device memory
+(`error: out of memory: ...`). Beside the table, property-based tests feed damaged data files and model
+directories to the loaders and random values to `wm-jax train`'s numeric flags. Ctrl-C stops a run at
+the next chunk boundary, keeps its last checkpoint and exits with status 130.
 """
 
 
