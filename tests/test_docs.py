@@ -63,21 +63,26 @@ SMALL_BUDGETS: dict[str, dict[str, float]] = {
     },
 }
 ONLY_WHERE_GIVEN = {"--transitions", "--episodes", "--checkpoint-every"}
-# One process runs a page's python blocks and its plain wm-jax commands (through the CLI's own `main`, so
-# imports and compiled programs are shared); each request is a JSON line, each outcome a line of stdout, and
-# what the examples print goes to stderr. A command with its own environment variables, or one that runs
-# beside others, gets a process of its own.
+# One process per test worker runs the pages' python blocks and plain wm-jax commands (through the CLI's own
+# `main`), so imports and compiled programs are shared between pages as they are within one; each request is
+# a JSON line, each outcome a line of stdout, and what the examples print goes to stderr. A page starts
+# with a fresh namespace, working directory and environment. A command with its own environment variables,
+# or one that runs beside others, gets a process of its own.
 DRIVER = """
-import contextlib, json, sys, traceback
-namespace = {"__name__": "__main__"}
+import contextlib, json, os, sys, traceback
+namespace = {}
 for line in sys.stdin:
     request = json.loads(line)
     try:
         with contextlib.redirect_stdout(sys.stderr):
-            if "python" in request:
+            status = 0
+            if "page" in request:
+                os.chdir(request["page"])
+                os.environ.update(request["env"])
+                namespace = {"__name__": "__main__"}
+            elif "python" in request:
                 path = request["python"]
                 exec(compile(open(path).read(), path, "exec"), namespace)
-                status = 0
             else:
                 from wm_jax.cli import main
                 try:
@@ -89,6 +94,36 @@ for line in sys.stdin:
         traceback.print_exc()
         print("exit failed", flush=True)
 """
+
+
+class Driver:
+    """The process that runs the pages' examples in turn (`DRIVER`); its stderr is the examples' log."""
+
+    def __init__(self, directory: Path):
+        self.log = directory / "examples.log"
+        with open(self.log, "w") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", DRIVER],
+                cwd=directory,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+            )
+
+    def run(self, request: dict) -> tuple[str, str]:
+        """(the exit status, the log's end) of one request."""
+        offset = self.log.stat().st_size
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+        outcome = self.process.stdout.readline().split()
+        with open(self.log) as log:
+            log.seek(offset)
+            return (outcome[1] if len(outcome) == 2 else "no answer"), log.read()[-3000:]
+
+    def close(self):
+        self.process.stdin.close()
+        self.process.wait(timeout=60)
 
 
 def blocks(page: Path) -> list[tuple[str, str]]:
@@ -132,96 +167,71 @@ def small(argv: list[str]) -> list[str]:
     return argv
 
 
-class Driver:
-    """The process that runs a page's examples in turn (`DRIVER`); its stderr is the examples' log."""
-
-    def __init__(self, scratch: Path, env: dict[str, str]):
-        self.log = scratch / "examples.log"
-        with open(self.log, "w") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-c", DRIVER],
-                cwd=scratch,
-                env=env,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=log,
-                text=True,
-            )
-
-    def run(self, request: dict) -> tuple[str, str]:
-        """(the exit status, the log's end) of one request."""
-        offset = self.log.stat().st_size
-        self.process.stdin.write(json.dumps(request) + "\n")
-        self.process.stdin.flush()
-        outcome = self.process.stdout.readline().split()
-        with open(self.log) as log:
-            log.seek(offset)
-            return (outcome[1] if len(outcome) == 2 else "no answer"), log.read()[-3000:]
-
-    def close(self):
-        self.process.stdin.close()
-        self.process.wait(timeout=60)
-
-
-def run_examples(page: Path, scratch: Path) -> None:
+def run_examples(page: Path, scratch: Path, driver: Driver) -> None:
     """Every bash and python block of `page`, in page order, in `scratch`. One process runs them (`DRIVER`),
     so a later python block uses what an earlier one defined. A python block whose first line is
     `# file: NAME` is a file the page asks the reader to write: it is saved as NAME, for the commands after
     it to use. A command may start with `NAME=value` words, which set its environment, or end with `&`, to
     run beside the next ones until `wait` or the block's end; either runs as a process of its own."""
-    env = {**os.environ, "MPLBACKEND": "Agg", "MINARI_DATASETS_PATH": str(scratch / "minari")}
-    driver = Driver(scratch, env)
-    try:
-        for number, (language, body) in enumerate(blocks(page)):
-            if language == "bash":
-                background = []
-                for argv in shell_commands(body):
-                    alongside = argv[-1] == "&"
-                    argv = argv[:-1] if alongside else argv
-                    if argv == ["wait"]:
-                        continue
-                    variables = {}
-                    while argv and re.fullmatch(r"[A-Z_]+=\S*", argv[0]):
-                        name, value = argv.pop(0).split("=", 1)
-                        variables[name] = value
-                    assert argv[0] == "wm-jax", f"{page.name}: only wm-jax commands are run: {argv}"
-                    arguments = small(argv[1:])
-                    shown = f"{page.name}: wm-jax {shlex.join(arguments)}"
-                    own_process = alongside or variables or {"--coordinator", "--cluster"} & set(arguments)
-                    if not own_process:  # jax.distributed is joined once per process
-                        status, log = driver.run({"argv": arguments})
-                        assert status == "0", f"{shown}: exit {status}\n{log}"
-                        continue
-                    command = [sys.executable, "-m", "wm_jax", *arguments]
-                    process = subprocess.Popen(
-                        command, cwd=scratch, env={**env, **variables}, stderr=subprocess.PIPE, text=True
-                    )
-                    if alongside:
-                        background.append((shown, process))
-                        continue
-                    _, stderr = process.communicate(timeout=600)
-                    assert process.returncode == 0, f"{shown}\n{stderr[-2000:]}"
-                for shown, process in background:
-                    _, stderr = process.communicate(timeout=600)
-                    assert process.returncode == 0, f"{shown}\n{stderr[-2000:]}"
-            elif language == "python" and body.startswith("# file: "):
-                name, _, source = body.partition("\n")
-                (scratch / name.removeprefix("# file: ").strip()).write_text(source)
-            elif language == "python":
-                source = scratch / f"example_{number}.py"
-                source.write_text(body)
-                status, log = driver.run({"python": str(source)})
-                assert status == "0", f"{page.name}: python example {number} failed\n{body}\n{log}"
-    finally:
-        driver.close()
+    page_env = {"MPLBACKEND": "Agg", "MINARI_DATASETS_PATH": str(scratch / "minari")}
+    env = {**os.environ, **page_env}
+    status, log = driver.run({"page": str(scratch), "env": page_env})
+    assert status == "0", log
+    for number, (language, body) in enumerate(blocks(page)):
+        if language == "bash":
+            background = []
+            for argv in shell_commands(body):
+                alongside = argv[-1] == "&"
+                argv = argv[:-1] if alongside else argv
+                if argv == ["wait"]:
+                    continue
+                variables = {}
+                while argv and re.fullmatch(r"[A-Z_]+=\S*", argv[0]):
+                    name, value = argv.pop(0).split("=", 1)
+                    variables[name] = value
+                assert argv[0] == "wm-jax", f"{page.name}: only wm-jax commands are run: {argv}"
+                arguments = small(argv[1:])
+                shown = f"{page.name}: wm-jax {shlex.join(arguments)}"
+                own_process = alongside or variables or {"--coordinator", "--cluster"} & set(arguments)
+                if not own_process:  # jax.distributed is joined once per process
+                    status, log = driver.run({"argv": arguments})
+                    assert status == "0", f"{shown}: exit {status}\n{log}"
+                    continue
+                command = [sys.executable, "-m", "wm_jax", *arguments]
+                process = subprocess.Popen(
+                    command, cwd=scratch, env={**env, **variables}, stderr=subprocess.PIPE, text=True
+                )
+                if alongside:
+                    background.append((shown, process))
+                    continue
+                _, stderr = process.communicate(timeout=600)
+                assert process.returncode == 0, f"{shown}\n{stderr[-2000:]}"
+            for shown, process in background:
+                _, stderr = process.communicate(timeout=600)
+                assert process.returncode == 0, f"{shown}\n{stderr[-2000:]}"
+        elif language == "python" and body.startswith("# file: "):
+            name, _, source = body.partition("\n")
+            (scratch / name.removeprefix("# file: ").strip()).write_text(source)
+        elif language == "python":
+            source = scratch / f"example_{number}.py"
+            source.write_text(body)
+            status, log = driver.run({"python": str(source)})
+            assert status == "0", f"{page.name}: python example {number} failed\n{body}\n{log}"
+
+
+@pytest.fixture(scope="module")
+def example_driver(tmp_path_factory):
+    driver = Driver(tmp_path_factory.mktemp("examples"))
+    yield driver
+    driver.close()
 
 
 @pytest.mark.slow  # runs the commands and programs the pages show
 @pytest.mark.parametrize(
     "page", [p for p in PAGES if examples(p, "python") or examples(p, "bash")], ids=lambda p: p.stem
 )
-def test_the_pages_examples_run(page, tmp_path):
-    run_examples(page, tmp_path)
+def test_the_pages_examples_run(page, tmp_path, example_driver):
+    run_examples(page, tmp_path, example_driver)
 
 
 def test_examples_run_with_small_budgets():
