@@ -6,9 +6,14 @@ pytest puts on sys.path for it, makes `tests` importable.
 
 from __future__ import annotations
 
+import glob
+import json
 import os
+import struct
 import subprocess
 import sys
+import zlib
+from typing import NamedTuple
 
 import jax
 import numpy as np
@@ -86,3 +91,85 @@ def header_flips(archive: bytes):
     return st.lists(
         st.tuples(st.integers(0, len(starts) - 1), st.integers(0, 45), st.integers(0, 255)), min_size=1, max_size=4
     ).map(flip)
+
+
+# ------------------------------------------------------------------ reading a wandb run back (--wandb)
+
+
+class WandbRun(NamedTuple):
+    """What an offline wandb run holds: {tag: [(step, value), ...]} as `wm_jax.tracking.read_scalars` gives
+    for TensorBoard (values as logged, float64), the run's config, its job type and its exit code."""
+
+    scalars: dict
+    config: dict
+    job_type: str
+    exit_code: int | None
+
+
+# The header of the .wandb files wandb 0.31 writes: ":W&B", magic 0xBEE1 (little-endian), format version 0.
+WANDB_HEADER = b":W&B" + struct.pack("<HB", 0xBEE1, 0)
+WANDB_BLOCK = 32 * 1024
+
+
+def wandb_records(path):
+    """Every record of a .wandb file (an offline run's transaction log), parsed with wandb's own protobuf schema.
+
+    wandb ships no Python reader of these files (its Go service, wandb-core, reads them for `wandb sync`), so
+    this follows the format as wandb-core's source defines it (core/pkg/leveldb/record.go and
+    core/internal/transactionlog): the 7-byte header, then LevelDB-log chunks in 32 KiB blocks counted from
+    the file's start, each a CRC-32 (IEEE) of its type byte and payload, a little-endian uint16 length, a
+    type (1 a whole record, 2 its first, 3 a middle, 4 its last chunk) and the payload; fewer than 7 bytes
+    left in a block are zero padding. A file in another format fails here, not silently."""
+    from wandb.proto import wandb_internal_pb2
+
+    with open(path, "rb") as handle:
+        data = handle.read()
+    assert data[:7] == WANDB_HEADER, f"{path}: not a .wandb file of the format this reader knows ({data[:7]!r})"
+    at, parts = 7, []
+    while at + 7 <= len(data):
+        block_end = (at // WANDB_BLOCK + 1) * WANDB_BLOCK
+        if at + 7 > block_end:
+            at = block_end
+            continue
+        checksum, length, kind = struct.unpack("<IHB", data[at : at + 7])
+        end = at + 7 + length
+        assert kind in (1, 2, 3, 4) and end <= block_end, f"{path}: a bad chunk at byte {at}"
+        assert zlib.crc32(data[at + 6 : end]) == checksum, f"{path}: a chunk's checksum fails at byte {at}"
+        parts.append(data[at + 7 : end])
+        at = end
+        if kind in (1, 4):
+            yield wandb_internal_pb2.Record.FromString(b"".join(parts))
+            parts = []
+    assert at == len(data) and not parts, f"{path}: ends inside a record"
+
+
+def read_wandb_run(directory) -> WandbRun:
+    """The one offline wandb run under `directory` (a run's --out: DIR/wandb/offline-run-*/run-*.wandb).
+
+    wandb-core closes a run's file a little after `run.finish()` returns (at the latest when the process
+    exits): in-process, `wandb.teardown()` first waits for it (the next run starts the service again)."""
+    import wandb
+
+    from wm_jax.tracking import WANDB_STEP
+
+    wandb.teardown()
+
+    files = glob.glob(os.path.join(directory, "wandb", "offline-run-*", "run-*.wandb"))
+    assert len(files) == 1, f"{directory}: {len(files)} offline wandb runs"
+    scalars, config, job_type, exit_code = {}, {}, "", None
+    for record in wandb_records(files[0]):
+        kind = record.WhichOneof("record_type")
+        if kind == "history":
+            row = {item.key or "/".join(item.nested_key): json.loads(item.value_json) for item in record.history.item}
+            step = row.pop(WANDB_STEP)
+            for tag, value in row.items():
+                if not tag.startswith("_"):  # wandb's own _step, _runtime, _timestamp
+                    scalars.setdefault(tag, []).append((step, value))
+        elif kind in ("run", "config"):  # the config given to wandb.init comes in the run record
+            updates = record.run.config.update if kind == "run" else record.config.update
+            config.update({item.key: json.loads(item.value_json) for item in updates})
+            job_type = record.run.job_type or job_type
+        elif kind == "exit":
+            exit_code = record.exit.exit_code
+    config.pop("_wandb", None)
+    return WandbRun(scalars, config, job_type, exit_code)

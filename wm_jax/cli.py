@@ -296,6 +296,10 @@ def main(argv: list[str] | None = None) -> int:
     name, command = argv[0], COMMANDS[argv[0]]
     try:
         config = parse(name, argv[1:])
+        if getattr(config, "wandb", False):  # an optional extra that is missing fails before any work
+            from .tracking import import_wandb
+
+            import_wandb()
     except UserError as error:  # tyro's parse failures (ParseError), and configs refusing their values
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USER_ERROR

@@ -89,6 +89,29 @@ def same(logged_values, recorded) -> bool:
     return len(logged_values) == len(recorded) > 0 and np.allclose(logged_values, recorded, rtol=1e-6, atol=0)
 
 
+def wandb_logged(command: str) -> Callable[[Run, Run], bool]:
+    """`--wandb` beside `--log-dir`: the command's `--log-dir` case holds (the event files equal its JSON
+    record), and the offline wandb run in its --out has the same tags at the same steps, each value the
+    event file's once rounded to float32 (wandb keeps float64)."""
+
+    def changed(base: Run, run: Run) -> bool:
+        from tests.helpers import read_wandb_run
+        from wm_jax.tracking import read_scalars
+
+        board = read_scalars(str(run.out / "logs"))
+        wandb = read_wandb_run(run.path("wandb").parent).scalars
+        return (
+            CASES[command]["--log-dir"].changed(base, run)
+            and set(wandb) == set(board)
+            and all(
+                [(step, float(np.float32(value))) for step, value in wandb[tag]] == points
+                for tag, points in board.items()
+            )
+        )
+
+    return changed
+
+
 def _train_logged(base: Run, run: Run) -> bool:
     metrics = run.json("metrics.json")
     return (
@@ -492,6 +515,9 @@ CASES["mbpo"] = {
         ),
     ),
 }
+# --wandb on every command that logs, beside --log-dir so that the two logs can be compared.
+for _command in ("train", "sweep", "mbrl", "dream", "sac", "mbpo"):
+    CASES[_command]["--wandb"] = Case(("--wandb", "--log-dir", "{tmp}/logs"), wandb_logged(_command))
 DEMO = "metrics.json"
 
 

@@ -32,6 +32,9 @@ class MbrlRun(DeviceOptions):
     config: Annotated[MBRLConfig, Flat] = None  # type: ignore[assignment]
     log_dir: str | None = None
     """write TensorBoard event files here as the run goes (`tensorboard --logdir DIR`)"""
+    wandb: bool = False
+    """also log the same scalars as --log-dir to Weights & Biases: an offline run in DIR/wandb unless
+    WANDB_MODE says otherwise (`wandb sync` uploads it; needs pip install 'wm-jax[wandb]')"""
     render: bool = False
     """save a GIF of one evaluation episode (DIR/episode.gif)"""
     checkpoint_every: int = 0
@@ -129,7 +132,7 @@ def model_based_rl(run: MbrlRun) -> MbrlOutcome:
         enabled=sys.stderr.isatty(),
     )
 
-    log = RunLog(run.log_dir)
+    log = RunLog.for_run(run, "mbrl")
 
     def on_progress(used, record):
         bar.update(used - bar.n)
@@ -175,6 +178,9 @@ class DreamRun(DeviceOptions):
     seed: int = 0
     log_dir: str | None = None
     """write TensorBoard event files here as the run goes (`tensorboard --logdir DIR`)"""
+    wandb: bool = False
+    """also log the same scalars as --log-dir to Weights & Biases: an offline run in DIR/wandb unless
+    WANDB_MODE says otherwise (`wandb sync` uploads it; needs pip install 'wm-jax[wandb]')"""
     config: Annotated[DreamConfig, Flat] = DreamConfig()
     # None: the environment's recommended settings, resolved in __post_init__ (the CLI shows them as defaults).
     ppo: PPOConfig = None  # type: ignore[assignment]
@@ -204,7 +210,7 @@ def dream(run: DreamRun) -> dict:
     check_seed(run.seed)
     check_output_path(run.out, directory=True)
     mesh = run.mesh(run.config.members)
-    with RunLog(run.log_dir) as log:
+    with RunLog.for_run(run, "dream") as log:
 
         def on_progress(used, iteration):
             log.scalars(
@@ -237,6 +243,9 @@ class OnlineRunOptions:
 
     log_dir: str | None = None
     """write TensorBoard event files here as the run goes (`tensorboard --logdir DIR`)"""
+    wandb: bool = False
+    """also log the same scalars as --log-dir to Weights & Biases: an offline run in DIR/wandb unless
+    WANDB_MODE says otherwise (`wandb sync` uploads it; needs pip install 'wm-jax[wandb]')"""
     render: bool = False
     """save a GIF of the final greedy policy's first evaluation episode (DIR/episode.gif)"""
     progress: bool = False
@@ -286,7 +295,7 @@ def _online_agent(name: str, run, default, learn):
         checkpoints = open_checkpoints(run, run_description(run), resuming, None, "real transition")
     enabled = run.progress or sys.stderr.isatty()
     bar = progress_bar(run.loop.total_transitions, f"{name} {run.env}", " transitions", 0, enabled=enabled)
-    log = RunLog(run.log_dir)
+    log = RunLog.for_run(run, name)
 
     def on_progress(transitions, row):
         bar.update(transitions - bar.n)

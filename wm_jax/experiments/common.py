@@ -33,6 +33,7 @@ NOT_SAVED = (
     "resume",
     "progress",
     "log_dir",
+    "wandb",
     "render",
     "baseline",
     "plots",

@@ -40,6 +40,9 @@ class SweepRun(DeviceOptions):
     log_dir: str | None = None
     """write TensorBoard event files here once the grid's program returns (it is one program): each
     configuration's loss curve and its scores, under lr_0.001_wd_0_seed_0 (`tensorboard --logdir DIR`)"""
+    wandb: bool = False
+    """also log the same scalars as --log-dir to Weights & Biases: an offline run in DIR/wandb unless
+    WANDB_MODE says otherwise (`wandb sync` uploads it; needs pip install 'wm-jax[wandb]')"""
 
     def __post_init__(self):
         object.__setattr__(self, "model", dataclasses.replace(self.model))  # the kind's presets, checked
@@ -74,7 +77,7 @@ def sweep_and_choose(run: SweepRun) -> SweepOutcome:
 
     check_output_path(run.out, directory=True)
     grid = _grid(run)
-    with RunLog(run.log_dir) as log:  # a log directory that cannot be written fails before the work
+    with RunLog.for_run(run, "sweep") as log:  # a log directory that cannot be written fails before the work
         return _sweep(run, grid, log)
 
 

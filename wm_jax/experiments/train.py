@@ -52,6 +52,9 @@ class TrainRun(DistributedOptions):
     log_dir: str | None = None
     """write TensorBoard event files here as training goes: each member's loss per epoch, the validation
     curves, then metrics.json's held-out scores (`tensorboard --logdir DIR`)"""
+    wandb: bool = False
+    """also log the same scalars as --log-dir to Weights & Biases: an offline run in DIR/wandb unless
+    WANDB_MODE says otherwise (`wandb sync` uploads it; needs pip install 'wm-jax[wandb]')"""
     plots: bool = False
     """also draw calibration.png and epistemic.png into DIR (about a second; `wm-jax evaluate --plots` draws them
     later)"""
@@ -138,6 +141,8 @@ def _prepare(run: TrainRun):
 
 def _fit(run: TrainRun, spec, split: HeldOutSplit, mesh, resuming: bool, log):
     """Train (in chunks of about a second; a progress bar, the log and checkpoints between them)."""
+    import numpy as np
+
     from ..training import fingerprint, fit
 
     bars = []  # created at the first epoch so compilation time does not skew the rate
@@ -148,7 +153,9 @@ def _fit(run: TrainRun, spec, split: HeldOutSplit, mesh, resuming: bool, log):
                 bars.append(progress_bar(run.training.epochs, f"training {run.model.kind}", " epoch", initial=epoch))
             bars[0].update(1)
             bars[0].set_postfix(loss=f"{float(losses.mean()):.3e}")
-        log.scalar("train/loss", float(losses.mean()), epoch + 1)
+        # The members' mean in float64, as metrics.json's loss_curve takes it (report.model_metrics): a float32
+        # mean differs in its last bits, which wandb, keeping float64, would show.
+        log.scalar("train/loss", float(np.asarray(losses, dtype=float).mean()), epoch + 1)
         log.members("train/loss", losses, epoch + 1)
 
     checkpoints = None
@@ -164,7 +171,8 @@ def _fit(run: TrainRun, spec, split: HeldOutSplit, mesh, resuming: bool, log):
             run.training,
             split.train,
             run.seed,
-            on_epoch if run.progress or run.log_dir else None,
+            # From the settings, not from whether this process writes: every process must train in the same chunks.
+            on_epoch if run.progress or run.log_dir or run.wandb else None,
             mesh=mesh,
             checkpoints=checkpoints,
             # A log alone needs no bar's 20 updates: chunks of about a second keep its cost near nothing.
@@ -202,7 +210,7 @@ def _train(run: TrainRun, resuming: bool) -> TrainResult | None:
     from ..tracking import RunLog
 
     spec, split, mesh = _prepare(run)
-    with RunLog(run.log_dir if is_writer() else None) as log:
+    with RunLog.for_run(run, "train", enabled=is_writer()) as log:
         fitted = _fit(run, spec, split, mesh, resuming, log)
         if not is_writer():
             return None
