@@ -219,6 +219,38 @@ def run_examples(page: Path, scratch: Path, driver: Driver) -> None:
             assert status == "0", f"{page.name}: python example {number} failed\n{body}\n{log}"
 
 
+def test_the_cli_reference_is_the_commands_own_help():
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import cli_reference
+    finally:
+        sys.path.pop(0)
+    assert cli_reference.main(["--check"]) == 0, "docs/cli.md is stale: run python scripts/cli_reference.py"
+
+
+@pytest.mark.slow  # a whole site build (a few seconds)
+def test_the_site_builds_strictly(tmp_path):
+    build = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
+    assert build.returncode == 0, build.stderr[-3000:]
+    assert (tmp_path / "site" / "index.html").exists()
+
+
+def test_every_example_is_python_or_bash():
+    """A fence in another language would escape the examples' test: every fenced block is one of these."""
+    allowed = {"python", "bash", "text"}
+    for page in PAGES:
+        fences = sum(line.startswith("```") for line in page.read_text().splitlines())
+        assert fences == 2 * len(blocks(page)), f"{page.relative_to(ROOT)}: a fence without a language"
+        for language, _ in FENCE.findall(page.read_text()):
+            assert language in allowed, f"{page.relative_to(ROOT)}: a ```{language} block is not run by the tests"
+
+
 @pytest.fixture(scope="module")
 def example_driver(tmp_path_factory):
     driver = Driver(tmp_path_factory.mktemp("examples"))
