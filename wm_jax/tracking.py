@@ -47,7 +47,7 @@ def _tensorboardx():
         sys.modules["torch"] = None  # type: ignore[assignment]
     try:
         import tensorboardX
-        from tensorboardX.proto import event_pb2  # noqa: F401  (loaded while torch is blocked)
+        from tensorboardX.proto import event_pb2, summary_pb2  # noqa: F401  (loaded while torch is blocked)
     finally:
         if blocked:
             del sys.modules["torch"]
@@ -83,15 +83,19 @@ def _writable_directory(directory: str, flag: str) -> None:
 
 
 class _TensorBoardSink:
-    """Event files in `log_dir`, through tensorboardX."""
+    """Event files in `log_dir`, through tensorboardX's `FileWriter`: one event per RunLog call, holding all
+    of its scalars (an epoch's members, a table of scores), which TensorBoard reads as one point per tag.
+    `SummaryWriter.add_scalar` would write an event per scalar, at about four times the cost."""
 
     def __init__(self, log_dir: str):
         _writable_directory(log_dir, "--log-dir")
-        self.writer = _tensorboardx().SummaryWriter(log_dir, flush_secs=10)
+        tensorboardx = _tensorboardx()
+        self.writer = tensorboardx.FileWriter(log_dir, flush_secs=10)
+        self.summary = tensorboardx.proto.summary_pb2.Summary
 
     def write(self, values: dict[str, float], step: int) -> None:
-        for tag, value in values.items():
-            self.writer.add_scalar(tag, value, step)
+        scalars = [self.summary.Value(tag=tag, simple_value=value) for tag, value in values.items()]
+        self.writer.add_summary(self.summary(value=scalars), step)
 
     def close(self, failed: bool) -> None:
         self.writer.close()
