@@ -251,6 +251,15 @@ def test_every_example_is_python_or_bash():
             assert language in allowed, f"{page.relative_to(ROOT)}: a ```{language} block is not run by the tests"
 
 
+def test_the_api_page_documents_every_public_name():
+    """Every name of `import wm_jax as wm` has its entry on the Python API page, under its own name."""
+    from wm_jax import _EXPORTS
+
+    page = (ROOT / "docs" / "api.md").read_text()
+    for name, (module, attribute) in _EXPORTS.items():
+        assert f"::: {module}.{attribute}\n" in page and f'heading: "wm.{name}"' in page, name
+
+
 @pytest.fixture(scope="module")
 def example_driver(tmp_path_factory):
     driver = Driver(tmp_path_factory.mktemp("examples"))
