@@ -297,9 +297,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = parse(name, argv[1:])
         if getattr(config, "wandb", False):  # an optional extra that is missing fails before any work
-            from .tracking import import_wandb
+            from .tracking import require_wandb
 
-            import_wandb()
+            require_wandb()
     except UserError as error:  # tyro's parse failures (ParseError), and configs refusing their values
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USER_ERROR

@@ -21,12 +21,14 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import glob
+import importlib.util
 import json
 import math
 import os
 import re
 import struct
 import sys
+import threading
 from collections.abc import Mapping
 
 from .errors import UserError
@@ -54,13 +56,23 @@ def _tensorboardx():
     return tensorboardX
 
 
+MISSING_WANDB = "--wandb needs wandb, an optional extra: pip install 'wm-jax[wandb]'"
+
+
+def require_wandb() -> None:
+    """A one-line UserError where wandb is not installed. `cli.main` calls it right after parsing a command
+    line with --wandb, so a missing extra fails before any work; it finds wandb without importing it (half
+    a second), which an offline run does beside the work (`_WandbSink`)."""
+    if importlib.util.find_spec("wandb") is None:
+        raise UserError(MISSING_WANDB)
+
+
 def import_wandb():
-    """wandb, or a one-line UserError saying what to install. `cli.main` calls it right after parsing a
-    command line with --wandb, so a missing extra fails before any work."""
+    """wandb, or the one-line UserError saying what to install."""
     try:
         import wandb
     except ImportError:
-        raise UserError("--wandb needs wandb, an optional extra: pip install 'wm-jax[wandb]'") from None
+        raise UserError(MISSING_WANDB) from None
     return wandb
 
 
@@ -103,12 +115,38 @@ class _TensorBoardSink:
 
 class _WandbSink:
     """A Weights & Biases run whose files stay in `directory` (the run's --out): wandb writes
-    `directory`/wandb/offline-run-.../run-ID.wandb."""
+    `directory`/wandb/offline-run-.../run-ID.wandb.
+
+    Importing wandb and starting its service take about a second, most of a short run's logging cost. An
+    offline run (the default) therefore starts in a thread beside the command's own work (imports,
+    compiling, the first chunk) and the first scalar waits for it; it cannot fail for want of a network or
+    a login. Any other mode starts before the work, so that its errors come before the work too."""
 
     def __init__(self, directory: str, job_type: str | None, config: dict | None):
-        wandb = import_wandb()
         # wandb falls back to the system's temporary directory where `dir` cannot be written: refuse instead.
         _writable_directory(directory, "--wandb: --out")
+        self.directory, self.job_type, self.config = directory, job_type, config
+        # Offline unless the user's environment chooses (WANDB_MODE=online, disabled): see the module's docstring.
+        # Passed explicitly: wandb reads the environment once per process, at its first run.
+        self.mode = os.environ.get("WANDB_MODE") or "offline"
+        self.run = None
+        self.failure: BaseException | None = None
+        if self.mode == "offline":
+            self.starting: threading.Thread | None = threading.Thread(target=self._start_beside, daemon=True)
+            self.starting.start()
+        else:
+            self.starting = None
+            self._start()
+            self._announce()
+
+    def _start_beside(self) -> None:
+        try:
+            self._start()
+        except BaseException as error:  # raised in the command's own thread, at its first scalar
+            self.failure = error
+
+    def _start(self) -> None:
+        wandb = import_wandb()
         settings = wandb.Settings(
             console="off",  # leave stdout and stderr alone (no wrapping, no captured copy of the output)
             silent=True,  # its banner advises `wandb online`, which an explicit offline mode overrides; one line below
@@ -117,22 +155,19 @@ class _WandbSink:
             x_disable_stats=True,  # no system-metrics sampler beside the run: the run's scalars only
             x_disable_meta=True,  # no host, GPU or git survey at start
         )
-        # Offline unless the user's environment chooses (WANDB_MODE=online, disabled): see the module's docstring.
-        # Passed explicitly: wandb reads the environment once per process, at its first run.
-        mode = os.environ.get("WANDB_MODE") or "offline"
         # wandb-core, the service wandb starts at a process's first run (later runs of the process share it),
         # writes its debug log in WANDB_CACHE_DIR/wandb/logs, by default ~/.cache/wandb/logs. Pointed at the run's
         # directory while the service starts, the log lands in DIR/wandb/logs, and a `wm-jax ... --wandb` run
         # writes nothing outside its own directory. A user's own WANDB_CACHE_DIR is kept.
-        cache = {} if os.environ.get("WANDB_CACHE_DIR") else {"WANDB_CACHE_DIR": directory}
+        cache = {} if os.environ.get("WANDB_CACHE_DIR") else {"WANDB_CACHE_DIR": self.directory}
         try:
             with _environment(cache):
                 self.run = wandb.init(
-                    dir=directory,
+                    dir=self.directory,
                     project=os.environ.get("WANDB_PROJECT") or WANDB_PROJECT,
-                    job_type=job_type,
-                    config=config,
-                    mode=mode,
+                    job_type=self.job_type,
+                    config=self.config,
+                    mode=self.mode,
                     reinit="create_new",  # beside, never instead of, a run the caller has open
                     settings=settings,
                 )
@@ -142,6 +177,17 @@ class _WandbSink:
         # Every tag's x-axis is the step logged with it (WANDB_STEP), not wandb's row counter.
         self.run.define_metric(WANDB_STEP, hidden=True)
         self.run.define_metric("*", step_metric=WANDB_STEP)
+
+    def _ready(self) -> None:
+        """Wait for a run starting beside the work; its failure is raised here, in the command's thread."""
+        if self.starting is not None:
+            self.starting.join()
+            self.starting = None
+            if self.failure is not None:
+                raise self.failure
+            self._announce()
+
+    def _announce(self) -> None:
         mode = self.run.settings.mode
         if mode == "offline":
             where = self.run.settings.sync_dir
@@ -150,10 +196,17 @@ class _WandbSink:
             print(f"wandb: {self.run.url}", file=sys.stderr)
 
     def write(self, values: dict[str, float], step: int) -> None:
+        self._ready()
         # One row per RunLog call: the values of one epoch, evaluation or score table, with their step.
         self.run.log({**values, WANDB_STEP: step})
 
     def close(self, failed: bool) -> None:
+        try:
+            self._ready()
+        except BaseException:
+            if failed:  # the run is failing already: its own error is the one to report
+                return
+            raise
         # The service finishes writing the run's file shortly after, at the latest as the process exits
         # (wandb's own exit hook waits for it); `wandb.teardown()` waits for it in a longer-lived process.
         self.run.finish(exit_code=1 if failed else 0)
