@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..compilation import INITIALIZATION_COMPILER_OPTIONS
 from ..config import MBRLConfig, ModelConfig, TrainConfig
 from ..envs import env_spec
 from ..envs.gymnasium_collect import collect_gymnasium
@@ -61,7 +62,11 @@ class ModelTrainer:
         self.key = jax.random.key(seed)
         self._start = jax.jit(self.program.start)
         self._chunk = jax.jit(functools.partial(self.program.train_chunk, epochs=epochs))
-        self.params = self.program.init(jax.random.fold_in(self.key, 0))
+        # One program at XLA's level 1 (see `wm_jax.compilation`), not an eager draw per layer: the
+        # same bits, compiled once instead of once per weight shape.
+        init_key = jax.random.fold_in(self.key, 0)
+        init = jax.jit(self.program.init).lower(init_key).compile(INITIALIZATION_COMPILER_OPTIONS)
+        self.params = init(init_key)
 
     def train(self, buffer, iteration: int) -> Ensemble:
         normalizer = fit_normalizer_for(self.spec, valid_rows(buffer))
