@@ -158,6 +158,9 @@ def array_changed(name: str, key: str) -> Callable[[Run, Run], bool]:
     return changed
 
 
+# The dream's PPO controller at a budget of seconds.
+BASES_PPO_BUDGET = ("--ppo.updates", "2", "--ppo.envs", "8", "--ppo.steps", "4", "--ppo.minibatches", "2")
+
 CASES: dict[str, dict[str, Case]] = {
     "collect": {
         "--out": Case(("--out", "{tmp}/other.npz"), lambda base, run: (run.out / "other.npz").exists()),
@@ -399,7 +402,10 @@ CASES["dream"] = {
     "--hidden-sizes": Case(("--hidden-sizes", "8"), metric(DREAM, "controller")),
     "--eval-episodes": Case(("--eval-episodes", "2"), lambda base, run: len(run.json(DREAM)["eval_returns"]) == 2),
     "--devices": Case(("--devices", "99"), refused("--devices 99"), code=2),
-    "--controller": Case(("--controller", "ppo"), lambda base, run: run.json(DREAM)["controller"] == "ppo"),
+    # PPO at the PPO baseline's small budget (its defaults train for tens of seconds).
+    "--controller": Case(
+        ("--controller", "ppo", *BASES_PPO_BUDGET), lambda base, run: run.json(DREAM)["controller"] == "ppo"
+    ),
 }
 
 
@@ -880,18 +886,7 @@ BASES = {
     "data export-minari": {"default": ["data export-minari", "{cartpole}", "--dataset-id", "{fresh_dataset_id}"]},
 }
 BASES["evaluate"]["ensemble"] = BASES["evaluate"]["default"]
-BASES["dream"]["ppo"] = BASES["dream"]["default"] + [
-    "--controller",
-    "ppo",
-    "--ppo.updates",
-    "2",
-    "--ppo.envs",
-    "8",
-    "--ppo.steps",
-    "4",
-    "--ppo.minibatches",
-    "2",
-]
+BASES["dream"]["ppo"] = BASES["dream"]["default"] + ["--controller", "ppo", *BASES_PPO_BUDGET]
 
 
 def _with(base: list[str], flags, drop=()) -> list[str]:

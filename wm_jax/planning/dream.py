@@ -127,6 +127,9 @@ def make_evolve(controller: LinearController, reward_fn, config: DreamConfig, ho
     def evolve(model: Ensemble, starts, key, mean=None):
         init_key, key = jax.random.split(key)
         state = strategy.init(init_key, jnp.zeros(controller.size) if mean is None else mean, params)
+        # evosax's initial state holds weakly typed scalars and a generation's output strong ones: made
+        # strong here (the same float32 values), the first generation's program serves the later ones.
+        state = jax.tree.map(lambda leaf: leaf.astype(leaf.dtype), state)
         generation_keys = jax.random.split(key, config.generations)
         for generation_key in generation_keys:
             state, _ = generation(model, starts, state, generation_key)
