@@ -13,9 +13,9 @@ import pytest
 from wm_jax.compilation import with_quick_compile
 
 # Compile the tests' programs with XLA's quicker CPU settings (`wm_jax.compilation.QUICK_COMPILE_XLA_FLAGS`:
-# the same bits, about a third less compile time). Set before any JAX backend starts, so every worker
-# and every command a test starts as a subprocess inherits them. WM_JAX_TEST_DEFAULT_COMPILE=1 runs the
-# suite under XLA's defaults instead.
+# about a third less compile time; the same bits for training and planning, SAC's from about the seventh
+# digit). Set before any JAX backend starts, so every worker and every command a test starts as a
+# subprocess inherits them. WM_JAX_TEST_DEFAULT_COMPILE=1 runs the suite under XLA's defaults instead.
 if os.environ.get("WM_JAX_TEST_DEFAULT_COMPILE") != "1":
     os.environ["XLA_FLAGS"] = with_quick_compile(os.environ.get("XLA_FLAGS", ""))
 

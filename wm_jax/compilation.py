@@ -45,6 +45,13 @@ def enable_persistent_cache(directory: str | os.PathLike | None = None) -> str:
 INITIALIZATION_COMPILER_OPTIONS = {"xla_backend_optimization_level": 1}
 
 
+def compile_initialization(function, *args):
+    """`function` compiled for `args`' shapes as a once-per-run program: with `INITIALIZATION_COMPILER_OPTIONS`."""
+    import jax
+
+    return jax.jit(function).lower(*args).compile(INITIALIZATION_COMPILER_OPTIONS)
+
+
 # XLA flags that compile the same programs in about two thirds of the time on a CPU: XLA's classic
 # loop-fusion emitter instead of its newer MLIR one, and LLVM's level 1 instead of 3 (which keeps the
 # float multiply-add contraction; level 0 does not). Compiling is most of the test suite's time, so it

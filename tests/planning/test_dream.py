@@ -60,7 +60,7 @@ def test_dream_returns_count_known_rewards_until_termination():
 @pytest.mark.slow  # compiles a whole CMA-ES generation
 def test_dream_evolution_compiles_once_across_retrained_models():
     """The model is an argument of the compiled generation: evolving in a second, retrained model of the
-        same structure traces nothing again (the reward function runs in Python only while tracing), and the
+    same structure traces nothing again (the reward function runs in Python only while tracing), and the
     first generation's program serves the later ones."""
     from wm_jax.config import DreamConfig, ModelConfig
     from wm_jax.envs import env_spec

@@ -348,10 +348,9 @@ def _compiled(agent: SAC):
 
 @functools.lru_cache(maxsize=8)
 def _init_program(agent: SAC):
-    from ..compilation import INITIALIZATION_COMPILER_OPTIONS
+    from ..compilation import compile_initialization
 
-    key = jax.random.key(0)
-    return jax.jit(agent.init).lower(key).compile(INITIALIZATION_COMPILER_OPTIONS)
+    return compile_initialization(agent.init, jax.random.key(0))
 
 
 def initial_state(agent: SAC, key: jax.Array) -> SACState:

@@ -27,7 +27,7 @@ import optax
 from flax import nnx
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from ..compilation import INITIALIZATION_COMPILER_OPTIONS
+from ..compilation import compile_initialization
 from ..config import MAX_MEMBERS, ConfigError, TrainConfig, check_seed
 from ..interrupts import Interrupted, requested, stop_requests
 from ..models.ensemble import Ensemble, ensemble_of, graphdef_of, predict_members
@@ -264,7 +264,7 @@ def run_sweep(
     keys = jax.vmap(jax.random.split)(jnp.stack([jax.random.key(seed) for seed in grid.seeds]))
     begin = _start_every_pair(program, normalizer, pairs)
     start = time.perf_counter()
-    begin_all = jax.jit(jax.vmap(begin)).lower(keys).compile(INITIALIZATION_COMPILER_OPTIONS)
+    begin_all = compile_initialization(jax.vmap(begin), keys)
     states = begin_all(keys)
     compile_seconds = time.perf_counter() - start
     # The larger of the two axes splits over the devices (configurations never interact).
