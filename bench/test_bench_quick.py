@@ -157,3 +157,14 @@ def test_quick_collection_section_writes_rows(tmp_path):
         assert row["transitions"] == n and row["seconds"] > 0 and row["file_bytes"] > 0 and isinstance(row["met"], bool)
     text = paths["md"].read_text()
     assert "| jax-native |" in text and "| gymnasium-loop |" in text and "load+validate" in text
+
+
+def test_the_model_env_bench_prints_every_row(capsys):
+    """`python -m bench.model_env` at a tiny size: each way of stepping the model, and gymnasium's loop."""
+    from bench import model_env
+
+    assert model_env.main(["--envs", "12", "--steps", "3", "--repeats", "1", "--gym-transitions", "50"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rates = {line.split(" | ")[0]: float(line.split(" | ")[1].replace(",", "")) for line in lines[1:]}
+    assert set(rates) == {"step_batch, TS-1", "step_batch, TS-inf", "step vmapped, TS-1", "gymnasium CartPole-v1 loop"}
+    assert all(rate > 0 for rate in rates.values())

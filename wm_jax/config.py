@@ -488,7 +488,7 @@ class PPOConfig:
     updates: int = 60
     """PPO updates per dream phase (between two rounds of real episodes)"""
     envs: int = 256
-    """imagined environments stepped side by side (vmapped)"""
+    """imagined environments stepped side by side (one batch)"""
     steps: int = 64
     """imagined steps per environment per update"""
     epochs: int = 4

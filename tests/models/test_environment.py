@@ -87,6 +87,62 @@ def test_the_functional_env_runs_4096_environments_in_one_scan_and_resets_ended_
     assert bool(jnp.all(reward == 1.0))  # CartPole pays 1 per step
 
 
+def test_the_batched_env_steps_each_environment_as_the_vmapped_step_does(cartpole_model):
+    """`step_batch` runs environment j through elite j mod K alone under TS-inf: the same step as the vmapped
+    `step_env` given that member, and the same resets, in one call over 4,096 environments."""
+    model, starts = cartpole_model
+    env = FunctionalModelEnv(mode="tsinf", reward="known", env_id="CartPole-v1", max_episode_steps=5)
+    params = env.default_params(model, starts)
+    n = 4096
+
+    @jax.jit
+    def run(key):
+        obs, state = env.reset_batch(key, params, n)
+
+        def body(state, key):
+            action_key, step_key = jax.random.split(key)
+            actions = jax.random.randint(action_key, (n,), 0, 2)
+            single = jax.vmap(env.step_env, in_axes=(None, 0, 0, None))(step_key, state, actions, params)
+            obs, next_state, reward, done, info = env.step_batch(step_key, state, actions, params)
+            return next_state, (state, single, obs, next_state, reward, done, info)
+
+        return jax.lax.scan(body, state, jax.random.split(key, 6))[1]
+
+    before, single, obs, state, reward, done, info = run(jax.random.key(0))
+    final_obs, _, single_reward, terminated, truncated, _ = single
+    np.testing.assert_array_equal(before.member[0], np.arange(n) % 3)  # every elite an equal share
+    np.testing.assert_allclose(info["final_obs"], final_obs, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(reward, single_reward)
+    np.testing.assert_array_equal(info["terminated"], terminated)
+    np.testing.assert_array_equal(info["truncated"], truncated)
+    np.testing.assert_array_equal(done, terminated | truncated)
+    assert bool(done[:5].any(axis=0).all()) and "disagreement" not in info
+    assert bool(jnp.all(jnp.where(done, state.time == 0, state.time > 0)))  # ended: starts again
+    np.testing.assert_array_equal(obs, jnp.where(done[..., None], state.state, info["final_obs"]))
+    restarted = np.asarray(obs)[np.asarray(done)]
+    assert (restarted[:, None, :] == np.asarray(starts)[None]).all(axis=-1).any(axis=1).all()  # from a start state
+    np.testing.assert_array_equal(state.member, before.member)  # a restarted episode keeps its slot's elite
+
+
+def test_the_batched_env_runs_every_member_for_the_disagreement_penalty(cartpole_model):
+    model, starts = cartpole_model
+    outcome = {}
+    for mode, penalty in (("mean", 0.0), ("mean", 10.0), ("ts1", 10.0)):
+        env = FunctionalModelEnv(mode=mode, reward="learned", disagreement_penalty=penalty, env_id="CartPole-v1")
+        params = env.default_params(model, starts)
+
+        @jax.jit
+        def first_step(key):
+            _, state = env.reset_batch(key, params, 8)
+            return env.step_batch(key, state, jnp.ones(8, int), params)
+
+        _, _, reward, _, info = first_step(jax.random.key(0))
+        outcome[mode, penalty] = reward, info.get("disagreement")
+    (plain, _), (penalised, disagreement) = outcome["mean", 0.0], outcome["mean", 10.0]
+    assert bool((disagreement > 0).all()) and outcome["ts1", 10.0][1] is not None
+    np.testing.assert_allclose(penalised, plain - 10.0 * disagreement, rtol=1e-5, atol=1e-5)
+
+
 def test_the_vector_env_steps_every_environment_at_once(cartpole_model):
     model, starts = cartpole_model
     env = ModelVectorEnv(model, starts, num_envs=16, reward="learned", max_episode_steps=3)

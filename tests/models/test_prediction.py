@@ -9,7 +9,8 @@ import pytest
 from tests.helpers import cartpole_spec
 from wm_jax.config import ModelConfig
 from wm_jax.models import ensemble_of, imagine, init_ensemble_params, predict_members, spec_for_env
-from wm_jax.models.prediction import ROWS_PER_CALL, predict
+from wm_jax.models.ensemble import ensemble_outputs
+from wm_jax.models.prediction import ROWS_PER_CALL, predict, propagate_dealt
 
 
 def _cartpole_model(members=3, onehot=False):
@@ -95,3 +96,37 @@ def test_trajectory_sampling_picks_members_per_step_or_per_trajectory():
             assert not keeps.all(), "TS-1 redraws members at every step"
         else:
             assert keeps.all(), "TS-inf keeps each row's member for the whole trajectory"
+
+
+@pytest.mark.parametrize("members, elites, rows", [(5, None, 4096), (10, [0, 1, 2, 3, 5, 6, 7, 8, 9], 23)])
+def test_dealt_rows_run_through_their_own_member_in_equal_shares(members, elites, rows):
+    """Each row's prediction is its member's own; TS-inf deals row j to elite j mod K, TS-1 deals every group
+    of K rows a random permutation of the elites at each step (nine elites of ten, 23 rows: the sorted-permutation
+    path, elites that are not every member, and a padded last group)."""
+    spec = spec_for_env("CartPole-v1", ModelConfig(kind="ensemble", members=members, delta=True, probabilistic=True))
+    model = ensemble_of(spec, init_ensemble_params(spec, jax.random.key(0)), elites=elites)
+    chosen = np.asarray(model.elites)
+    k = len(chosen)
+    rng = np.random.default_rng(0)
+    states = jnp.asarray(rng.normal(size=(rows, 4)).astype(np.float32))
+    encoded = model.spec.encode_actions(jnp.asarray(rng.integers(0, 2, rows)))
+    every = ensemble_outputs(model.graphdef, model.params, states, encoded, model.normalizer)
+    deals, dealt = [], jax.jit(propagate_dealt, static_argnames="mode")
+    for step in range(3):
+        for mode in ("tsinf", "ts1"):
+            prediction, member = dealt(model, states, encoded, jax.random.key(step), mode)
+            member = np.asarray(member)
+            for head in ("mean", "logvar"):
+                expected = getattr(every, head)[member, np.arange(rows)]
+                np.testing.assert_allclose(getattr(prediction, head), expected, rtol=1e-5, atol=1e-6)
+            whole = member[: rows // k * k].reshape(-1, k)
+            assert (np.sort(whole, axis=1) == np.sort(chosen)).all(), "each group of K rows takes every elite once"
+            if mode == "tsinf":
+                np.testing.assert_array_equal(member, chosen[np.arange(rows) % k])
+            else:
+                deals.append(member)
+    assert not all((deal == deals[0]).all() for deal in deals[1:]), "TS-1 deals afresh at every step"
+    if rows >= 1000:  # every elite equally often in each position: uniform, not a rotation of one deal
+        firsts = [deal[: rows // k * k].reshape(-1, k)[:, 0] for deal in deals]
+        counts = np.stack([np.bincount(first, minlength=members) for first in firsts])
+        assert counts.min() > rows / k / k * 0.7

@@ -11,6 +11,8 @@ arrays `wm-jax predict` writes.
   With `sample`, the row's Gaussian is sampled (for "mean", a Gaussian with the elites' mean
   variance); deterministic members have no variance, so sampling changes nothing.
 - `propagate`: one such step on encoded actions inside traced code, the step of `models.imagination`.
+- `propagate_dealt`: TS-1 or TS-inf where the rows are dealt to the elites in equal shares, so each
+  row runs through its own member only (a batch of imagined environments, `models.environment`).
 - `predictive_interval(model, states, actions, levels)`: central intervals of the model's
   predictive distribution with its calibration applied (`wm_jax.intervals`), the same bounds
   whose coverage evaluation reports.
@@ -19,6 +21,8 @@ arrays `wm-jax predict` writes.
 
 from __future__ import annotations
 
+import functools
+import itertools
 from collections.abc import Sequence
 
 import jax
@@ -26,7 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..intervals import interval_bounds, is_identity, predictive_gaussian, termination_probability
-from .ensemble import Ensemble, ensemble_outputs
+from .ensemble import Ensemble, ensemble_outputs, member_outputs
 from .network import Prediction
 
 PREDICT_MODES = ("mean", "members", "ts1", "tsinf")
@@ -89,6 +93,89 @@ def propagate_slabs(model: Ensemble, states, encoded, key, *, sample: bool = Fal
     params = jax.tree.map(lambda x: x[chosen], model.params)
     prediction = ensemble_outputs(model.graphdef, params, states, encoded, model.normalizer)
     return _sampled(prediction, jax.random.split(key)[1]) if sample else prediction
+
+
+def uniform_indices(key: jax.Array, shape, n: int) -> jax.Array:
+    """Indices uniform in [0, n): 32 random bits modulo n, whose bias (under n / 2**32) is far below
+    sampling noise; half the cost of `jax.random.randint`, which draws twice to remove it."""
+    return (jax.random.bits(key, shape, jnp.uint32) % jnp.uint32(n)).astype(jnp.int32)
+
+
+# Up to this many elites, a group's random permutation is one draw from a table of all K! of them
+# (8! = 40,320 rows); XLA's CPU sort, the general way, costs as much as the network at this size.
+_TABLE_ELITES = 8
+
+
+@functools.cache
+def _permutation_tables(k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every permutation of range(k), (k!, k), and each one's inverse."""
+    table = np.array(list(itertools.permutations(range(k))), np.int32)
+    return table, np.argsort(table, axis=1).astype(np.int32)
+
+
+def _random_permutations(key: jax.Array, groups: int, k: int) -> tuple[jax.Array, jax.Array]:
+    """(groups, k) uniformly random permutations of range(k), one per group, and their inverses."""
+    if k <= _TABLE_ELITES:
+        table, inverse = _permutation_tables(k)
+        pick = uniform_indices(key, (groups,), table.shape[0])
+        return jnp.asarray(table)[pick], jnp.asarray(inverse)[pick]
+    permutation = jnp.argsort(jax.random.uniform(key, (groups, k)), axis=1)
+    return permutation, jnp.argsort(permutation, axis=1)
+
+
+def _pick(x, index):
+    """x[g, index[g, i]] for x (G, K, ...) and index (G, K), as one gather of whole rows."""
+    groups, k = index.shape
+    rows = (jnp.arange(groups)[:, None] * k + index).reshape(-1)
+    return x.reshape(groups * k, *x.shape[2:])[rows].reshape(x.shape)
+
+
+def propagate_dealt(model: Ensemble, states, encoded, key, mode: str, *, sample: bool = False):
+    """One step of rows (N, S) where each row runs through one elite only: (prediction (N, ...), each
+    row's member (N,)). A step costs N member passes instead of `propagate`'s N * E.
+
+    The rows form groups of K consecutive rows (K elites; the last group padded), and each group's
+    rows are dealt to the K elites, one each. "tsinf": row j follows elite j mod K at every step (the
+    rows of a batch of imagined environments are exchangeable, so a fixed deal is as good as a random
+    one). "ts1": every group deals a fresh uniformly random permutation of the elites at every step,
+    so each row's member is uniform and independent of its earlier members and of other groups; within
+    a group the members differ (mbrl-lib's TS-1 likewise deals a random permutation of the batch to
+    equal member shares). Traced code, encoded actions (N, A).
+    """
+    if mode not in ("ts1", "tsinf"):
+        raise ValueError(f"rows are dealt to members under ts1 or tsinf, not {mode!r}")
+    choice_key, noise_key = jax.random.split(key)
+    elites = jnp.asarray(model.elites)
+    rows, k = states.shape[0], elites.shape[0]
+    groups = -(-rows // k)
+    padding = groups * k - rows
+    padded = [jnp.pad(x, ((0, padding), (0, 0))).reshape(groups, k, -1) for x in (states, encoded)]
+    if mode == "tsinf":
+        deal = jnp.broadcast_to(jnp.arange(k), (groups, k))
+        taken = padded  # member m takes position m of every group
+    else:
+        # position[g, m]: the row of group g that member m takes; deal[g, i]: the member row i takes.
+        position, deal = _random_permutations(choice_key, groups, k)
+        taken = [_pick(x, position) for x in padded]
+    # One network pass per elite on its own rows (G, ...), written out one by one: on a CPU, K plain
+    # matrix products run about a fifth faster than one product batched over the members.
+    outputs = [
+        member_outputs(
+            model.graphdef,
+            jax.tree.map(lambda x: x[elites[m]], model.params),
+            taken[0][:, m],
+            taken[1][:, m],
+            None,
+            model.normalizer,
+        )
+        for m in range(k)
+    ]
+    dealt = jax.tree.map(lambda *heads: jnp.stack(heads, axis=1), *outputs)  # (G, K, ...): group-major
+    if mode == "ts1":
+        dealt = jax.tree.map(lambda x: _pick(x, deal), dealt)
+    prediction = jax.tree.map(lambda x: x.reshape(groups * k, *x.shape[2:])[:rows], dealt)
+    members = elites[deal.reshape(-1)[:rows]]
+    return (_sampled(prediction, noise_key) if sample else prediction), members
 
 
 def _predict_encoded(model: Ensemble, states, encoded, key, mode: str, sample: bool) -> Prediction:

@@ -1,11 +1,12 @@
 """PPO trained entirely inside the learned model (PureJaxRL-style), and the dream loop around it.
 
 `PPO.train(state, env_params, runner, key)` is `updates` PPO updates in one compiled `lax.scan`: each
-collects `steps` imagined steps in `envs` copies of the functional model environment
-(`models.environment.FunctionalModelEnv`, vmapped; episodes reset themselves), computes GAE advantages,
-and makes `epochs` passes of `minibatches` clipped-objective Adam steps. The model is an argument, so a
-retrained model reuses the program. An episode cut by the time limit bootstraps from the value of its
-last state (its reward gains gamma V(final obs)); one that terminates does not.
+collects `steps` imagined steps in `envs` copies of the functional model environment, stepped as one
+batch (`models.environment.FunctionalModelEnv.step_batch`: each environment runs through its own
+member; episodes reset themselves), computes GAE advantages, and makes `epochs` passes of `minibatches`
+clipped-objective Adam steps. The model is an argument, so a retrained model reuses the program. An
+episode cut by the time limit bootstraps from the value of its last state (its reward gains
+gamma V(final obs)); one that terminates does not.
 
 The policy is an MLP actor-critic (tanh, orthogonal initialisation, as PureJaxRL): a categorical over a
 Discrete space, or a Gaussian with a learned state-independent log std for a Box (actions clipped to the
@@ -175,9 +176,7 @@ class PPO:
         return self.env_action(jnp.argmax(head, axis=-1) if self.discrete else head)
 
     def reset(self, env_params: ModelEnvParams, key: jax.Array) -> Runner:
-        obs, env_states = jax.vmap(self.env.reset, in_axes=(0, None))(
-            jax.random.split(key, self.config.envs), env_params
-        )
+        obs, env_states = self.env.reset_batch(key, env_params, self.config.envs)
         return Runner(env_states, obs, jnp.zeros(self.config.envs))
 
     def loss(self, params, batch: Rollout, advantages, targets, settings: PPOSettings):
@@ -193,15 +192,14 @@ class PPO:
     def collect(self, params, env_params: ModelEnvParams, runner: Runner, key, settings: PPOSettings):
         """`steps` imagined steps of every environment: (runner, Rollout (steps, envs), finished episodes'
         (returns summed, count))."""
-        config, envs = self.config, self.config.envs
+        config = self.config
 
         def step(carry, key):
             runner, finished = carry
             act_key, env_key = jax.random.split(key)
             action, logp, value = self.sample(params, runner.obs, act_key)
-            step_env = jax.vmap(self.env.step, in_axes=(0, 0, 0, None))
-            obs, env_states, reward, done, info = step_env(
-                jax.random.split(env_key, envs), runner.env_states, self.env_action(action), env_params
+            obs, env_states, reward, done, info = self.env.step_batch(
+                env_key, runner.env_states, self.env_action(action), env_params
             )
             episode_returns = runner.episode_returns + reward
             finished = (finished[0] + jnp.sum(jnp.where(done, episode_returns, 0.0)), finished[1] + done.sum())
