@@ -15,7 +15,7 @@ from typing import Annotated, Any, NamedTuple
 
 from ..config import ConfigError, DreamConfig, MBPOConfig, MBRLConfig, OnlineConfig, PPOConfig, SACConfig, check_seed
 from ..devices import DeviceOptions
-from .common import Flat, open_checkpoints, progress_bar, resumed_run, run_description
+from .common import Flat, WandbFlag, open_checkpoints, progress_bar, resumed_run, run_description
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -32,9 +32,7 @@ class MbrlRun(DeviceOptions):
     config: Annotated[MBRLConfig, Flat] = None  # type: ignore[assignment]
     log_dir: str | None = None
     """write TensorBoard event files here as the run goes (`tensorboard --logdir DIR`)"""
-    wandb: bool = False
-    """also log the same scalars as --log-dir to Weights & Biases: an offline run in DIR/wandb unless
-    WANDB_MODE says otherwise (`wandb sync` uploads it; needs pip install 'wm-jax[wandb]')"""
+    wandb: WandbFlag = False
     render: bool = False
     """save a GIF of one evaluation episode (DIR/episode.gif)"""
     checkpoint_every: int = 0
@@ -178,9 +176,7 @@ class DreamRun(DeviceOptions):
     seed: int = 0
     log_dir: str | None = None
     """write TensorBoard event files here as the run goes (`tensorboard --logdir DIR`)"""
-    wandb: bool = False
-    """also log the same scalars as --log-dir to Weights & Biases: an offline run in DIR/wandb unless
-    WANDB_MODE says otherwise (`wandb sync` uploads it; needs pip install 'wm-jax[wandb]')"""
+    wandb: WandbFlag = False
     config: Annotated[DreamConfig, Flat] = DreamConfig()
     # None: the environment's recommended settings, resolved in __post_init__ (the CLI shows them as defaults).
     ppo: PPOConfig = None  # type: ignore[assignment]
@@ -243,9 +239,7 @@ class OnlineRunOptions:
 
     log_dir: str | None = None
     """write TensorBoard event files here as the run goes (`tensorboard --logdir DIR`)"""
-    wandb: bool = False
-    """also log the same scalars as --log-dir to Weights & Biases: an offline run in DIR/wandb unless
-    WANDB_MODE says otherwise (`wandb sync` uploads it; needs pip install 'wm-jax[wandb]')"""
+    wandb: WandbFlag = False
     render: bool = False
     """save a GIF of the final greedy policy's first evaluation episode (DIR/episode.gif)"""
     progress: bool = False

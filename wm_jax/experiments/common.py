@@ -17,7 +17,7 @@ import json
 import os
 import sys
 import typing
-from typing import Any
+from typing import Annotated, Any
 
 import tyro
 
@@ -25,6 +25,14 @@ from ..config import ConfigError
 
 # Nest a config dataclass in a run without a flag prefix (its fields read `--epochs`, not `--training.epochs`).
 Flat = tyro.conf.arg(name="", prefix_name=False)
+# `--wandb`, declared once for every run that logs scalars (train, sweep, mbrl, dream, sac, mbpo).
+WandbFlag = Annotated[
+    bool,
+    tyro.conf.arg(
+        help="also log the same scalars as --log-dir to Weights & Biases: an offline run in DIR/wandb unless "
+        "WANDB_MODE says otherwise (`wandb sync` uploads it; needs pip install 'wm-jax[wandb]')"
+    ),
+]
 # Bumped when a run configuration's layout changes; a checkpoint with another version is refused.
 RUN_CONFIG_VERSION = 2
 # Fields that say where a run goes and how it reports, never what it computes: not saved in checkpoints.

@@ -10,7 +10,7 @@ from typing import Annotated, Any, NamedTuple
 from ..config import ConfigError, ModelConfig, TrainConfig, check_seed
 from ..devices import DeviceOptions
 from ..envs import ActionEncoding
-from .common import Flat, check_batch_fits, held_out_split
+from .common import Flat, WandbFlag, check_batch_fits, held_out_split
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -40,9 +40,7 @@ class SweepRun(DeviceOptions):
     log_dir: str | None = None
     """write TensorBoard event files here once the grid's program returns (it is one program): each
     configuration's loss curve and its scores, under lr_0.001_wd_0_seed_0 (`tensorboard --logdir DIR`)"""
-    wandb: bool = False
-    """also log the same scalars as --log-dir to Weights & Biases: an offline run in DIR/wandb unless
-    WANDB_MODE says otherwise (`wandb sync` uploads it; needs pip install 'wm-jax[wandb]')"""
+    wandb: WandbFlag = False
 
     def __post_init__(self):
         object.__setattr__(self, "model", dataclasses.replace(self.model))  # the kind's presets, checked

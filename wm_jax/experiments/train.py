@@ -16,6 +16,7 @@ from ..envs import ActionEncoding
 from .common import (
     Flat,
     HeldOutSplit,
+    WandbFlag,
     check_batch_fits,
     held_out_split,
     open_checkpoints,
@@ -52,9 +53,7 @@ class TrainRun(DistributedOptions):
     log_dir: str | None = None
     """write TensorBoard event files here as training goes: each member's loss per epoch, the validation
     curves, then metrics.json's held-out scores (`tensorboard --logdir DIR`)"""
-    wandb: bool = False
-    """also log the same scalars as --log-dir to Weights & Biases: an offline run in DIR/wandb unless
-    WANDB_MODE says otherwise (`wandb sync` uploads it; needs pip install 'wm-jax[wandb]')"""
+    wandb: WandbFlag = False
     plots: bool = False
     """also draw calibration.png and epistemic.png into DIR (about a second; `wm-jax evaluate --plots` draws them
     later)"""
