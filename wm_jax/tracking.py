@@ -31,6 +31,7 @@ import sys
 import threading
 from collections.abc import Mapping
 
+from .atomic import check_output_path
 from .errors import UserError
 
 # The x-axis of every chart of a wandb run: the epoch, the real transitions used, or the horizon. wandb's own
@@ -83,13 +84,13 @@ def tag_name(name: str) -> str:
 
 
 def _writable_directory(directory: str, flag: str) -> None:
-    """Create `directory` if missing and prove a file can be written there, or a one-line UserError."""
+    """Create `directory` if missing, once `atomic.check_output_path` has shown it can be, or a one-line
+    UserError naming `flag`."""
     try:
+        check_output_path(directory, directory=True)
         os.makedirs(directory, exist_ok=True)
-        probe = os.path.join(directory, ".wm-jax-write-probe")
-        with open(probe, "w"):
-            pass
-        os.remove(probe)
+    except UserError as error:
+        raise UserError(f"{flag} {error}") from None
     except OSError as error:
         raise UserError(f"{flag} {directory}: cannot be written ({error.strerror or error})") from None
 
