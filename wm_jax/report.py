@@ -335,7 +335,7 @@ def _rollout_table(run, evaluation) -> str:
         ]
     ]
     if config.members > 1:
-        rows += [[f"  member {i + 1}", *(at_horizon(m, h) for h in horizons)] for i, m in enumerate(tracks[1:])]
+        rows += [[f"  member {i}", *(at_horizon(m, h) for h in horizons)] for i, m in enumerate(tracks[1:])]
     rows += [
         [f"baseline: {name}", *(at_horizon(errors.mse[0], h) for h in horizons)]
         for name, errors in split.baselines.items()
@@ -710,7 +710,7 @@ def demo_one_step_report(trained: dict, evaluation, members: int, labels: Sequen
         )
         if kind == "ensemble":
             rows += [
-                [f"  member {i + 1}", trained[kind].params // members, t, h]
+                [f"  member {i}", trained[kind].params // members, t, h]
                 for i, (t, h) in enumerate(zip(on_train.member_mse, on_held_out.member_mse))
             ]
     for name in baselines["held_out"]:
@@ -742,7 +742,7 @@ def demo_rollout_curves(evaluation, members: int) -> dict[str, np.ndarray]:
         curves[kind + (f" (mean of {members})" if kind == "ensemble" else "")] = tracks[0]
         if kind == "ensemble":
             for i, member in enumerate(tracks[1:]):
-                curves[f"  member {i + 1}"] = member
+                curves[f"  member {i}"] = member
     for name, errors in evaluation.baselines["held_out"].items():
         curves[f"baseline: {name}"] = errors.mse[0]
     return curves

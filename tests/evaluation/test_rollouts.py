@@ -194,7 +194,7 @@ def test_model_rollout_tracks_match_a_python_loop():
     for h in range(6):
         s = predict(graphdef, params, s, windows[:, h])
         np.testing.assert_allclose(tracks[0, :, h], s, rtol=1e-5, atol=1e-5)
-    assert not np.allclose(tracks[0], tracks[1]), "members differ, so the mean track is not member 1"
+    assert not np.allclose(tracks[0], tracks[1]), "members differ, so the mean track is not member 0"
 
 
 def test_one_member_mean_track_is_member_one():

@@ -129,7 +129,7 @@ def linear_rollout(baseline: LinearBaseline) -> RolloutFn:
 
 
 def model_rollout(ensemble, mode: str = "mean", sample: bool = False, seed: int = 0) -> RolloutFn:
-    """A JAX `models.Ensemble`'s rollouts on raw action windows, tracks [the model, member 1, ..., member E]:
+    """A JAX `models.Ensemble`'s rollouts on raw action windows, tracks [the model, member 0, ..., member E-1]:
     (E + 1, B, H, S) float32.
 
     The model's track feeds its own prediction back in, propagated with `mode` ("mean" over the

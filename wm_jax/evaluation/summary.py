@@ -28,7 +28,7 @@ class SplitEvaluation(NamedTuple):
     """A model scored on one split of data.
 
     transitions, episodes: the split's size. model: the `RolloutErrors` of the tracks [the model,
-    member 1, ..., member E] (a single model has E = 1); on the training split only horizon 1 (one
+    member 0, ..., member E-1] (a single model has E = 1); on the training split only horizon 1 (one
     step ahead, from the `Scores`). baselines: name -> `RolloutErrors` of the identity and linear
     baselines. heads: uncertainty, reward and termination (`heads.HeadScores`), where computed.
     """
@@ -76,7 +76,7 @@ def split_evaluation(
 ) -> SplitEvaluation:
     """A model's open-loop rollouts up to `horizon` on `data` (raw actions), with the baselines beside it.
 
-    `model_rollout` returns tracks [mean, member 1, ..., member E]; without `linear` only the identity
+    `model_rollout` returns tracks [mean, member 0, ..., member E-1]; without `linear` only the identity
     baseline is scored. `encoded_actions = None` leaves the baselines out (the demo scores them once).
     """
     baselines = {} if encoded_actions is None else baseline_errors(linear, data, encoded_actions, horizon)
