@@ -5,9 +5,10 @@ pure and jittable, so JAX agents (PureJaxRL-style PPO) vmap thousands of imagine
 one `lax.scan`. `step` resets an environment whose episode ended, as gymnax's does. `reset_batch` and
 `step_batch` are the same environment over a batch, in one call: under TS-1 and TS-inf each
 environment runs through its own member only (`models.prediction.propagate_dealt`), so a step costs
-one member pass per environment where the vmapped `step` runs all of them, about five times faster for
-five members. `ModelEnv` is a `gymnasium.Env` and `ModelVectorEnv` a `gymnasium.vector.VectorEnv`
-(over `step_batch`) on the same model, for agents of other libraries (stable-baselines3, CleanRL).
+one member pass per environment where the vmapped `step` runs all of them: for five members on a 2-core
+CPU, three to four times the vmapped step's rate (`python -m bench.model_env`). `ModelEnv` is a
+`gymnasium.Env` and `ModelVectorEnv` a `gymnasium.vector.VectorEnv` (over `step_batch`) on the same
+model, for agents of other libraries (stable-baselines3, CleanRL).
 
 Each episode starts from a state drawn uniformly from `starts` (rows of a dataset). A step predicts
 the next state under a propagation mode (`models.prediction.propagate`: "mean", "ts1" or "tsinf",
