@@ -46,6 +46,7 @@ WORLD_FILES = {
     "collected": "collected.npz",  # the earlier good output of every `collect --out` row
     "predictions": "predictions.npz",  # ... of every `predict --out` row
     "scores": "scores.json",  # an earlier good `evaluate --json` output
+    "checkpointed": "checkpointed",  # an earlier `train --checkpoint-every` run, its checkpoints beside its model
 }
 
 
@@ -79,6 +80,7 @@ def build_world(root: Path) -> World:
         ],
         ["predict", "--checkpoint", w.model, "--data", w.cartpole, "--out", w.predictions],
         ["evaluate", "--checkpoint", w.model, "--data", w.cartpole, "--horizon", "5", "--json", w.scores],
+        ["train", "--data", w.cartpole, "--out", w.checkpointed, "--epochs", "1", "--checkpoint-every", "1"],
     ]
     for argv in steps:
         code = main(argv)
@@ -988,6 +990,30 @@ TABLE = [
         "`train --resume` of a run without checkpoints",
         command("train", "--resume", "{model}"),
         "no checkpoints here",
+    ),
+    Row(
+        "out-holds-checkpoints",
+        "`train --out` into an earlier run that saved checkpoints",
+        command("train", "--data", "{cartpole}", "--out", "{checkpointed}", "--epochs", "1"),
+        "checkpointed already holds a run's checkpoints: continue it with --resume",
+    ),
+    Row(
+        "out-holds-checkpoints-checkpointing",
+        "`train --out --checkpoint-every` into an earlier run that saved checkpoints",
+        command("train", "--data", "{cartpole}", "--out", "{checkpointed}", "--checkpoint-every", "1"),
+        "checkpointed already holds a run's checkpoints: continue it with --resume",
+    ),
+    Row(
+        "mbrl-out-holds-checkpoints",
+        "`mbrl --out` into an earlier run that saved checkpoints",
+        command("mbrl", "--out", "{checkpointed}", "--max-transitions", "250"),
+        "checkpointed already holds a run's checkpoints: continue it with --resume",
+    ),
+    Row(
+        "sac-out-holds-checkpoints",
+        "`sac --out` into an earlier run that saved checkpoints",
+        command("sac", "--out", "{checkpointed}"),
+        "checkpointed already holds a run's checkpoints: continue it with --resume",
     ),
     Row(
         "log-dir-unwritable",

@@ -15,7 +15,15 @@ from typing import Annotated, Any, NamedTuple
 
 from ..config import ConfigError, DreamConfig, MBPOConfig, MBRLConfig, OnlineConfig, PPOConfig, SACConfig, check_seed
 from ..devices import DeviceOptions
-from .common import Flat, WandbFlag, open_checkpoints, progress_bar, resumed_run, run_description
+from .common import (
+    Flat,
+    WandbFlag,
+    open_checkpoints,
+    progress_bar,
+    refuse_earlier_checkpoints,
+    resumed_run,
+    run_description,
+)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -142,6 +150,8 @@ def model_based_rl(run: MbrlRun) -> MbrlOutcome:
     checkpoints = None
     if run.checkpoint_every:
         checkpoints = open_checkpoints(run, run_description(run), resuming, mesh, "iteration")
+    elif not resuming:
+        refuse_earlier_checkpoints(run.out)
     try:
         result = run_mbrl(run.env, config, run.seed, on_progress, frames, mesh=mesh, checkpoints=checkpoints)
         log.scalar("eval/return_mean", result.eval_return_mean, result.real_transitions_used)
@@ -287,6 +297,8 @@ def _online_agent(name: str, run, default, learn):
     checkpoints = None
     if run.checkpoint_every:
         checkpoints = open_checkpoints(run, run_description(run), resuming, None, "real transition")
+    elif not resuming:
+        refuse_earlier_checkpoints(run.out)
     enabled = run.progress or sys.stderr.isatty()
     bar = progress_bar(run.loop.total_transitions, f"{name} {run.env}", " transitions", 0, enabled=enabled)
     log = RunLog.for_run(run, name)

@@ -157,11 +157,24 @@ def open_checkpoints(run, description: dict, resuming: bool, mesh, unit: str):
         checkpoints.resumable()
         print(f"resuming {run.out} after {unit} {checkpoints.latest_epoch()}", file=sys.stderr)
     elif checkpoints.latest_epoch() is not None:
-        raise ConfigError(
-            f"{run.out} already holds a run's checkpoints: continue it with --resume {run.out}, "
-            "or write into another --out"
-        )
+        _refuse_earlier_run(run.out)
     return checkpoints
+
+
+def refuse_earlier_checkpoints(out: str) -> None:
+    """A fresh run that saves no checkpoints still refuses an --out that holds an earlier run's: left beside
+    the new run's outputs, they would make `--resume OUT` continue the earlier run over them."""
+    from ..training import CHECKPOINTS_DIR
+
+    directory = os.path.join(out, CHECKPOINTS_DIR)
+    if os.path.isdir(directory) and any(name.isdigit() for name in os.listdir(directory)):
+        _refuse_earlier_run(out)
+
+
+def _refuse_earlier_run(out: str):
+    raise ConfigError(
+        f"{out} already holds a run's checkpoints: continue it with --resume {out}, or write into another --out"
+    )
 
 
 @dataclasses.dataclass(frozen=True)

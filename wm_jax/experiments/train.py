@@ -21,6 +21,7 @@ from .common import (
     held_out_split,
     open_checkpoints,
     progress_bar,
+    refuse_earlier_checkpoints,
     resumed_run,
     run_description,
 )
@@ -164,6 +165,8 @@ def _fit(run: TrainRun, spec, split: HeldOutSplit, mesh, resuming: bool, log):
             run, split=split.record, training_rows=fingerprint(train.states, train.actions, train.next_states)
         )
         checkpoints = open_checkpoints(run, description, resuming, mesh, "epoch")
+    elif not resuming:
+        refuse_earlier_checkpoints(run.out)
     try:
         return fit(
             spec,
