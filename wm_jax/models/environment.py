@@ -243,8 +243,9 @@ class ModelEnv(gymnasium.Env):
 
 
 class ModelVectorEnv(gymnasium.vector.VectorEnv):
-    """A `gymnasium.vector.VectorEnv` of `num_envs` imagined environments stepped in one compiled call;
-    an ended episode resets in the same step (its last observation in infos["final_obs"])."""
+    """A `gymnasium.vector.VectorEnv` of `num_envs` imagined environments stepped in one compiled call
+    (`FunctionalModelEnv.step_batch`); an ended episode resets in the same step (its last observation in
+    infos["final_obs"]), and infos["disagreement"] is there where every member runs (the mean, or a penalty)."""
 
     def __init__(self, model: Ensemble, starts, num_envs: int, **settings: Any):
         from gymnasium.vector.utils import batch_space
