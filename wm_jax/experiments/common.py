@@ -171,7 +171,7 @@ def refuse_earlier_checkpoints(out: str) -> None:
         _refuse_earlier_run(out)
 
 
-def _refuse_earlier_run(out: str):
+def _refuse_earlier_run(out: str) -> typing.NoReturn:
     raise ConfigError(
         f"{out} already holds a run's checkpoints: continue it with --resume {out}, or write into another --out"
     )

@@ -203,7 +203,17 @@ def _functional(model: Ensemble, **settings: Any) -> FunctionalModelEnv:
     return FunctionalModelEnv(env_id=model.spec.env_id, **settings)
 
 
-class ModelEnv(gymnasium.Env):
+class _KeyStream:
+    """The key stream of an environment with gymnasium's stateful API: `reset(seed=...)` restarts it."""
+
+    _key: jax.Array
+
+    def _next_key(self) -> jax.Array:
+        self._key, key = jax.random.split(self._key)
+        return key
+
+
+class ModelEnv(_KeyStream, gymnasium.Env):
     """A `gymnasium.Env` backed by a trained model (see the module docstring); `starts` (N, S) are the
     states episodes start from. Settings: mode, sample, reward, disagreement_penalty, max_episode_steps."""
 
@@ -217,10 +227,6 @@ class ModelEnv(gymnasium.Env):
         self._step = jax.jit(self.functional.step_env)
         self._key = jax.random.key(0)
         self._state = None
-
-    def _next_key(self) -> jax.Array:
-        self._key, key = jax.random.split(self._key)
-        return key
 
     def reset(self, *, seed: int | None = None, options=None):
         super().reset(seed=seed)
@@ -242,7 +248,7 @@ class ModelEnv(gymnasium.Env):
         self._state = None
 
 
-class ModelVectorEnv(gymnasium.vector.VectorEnv):
+class ModelVectorEnv(_KeyStream, gymnasium.vector.VectorEnv):
     """A `gymnasium.vector.VectorEnv` of `num_envs` imagined environments stepped in one compiled call
     (`FunctionalModelEnv.step_batch`); an ended episode resets in the same step (its last observation in
     infos["final_obs"]), and infos["disagreement"] is there where every member runs (the mean, or a penalty)."""
@@ -261,10 +267,6 @@ class ModelVectorEnv(gymnasium.vector.VectorEnv):
         self._step = jax.jit(self.functional.step_batch)
         self._key = jax.random.key(0)
         self._state = None
-
-    def _next_key(self) -> jax.Array:
-        self._key, key = jax.random.split(self._key)
-        return key
 
     def reset(self, *, seed: int | None = None, options=None):
         if seed is not None:
