@@ -325,6 +325,8 @@ class Row:
 
 
 BIG = str(10**12)
+# What a fresh run into the world's checkpointed run is told.
+EARLIER_RUN = "checkpointed already holds a run's checkpoints: continue it with --resume"
 
 TABLE = [
     # -- command-line flags
@@ -995,25 +997,25 @@ TABLE = [
         "out-holds-checkpoints",
         "`train --out` into an earlier run that saved checkpoints",
         command("train", "--data", "{cartpole}", "--out", "{checkpointed}", "--epochs", "1"),
-        "checkpointed already holds a run's checkpoints: continue it with --resume",
+        EARLIER_RUN,
     ),
     Row(
         "out-holds-checkpoints-checkpointing",
         "`train --out --checkpoint-every` into an earlier run that saved checkpoints",
         command("train", "--data", "{cartpole}", "--out", "{checkpointed}", "--checkpoint-every", "1"),
-        "checkpointed already holds a run's checkpoints: continue it with --resume",
+        EARLIER_RUN,
     ),
     Row(
         "mbrl-out-holds-checkpoints",
         "`mbrl --out` into an earlier run that saved checkpoints",
         command("mbrl", "--out", "{checkpointed}", "--max-transitions", "250"),
-        "checkpointed already holds a run's checkpoints: continue it with --resume",
+        EARLIER_RUN,
     ),
     Row(
         "sac-out-holds-checkpoints",
         "`sac --out` into an earlier run that saved checkpoints",
         command("sac", "--out", "{checkpointed}"),
-        "checkpointed already holds a run's checkpoints: continue it with --resume",
+        EARLIER_RUN,
     ),
     Row(
         "log-dir-unwritable",
