@@ -84,3 +84,25 @@ def test_calibrate_flag_recalibrates_the_predictive_distribution_and_it_is_saved
         np.testing.assert_array_equal(saved, loaded)
     with pytest.raises(ConfigError, match="predictive spread"):
         fit(cartpole_spec(1), TrainConfig(epochs=1, calibrate=True), cartpole_small, seed=0)
+
+
+def test_a_second_fit_of_the_same_settings_and_shapes_builds_no_program(cartpole_small):
+    """The run's programs are jitted once per process with the program static: a second `fit` of equal
+    settings on data of the same shapes (here the same data, with validation and elites) traces, lowers
+    and compiles nothing, and trains to the same weights."""
+    import jax
+    import jax.monitoring
+
+    def settings():  # built afresh each time: equal, not the same objects
+        return cartpole_spec(2), TrainConfig(epochs=2, elites=1)
+
+    first = fit(*settings(), cartpole_small, seed=0)
+    built = []
+    listener = lambda event, duration, **context: built.append((event, context.get("fun_name")))  # noqa: E731
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    try:
+        second = fit(*settings(), cartpole_small, seed=0)
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listener)
+    assert not [b for b in built if b[0].startswith("/jax/core/compile/")], built
+    assert jax.tree.all(jax.tree.map(np.array_equal, first.params, second.params))

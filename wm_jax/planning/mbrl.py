@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..compilation import compile_initialization
+from ..compilation import INITIALIZATION_COMPILER_OPTIONS
 from ..config import MBRLConfig, ModelConfig, TrainConfig
 from ..envs import env_spec
 from ..envs.gymnasium_collect import collect_gymnasium
@@ -26,6 +26,7 @@ from ..interrupts import requested, stop_requests, stopped_after
 from ..models.ensemble import Ensemble, ensemble_of
 from ..models.spec import spec_for_env
 from ..training import RunCheckpoints, TrainingData, append, fit_normalizer_for, make_train, to_buffer, valid_rows
+from ..training.program import jitted_init, jitted_start, jitted_train_chunk
 from ..transitions import Transitions
 from .mpc import MPCAgent
 
@@ -60,12 +61,14 @@ class ModelTrainer:
         self.spec = spec_for_env(env_id, model)
         self.program = make_train(self.spec, TrainConfig(epochs=epochs, batch_size=batch_size), mesh=mesh)
         self.key = jax.random.key(seed)
-        self._start = jax.jit(self.program.start)
-        self._chunk = jax.jit(functools.partial(self.program.train_chunk, epochs=epochs))
+        # The training program's own process-wide jitted steps: another trainer of the same settings (the
+        # next run in a process, a baseline beside it) compiles nothing again.
+        self._start = functools.partial(jitted_start, self.program)
+        self._chunk = functools.partial(jitted_train_chunk, self.program, epochs=epochs)
         # One program at XLA's level 1 (see `wm_jax.compilation`), not an eager draw per layer: the
         # same bits, compiled once instead of once per weight shape.
         init_key = jax.random.fold_in(self.key, 0)
-        self.params = compile_initialization(self.program.init, init_key)(init_key)
+        self.params = jitted_init.lower(self.program, init_key).compile(INITIALIZATION_COMPILER_OPTIONS)(init_key)
 
     def train(self, buffer, iteration: int) -> Ensemble:
         normalizer = fit_normalizer_for(self.spec, valid_rows(buffer))

@@ -93,12 +93,19 @@ class MPCAgent:
 
         return act
 
-    @functools.cached_property
+    @property
     def _act(self):
-        return jax.jit(self.plan_batch)
+        return _jitted_plan(self, env_spec(self.env_id))
 
     def act(self, model: Ensemble, states, distributions, key):
         """(actions (B,) or (B, A), next distributions, planned returns (B,)) for real states (B, S)."""
         if model.spec != self.spec:
             raise ValueError("the model's spec differs from the one the agent plans for")
         return self._act(model, jnp.asarray(states, jnp.float32), distributions, key)
+
+
+@functools.lru_cache(maxsize=8)
+def _jitted_plan(agent: MPCAgent, environment):
+    """The jitted planning step, one per agent settings and environment spec in a process: a later agent
+    of equal settings (the next run, an evaluation beside training) plans with the program already built."""
+    return jax.jit(agent.plan_batch)

@@ -8,7 +8,6 @@ stays in the persistent compilation cache and works on any number of devices.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import time
 from collections.abc import Callable
 from typing import NamedTuple
@@ -19,7 +18,7 @@ import numpy as np
 import optax
 from jax.sharding import Mesh
 
-from ..compilation import compile_initialization
+from ..compilation import INITIALIZATION_COMPILER_OPTIONS
 from ..config import ConfigError, TrainConfig
 from ..data.format import DataError
 from ..data.splits import split_by_episode
@@ -33,7 +32,15 @@ from ..models.spec import ModelSpec
 from ..transitions import Transitions
 from .buffer import to_buffer
 from .checkpoints import RunCheckpoints
-from .program import TrainingData, TrainProgram, make_train, member_scores_to_elites
+from .program import (
+    TrainingData,
+    TrainProgram,
+    jitted_init_and_start,
+    jitted_train_chunk,
+    jitted_validation_scores,
+    make_train,
+    member_scores_to_elites,
+)
 from .sharding import to_host
 from .state import TrainState
 
@@ -83,8 +90,8 @@ def _check_finite(losses: np.ndarray, first_epoch: int, checkpoints: RunCheckpoi
 def compile_start(program: TrainProgram, init_key: jax.Array, run_key: jax.Array, normalizer=None):
     """The compiled `(init_key, run_key, normalizer) -> TrainState` before epoch 0 (compiled with
     `INITIALIZATION_COMPILER_OPTIONS`: the same bits as a default compile, in about half the time)."""
-    start = lambda k, r, n: program.start(program.init(k), r, n)  # noqa: E731
-    return compile_initialization(start, init_key, run_key, normalizer)
+    lowered = jitted_init_and_start.lower(program, init_key, run_key, normalizer)
+    return lowered.compile(INITIALIZATION_COMPILER_OPTIONS)
 
 
 # Training runs in compiled chunks of about this many seconds, so Ctrl-C (checked between chunks)
@@ -146,8 +153,8 @@ class _Chunks:
         """The compiled chunk of `size` epochs (a resume, a remainder or a shrunk chunk adds a size)."""
         if size not in self.programs:
             tick = time.perf_counter()
-            chunk = jax.jit(functools.partial(self.program.train_chunk, epochs=size))
-            self.programs[size] = chunk.lower(state, self.data).compile()
+            lowered = jitted_train_chunk.lower(self.program, state, self.data, epochs=size)
+            self.programs[size] = lowered.compile()
             self.compile_seconds += time.perf_counter() - tick
         return self.programs[size]
 
@@ -346,7 +353,7 @@ def fit(
         params = jax.tree.map(jnp.asarray, to_host(params))
     scores = elites = None
     if validation is not None:
-        scores = np.asarray(jax.jit(program.validation_scores)(params, normalizer, training_data.validation))
+        scores = np.asarray(jitted_validation_scores(program, params, normalizer, training_data.validation))
         elites = member_scores_to_elites(scores, config.elites)
     ensemble = ensemble_of(spec, params, normalizer, np.sort(elites) if elites is not None else None)
     if config.calibrate:

@@ -353,6 +353,23 @@ def _early_stopping_update(stop: EarlyStopping, params, scores: jax.Array, confi
     )
 
 
+# A program's steps, jitted once per process with the (frozen, hashable) TrainProgram static: a later run of
+# an equal program on arrays of the same shapes (another `fit` in a notebook, the next round of a
+# model-based agent, another command in one process) reuses JAX's traced, lowered and compiled program
+# instead of building it again (tests/training/test_loop.py counts the traces).
+jitted_init = jax.jit(TrainProgram.init, static_argnums=0)
+jitted_start = jax.jit(TrainProgram.start, static_argnums=0)
+jitted_train_chunk = jax.jit(TrainProgram.train_chunk, static_argnums=0, static_argnames="epochs")
+jitted_validation_scores = jax.jit(TrainProgram.validation_scores, static_argnums=0)
+
+
+def _init_and_start(program: TrainProgram, init_key: jax.Array, run_key: jax.Array, normalizer) -> TrainState:
+    return program.start(program.init(init_key), run_key, normalizer)
+
+
+jitted_init_and_start = jax.jit(_init_and_start, static_argnums=0)
+
+
 def make_train(
     spec: ModelSpec,
     config: TrainConfig,
