@@ -27,7 +27,7 @@ import optax
 from flax import nnx
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from ..compilation import compile_initialization
+from ..compilation import INITIALIZATION_COMPILER_OPTIONS
 from ..config import MAX_MEMBERS, ConfigError, TrainConfig, check_seed
 from ..interrupts import Interrupted, requested, stop_requests
 from ..models.ensemble import Ensemble, ensemble_of, graphdef_of, predict_members
@@ -52,6 +52,7 @@ def tutorial_adam(learning_rate, weight_decay) -> optax.GradientTransformation:
     return optax.chain(optax.add_decayed_weights(weight_decay), optax.adam(learning_rate))
 
 
+@functools.cache  # one object, so that sweeps of equal settings have equal programs (built once per process)
 def sweep_optimizer() -> optax.GradientTransformation:
     """`tutorial_adam` with its learning rate and weight decay held in the optimizer state (traced)."""
     return optax.inject_hyperparams(tutorial_adam)(learning_rate=1e-3, weight_decay=0.0)
@@ -262,10 +263,11 @@ def run_sweep(
     pairs = list(itertools.product(grid.learning_rates, grid.weight_decays))
     # The same keys `fit(seed=s)` uses: key(s) splits into the initialisation key and the run key.
     keys = jax.vmap(jax.random.split)(jnp.stack([jax.random.key(seed) for seed in grid.seeds]))
-    begin = _start_every_pair(program, normalizer, pairs)
+    learning_rates = jnp.asarray([lr for lr, _ in pairs], jnp.float32)
+    weight_decays = jnp.asarray([wd for _, wd in pairs], jnp.float32)
     start = time.perf_counter()
-    begin_all = compile_initialization(jax.vmap(begin), keys)
-    states = begin_all(keys)
+    lowered = _start_every_seed.lower(program, keys, normalizer, learning_rates, weight_decays)
+    states = lowered.compile(INITIALIZATION_COMPILER_OPTIONS)(keys, normalizer, learning_rates, weight_decays)
     compile_seconds = time.perf_counter() - start
     # The larger of the two axes splits over the devices (configurations never interact).
     states, loss_curve, seconds = _train_in_chunks(
@@ -310,7 +312,7 @@ def _train_in_chunks(program: TrainProgram, states, data: TrainingData, configur
             if size not in programs:
                 tick = time.perf_counter()
                 train_all = _train_every_configuration(program, size, mesh, split_seeds)
-                programs[size] = jax.jit(train_all).lower(states, data).compile()
+                programs[size] = train_all.lower(states, data).compile()
                 compile_seconds += time.perf_counter() - tick
             states, metrics = programs[size](states, data)
             curves.append(np.asarray(to_host(metrics.loss_curve)))
@@ -320,30 +322,36 @@ def _train_in_chunks(program: TrainProgram, states, data: TrainingData, configur
     return states, np.concatenate(curves, axis=2), (compile_seconds, train_seconds)
 
 
-def _start_every_pair(program: TrainProgram, normalizer: Normalizer, pairs: list[tuple[float, float]]):
-    """(init key, run key) -> one seed's TrainState before epoch 0, its parameters and optimizer state with a
-    leading (pairs,) axis, each pair's learning rate and weight decay in the optimizer's hyperparameters."""
-    hyper = len(pairs)
-    learning_rates = jnp.asarray([lr for lr, _ in pairs], jnp.float32)
-    weight_decays = jnp.asarray([wd for _, wd in pairs], jnp.float32)
-
-    def begin(key_pair):
-        state = program.start(program.init(key_pair[0]), key_pair[1], normalizer)
-        params, opt_state = jax.tree.map(
-            lambda leaf: jnp.broadcast_to(leaf, (hyper,) + leaf.shape), (state.params, state.opt_state)
-        )
-        hyperparams = dict(opt_state.hyperparams)
-        for name, values in (("learning_rate", learning_rates), ("weight_decay", weight_decays)):
-            shape = hyperparams[name].shape
-            hyperparams[name] = jnp.broadcast_to(values.reshape((hyper,) + (1,) * (len(shape) - 1)), shape)
-        return state._replace(params=params, opt_state=opt_state._replace(hyperparams=hyperparams))
-
-    return begin
+def _start_one_seed(program: TrainProgram, key_pair, normalizer: Normalizer, learning_rates, weight_decays):
+    """One seed's TrainState before epoch 0 from (init key, run key): its parameters and optimizer state with a
+    leading (pairs,) axis, each pair's learning rate and weight decay (pairs,) in the optimizer's hyperparameters."""
+    hyper = learning_rates.shape[0]
+    state = program.start(program.init(key_pair[0]), key_pair[1], normalizer)
+    params, opt_state = jax.tree.map(
+        lambda leaf: jnp.broadcast_to(leaf, (hyper,) + leaf.shape), (state.params, state.opt_state)
+    )
+    hyperparams = dict(opt_state.hyperparams)
+    for name, values in (("learning_rate", learning_rates), ("weight_decay", weight_decays)):
+        shape = hyperparams[name].shape
+        hyperparams[name] = jnp.broadcast_to(values.reshape((hyper,) + (1,) * (len(shape) - 1)), shape)
+    return state._replace(params=params, opt_state=opt_state._replace(hyperparams=hyperparams))
 
 
+# Every seed's start, jitted once per process with the program static and the hyperparameters as arguments:
+# a later sweep of equal settings builds nothing again.
+_start_every_seed = jax.jit(
+    lambda program, keys, normalizer, learning_rates, weight_decays: jax.vmap(
+        functools.partial(_start_one_seed, program), in_axes=(0, None, None, None)
+    )(keys, normalizer, learning_rates, weight_decays),
+    static_argnums=0,
+)
+
+
+@functools.lru_cache(maxsize=8)
 def _train_every_configuration(program: TrainProgram, epochs: int, mesh: Mesh | None, split_seeds: bool):
-    """(states (seeds, pairs, ...), TrainingData) -> every configuration trained for `epochs` and its metrics.
-    With `mesh`, the seed axis (`split_seeds`) or the pair axis splits over its members axis."""
+    """Jitted (states (seeds, pairs, ...), TrainingData) -> every configuration trained for `epochs` and its
+    metrics, once per process for equal arguments. With `mesh`, the seed axis (`split_seeds`) or the pair axis
+    splits over its members axis."""
     # Within a seed only parameters and optimizer state differ; key, epoch and normaliser are shared.
     per_pair = TrainState(params=0, opt_state=0, normalizer=None, key=None, epoch=None, early_stopping=None)
     chunk = functools.partial(program.train_chunk, epochs=epochs)
@@ -358,4 +366,4 @@ def _train_every_configuration(program: TrainProgram, epochs: int, mesh: Mesh | 
             states = states._replace(params=params, opt_state=opt_state)
         return chunk(states, data)
 
-    return train_all
+    return jax.jit(train_all)
