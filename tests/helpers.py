@@ -173,3 +173,21 @@ def read_wandb_run(directory) -> WandbRun:
             exit_code = record.exit.exit_code
     config.pop("_wandb", None)
     return WandbRun(scalars, config, job_type, exit_code)
+
+
+def programs_built(run) -> list[tuple[str, str]]:
+    """(event, function) of every trace, lowering and compile JAX records while `run()` runs."""
+    import jax.monitoring
+
+    built = []
+
+    def listener(event, duration, **context):
+        if event.startswith("/jax/core/compile/"):
+            built.append((event, context.get("fun_name")))
+
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    try:
+        run()
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listener)
+    return built

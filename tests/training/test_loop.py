@@ -6,7 +6,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from tests.helpers import cartpole_spec
+from tests.helpers import cartpole_spec, programs_built
 from wm_jax.config import TrainConfig, tutorial_model_config
 from wm_jax.models import spec_for_env
 from wm_jax.training import fit, progress_chunk_epochs
@@ -91,18 +91,11 @@ def test_a_second_fit_of_the_same_settings_and_shapes_builds_no_program(cartpole
     settings on data of the same shapes (here the same data, with validation and elites) traces, lowers
     and compiles nothing, and trains to the same weights."""
     import jax
-    import jax.monitoring
 
     def settings():  # built afresh each time: equal, not the same objects
         return cartpole_spec(2), TrainConfig(epochs=2, elites=1)
 
     first = fit(*settings(), cartpole_small, seed=0)
-    built = []
-    listener = lambda event, duration, **context: built.append((event, context.get("fun_name")))  # noqa: E731
-    jax.monitoring.register_event_duration_secs_listener(listener)
-    try:
-        second = fit(*settings(), cartpole_small, seed=0)
-    finally:
-        jax.monitoring.unregister_event_duration_listener(listener)
-    assert not [b for b in built if b[0].startswith("/jax/core/compile/")], built
-    assert jax.tree.all(jax.tree.map(np.array_equal, first.params, second.params))
+    second = []
+    assert programs_built(lambda: second.append(fit(*settings(), cartpole_small, seed=0))) == []
+    assert jax.tree.all(jax.tree.map(np.array_equal, first.params, second[0].params))

@@ -7,6 +7,7 @@ import jax
 import numpy as np
 import pytest
 
+from tests.helpers import programs_built
 from wm_jax.config import ConfigError, ModelConfig, TrainConfig
 from wm_jax.data import split_by_episode
 from wm_jax.evaluation import score
@@ -43,6 +44,20 @@ def test_every_configuration_trains_exactly_as_fit_trains_it_alone(split):
         np.testing.assert_allclose(
             score(result.ensemble(index), split.held_out).mse, result.held_out_mse[index], rtol=1e-4
         )
+
+
+def test_a_second_sweep_of_the_same_settings_builds_no_program(split):
+    """Every program of a sweep is built once per process: an equal sweep (settings built afresh) on data of
+    the same shapes traces, lowers and compiles nothing, and trains the same parameters."""
+
+    def sweep():
+        spec = spec_for_data("CartPole-v1", split.train, ModelConfig(kind="ensemble", members=2))
+        grid = SweepGrid((1e-3, 1e-2), (0.0,), (0, 1))
+        return run_sweep(spec, TrainConfig(epochs=2), split.train, grid, validation=split.held_out)
+
+    first, second = sweep(), []
+    assert programs_built(lambda: second.append(sweep())) == []
+    assert jax.tree.all(jax.tree.map(np.array_equal, first.params, second[0].params))
 
 
 @pytest.mark.slow  # a sweep program and two fit programs
