@@ -89,3 +89,17 @@ def test_dream_evolution_compiles_once_across_retrained_models():
         counts.append(len(traces))
     # the first iteration traces one generation (for all of them) and the final score; the second, nothing
     assert counts == [2, 2], f"traces after each outer iteration: {counts}"
+
+
+def test_dreams_of_equal_settings_share_one_built_generation_program():
+    """A later dream of the same settings and environment (the next run in a process) evolves with the
+    controller and generation program already built; other settings get their own."""
+    from wm_jax.config import DreamConfig
+    from wm_jax.envs import env_spec
+    from wm_jax.planning.dream import EvolvedLinear
+
+    reward = env_spec("CartPole-v1").planning_objective("known")
+    first, again = (EvolvedLinear("CartPole-v1", DreamConfig(population=6), s, reward, 20) for s in (0, 1))
+    other = EvolvedLinear("CartPole-v1", DreamConfig(population=8), 0, reward, 20)
+    assert again.evolve is first.evolve and again.controller is first.controller
+    assert other.evolve is not first.evolve

@@ -21,6 +21,9 @@ def test_mpc_agent_acts_in_the_action_space_for_a_batch_and_retraining_does_not_
     other = cartpole_model(seed=1)
     agent.act(other, states, plan, jax.random.key(1))
     assert agent._act._cache_size() == 1, "new parameters reuse the compiled planner"
+    again = MPCAgent(model.spec, "CartPole-v1", PlannerConfig(horizon=8, candidates=32, iterations=2))
+    again.act(other, states, plan, jax.random.key(2))
+    assert again._act is agent._act and again._act._cache_size() == 1, "an equal agent reuses the planner"
     plan = agent.reset(plan, np.array([True, False, False, False, False, True]))
     np.testing.assert_allclose(plan.probs[0], 0.5)
 

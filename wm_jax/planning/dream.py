@@ -23,6 +23,7 @@ until the real-transition budget is spent; then 20 fresh evaluation episodes.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from typing import Protocol
 
@@ -174,13 +175,20 @@ class DreamLearner(Protocol):
     def summary(self) -> dict: ...
 
 
+@functools.lru_cache(maxsize=8)
+def _controller_and_evolve(env_id: str, environment, reward_fn, config: DreamConfig, horizon: int):
+    """The controller and its `make_evolve`, once per process for equal settings and environment spec: a
+    later dream of the same settings evolves with the generation program already built."""
+    controller = LinearController(env_id)
+    return controller, make_evolve(controller, reward_fn, config, horizon)
+
+
 class EvolvedLinear:
     """The World Models controller: linear, evolved with CMA-ES (`make_evolve`) in the dream, each dream
     warm-started from the last best; it collects data with Gaussian noise on its outputs."""
 
     def __init__(self, env_id: str, config: DreamConfig, seed: int, reward_fn, horizon: int):
-        self.controller = LinearController(env_id)
-        self.evolve = make_evolve(self.controller, reward_fn, config, horizon)
+        self.controller, self.evolve = _controller_and_evolve(env_id, env_spec(env_id), reward_fn, config, horizon)
         self.config = config
         # One NumPy stream draws the dream's start states and the exploration noise, in the loop's order.
         self.rng = np.random.default_rng(seed)
