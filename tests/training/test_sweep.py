@@ -46,6 +46,7 @@ def test_every_configuration_trains_exactly_as_fit_trains_it_alone(split):
         )
 
 
+@pytest.mark.slow  # a sweep program
 def test_a_second_sweep_of_the_same_settings_builds_no_program(split):
     """Every program of a sweep is built once per process: an equal sweep (settings built afresh) on data of
     the same shapes traces, lowers and compiles nothing, and trains the same parameters."""
