@@ -46,10 +46,15 @@ INITIALIZATION_COMPILER_OPTIONS = {"xla_backend_optimization_level": 1}
 
 
 def compile_initialization(function, *args):
-    """`function` compiled for `args`' shapes as a once-per-run program: with `INITIALIZATION_COMPILER_OPTIONS`."""
+    """`function` compiled for `args`' shapes as a once-per-run program: with `INITIALIZATION_COMPILER_OPTIONS`.
+
+    `function` may already be jitted (it has `.lower`), with its static arguments among `args`; a plain
+    function is jitted here.
+    """
     import jax
 
-    return jax.jit(function).lower(*args).compile(INITIALIZATION_COMPILER_OPTIONS)
+    jitted = function if hasattr(function, "lower") else jax.jit(function)
+    return jitted.lower(*args).compile(INITIALIZATION_COMPILER_OPTIONS)
 
 
 # XLA flags that compile the same programs in about two thirds of the time on a CPU: XLA's classic

@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..compilation import INITIALIZATION_COMPILER_OPTIONS
+from ..compilation import compile_initialization
 from ..config import MBRLConfig, ModelConfig, TrainConfig
 from ..envs import env_spec
 from ..envs.gymnasium_collect import collect_gymnasium
@@ -68,7 +68,7 @@ class ModelTrainer:
         # One program at XLA's level 1 (see `wm_jax.compilation`), not an eager draw per layer: the
         # same bits, compiled once instead of once per weight shape.
         init_key = jax.random.fold_in(self.key, 0)
-        self.params = jitted_init.lower(self.program, init_key).compile(INITIALIZATION_COMPILER_OPTIONS)(init_key)
+        self.params = compile_initialization(jitted_init, self.program, init_key)(init_key)
 
     def train(self, buffer, iteration: int) -> Ensemble:
         normalizer = fit_normalizer_for(self.spec, valid_rows(buffer))

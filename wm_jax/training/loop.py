@@ -18,7 +18,7 @@ import numpy as np
 import optax
 from jax.sharding import Mesh
 
-from ..compilation import INITIALIZATION_COMPILER_OPTIONS
+from ..compilation import compile_initialization
 from ..config import ConfigError, TrainConfig
 from ..data.format import DataError
 from ..data.splits import split_by_episode
@@ -90,8 +90,7 @@ def _check_finite(losses: np.ndarray, first_epoch: int, checkpoints: RunCheckpoi
 def compile_start(program: TrainProgram, init_key: jax.Array, run_key: jax.Array, normalizer=None):
     """The compiled `(init_key, run_key, normalizer) -> TrainState` before epoch 0 (compiled with
     `INITIALIZATION_COMPILER_OPTIONS`: the same bits as a default compile, in about half the time)."""
-    lowered = jitted_init_and_start.lower(program, init_key, run_key, normalizer)
-    return lowered.compile(INITIALIZATION_COMPILER_OPTIONS)
+    return compile_initialization(jitted_init_and_start, program, init_key, run_key, normalizer)
 
 
 # Training runs in compiled chunks of about this many seconds, so Ctrl-C (checked between chunks)

@@ -27,7 +27,7 @@ import optax
 from flax import nnx
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from ..compilation import INITIALIZATION_COMPILER_OPTIONS
+from ..compilation import compile_initialization
 from ..config import MAX_MEMBERS, ConfigError, TrainConfig, check_seed
 from ..interrupts import Interrupted, requested, stop_requests
 from ..models.ensemble import Ensemble, ensemble_of, graphdef_of, predict_members
@@ -266,8 +266,8 @@ def run_sweep(
     learning_rates = jnp.asarray([lr for lr, _ in pairs], jnp.float32)
     weight_decays = jnp.asarray([wd for _, wd in pairs], jnp.float32)
     start = time.perf_counter()
-    lowered = _start_every_seed.lower(program, keys, normalizer, learning_rates, weight_decays)
-    states = lowered.compile(INITIALIZATION_COMPILER_OPTIONS)(keys, normalizer, learning_rates, weight_decays)
+    arguments = (keys, normalizer, learning_rates, weight_decays)
+    states = compile_initialization(_start_every_seed, program, *arguments)(*arguments)
     compile_seconds = time.perf_counter() - start
     # The larger of the two axes splits over the devices (configurations never interact).
     states, loss_curve, seconds = _train_in_chunks(
