@@ -45,6 +45,21 @@ def params(directory):
         return {name: archive[name] for name in archive.files}
 
 
+def in_process(command, capsys):
+    """(exit code, stderr) of a `WM_JAX` command run in this process (`wm_jax.cli.main`): the same run as a
+    process of its own, without a JAX import and compilations of its own. Only a run that must be killed
+    needs a process."""
+    from wm_jax.cli import main
+
+    assert command[: len(WM_JAX)] == WM_JAX
+    capsys.readouterr()
+    try:
+        code = main([str(arg) for arg in command[len(WM_JAX) :]])
+    except SystemExit as error:
+        code = error.code
+    return code, capsys.readouterr().err
+
+
 @pytest.fixture(scope="module")
 def cli_data(tmp_path_factory):
     from wm_jax.cli import main
@@ -54,11 +69,11 @@ def cli_data(tmp_path_factory):
     return path
 
 
-@pytest.mark.slow  # three real processes: SIGKILL needs one
-def test_sigkilled_training_resumes_to_the_uninterrupted_result(cli_data, tmp_path):
+@pytest.mark.slow  # SIGKILL needs a real process
+def test_sigkilled_training_resumes_to_the_uninterrupted_result(cli_data, tmp_path, capsys):
     epochs = ["--epochs", "600", "--checkpoint-every", "100"]
-    whole = subprocess.run(train_command(cli_data, tmp_path / "whole", *epochs[:2]), capture_output=True, text=True)
-    assert whole.returncode == 0, whole.stderr[-2000:]
+    code, err = in_process(train_command(cli_data, tmp_path / "whole", *epochs[:2]), capsys)
+    assert code == 0, err[-2000:]
     out = tmp_path / "killed"
     process = subprocess.Popen(train_command(cli_data, out, *epochs), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     checkpoints, deadline = out / "checkpoints", time.time() + 300
@@ -70,10 +85,10 @@ def test_sigkilled_training_resumes_to_the_uninterrupted_result(cli_data, tmp_pa
     process.communicate(timeout=60)
     assert process.returncode == -signal.SIGKILL, "the run ended before it could be killed"
     assert not (out / "params.npz").exists() and not (out / "metrics.json").exists()
-    resumed = subprocess.run([*WM_JAX, "train", "--resume", str(out)], capture_output=True, text=True)
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
-    after = int(resumed.stderr.split("after epoch ")[1].split()[0])
-    assert 100 <= after < 600, resumed.stderr
+    code, err = in_process([*WM_JAX, "train", "--resume", str(out)], capsys)
+    assert code == 0, err[-2000:]
+    after = int(err.split("after epoch ")[1].split()[0])
+    assert 100 <= after < 600, err
     a, b = params(tmp_path / "whole"), params(out)
     assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a), "not bit-identical"
     curves = [json.load(open(d / "metrics.json"))["loss_curve"] for d in (tmp_path / "whole", out)]
@@ -83,18 +98,9 @@ def test_sigkilled_training_resumes_to_the_uninterrupted_result(cli_data, tmp_pa
 @pytest.mark.slow  # trains a checkpointed run first
 def test_resume_refuses_what_it_cannot_continue(cli_data, tmp_path, capsys):
     # Refusals are exit codes and stderr lines, nothing a process adds: the commands run in this
-    # process (`wm_jax.cli.main`), which spares each one a JAX import and compilation. A traceback
-    # would be an exception raised here, so it still fails the test.
-    from wm_jax.cli import main
-
+    # process (`in_process`). A traceback would be an exception raised here, so it still fails the test.
     def wm_jax(command):
-        assert command[: len(WM_JAX)] == WM_JAX
-        capsys.readouterr()
-        try:
-            code = main([str(arg) for arg in command[len(WM_JAX) :]])
-        except SystemExit as error:
-            code = error.code
-        return code, capsys.readouterr().err
+        return in_process(command, capsys)
 
     out = tmp_path / "run"
     code, err = wm_jax(train_command(cli_data, out, "--epochs", "4", "--checkpoint-every", "2"))
@@ -184,7 +190,7 @@ def test_mbrl_resumes_from_its_buffer_model_and_iteration_count(tmp_path, capsys
 
 
 @pytest.mark.slow
-def test_ctrl_c_stops_training_within_seconds_saves_a_checkpoint_and_resumes_exactly(cli_data, tmp_path):
+def test_ctrl_c_stops_training_within_seconds_saves_a_checkpoint_and_resumes_exactly(cli_data, tmp_path, capsys):
     """SIGINT to a real `wm-jax train`: it stops at the next chunk boundary (chunks are about a second),
     saves a checkpoint there even between --checkpoint-every epochs, prints one line, exits 130, and
     --resume finishes the run bit-identical to an uninterrupted one."""
@@ -207,10 +213,10 @@ def test_ctrl_c_stops_training_within_seconds_saves_a_checkpoint_and_resumes_exa
     stopped = int(last.split("after epoch ")[1].split(";")[0])
     assert 0 < stopped < 6000, "the interrupt's own checkpoint, not a scheduled one"
     assert sorted(os.listdir(out / "checkpoints")) == [str(stopped)] and not (out / "params.npz").exists()
-    resumed = subprocess.run([*WM_JAX, "train", "--resume", str(out)], capture_output=True, text=True)
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
-    whole = subprocess.run(train_command(cli_data, tmp_path / "whole", *epochs[:2]), capture_output=True, text=True)
-    assert whole.returncode == 0, whole.stderr[-2000:]
+    code, err = in_process([*WM_JAX, "train", "--resume", str(out)], capsys)
+    assert code == 0, err[-2000:]
+    code, err = in_process(train_command(cli_data, tmp_path / "whole", *epochs[:2]), capsys)
+    assert code == 0, err[-2000:]
     a, b = params(tmp_path / "whole"), params(out)
     assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a), "not bit-identical"
 
