@@ -14,7 +14,7 @@ def test_written_files_get_ordinary_permissions_and_leave_no_temporary_files(tmp
     spec = ModelSpec(4, 1, tutorial_model_config("simple"))
     old_umask = os.umask(0o022)
     try:
-        save_checkpoint(str(tmp_path), ensemble_of(spec, init_ensemble_params(spec, jax.random.key(0))), {"linear": {}})
+        save_checkpoint(ensemble_of(spec, init_ensemble_params(spec, jax.random.key(0))), str(tmp_path), {"linear": {}})
     finally:
         os.umask(old_umask)
     assert sorted(os.listdir(tmp_path)) == ["baselines.json", "model.json", "params.npz"]

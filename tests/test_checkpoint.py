@@ -25,7 +25,7 @@ from wm_jax.models import ModelSpec, ensemble_of, init_ensemble_params, spec_for
 def test_checkpoint_round_trips_spec_and_parameters_exactly(tmp_path, encoding):
     spec = spec_for_env("Acrobot-v1", tutorial_model_config("ensemble", members=3), encoding)
     params = init_ensemble_params(spec, jax.random.key(0))
-    save_checkpoint(str(tmp_path), ensemble_of(spec, params))
+    save_checkpoint(ensemble_of(spec, params), str(tmp_path))
     model = load_checkpoint(str(tmp_path))
     loaded = model.params
     assert model.spec == spec
@@ -34,9 +34,26 @@ def test_checkpoint_round_trips_spec_and_parameters_exactly(tmp_path, encoding):
         np.testing.assert_array_equal(a, b)
 
 
+def test_the_model_comes_first_as_in_save_dataset_and_the_earlier_order_still_works(tmp_path):
+    spec = ModelSpec(4, 1, tutorial_model_config("simple"))
+    model = ensemble_of(spec, init_ensemble_params(spec, jax.random.key(0)))
+    save_checkpoint(model, tmp_path / "first")  # a PathLike as well as a str
+    save_checkpoint(str(tmp_path / "earlier"), model)
+    for name in ("first", "earlier"):
+        loaded = load_checkpoint(str(tmp_path / name))
+        assert all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(model.params), jax.tree.leaves(loaded.params)))
+
+    class Fitted:
+        ensemble = model
+
+    with pytest.raises(TypeError, match=r"model must be an Ensemble \(a fitted model's .ensemble\), got Fitted"):
+        save_checkpoint(Fitted(), tmp_path / "fitted")
+    assert not (tmp_path / "fitted").exists()
+
+
 def test_checkpoint_with_wrong_shapes_or_missing_files_is_a_clear_error(tmp_path):
     spec = ModelSpec(4, 1, tutorial_model_config("simple"))
-    save_checkpoint(str(tmp_path), ensemble_of(spec, init_ensemble_params(spec, jax.random.key(0))))
+    save_checkpoint(ensemble_of(spec, init_ensemble_params(spec, jax.random.key(0))), str(tmp_path))
     model = json.loads((tmp_path / "model.json").read_text())
     (tmp_path / "model.json").write_text(json.dumps({**model, "state_dim": 6}))
     # params.npz carries its own description: an edited (or another run's) model.json is refused.

@@ -67,8 +67,18 @@ def unflatten_params(flat: dict[str, np.ndarray], template: nnx.State) -> nnx.St
     return jax.tree.unflatten(jax.tree.structure(template), leaves)
 
 
-def save_checkpoint(directory: str, ensemble: Ensemble, baselines: dict | None = None) -> None:
-    """Write params.npz, model.json and (if given) baselines.json into `directory` (created if needed)."""
+def save_checkpoint(ensemble: Ensemble, directory: str | os.PathLike, baselines: dict | None = None) -> None:
+    """Write params.npz, model.json and (if given) baselines.json into `directory` (created if needed).
+
+    The model comes first, as the dataset does in `save_dataset(dataset, path)`. The order of earlier
+    versions, `(directory, model)`, is still accepted: a path and a model cannot be mistaken for each other.
+    """
+    if isinstance(ensemble, (str, os.PathLike)) and isinstance(directory, Ensemble):
+        ensemble, directory = directory, ensemble
+    if not isinstance(ensemble, Ensemble):
+        held = " (a fitted model's .ensemble)" if isinstance(getattr(ensemble, "ensemble", None), Ensemble) else ""
+        raise TypeError(f"save_model(model, directory): model must be an Ensemble{held}, got {type(ensemble).__name__}")
+    directory = os.fspath(directory)
     spec = ensemble.spec
     os.makedirs(directory, exist_ok=True)
     model = {

@@ -163,3 +163,23 @@ def test_a_stable_baselines3_agent_trains_in_the_model(cartpole_model):
     agent.learn(total_timesteps=256)
     action, _ = agent.predict(env.reset(seed=0)[0])
     assert env.action_space.contains(int(action)) and agent.num_timesteps >= 256
+
+
+def test_rewards_are_the_known_ones_by_default_and_never_a_missing_heads_zeros(cartpole_model):
+    """By default the environment's own reward where it has one (CartPole's 1 per step), else the model's
+    head; a model without a reward head is refused where its rewards would be asked for, not scored 0."""
+    import dataclasses
+
+    model, starts = cartpole_model
+    env = ModelEnv(model, starts, mode="mean")
+    env.reset(seed=0)
+    assert env.step(1)[1] == 1.0 and env.functional.reward_source(model) == "known"
+    assert FunctionalModelEnv(env_id=None).reward_source(model) == "learned"  # no known reward: the head
+    headless = model.replace(spec=model.spec._replace(config=dataclasses.replace(model.spec.config, reward_head=False)))
+    assert ModelEnv(headless, starts).functional.reward_source(headless) == "known"
+    with pytest.raises(ValueError, match='no reward head: .*--reward-head.* or use reward="known"'):
+        ModelEnv(headless, starts, reward="learned")
+    with pytest.raises(ValueError, match=r"no reward head and no environment is named \(env_id\)"):
+        FunctionalModelEnv(env_id=None).reward_source(headless)
+    with pytest.raises(ValueError, match="reward must be auto, known or learned"):
+        FunctionalModelEnv(reward="shaped")

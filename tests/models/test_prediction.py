@@ -32,6 +32,27 @@ def test_predict_encodes_raw_actions_itself():
     np.testing.assert_allclose(predict(model, states, actions).mean, members.mean(axis=0), rtol=1e-6)
 
 
+def test_rows_of_the_wrong_shape_get_one_line_saying_which_shape_was_expected():
+    """Encoding reshapes actions: without the check, (5, 3) actions of a 1-wide space became 15 rows."""
+    model = _cartpole_model()
+    states, actions = np.zeros((5, 4), np.float32), np.zeros(5, np.int32)
+    assert predict(model, states, actions[:, None]).mean.shape == (5, 4)  # (N, 1) is N discrete actions too
+    with pytest.raises(ValueError, match=r"states must be rows \(N, 4\) .* got shape \(4,\): for one state, pass"):
+        predict(model, states[0], actions[:1])
+    with pytest.raises(ValueError, match=r"states must be rows \(N, 4\) for this model, got shape \(5, 3\)"):
+        predict(model, states[:, :3], actions)
+    with pytest.raises(ValueError, match=r"actions must be \(5, 1\) or \(5,\) for 5 states .* got shape \(5, 2\)"):
+        predict(model, states, np.zeros((5, 2)))
+    with pytest.raises(ValueError, match=r"got shape \(4,\)"):
+        predict(model, states, actions[:4])
+    with pytest.raises(ValueError, match="no rows"):
+        predict(model, states[:0], actions[:0])
+    pendulum = spec_for_env("Pendulum-v1", ModelConfig(kind="ensemble", members=2))
+    box = ensemble_of(pendulum, init_ensemble_params(pendulum, jax.random.key(0)))
+    with pytest.raises(ValueError, match=r"actions must be \(5, 1\) or \(5,\) .* got shape \(5, 3\)"):
+        predict(box, np.zeros((5, 3)), np.zeros((5, 3)))
+
+
 def test_sampling_modes_need_a_key_and_sampling_draws_from_the_gaussian():
     model = _cartpole_model()
     states, actions = np.zeros((4, 4), np.float32), np.zeros(4, np.int32)

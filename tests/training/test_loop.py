@@ -79,7 +79,7 @@ def test_calibrate_flag_recalibrates_the_predictive_distribution_and_it_is_saved
     plain = fit(spec, TrainConfig(epochs=3), cartpole_small, seed=0)
     recalibrated = fit(spec, TrainConfig(epochs=3, calibrate=True), cartpole_small, seed=0)
     assert is_identity(plain.ensemble.calibration) and not is_identity(recalibrated.ensemble.calibration)
-    save_checkpoint(str(tmp_path), recalibrated.ensemble)
+    save_checkpoint(recalibrated.ensemble, str(tmp_path))
     for saved, loaded in zip(recalibrated.ensemble.calibration, load_checkpoint(str(tmp_path)).calibration):
         np.testing.assert_array_equal(saved, loaded)
     with pytest.raises(ConfigError, match="predictive spread"):

@@ -147,8 +147,8 @@ def _write(run: SweepRun, outcome: SweepOutcome, spec, train) -> None:
     chosen = result.configurations[best]
     linear = fit_linear(train.states, spec.encode_actions(train.actions), train.next_states)
     save_checkpoint(
-        os.path.join(run.out, "best"),
         result.ensemble(best),
+        os.path.join(run.out, "best"),
         {
             "linear": linear.to_json(),
             "fitted_on": outcome.split_record,

@@ -234,7 +234,7 @@ def _score_and_write(run: TrainRun, fitted, split: HeldOutSplit, log) -> TrainRe
     os.makedirs(run.out, exist_ok=True)
     scores = score_trained(run, fitted.ensemble, split, linear)
     result = TrainResult(run, fitted, split, linear, scores, count_params(fitted.params))
-    save_checkpoint(run.out, fitted.ensemble, {"linear": linear.to_json(), "fitted_on": split.record})
+    save_checkpoint(fitted.ensemble, run.out, {"linear": linear.to_json(), "fitted_on": split.record})
     metrics = report.train_metrics(result)
     report.write_json(os.path.join(run.out, "metrics.json"), metrics)
     log_scores(log, metrics, fitted.epochs_trained)

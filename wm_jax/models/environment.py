@@ -14,7 +14,8 @@ Each episode starts from a state drawn uniformly from `starts` (rows of a datase
 the next state under a propagation mode (`models.prediction.propagate`: "mean", "ts1" or "tsinf",
 whose member is drawn at reset; in a batch, environment j follows elite j mod K under TS-inf, and
 TS-1 deals the elites out afresh each step), scores it with the environment's known reward and
-termination (`EnvSpec.planning_objective("known")`) or with the model's own heads, and subtracts
+termination (`EnvSpec.planning_objective("known")`) or with the model's own heads (by default the
+known ones where the environment has them; a model without a reward head is refused, not scored 0), and subtracts
 `disagreement_penalty` times the elites' disagreement (the mean over state dimensions of their
 standard deviation), MOPO-style. Episodes are cut at `max_episode_steps` (truncated). A penalty, or
 the "mean" mode, needs every member's prediction, so a batch then runs every member too.
@@ -58,7 +59,9 @@ class FunctionalModelEnv:
 
     mode: str = "ts1"
     sample: bool = False
-    reward: str = "learned"  # "known": the environment's own reward and termination; "learned": the heads
+    # "known": the environment's own reward and termination; "learned": the model's heads (a reward head is
+    # required); "auto": known where the environment has them, else learned.
+    reward: str = "auto"
     disagreement_penalty: float = 0.0
     max_episode_steps: int = 200
     env_id: str | None = None  # whose known reward to use (the model's environment)
@@ -66,8 +69,8 @@ class FunctionalModelEnv:
     def __post_init__(self):
         if self.mode not in ("mean", "ts1", "tsinf"):
             raise ValueError(f"unknown prediction mode {self.mode!r}: use mean, ts1 or tsinf")
-        if self.reward not in ("known", "learned"):
-            raise ValueError(f"reward must be known or learned, got {self.reward!r}")
+        if self.reward not in ("auto", "known", "learned"):
+            raise ValueError(f"reward must be auto, known or learned, got {self.reward!r}")
         if self.max_episode_steps < 1:
             raise ValueError(f"max_episode_steps must be >= 1, got {self.max_episode_steps}")
 
@@ -75,8 +78,24 @@ class FunctionalModelEnv:
     def default_params(model: Ensemble, starts) -> ModelEnvParams:
         return ModelEnvParams(model, jnp.asarray(starts, jnp.float32))
 
-    def _objective(self):
-        if self.reward == "learned":
+    def reward_source(self, model: Ensemble) -> str:
+        """ "known" or "learned": where this environment's rewards come from for `model` (see `reward`).
+        ValueError where they would come from a reward head the model does not have: a model without
+        one would otherwise give a reward of 0 at every step, and an agent would learn nothing from it."""
+        source = self.reward
+        if source == "auto":
+            source = "known" if _has_known_reward(self.env_id) else "learned"
+        if source == "learned" and not model.spec.config.reward_head:
+            known = _has_known_reward(self.env_id)
+            where = f"{self.env_id} has no known reward" if self.env_id else "no environment is named (env_id)"
+            raise ValueError(
+                f"the model has no reward head{'' if known else f' and {where}'}: train it with one "
+                "(--reward-head, or ModelConfig(reward_head=True))" + (' or use reward="known"' if known else "")
+            )
+        return source
+
+    def _objective(self, model: Ensemble):
+        if self.reward_source(model) == "learned":
             return None
         from ..envs import env_spec
 
@@ -103,22 +122,23 @@ class FunctionalModelEnv:
             sample=self.sample,
         )
         disagreement = _disagreement(model, members)
-        reward, terminated = jax.tree.map(lambda x: x[0], self._score(state.state[None], raw, prediction, disagreement))
+        scored = self._score(model, state.state[None], raw, prediction, disagreement)
+        reward, terminated = jax.tree.map(lambda x: x[0], scored)
         time = state.time + 1
         next_state = ModelEnvState(prediction.mean[0], state.member, time)
         truncated = (time >= self.max_episode_steps) & ~terminated
         return next_state.state, next_state, reward, terminated, truncated, disagreement[0]
 
-    def _score(self, states, raw, prediction: Prediction, disagreement):
-        """(reward (B,), terminated (B,)) of a batch of steps, the disagreement penalty subtracted."""
-        objective = self._objective()
+    def _score(self, model: Ensemble, states, raw, prediction: Prediction, disagreement):
+        """(reward (B,), terminated (B,)) of a batch of steps, the disagreement penalty subtracted. With the
+        learned heads, a model without a termination head never ends an episode (only the time limit does)."""
+        objective = self._objective(model)
         if objective is not None:
             reward, terminated = objective(states, raw, prediction.mean)
         else:
-            batch = states.shape[0]
-            reward = prediction.reward if prediction.reward is not None else jnp.zeros(batch)
+            reward = prediction.reward
             logit = prediction.termination_logit
-            terminated = logit > 0 if logit is not None else jnp.zeros(batch, bool)
+            terminated = logit > 0 if logit is not None else jnp.zeros(states.shape[0], bool)
         reward = jnp.asarray(reward, jnp.float32)
         if self.disagreement_penalty:
             reward = reward - self.disagreement_penalty * disagreement
@@ -165,7 +185,7 @@ class FunctionalModelEnv:
             info["disagreement"] = _disagreement(model, members)
         else:
             prediction, _ = propagate_dealt(model, state.state, encoded, step_key, self.mode, sample=self.sample)
-        reward, terminated = self._score(state.state, raw, prediction, info.get("disagreement"))
+        reward, terminated = self._score(model, state.state, raw, prediction, info.get("disagreement"))
         time = state.time + 1
         truncated = (time >= self.max_episode_steps) & ~terminated
         done = terminated | truncated
@@ -174,6 +194,16 @@ class FunctionalModelEnv:
         next_state = ModelEnvState(obs, state.member, jnp.where(done, 0, time))
         info.update(terminated=terminated, truncated=truncated, final_obs=prediction.mean)
         return obs, next_state, reward, done, info
+
+
+def _has_known_reward(env_id: str | None) -> bool:
+    """Whether `env_id` has a known reward and termination (`EnvSpec.planning_objective("known")`)."""
+    if env_id is None:
+        return False
+    from ..envs import env_spec
+
+    spec = env_spec(env_id)
+    return spec.reward_fn is not None and spec.termination_fn is not None
 
 
 def _disagreement(model: Ensemble, members: Prediction) -> jax.Array:
@@ -200,7 +230,9 @@ def _functional(model: Ensemble, **settings: Any) -> FunctionalModelEnv:
 
     if settings.get("max_episode_steps") is None:
         settings["max_episode_steps"] = env_spec(model.spec.env_id).time_limit if model.spec.env_id else 200
-    return FunctionalModelEnv(env_id=model.spec.env_id, **settings)
+    functional = FunctionalModelEnv(env_id=model.spec.env_id, **settings)
+    functional.reward_source(model)  # a model that cannot give rewards is refused here, before any step
+    return functional
 
 
 class _KeyStream:

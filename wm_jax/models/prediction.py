@@ -191,6 +191,24 @@ def _predict_encoded(model: Ensemble, states, encoded, key, mode: str, sample: b
 _predict_program = jax.jit(_predict_encoded, static_argnames=("mode", "sample"))
 
 
+def check_rows(spec, states_shape: tuple[int, ...], actions_shape: tuple[int, ...]) -> None:
+    """ValueError, in one line, unless states are (N, S) rows of the model's S and raw actions are N rows of its
+    action space ((N,) or (N, 1) for a discrete one, (N, A) for a Box, or (N,) where A is 1). Encoding reshapes
+    actions, so an action of the wrong width would otherwise be spread over other rows."""
+    state_dim = spec.state_dim
+    if len(states_shape) != 2 or states_shape[1] != state_dim:
+        hint = ": for one state, pass states[None]" if states_shape == (state_dim,) else ""
+        raise ValueError(f"states must be rows (N, {state_dim}) for this model, got shape {states_shape}{hint}")
+    n = states_shape[0]
+    if n == 0:
+        raise ValueError("no rows to predict")
+    width = 1 if spec.action_encoding in ("index", "onehot") else spec.action_dim
+    allowed = [(n, width)] + ([(n,)] if width == 1 else [])
+    if tuple(actions_shape) not in allowed:
+        expected = " or ".join(str(shape) for shape in allowed)
+        raise ValueError(f"actions must be {expected} for {n} states of this model, got shape {actions_shape}")
+
+
 def predict(
     model: Ensemble, states, actions, mode: str = "mean", key: jax.Array | None = None, *, sample: bool = False
 ) -> Prediction:
@@ -205,11 +223,10 @@ def predict(
     if key is None and (sample or mode in ("ts1", "tsinf")):
         raise ValueError(f"mode {mode!r}{' with sampling' if sample else ''} draws at random: pass a key")
     key = jax.random.key(0) if key is None else key
-    states = jnp.asarray(states, jnp.float32)
-    encoded = model.spec.encode_actions(jnp.asarray(actions))
+    states, actions = jnp.asarray(states, jnp.float32), jnp.asarray(actions)
+    check_rows(model.spec, states.shape, actions.shape)
+    encoded = model.spec.encode_actions(actions)
     n = states.shape[0]
-    if n == 0:
-        raise ValueError("no rows to predict")
     if n <= ROWS_PER_CALL:
         return _predict_program(model, states, encoded, key, mode, sample)
     parts = []
