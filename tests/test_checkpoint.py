@@ -43,12 +43,14 @@ def test_the_model_comes_first_as_in_save_dataset_and_the_earlier_order_still_wo
         loaded = load_checkpoint(str(tmp_path / name))
         assert all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(model.params), jax.tree.leaves(loaded.params)))
 
-    class Fitted:
+    class Fitted:  # what fit returns holds the model as .ensemble
         ensemble = model
 
-    with pytest.raises(TypeError, match=r"model must be an Ensemble \(a fitted model's .ensemble\), got Fitted"):
-        save_checkpoint(Fitted(), tmp_path / "fitted")
-    assert not (tmp_path / "fitted").exists()
+    save_checkpoint(Fitted(), tmp_path / "fitted")
+    assert (tmp_path / "fitted" / "params.npz").exists()
+    with pytest.raises(TypeError, match=r"expected a model \(an Ensemble, or what fit returns\), got dict"):
+        save_checkpoint({"params": model.params}, tmp_path / "not-a-model")
+    assert not (tmp_path / "not-a-model").exists()
 
 
 def test_checkpoint_with_wrong_shapes_or_missing_files_is_a_clear_error(tmp_path):

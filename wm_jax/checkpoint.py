@@ -25,7 +25,7 @@ from .data.format import not_an_archive
 from .envs import ACTION_ENCODINGS, ENVS, EnvError, describe_env, env_spec, space_from_json
 from .errors import UserError
 from .intervals import QUANTILES, Calibration
-from .models import Ensemble, ModelSpec, ensemble_of, init_ensemble_params, normalizer_from_arrays
+from .models import Ensemble, ModelSpec, ensemble_of, init_ensemble_params, model_of, normalizer_from_arrays
 from .models.normalization import STAT_NAMES
 
 PARAMS_FILE = "params.npz"
@@ -69,16 +69,14 @@ def unflatten_params(flat: dict[str, np.ndarray], template: nnx.State) -> nnx.St
 
 def save_checkpoint(ensemble: Ensemble, directory: str | os.PathLike, baselines: dict | None = None) -> None:
     """Write params.npz, model.json and (if given) baselines.json into `directory` (created if needed).
+    `ensemble` is an `Ensemble`, or what `fit` returns.
 
     The model comes first, as the dataset does in `save_dataset(dataset, path)`. The order of earlier
     versions, `(directory, model)`, is still accepted: a path and a model cannot be mistaken for each other.
     """
-    if isinstance(ensemble, (str, os.PathLike)) and isinstance(directory, Ensemble):
+    if isinstance(ensemble, (str, os.PathLike)) and not isinstance(directory, (str, os.PathLike)):
         ensemble, directory = directory, ensemble
-    if not isinstance(ensemble, Ensemble):
-        held = " (a fitted model's .ensemble)" if isinstance(getattr(ensemble, "ensemble", None), Ensemble) else ""
-        raise TypeError(f"save_model(model, directory): model must be an Ensemble{held}, got {type(ensemble).__name__}")
-    directory = os.fspath(directory)
+    ensemble, directory = model_of(ensemble), os.fspath(directory)
     spec = ensemble.spec
     os.makedirs(directory, exist_ok=True)
     model = {

@@ -45,7 +45,7 @@ def test_rows_of_the_wrong_shape_get_one_line_saying_which_shape_was_expected():
         predict(model, states, np.zeros((5, 2)))
     with pytest.raises(ValueError, match=r"got shape \(4,\)"):
         predict(model, states, actions[:4])
-    with pytest.raises(ValueError, match="no rows"):
+    with pytest.raises(ValueError, match="no rows given"):
         predict(model, states[:0], actions[:0])
     pendulum = spec_for_env("Pendulum-v1", ModelConfig(kind="ensemble", members=2))
     box = ensemble_of(pendulum, init_ensemble_params(pendulum, jax.random.key(0)))

@@ -67,6 +67,35 @@ def test_bad_engine_options_are_one_line_errors(cartpole_small):
     with pytest.raises(DataError, match="validation"):
         fit(cartpole_spec(2), TrainConfig(epochs=1, elites=1), cartpole_small._replace(episode=None), seed=0)
     assert dataclasses.replace(TrainConfig(), elites=1).needs_validation
+    pendulum = spec_for_env("Pendulum-v1", tutorial_model_config("simple"))  # 3 state dims, CartPole's are 4
+    with pytest.raises(DataError, match=r"the data does not fit the model: states must be rows \(N, 3\)"):
+        fit(pendulum, TrainConfig(epochs=1), cartpole_small, seed=0)
+
+
+def test_fit_takes_a_dataset_and_the_public_functions_take_what_fit_returns(cartpole_small):
+    import wm_jax as wm
+
+    rows = cartpole_small
+    dataset = wm.Dataset.from_arrays(
+        "CartPole-v1",
+        rows.states,
+        rows.actions,
+        rows.next_states,
+        rows.rewards,
+        rows.terminated,
+        rows.truncated,
+        rows.episode,
+    )
+    fitted = fit(cartpole_spec(2), TrainConfig(epochs=1), dataset, seed=0)
+    same = fit(cartpole_spec(2), TrainConfig(epochs=1), cartpole_small, seed=0)
+    states, actions = cartpole_small.states[:7], cartpole_small.actions[:7]
+    np.testing.assert_array_equal(
+        wm.predict(fitted, states, actions).mean, wm.predict(same.ensemble, states, actions).mean
+    )
+    lower, upper = wm.predictive_interval(fitted, states, actions, levels=(0.9,))
+    assert lower.shape == upper.shape == (1, 7, 4)
+    with pytest.raises(TypeError, match="expected a model .* got dict"):
+        wm.predict({}, states, actions)
 
 
 @pytest.mark.slow  # two trainings and a save

@@ -129,6 +129,11 @@ class Dataset(NamedTuple):
         return declare_env(cls(data, DatasetInfo(None, None, None, {"backend": "arrays"})), env_id, "arrays")
 
 
+def transitions_of(data) -> Transitions:
+    """`data` itself where it is a Transitions, else a `Dataset`'s transitions: `fit` and `evaluate` take either."""
+    return data.transitions if isinstance(data, Dataset) else data
+
+
 def declare_env(dataset: Dataset, env_id: str, source: str = "data") -> Dataset:
     """`dataset` as data of `env_id`, for data that records no environment (`--env ID`): the
     environment's spaces, and a float column of whole numbers as indices of a Discrete action. Data

@@ -80,13 +80,19 @@ def evaluate_model(
     linear=None,
     plot_dir: str | None = None,
 ) -> Evaluation:
-    """Score `model` (an `Ensemble`) on `data` (a Transitions of raw actions): one-step MSE, open-loop
-    rollouts up to `horizon` (stepped by `mode`), the identity baseline and `linear` (a fitted
-    `LinearBaseline`) beside it, uncertainty and the heads; `plot_dir` also gets their plots."""
+    """Score `model` (an `Ensemble`, or what `fit` returns) on `data` (a Transitions of raw actions, or a
+    `Dataset`): one-step MSE, open-loop rollouts up to `horizon` (stepped by `mode`), the identity baseline
+    and `linear` (a fitted `LinearBaseline`) beside it, uncertainty and the heads; `plot_dir` also gets
+    their plots."""
+    from ..data.format import transitions_of
     from ..evaluation import score
     from ..evaluation.heads import model_head_scores, plot_uncertainty
     from ..evaluation.rollouts import model_rollout
     from ..evaluation.summary import split_evaluation
+    from ..models import model_of
+
+    model = model_of(model)
+    data = transitions_of(data)
 
     heads = model_head_scores(model, data)
     rollout = model_rollout(model, mode, sample, seed)

@@ -55,6 +55,16 @@ class Ensemble:
         return graphdef_of(self.spec)
 
 
+def model_of(model) -> Ensemble:
+    """`model` itself where it is an `Ensemble`, else the `.ensemble` of what `fit` returns, so the
+    public functions take either; TypeError, in one line, for anything else."""
+    if isinstance(model, Ensemble):
+        return model
+    if isinstance(getattr(model, "ensemble", None), Ensemble):
+        return model.ensemble
+    raise TypeError(f"expected a model (an Ensemble, or what fit returns), got {type(model).__name__}")
+
+
 def ensemble_of(
     spec: ModelSpec,
     params: nnx.State,

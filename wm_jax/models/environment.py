@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from .ensemble import Ensemble
+from .ensemble import Ensemble, model_of
 from .network import Prediction
 from .prediction import propagate, propagate_dealt, trajectory_members, uniform_indices
 
@@ -76,7 +76,8 @@ class FunctionalModelEnv:
 
     @staticmethod
     def default_params(model: Ensemble, starts) -> ModelEnvParams:
-        return ModelEnvParams(model, jnp.asarray(starts, jnp.float32))
+        """The model (an `Ensemble`, or what `fit` returns) and the start states (N, S)."""
+        return ModelEnvParams(model_of(model), jnp.asarray(starts, jnp.float32))
 
     def reward_source(self, model: Ensemble) -> str:
         """ "known" or "learned": where this environment's rewards come from for `model` (see `reward`).
@@ -252,6 +253,7 @@ class ModelEnv(_KeyStream, gymnasium.Env):
     metadata = {"render_modes": []}
 
     def __init__(self, model: Ensemble, starts, **settings: Any):
+        model = model_of(model)
         self.functional = _functional(model, **settings)
         self.params = FunctionalModelEnv.default_params(model, starts)
         self.observation_space, self.action_space = _spaces(model)
@@ -290,6 +292,7 @@ class ModelVectorEnv(_KeyStream, gymnasium.vector.VectorEnv):
 
         self.metadata = {"autoreset_mode": gymnasium.vector.AutoresetMode.SAME_STEP}
         self.num_envs = num_envs
+        model = model_of(model)
         self.functional = _functional(model, **settings)
         self.params = FunctionalModelEnv.default_params(model, starts)
         self.single_observation_space, self.single_action_space = _spaces(model)

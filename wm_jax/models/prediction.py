@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..intervals import interval_bounds, is_identity, predictive_gaussian, termination_probability
-from .ensemble import Ensemble, ensemble_outputs, member_outputs
+from .ensemble import Ensemble, ensemble_outputs, member_outputs, model_of
 from .network import Prediction
 
 PREDICT_MODES = ("mean", "members", "ts1", "tsinf")
@@ -192,7 +192,7 @@ _predict_program = jax.jit(_predict_encoded, static_argnames=("mode", "sample"))
 
 
 def check_rows(spec, states_shape: tuple[int, ...], actions_shape: tuple[int, ...]) -> None:
-    """ValueError, in one line, unless states are (N, S) rows of the model's S and raw actions are N rows of its
+    """ValueError, in one line, unless states are (N, S) rows, N > 0, of the model's S and raw actions are N rows of its
     action space ((N,) or (N, 1) for a discrete one, (N, A) for a Box, or (N,) where A is 1). Encoding reshapes
     actions, so an action of the wrong width would otherwise be spread over other rows."""
     state_dim = spec.state_dim
@@ -201,7 +201,7 @@ def check_rows(spec, states_shape: tuple[int, ...], actions_shape: tuple[int, ..
         raise ValueError(f"states must be rows (N, {state_dim}) for this model, got shape {states_shape}{hint}")
     n = states_shape[0]
     if n == 0:
-        raise ValueError("no rows to predict")
+        raise ValueError("no rows given")
     width = 1 if spec.action_encoding in ("index", "onehot") else spec.action_dim
     allowed = [(n, width)] + ([(n,)] if width == 1 else [])
     if tuple(actions_shape) not in allowed:
@@ -213,11 +213,13 @@ def predict(
     model: Ensemble, states, actions, mode: str = "mean", key: jax.Array | None = None, *, sample: bool = False
 ) -> Prediction:
     """The model's prediction for states (N, S) and raw actions (N,) or (N, A), in environment units.
+    `model` is an `Ensemble`, or what `fit` returns.
 
     A `Prediction` of JAX arrays: each head (N, ...), or (E, N, ...) for "members". "ts1", "tsinf"
     and `sample` draw from `key`. Works eagerly on numpy rows (in compiled chunks of
     `ROWS_PER_CALL`, each chunk's draws from its own fold of `key`) and inside traced code.
     """
+    model = model_of(model)
     if mode not in PREDICT_MODES:
         raise ValueError(f"unknown prediction mode {mode!r}: use one of {', '.join(PREDICT_MODES)}")
     if key is None and (sample or mode in ("ts1", "tsinf")):
@@ -252,6 +254,7 @@ def _calibration_of(model: Ensemble):
 def predictive_interval(model: Ensemble, states, actions, levels: Sequence[float] = (0.5, 0.9)):
     """(lower, upper), each (levels, N, S) float64: the central intervals at each level of the model's
     predictive distribution (the elites' moment-matched Gaussian, its calibration applied)."""
+    model = model_of(model)
     members = members_numpy(model, states, actions)
     calibration = _calibration_of(model)
     moments, var = predictive_gaussian(members.mean, members.logvar, model.elites, calibration)

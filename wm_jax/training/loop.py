@@ -20,14 +20,14 @@ from jax.sharding import Mesh
 
 from ..compilation import compile_initialization
 from ..config import ConfigError, TrainConfig
-from ..data.format import DataError
+from ..data.format import DataError, transitions_of
 from ..data.splits import split_by_episode
 from ..errors import UserError
 from ..interrupts import requested, stop_requests, stopped_after
 from ..intervals import fit_calibration, predictive_gaussian
 from ..models.ensemble import Ensemble, ensemble_of
 from ..models.normalization import fit_normalizer
-from ..models.prediction import members_numpy
+from ..models.prediction import check_rows, members_numpy
 from ..models.spec import ModelSpec
 from ..transitions import Transitions
 from .buffer import to_buffer
@@ -307,7 +307,7 @@ def fit(
     checkpoints: RunCheckpoints | None = None,
     report_every: int | None = None,
 ) -> FittedModel:
-    """Train `spec` on `data` (a Transitions with raw actions): the library's one-call entry point.
+    """Train `spec` on `data` (a Transitions with raw actions, or a `Dataset`): the library's one-call entry point.
 
     - The normaliser is fitted on the training rows (identity unless the model normalises).
     - Early stopping and elites use `validation`, by default whole episodes of `data` held back
@@ -317,6 +317,13 @@ def fit(
       run (a progress bar's updates), or, with `report_every` (and no early stopping), about a
       second of training ending on multiples of `report_every` (a log's writes: fewer, cheaper chunks).
     """
+    data = transitions_of(data)
+    validation = transitions_of(validation) if validation is not None else None
+    for rows in (data, validation) if validation is not None else (data,):
+        try:
+            check_rows(spec, rows.states.shape, rows.actions.shape)
+        except ValueError as error:  # the data does not fit the model (another environment's, say)
+            raise DataError(f"the data does not fit the model: {error}") from None
     if config.elites > spec.config.members:
         raise ConfigError(f"cannot keep {config.elites} elites of {spec.config.members} members")
     if config.calibrate and not spec.config.probabilistic and spec.config.members < 2:
