@@ -35,3 +35,14 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
     with pytest.raises(RuntimeError):
         atomic_write(target, fail)
     assert target.read_bytes() == b"old" and sorted(p.name for p in tmp_path.iterdir()) == ["f.bin"]
+
+
+def test_a_place_where_no_file_can_be_created_is_one_line_naming_the_path(tmp_path):
+    """Not an OSError about the temporary file's made-up name: the path the caller gave."""
+    from wm_jax.atomic import atomic_write
+    from wm_jax.errors import UserError
+
+    (tmp_path / "file").write_text("")
+    target = tmp_path / "file" / "data.npz"  # its parent is a file, so nothing can be created there
+    with pytest.raises(UserError, match=rf"^{target}: cannot be written \(\w"):
+        atomic_write(target, lambda handle: handle.write(b"data"))

@@ -23,13 +23,17 @@ def _umask() -> int:
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> None:
-    """Call `write(handle)` on a binary temporary file, then move it to `path` in one step."""
+    """Call `write(handle)` on a binary temporary file, then move it to `path` in one step. A place
+    where no file can be created is a one-line UserError naming `path`."""
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile(
-        dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp", delete=False
-    )
+    try:
+        os.makedirs(directory, exist_ok=True)
+        handle = tempfile.NamedTemporaryFile(
+            dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp", delete=False
+        )
+    except OSError as error:  # say so of `path`, not of the temporary file's made-up name
+        raise UserError(f"{path}: cannot be written ({error.strerror or error})") from None
     try:
         with handle:
             write(handle)

@@ -23,6 +23,15 @@ def test_split_by_episode_is_seeded(cartpole_small):
     assert not np.array_equal(a, c)
 
 
+def test_a_dataset_splits_as_its_transitions_do():
+    from wm_jax.data import collect_dataset
+
+    dataset = collect_dataset("CartPole-v1", seed=0, transitions=300)
+    whole, rows = split_by_episode(dataset, 0.2, seed=3), split_by_episode(dataset.transitions, 0.2, seed=3)
+    for a, b in ((whole.train, rows.train), (whole.held_out, rows.held_out)):
+        np.testing.assert_array_equal(a.states, b.states)
+
+
 def test_split_needs_two_episodes():
     one = collect_transitions("Pendulum-v1", seed=0, episodes=1, max_episode_steps=10)
     with pytest.raises(DataError, match="only 1 episode"):

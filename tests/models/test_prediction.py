@@ -47,6 +47,12 @@ def test_rows_of_the_wrong_shape_get_one_line_saying_which_shape_was_expected():
         predict(model, states, actions[:4])
     with pytest.raises(ValueError, match="no rows given"):
         predict(model, states[:0], actions[:0])
+    windows = np.zeros((5, 3), np.int32)  # 3 steps of 5 states' actions
+    assert imagine(model, states, windows, jax.random.key(0), trajectory=True).states.shape == (5, 3, 4)
+    with pytest.raises(ValueError, match=r"got shape \(5, 2\) \(actions are windows \(B, H, ...\): got \(5, 3, 2\)\)"):
+        imagine(model, states, np.zeros((5, 3, 2)), jax.random.key(0))
+    with pytest.raises(ValueError, match=r"actions must be windows \(B, H\) or \(B, H, A\)"):
+        imagine(model, states, actions, jax.random.key(0))
     pendulum = spec_for_env("Pendulum-v1", ModelConfig(kind="ensemble", members=2))
     box = ensemble_of(pendulum, init_ensemble_params(pendulum, jax.random.key(0)))
     with pytest.raises(ValueError, match=r"actions must be \(5, 1\) or \(5,\) .* got shape \(5, 3\)"):

@@ -26,9 +26,13 @@ class EpisodeSplit(NamedTuple):
 
 def split_by_episode(data: Transitions, eval_fraction: float, seed: int = 0) -> EpisodeSplit:
     """Hold out whole episodes, in a seeded random order, until they cover `eval_fraction` of the rows.
+    `data` is a Transitions, or a `Dataset` (its transitions are split).
 
     Both sides keep the rows' original order, so every episode stays contiguous and in time order.
     """
+    from .format import transitions_of
+
+    data = transitions_of(data)
     if not 0.0 < eval_fraction < 1.0:
         raise DataError(f"eval fraction must be in (0, 1), got {eval_fraction}")
     if data.episode is None:

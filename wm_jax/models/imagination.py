@@ -26,9 +26,9 @@ import jax
 import jax.numpy as jnp
 
 from ..transitions import Transitions
-from .ensemble import Ensemble
+from .ensemble import Ensemble, model_of
 from .network import Prediction
-from .prediction import propagate, propagate_slabs, trajectory_members
+from .prediction import check_rows, propagate, propagate_slabs, trajectory_members
 
 # A known reward: (states, raw actions, next states) -> (reward (B,), terminated (B,) bool).
 RewardFn = Callable[[jax.Array, jax.Array, jax.Array], tuple[jax.Array, jax.Array]]
@@ -43,6 +43,17 @@ class Imagination(NamedTuple):
     states: jax.Array | None
     steps: Transitions | None = None
     valid: jax.Array | None = None
+
+
+def _check_action_windows(spec, starts_shape, actions_shape) -> None:
+    """ValueError, in one line, unless starts are (B, S) rows of the model and actions (B, H) or (B, H, A)
+    windows of its raw actions: one step's (B,) or (B, A) is what `check_rows` accepts."""
+    if len(actions_shape) < 2:
+        raise ValueError(f"actions must be windows (B, H) or (B, H, A) of raw actions, got shape {actions_shape}")
+    try:
+        check_rows(spec, starts_shape, (actions_shape[0], *actions_shape[2:]))
+    except ValueError as error:
+        raise ValueError(f"{error} (actions are windows (B, H, ...): got {actions_shape})") from None
 
 
 def imagine(
@@ -71,8 +82,10 @@ def imagine(
     transition (MBPO's model data). With `policy_keys` the policy is stochastic, `(states, key) -> raw actions`,
     its key at each step folded from that step's key.
     """
+    model = model_of(model)
     policy = actions if callable(actions) else None
     if policy is None:
+        _check_action_windows(model.spec, starts.shape, jnp.shape(actions))
         horizon = actions.shape[1]
     elif horizon is None:
         raise ValueError("a policy needs a horizon")
