@@ -15,9 +15,9 @@ the next state under a propagation mode (`models.prediction.propagate`: "mean", 
 whose member is drawn at reset; in a batch, environment j follows elite j mod K under TS-inf, and
 TS-1 deals the elites out afresh each step), scores it with the environment's known reward and
 termination (`EnvSpec.planning_objective("known")`) or with the model's own heads (by default the
-known ones where the environment has them; a model without a reward head is refused, not scored 0), and subtracts
-`disagreement_penalty` times the elites' disagreement (the mean over state dimensions of their
-standard deviation), MOPO-style. Episodes are cut at `max_episode_steps` (truncated). A penalty, or
+known ones where the environment has them; a model without a reward head is refused, never scored 0),
+and subtracts `disagreement_penalty` times the elites' disagreement (the mean over state dimensions of
+their standard deviation), MOPO-style. Episodes are cut at `max_episode_steps` (truncated). A penalty, or
 the "mean" mode, needs every member's prediction, so a batch then runs every member too.
 """
 
@@ -80,7 +80,7 @@ class FunctionalModelEnv:
         return ModelEnvParams(model_of(model), jnp.asarray(starts, jnp.float32))
 
     def reward_source(self, model: Ensemble) -> str:
-        """ "known" or "learned": where this environment's rewards come from for `model` (see `reward`).
+        """Where this environment's rewards come from for `model`, "known" or "learned" (see `reward`).
         ValueError where they would come from a reward head the model does not have: a model without
         one would otherwise give a reward of 0 at every step, and an agent would learn nothing from it."""
         source = self.reward
