@@ -78,7 +78,6 @@ def recommended_mbrl_config(env: str | EnvSpec):
     spec = env_spec(env) if isinstance(env, str) else env
     settings = spec.recommended_mbrl
     if settings is None:
-        known = spec.reward_fn is not None and spec.termination_fn is not None
-        settings = MBRL_RECIPE if known else mbrl_settings(planner={"reward": "learned"})
+        settings = MBRL_RECIPE if spec.has_known_reward else mbrl_settings(planner={"reward": "learned"})
     fields = {name: value for name, value in settings.items() if name != "planner"}
     return MBRLConfig(**fields, planner=PlannerConfig(**settings["planner"]))

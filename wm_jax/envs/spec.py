@@ -142,12 +142,18 @@ class EnvSpec:
             return 1
         return self.action_space.shape[0]
 
+    @property
+    def has_known_reward(self) -> bool:
+        """Whether this environment has a known reward and termination (`planning_objective("known")`);
+        without them, agents score with the model's own heads."""
+        return self.reward_fn is not None and self.termination_fn is not None
+
     def planning_objective(self, source: str) -> Objective | None:
         """What the planner maximises: the known reward ("known"), the shaped one ("shaped") or None
         for the model's own heads ("learned"); EnvError where this environment has no such function."""
         if source == "learned":
             return None
-        if self.reward_fn is None or self.termination_fn is None:
+        if not self.has_known_reward:
             raise EnvError(f"no known reward and termination for {self.env_id}: plan with the learned reward")
         if source == "shaped":
             if self.shaped_reward_fn is None:

@@ -84,7 +84,7 @@ class FunctionalModelEnv:
         ValueError where they would come from a reward head the model does not have: a model without
         one would otherwise give a reward of 0 at every step, and an agent would learn nothing from it."""
         source = self.reward
-        if source == "auto":
+        if source == "auto":  # an explicit source never needs the environment's spec
             source = "known" if _has_known_reward(self.env_id) else "learned"
         if source == "learned" and not model.spec.config.reward_head:
             known = _has_known_reward(self.env_id)
@@ -198,13 +198,10 @@ class FunctionalModelEnv:
 
 
 def _has_known_reward(env_id: str | None) -> bool:
-    """Whether `env_id` has a known reward and termination (`EnvSpec.planning_objective("known")`)."""
-    if env_id is None:
-        return False
+    """Whether `env_id` names an environment with a known reward and termination (`EnvSpec.has_known_reward`)."""
     from ..envs import env_spec
 
-    spec = env_spec(env_id)
-    return spec.reward_fn is not None and spec.termination_fn is not None
+    return env_id is not None and env_spec(env_id).has_known_reward
 
 
 def _disagreement(model: Ensemble, members: Prediction) -> jax.Array:

@@ -233,7 +233,7 @@ def run_dream(
     data, _ = collect_gymnasium(env_id, seed=seed, transitions=config.initial_transitions, max_episode_steps=cap)
     buffer = to_buffer(data, capacity=config.max_transitions + cap * config.episodes_per_iteration)
     # Where the environment's reward is unknown, the dream scores with the model's own reward and termination heads.
-    learned = spec.reward_fn is None or spec.termination_fn is None
+    learned = not spec.has_known_reward
     trainer = ModelTrainer(
         env_id,
         members=config.members,

@@ -198,7 +198,7 @@ def run_mbpo(
 
     obs_dim, low, high = box_bounds(env_id)
     spec = env_spec(env_id)
-    learned = spec.reward_fn is None or spec.termination_fn is None
+    learned = not spec.has_known_reward
     mbpo = MBPO(SAC(obs_dim, low, high, sac), config, None if learned else spec.planning_objective("known"))
     trainer = ModelTrainer(
         env_id,

@@ -319,7 +319,7 @@ def fit(
     """
     data = transitions_of(data)
     validation = transitions_of(validation) if validation is not None else None
-    for rows in (data, validation) if validation is not None else (data,):
+    for rows in [rows for rows in (data, validation) if rows is not None]:
         try:
             check_rows(spec, rows.states.shape, rows.actions.shape)
         except ValueError as error:  # the data does not fit the model (another environment's, say)
