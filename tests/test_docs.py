@@ -173,7 +173,12 @@ def run_examples(page: Path, scratch: Path, driver: Driver) -> None:
     `# file: NAME` is a file the page asks the reader to write: it is saved as NAME, for the commands after
     it to use. A command may start with `NAME=value` words, which set its environment, or end with `&`, to
     run beside the next ones until `wait` or the block's end; either runs as a process of its own."""
-    page_env = {"MPLBACKEND": "Agg", "MINARI_DATASETS_PATH": str(scratch / "minari")}
+    # stable-baselines3 makes a log folder per agent, in /tmp unless SB3_LOGDIR names one.
+    page_env = {
+        "MPLBACKEND": "Agg",
+        "MINARI_DATASETS_PATH": str(scratch / "minari"),
+        "SB3_LOGDIR": str(scratch / "sb3"),
+    }
     env = {**os.environ, **page_env}
     status, log = driver.run({"page": str(scratch), "env": page_env})
     assert status == "0", log

@@ -154,8 +154,10 @@ def test_the_vector_env_steps_every_environment_at_once(cartpole_model):
     assert infos["final_obs"].shape == (16, 4)
 
 
-def test_a_stable_baselines3_agent_trains_in_the_model(cartpole_model):
+def test_a_stable_baselines3_agent_trains_in_the_model(cartpole_model, tmp_path, monkeypatch):
     from stable_baselines3 import PPO
+
+    monkeypatch.setenv("SB3_LOGDIR", str(tmp_path))  # stable-baselines3 makes its log folder in /tmp otherwise
 
     model, starts = cartpole_model
     env = ModelEnv(model, starts, reward="known", mode="ts1")
