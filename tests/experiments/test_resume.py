@@ -305,3 +305,35 @@ def test_online_agents_resume_from_an_episode_end_exactly(command, tmp_path, cap
     assert a["curve"] == b["curve"] and a["eval_returns"] == b["eval_returns"]
     if command == "mbpo":
         assert a["model"]["model_rounds"] == b["model"]["model_rounds"]
+
+
+@pytest.mark.parametrize("checkpointed", [False, True], ids=["no-checkpoints", "checkpoints"])
+def test_ctrl_c_stops_an_online_agent_at_the_next_real_step(checkpointed, tmp_path):
+    """SIGINT during a SAC run (sent here when its first evaluation is drawn) stops it at the next real step
+    with one line. The loop saves only at episode ends, where a resume is exact, so the line names the last
+    checkpoint taken there, or says that nothing was kept."""
+    from wm_jax.config import OnlineConfig, SACConfig
+    from wm_jax.interrupts import Interrupted
+    from wm_jax.policies.sac import run_sac
+
+    loop = OnlineConfig(total_transitions=400, initial_transitions=100, eval_every=120, eval_episodes=1)
+    checkpoints = (
+        RunCheckpoints(str(tmp_path / "checkpoints"), every=25, keep=3, description={}) if checkpointed else None
+    )
+    drawn = []
+
+    def on_progress(transitions, row):
+        drawn.append(transitions)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(Interrupted) as stopped:
+        run_sac("InvertedPendulum-v5", loop, SACConfig(hidden_sizes=(8,), batch_size=8), 0, on_progress, checkpoints)
+    assert drawn == [120]  # stopped before the next evaluation
+    message = str(stopped.value)
+    assert message.startswith("stopped after 120 real transitions; "), message
+    if checkpointed:
+        kept = checkpoints.latest_epoch()
+        assert 25 <= kept <= 120 and f"the checkpoint after {kept} is in {checkpoints.directory}" in message
+        assert "--resume" in message
+    else:
+        assert "nothing was kept (--checkpoint-every N makes a run resumable)" in message

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import time
 from typing import NamedTuple, Protocol
 
 import jax
@@ -387,6 +388,97 @@ class OnlineLearner(Protocol):
     def __call__(self, step: int, state, buffer, row, obs, key): ...
 
 
+@dataclasses.dataclass
+class _OnlineRun:
+    """The online loop's progress, all that a checkpoint holds besides the learner's own state. `transitions`
+    real steps are done and `action` is the next one; `tick` is when the current timed stretch began."""
+
+    state: SACState
+    buffer: Buffer
+    action: np.ndarray
+    key: jax.Array
+    rng: np.random.Generator
+    transitions: int = 0
+    episodes: int = 0
+    curve: list = dataclasses.field(default_factory=list)
+    seconds: dict = dataclasses.field(default_factory=lambda: {"act_and_learn": 0.0, "evaluate": 0.0})
+    returns: list = dataclasses.field(default_factory=list)
+    metrics: UpdateMetrics | None = None
+    tick: float = dataclasses.field(default_factory=time.perf_counter)
+
+    def lap(self, name: str | None) -> None:
+        """Add the time since the last lap to `seconds[name]` (None: count it nowhere) and start a new one."""
+        now = time.perf_counter()
+        if name is not None:
+            self.seconds[name] += now - self.tick
+        self.tick = now
+
+
+def _start_online(agent: SAC, loop: OnlineConfig, seed: int) -> _OnlineRun:
+    key = jax.random.key(seed)
+    init_key, key = jax.random.split(key)
+    state = initial_state(agent, init_key)
+    rng = np.random.default_rng(seed)
+    action = rng.uniform(agent.low, agent.high).astype(np.float32)
+    return _OnlineRun(state, empty_buffer(agent.obs_dim, agent.action_dim, loop.total_transitions), action, key, rng)
+
+
+def _own_state(learn: OnlineLearner) -> tuple:
+    """(pytree, JSON-able record) of a learner's own state (MBPO's model and model buffer); SAC has none."""
+    return learn.saved() if hasattr(learn, "saved") else ((), {})
+
+
+def _save_online(checkpoints, run: _OnlineRun, learn: OnlineLearner) -> None:
+    own, own_record = _own_state(learn)
+    record = {
+        "transitions": run.transitions,
+        "episodes": run.episodes,
+        "curve": run.curve,
+        "rng": run.rng.bit_generator.state,
+        "seconds": run.seconds,
+        "learner": own_record,
+    }
+    checkpoints.save(run.transitions, (run.state, run.buffer, jnp.asarray(run.action), run.key, own), record)
+
+
+def _resume_online(checkpoints, run: _OnlineRun, learn: OnlineLearner) -> None:
+    """`run` (a fresh start, the template) and the learner as the latest checkpoint left them."""
+    template = (run.state, run.buffer, jnp.asarray(run.action), run.key, _own_state(learn)[0])
+    (run.state, run.buffer, action, run.key, own), record = checkpoints.restore(template)
+    run.action = np.asarray(action)
+    run.transitions, run.episodes = record["transitions"], record["episodes"]
+    run.curve, run.seconds = record["curve"], record["seconds"]
+    run.rng.bit_generator.state = record["rng"]
+    if hasattr(learn, "restore"):
+        learn.restore(own, record["learner"])
+
+
+def _interrupted(transitions: int, checkpoints):
+    from ..interrupts import Interrupted
+
+    kept = None if checkpoints is None else checkpoints.latest_epoch()
+    if kept is None:
+        return Interrupted(
+            f"stopped after {transitions} real transitions; nothing was kept "
+            "(--checkpoint-every N makes a run resumable)"
+        )
+    return Interrupted(
+        f"stopped after {transitions} real transitions; the checkpoint after {kept} is in "
+        f"{checkpoints.directory}: continue with --resume on the run's directory"
+    )
+
+
+def _evaluate_online(env_id: str, agent: SAC, loop: OnlineConfig, run: _OnlineRun, on_progress) -> None:
+    """The greedy policy on fresh episodes after `run.transitions` real steps: a row of the learning curve."""
+    run.lap("act_and_learn")
+    run.returns = evaluate_policy(env_id, agent, run.state.actor, _eval_seeds(run.transitions, loop))
+    run.lap("evaluate")
+    run.curve.append(_curve_row(run.transitions, run.returns, run.state, run.metrics))
+    if on_progress is not None:
+        on_progress(run.transitions, run.curve[-1])
+        run.lap(None)  # drawing the progress is counted nowhere
+
+
 def run_online(
     env_id: str, loop: OnlineConfig, agent: SAC, seed: int, learn: OnlineLearner, on_progress=None, checkpoints=None
 ) -> SACResult:
@@ -399,90 +491,47 @@ def run_online(
     episode end after every `every` transitions: the agent, the buffer, the next action, the key, the NumPy
     stream and the learner's own state. Each episode starts from its own reset seed, so a resumed run
     continues exactly as the uninterrupted one. Ctrl-C stops at the next real step with one line."""
-    import time
-
     import gymnasium as gym
 
-    from ..interrupts import Interrupted, requested, stop_requests
+    from ..interrupts import requested, stop_requests
 
-    key = jax.random.key(seed)
-    init_key, key = jax.random.split(key)
-    state = initial_state(agent, init_key)
-    buffer = empty_buffer(agent.obs_dim, agent.action_dim, loop.total_transitions)
-    env, rng = gym.make(env_id), np.random.default_rng(seed)
-    action, metrics = rng.uniform(agent.low, agent.high).astype(np.float32), None
-    curve, episodes, first, seconds = [], 0, 0, {"act_and_learn": 0.0, "evaluate": 0.0}
-    has_own_state = hasattr(learn, "saved")
-
-    def save(transitions: int) -> None:
-        own, own_record = learn.saved() if has_own_state else ((), {})
-        record = {
-            "transitions": transitions,
-            "episodes": episodes,
-            "curve": curve,
-            "rng": rng.bit_generator.state,
-            "seconds": seconds,
-            "learner": own_record,
-        }
-        checkpoints.save(transitions, (state, buffer, jnp.asarray(action), key, own), record)
-
+    run = _start_online(agent, loop, seed)
     if checkpoints is not None and checkpoints.latest_epoch() is not None:
-        own = learn.saved()[0] if has_own_state else ()
-        (state, buffer, action, key, own), record = checkpoints.restore((state, buffer, jnp.asarray(action), key, own))
-        action = np.asarray(action)
-        first, episodes, curve, seconds = record["transitions"], record["episodes"], record["curve"], record["seconds"]
-        rng.bit_generator.state = record["rng"]
-        if has_own_state:
-            learn.restore(own, record["learner"])
-    obs, _ = env.reset(seed=seed + episodes)
-    obs = np.asarray(obs, np.float32)
-    since_save, tick = 0, time.perf_counter()
+        _resume_online(checkpoints, run, learn)
+    env = gym.make(env_id)
+    obs = np.asarray(env.reset(seed=seed + run.episodes)[0], np.float32)
+    since_save, run.tick = 0, time.perf_counter()
     with stop_requests():
-        for step in range(first, loop.total_transitions):
+        for step in range(run.transitions, loop.total_transitions):
             if requested():
-                kept = None if checkpoints is None else checkpoints.latest_epoch()
-                raise Interrupted(
-                    f"stopped after {step} real transitions; "
-                    + (
-                        "nothing was kept (--checkpoint-every N makes a run resumable)"
-                        if kept is None
-                        else f"the checkpoint after {kept} is in {checkpoints.directory}: continue with --resume "
-                        "on the run's directory"
-                    )
-                )
-            next_obs, reward, terminated, truncated, _ = env.step(action)
-            row = Transitions(np.asarray(obs, np.float32), action, next_obs, np.float32(reward), np.bool_(terminated))
+                raise _interrupted(step, checkpoints)
+            next_obs, reward, terminated, truncated, _ = env.step(run.action)
+            row = Transitions(obs, run.action, next_obs, np.float32(reward), np.bool_(terminated))
             episode_ended = terminated or truncated
             if episode_ended:
-                episodes += 1
-                next_obs, _ = env.reset(seed=seed + episodes)
+                run.episodes += 1
+                next_obs, _ = env.reset(seed=seed + run.episodes)
             obs = np.asarray(next_obs, np.float32)
             if step + 1 < loop.initial_transitions:
-                buffer = write_row(buffer, jax.tree.map(jnp.asarray, row))
-                action = rng.uniform(agent.low, agent.high).astype(np.float32)
+                run.buffer = write_row(run.buffer, jax.tree.map(jnp.asarray, row))
+                run.action = run.rng.uniform(agent.low, agent.high).astype(np.float32)
             else:
-                key, step_key = jax.random.split(key)
-                state, buffer, action, metrics = learn(step, state, buffer, row, obs, step_key)
-                action = np.asarray(action)
-            if (step + 1) % loop.eval_every == 0 or step + 1 == loop.total_transitions:
-                seconds["act_and_learn"] += time.perf_counter() - tick
-                tick = time.perf_counter()
-                returns = evaluate_policy(env_id, agent, state.actor, _eval_seeds(step + 1, loop))
-                seconds["evaluate"] += time.perf_counter() - tick
-                curve.append(_curve_row(step + 1, returns, state, metrics))
-                if on_progress is not None:
-                    on_progress(step + 1, curve[-1])
-                tick = time.perf_counter()
-            since_save += 1
-            if checkpoints is not None and episode_ended and since_save >= checkpoints.every:
-                if step + 1 < loop.total_transitions:
-                    seconds["act_and_learn"] += time.perf_counter() - tick
-                    save(step + 1)
-                    since_save, tick = 0, time.perf_counter()
+                run.key, step_key = jax.random.split(run.key)
+                run.state, run.buffer, action, run.metrics = learn(step, run.state, run.buffer, row, obs, step_key)
+                run.action = np.asarray(action)
+            run.transitions, since_save = step + 1, since_save + 1
+            if run.transitions % loop.eval_every == 0 or run.transitions == loop.total_transitions:
+                _evaluate_online(env_id, agent, loop, run, on_progress)
+            saving = checkpoints is not None and episode_ended and since_save >= checkpoints.every
+            if saving and run.transitions < loop.total_transitions:
+                run.lap("act_and_learn")
+                _save_online(checkpoints, run, learn)
+                since_save = 0
+                run.lap(None)  # the save itself is counted nowhere
     env.close()
-    seconds["act_and_learn"] += time.perf_counter() - tick
-    seconds = {"total": seconds["act_and_learn"] + seconds["evaluate"], **seconds}
-    return SACResult(curve, returns, state, seconds)
+    run.lap("act_and_learn")
+    seconds = {"total": run.seconds["act_and_learn"] + run.seconds["evaluate"], **run.seconds}
+    return SACResult(run.curve, run.returns, run.state, seconds)
 
 
 def _eval_seeds(transitions: int, loop: OnlineConfig) -> list[int]:
