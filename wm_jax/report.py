@@ -386,6 +386,8 @@ def write_mbrl(run, result, frames) -> None:
         "eval_return_mean": result.eval_return_mean,
         "eval_return_std": float(np.std(result.eval_returns)),
         "real_transitions_used": result.real_transitions_used,
+        # The first transitions: this data file's, or --initial-transitions random ones where None.
+        "initial_data": run.data,
         "seconds": result.seconds,
         "config": dataclasses.asdict(run.config),
     }
@@ -396,7 +398,8 @@ def write_mbrl(run, result, frames) -> None:
         [r["train_return"] for r in result.iterations],
     )
     path = os.path.join(run.out, "learning_curve.png")
-    plot_learning_curve([episodes], path, f"MPC on {run.env} (seed {run.seed})", "episode return", result.eval_returns)
+    title = f"MPC on {run.env} (seed {run.seed})"
+    plot_learning_curve([episodes], path, title, "episode return", result.eval_returns, result.real_transitions_used)
     if frames:
         save_gif(frames, os.path.join(run.out, "episode.gif"))
 
@@ -595,10 +598,16 @@ class Curve(NamedTuple):
 
 
 def plot_learning_curve(
-    curves: Sequence[Curve], path: str, title: str, ylabel: str, final_returns: Sequence[float] | None = None
+    curves: Sequence[Curve],
+    path: str,
+    title: str,
+    ylabel: str,
+    final_returns: Sequence[float] | None = None,
+    final_at: int | None = None,
 ) -> None:
     """Returns against the real transitions used so far, one line per curve (error bars where it has a
-    spread); `final_returns`, the final agent's evaluation episodes, are marked (mean and spread) at the end."""
+    spread); `final_returns`, the final agent's evaluation episodes, are marked (mean and spread) at
+    `final_at` real transitions (default: the first curve's end)."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 5))
     for color, curve in enumerate(curves):
@@ -607,7 +616,7 @@ def plot_learning_curve(
     if final_returns is not None:
         mean, std = float(np.mean(final_returns)), float(np.std(final_returns))
         ax.errorbar(
-            [curves[0].transitions[-1]],
+            [curves[0].transitions[-1] if final_at is None else final_at],
             [mean],
             yerr=[std],
             fmt="s",

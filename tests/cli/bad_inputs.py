@@ -442,6 +442,18 @@ TABLE = [
         "max transitions must be in [2, 100,000,000]",
     ),
     Row(
+        "mbrl-data-of-another-env",
+        "`mbrl --data` of another environment",
+        command("mbrl", "--data", "{mountaincar}", "--out", "{dir}/mbrl"),
+        "recorded as data of MountainCar-v0; --env CartPole-v1 disagrees",
+    ),
+    Row(
+        "mbrl-data-over-budget",
+        "`mbrl --data` with more rows than `--max-transitions`",
+        command("mbrl", "--data", "{cartpole}", "--max-transitions", "300", "--out", "{dir}/mbrl"),
+        "the initial data has 400 transitions; the run takes 1 to --max-transitions 300",
+    ),
+    Row(
         "mbrl-candidates-absurd",
         "`mbrl --planner.candidates 10**9`",
         command("mbrl", "--planner.candidates", str(10**9), "--out", "{dir}/mbrl"),

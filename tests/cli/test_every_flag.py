@@ -345,6 +345,14 @@ CASES["mbrl"] = {
     "--out": Case(("--out", "{tmp}/elsewhere"), lambda base, run: (run.out / "elsewhere" / MBRL).exists()),
     "--seed": Case(("--seed", "2"), metric(MBRL, "eval_returns")),
     "--max-transitions": Case(("--max-transitions", "210"), metric(MBRL, "real_transitions_used")),
+    # The base's 200 random transitions give way to the file's 1,000.
+    "--data": Case(
+        ("--data", "{pendulum}", "--max-transitions", "1005"),
+        lambda base, run: (
+            run.json(MBRL)["iterations"][0]["real_transitions"] == 1005
+            and run.json(MBRL)["initial_data"].endswith("pendulum.npz")
+        ),
+    ),
     "--initial-transitions": Case(("--initial-transitions", "190"), metric(MBRL, "iterations")),
     "--epochs": Case(("--epochs", "3"), metric(MBRL, "eval_returns")),
     "--members": Case(("--members", "3"), metric(MBRL, "eval_returns")),

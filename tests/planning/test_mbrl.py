@@ -30,3 +30,41 @@ def test_gymnax_evaluation_scores_like_gymnasium_for_the_same_agent():
         jax_returns,
         gym_returns,
     )
+
+
+def test_initial_data_must_be_the_environments_and_fit_the_budget(cartpole_small):
+    """Logged data replaces the random warm-up only where it is this environment's and fits the budget."""
+    import numpy as np
+
+    from wm_jax.config import MBRLConfig
+    from wm_jax.data import DataError
+    from wm_jax.planning.mbrl import checked_initial_data
+
+    config = MBRLConfig(max_transitions=700, initial_transitions=10)
+    assert checked_initial_data(cartpole_small, "CartPole-v1", config) is cartpole_small
+    with pytest.raises(DataError, match=r"is not Pendulum-v1's \(states \(N, 3\), actions \('N', 1\)\)"):
+        checked_initial_data(cartpole_small, "Pendulum-v1", config)
+    with pytest.raises(DataError, match="has 600 transitions; the run takes 1 to --max-transitions 500"):
+        checked_initial_data(cartpole_small, "CartPole-v1", MBRLConfig(max_transitions=500, initial_transitions=10))
+    wide = cartpole_small._replace(actions=np.stack([cartpole_small.actions] * 2, axis=1))
+    with pytest.raises(DataError, match="actions \\(600, 2\\)"):
+        checked_initial_data(wide, "CartPole-v1", config)
+
+
+@pytest.mark.slow  # two small mbrl runs
+def test_a_run_from_initial_data_starts_from_its_rows_and_counts_them(cartpole_small):
+    """The loop's buffer starts with the given 600 rows, not 10 random ones; as many rows as the budget is a
+    model trained on them alone and evaluated, with no real episode played."""
+    import dataclasses
+
+    from wm_jax.config import MBRLConfig, PlannerConfig
+    from wm_jax.planning.mbrl import run_mbrl
+
+    planner = PlannerConfig(horizon=3, candidates=10, iterations=1)
+    config = MBRLConfig(
+        max_transitions=620, initial_transitions=10, eval_episodes=1, epochs=1, members=2, planner=planner
+    )
+    result = run_mbrl("CartPole-v1", config, seed=0, initial_data=cartpole_small)
+    assert result.iterations[0]["real_transitions"] > 600 and result.real_transitions_used == 620
+    offline = run_mbrl("CartPole-v1", dataclasses.replace(config, max_transitions=600), 0, initial_data=cartpole_small)
+    assert offline.iterations == [] and offline.real_transitions_used == 600 and len(offline.eval_returns) == 1

@@ -36,6 +36,9 @@ class MbrlRun(DeviceOptions):
     """the environment; its recommended settings are the defaults (see `wm-jax mbrl --env ID --help`)"""
     out: str = "mbrl_out"
     seed: int = 0
+    data: str | None = None
+    """start from the transitions in this data file (`wm-jax collect`, `wm-jax data import-minari`; this
+    environment's) instead of --initial-transitions random ones; they count toward --max-transitions"""
     # None: the environment's recommended settings, resolved in __post_init__ (the CLI shows them as defaults).
     config: Annotated[MBRLConfig, Flat] = None  # type: ignore[assignment]
     log_dir: str | None = None
@@ -90,6 +93,17 @@ def _check_mbrl_run(run: MbrlRun) -> None:
         check_render(run.env)
 
 
+def _initial_data(run: MbrlRun):
+    """The transitions of `run.data` as data of `run.env`, checked against the run's budget; None without it."""
+    if run.data is None:
+        return None
+    from ..data import declare_env, load_dataset
+    from ..planning.mbrl import checked_initial_data
+
+    dataset = declare_env(load_dataset(run.data), run.env, run.data)
+    return checked_initial_data(dataset, run.env, run.config)
+
+
 def check_render(env_id: str) -> None:
     """Fail before any work where `env_id` cannot draw frames (--render), in one line."""
     os.environ.setdefault("SDL_AUDIODRIVER", "dummy")  # pygame probes for audio devices otherwise
@@ -129,12 +143,13 @@ def model_based_rl(run: MbrlRun) -> MbrlOutcome:
     if resuming:
         run = resumed_run(run, default_mbrl_run(["--env", run.env]))
     _check_mbrl_run(run)
+    initial = None if resuming else _initial_data(run)  # a resumed run's buffer is in its checkpoint
     config = run.config
     bar = progress_bar(
         config.max_transitions,
         f"mbrl {run.env}",
         " transitions",
-        config.initial_transitions,
+        config.initial_transitions if initial is None else initial.size,
         enabled=sys.stderr.isatty(),
     )
 
@@ -153,7 +168,9 @@ def model_based_rl(run: MbrlRun) -> MbrlOutcome:
     elif not resuming:
         refuse_earlier_checkpoints(run.out)
     try:
-        result = run_mbrl(run.env, config, run.seed, on_progress, frames, mesh=mesh, checkpoints=checkpoints)
+        result = run_mbrl(
+            run.env, config, run.seed, on_progress, frames, mesh=mesh, checkpoints=checkpoints, initial_data=initial
+        )
         log.scalar("eval/return_mean", result.eval_return_mean, result.real_transitions_used)
     finally:
         if checkpoints is not None:

@@ -239,19 +239,25 @@ def run_mbrl(
     frames: list | None = None,
     mesh=None,
     checkpoints: RunCheckpoints | None = None,
+    initial_data=None,
 ) -> MBRLResult:
     """The whole loop; `on_progress(real_transitions, iteration_record)` after every iteration;
     `frames`, if given, receives the rgb frames of the first evaluation episode (replayed); `mesh`
     (`training.training_mesh`) spreads the ensemble's training over several devices; `checkpoints`
     (`training.RunCheckpoints`) saves the buffer, the model and the key every K iterations and
     resumes a saved run: each iteration's episode starts from its own reset seed, so a resumed run
-    continues exactly as the uninterrupted one would have."""
+    continues exactly as the uninterrupted one would have. `initial_data` (this environment's Transitions or
+    Dataset, say logged ones) replaces the `initial_transitions` random ones and counts toward
+    `max_transitions`; as many as that is a model trained on them alone, then evaluated."""
     import gymnasium as gym
 
     started = time.perf_counter()
     cap = env_spec(env_id).time_limit
     env_spec(env_id).planning_objective(config.planner.reward)  # an env without it fails before any work
-    data, _ = collect_gymnasium(env_id, seed=seed, transitions=config.initial_transitions, max_episode_steps=cap)
+    if initial_data is None:
+        data, _ = collect_gymnasium(env_id, seed=seed, transitions=config.initial_transitions, max_episode_steps=cap)
+    else:
+        data = checked_initial_data(initial_data, env_id, config)
     buffer = to_buffer(data, capacity=config.max_transitions)
     trainer = ModelTrainer(
         env_id,
@@ -290,6 +296,29 @@ def run_mbrl(
     eval_seconds = time.perf_counter() - tick
     seconds = {"train": train_seconds, "act": act_seconds, "eval": eval_seconds, "total": time.perf_counter() - started}
     return MBRLResult(iterations, eval_returns, int(valid_rows(buffer).states.shape[0]), seconds, model)
+
+
+def checked_initial_data(data, env_id: str, config: MBRLConfig) -> Transitions:
+    """`data` (Transitions or a Dataset) as the loop's first transitions: rows of `env_id`'s shapes, at most
+    `max_transitions` of them; a one-line DataError otherwise."""
+    from ..data import DataError
+    from ..data.format import transitions_of
+
+    data = transitions_of(data)
+    spec = env_spec(env_id)
+    # As collection stores them: a Discrete action as one index per row, a Box action as a row.
+    action_shape = () if spec.discrete else spec.action_space.shape
+    if data.states.shape[1:] != (spec.state_dim,) or data.actions.shape[1:] != action_shape:
+        raise DataError(
+            f"initial data of states {tuple(data.states.shape)} and actions {tuple(data.actions.shape)} is not "
+            f"{env_id}'s (states (N, {spec.state_dim}), actions {('N', *action_shape)})"
+        )
+    if not 1 <= data.size <= config.max_transitions:
+        raise DataError(
+            f"the initial data has {data.size:,} transitions; the run takes 1 to --max-transitions "
+            f"{config.max_transitions:,} (they count toward it)"
+        )
+    return data
 
 
 def _evaluate_final(env_id: str, agent, model, config: MBRLConfig, seed: int, cap: int, frames: list | None):
