@@ -404,6 +404,34 @@ def write_mbrl(run, result, frames) -> None:
         save_gif(frames, os.path.join(run.out, "episode.gif"))
 
 
+def dream_record(run, result) -> dict:
+    """DIR/dream.json of `wm-jax dream`: the run's settings, its iterations and evaluation (a
+    `planning.dream.DreamResult`), and what its learner reports about itself."""
+    import dataclasses
+
+    return {
+        "env_id": run.env,
+        "seed": run.seed,
+        "reward": result.reward,
+        "iterations": result.iterations,
+        "dream_return_mean": result.dream_return_mean,
+        "eval_returns": result.eval_returns,
+        "eval_return_mean": result.eval_return_mean,
+        "eval_return_std": result.eval_return_std,
+        "real_transitions_used": result.real_transitions_used,
+        "config": dataclasses.asdict(run.config),
+        **result.learner,
+        "seconds": result.seconds,
+    }
+
+
+def write_dream(run, result) -> None:
+    """DIR/dream.json of `wm-jax dream` (`dream_record`)."""
+    import os
+
+    write_json(os.path.join(run.out, "dream.json"), dream_record(run, result))
+
+
 def write_sac(run, result) -> None:
     """DIR/sac.json and learning_curve.png of `wm-jax sac`."""
     _write_policy_run(run, result, "sac.json", f"SAC on {run.env} (seed {run.seed})", {})

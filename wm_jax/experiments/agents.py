@@ -221,8 +221,15 @@ def default_dream_run(argv: list[str]) -> DreamRun:
     return DreamRun(env=env_from_argv(argv))
 
 
-def dream(run: DreamRun) -> dict:
-    """The whole `wm-jax dream`; returns the dream.json record it wrote."""
+class DreamOutcome(NamedTuple):
+    """The run and its `planning.dream.DreamResult`."""
+
+    run: DreamRun
+    result: Any
+
+
+def dream(run: DreamRun) -> DreamOutcome:
+    """The whole `wm-jax dream`, writing DIR/dream.json."""
     from .. import report
     from ..atomic import check_output_path
     from ..envs import check_env_id
@@ -240,23 +247,22 @@ def dream(run: DreamRun) -> dict:
                 "dream", {k: v for k, v in iteration.items() if k not in ("iteration", "real_transitions")}, used
             )
 
-        record = run_dream(run.env, run.config, run.seed, ppo=run.ppo, on_progress=on_progress, mesh=mesh)
-        log.scalar("dream/dream_return", record["iterations"][-1]["dream_return"], record["real_transitions_used"])
-        log.scalar("eval/return_mean", record["eval_return_mean"], record["real_transitions_used"])
-    record.pop("model")
+        result = run_dream(run.env, run.config, run.seed, ppo=run.ppo, on_progress=on_progress, mesh=mesh)
+        log.scalar("dream/dream_return", result.dream_return_mean, result.real_transitions_used)
+        log.scalar("eval/return_mean", result.eval_return_mean, result.real_transitions_used)
     os.makedirs(run.out, exist_ok=True)
-    report.write_json(os.path.join(run.out, "dream.json"), record)
-    return record
+    report.write_dream(run, result)
+    return DreamOutcome(run, result)
 
 
-def summarize_dream(run: DreamRun, record: dict) -> str:
-    config = run.config
+def summarize_dream(run: DreamRun, outcome: DreamOutcome) -> str:
+    config, result = run.config, outcome.result
     return (
         f"{run.env}: {config.controller} controller trained in the dream ({config.mode}, disagreement penalty "
-        f"{config.disagreement_penalty:g}) on {record['real_transitions_used']} real transitions; dream return "
-        f"{record['dream_return_mean']:.1f}, real {record['eval_return_mean']:.1f} ± "
-        f"{record['eval_return_std']:.1f} over {len(record['eval_returns'])} fresh episodes; "
-        f"{record['seconds']:.0f} s; wrote {run.out}"
+        f"{config.disagreement_penalty:g}) on {result.real_transitions_used} real transitions; dream return "
+        f"{result.dream_return_mean:.1f}, real {result.eval_return_mean:.1f} ± "
+        f"{result.eval_return_std:.1f} over {len(result.eval_returns)} fresh episodes; "
+        f"{result.seconds:.0f} s; wrote {run.out}"
     )
 
 

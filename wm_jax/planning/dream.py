@@ -22,10 +22,9 @@ until the real-transition budget is spent; then 20 fresh evaluation episodes.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import time
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import jax
 import jax.numpy as jnp
@@ -220,11 +219,41 @@ class EvolvedLinear:
         return {"controller": np.asarray(self.best).tolist()}
 
 
+class DreamResult(NamedTuple):
+    """A dream run. `iterations`: one record per iteration (`iteration`, `real_transitions`,
+    `dream_return`, the real `train_return` and the learner's own fields); `eval_returns`: the final
+    greedy policy's returns on fresh real episodes; `reward`: "known" (the environment's) or "learned"
+    (the model's heads), what the dreams scored with; `learner`: what the learner reports about itself
+    for dream.json (the linear controller's weights, or PPO's settings and program count); `seconds`:
+    wall time; `model`: the final ensemble."""
+
+    iterations: list[dict]
+    eval_returns: list[float]
+    real_transitions_used: int
+    reward: str
+    learner: dict
+    seconds: float
+    model: Ensemble
+
+    @property
+    def dream_return_mean(self) -> float:
+        """The last dream's imagined return."""
+        return self.iterations[-1]["dream_return"]
+
+    @property
+    def eval_return_mean(self) -> float:
+        return float(np.mean(self.eval_returns))
+
+    @property
+    def eval_return_std(self) -> float:
+        return float(np.std(self.eval_returns))
+
+
 def run_dream(
     env_id: str, config: DreamConfig, seed: int, ppo: PPOConfig | None = None, on_progress=None, mesh=None
-) -> dict:
-    """The whole loop, for either controller (`config.controller`; `ppo` holds PPO's settings); returns
-    the dream.json record (and the final model under "model"). `mesh` (`training.training_mesh`) spreads
+) -> DreamResult:
+    """The whole loop, for either controller (`config.controller`; `ppo` holds PPO's settings). `mesh`
+    (`training.training_mesh`) spreads
     the ensemble's training over several devices; `on_progress(real transitions, record)` follows each
     iteration that plays real episodes."""
     started = time.perf_counter()
@@ -274,20 +303,6 @@ def run_dream(
             on_progress(int(buffer.size), record)
     eval_seeds = [20_000 + 100 * seed + i for i in range(config.eval_episodes)]
     _, eval_returns = play(env_id, learner.greedy(), eval_seeds, spec.discrete)
-    record = _dream_record(env_id, config, seed, learned, iterations, eval_returns, int(buffer.size))
-    return {**record, **learner.summary(), "seconds": time.perf_counter() - started, "model": model}
-
-
-def _dream_record(env_id, config, seed, learned, iterations, eval_returns, used) -> dict:
-    return {
-        "env_id": env_id,
-        "seed": seed,
-        "reward": "learned" if learned else "known",
-        "iterations": iterations,
-        "dream_return_mean": iterations[-1]["dream_return"],
-        "eval_returns": eval_returns,
-        "eval_return_mean": float(np.mean(eval_returns)),
-        "eval_return_std": float(np.std(eval_returns)),
-        "real_transitions_used": used,
-        "config": dataclasses.asdict(config),
-    }
+    reward = "learned" if learned else "known"
+    seconds = time.perf_counter() - started
+    return DreamResult(iterations, eval_returns, int(buffer.size), reward, learner.summary(), seconds, model)
