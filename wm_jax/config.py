@@ -279,16 +279,19 @@ class MBRLConfig:
         if not 2 <= self.max_transitions <= MAX_TRANSITIONS:
             raise ConfigError(f"max transitions must be in [2, {MAX_TRANSITIONS:,}], got {self.max_transitions:,}")
         _check_at_most(self, {"eval_episodes": MAX_EPISODES}, lambda name: name.replace("_", " "))
-        if not 1 <= self.initial_transitions < self.max_transitions:
-            raise ConfigError(
-                f"initial transitions must be in [1, {self.max_transitions}), got {self.initial_transitions}"
-            )
-        for name in ("epochs", "members", "eval_episodes"):
+        for name in ("initial_transitions", "epochs", "members", "eval_episodes"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name.replace('_', ' ')} must be >= 1, got {getattr(self, name)}")
         _check_hidden_sizes(self.hidden_sizes)
         if self.eval_backend not in ("gymnasium", "jax"):
             raise ConfigError(f"eval backend must be gymnasium or jax, got {self.eval_backend!r}")
+
+    def check_random_start(self) -> None:
+        """A run that starts from random transitions (no initial data) needs budget left after them."""
+        if not self.initial_transitions < self.max_transitions:
+            raise ConfigError(
+                f"initial transitions must be in [1, {self.max_transitions}), got {self.initial_transitions}"
+            )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -344,14 +347,17 @@ class DreamConfig:
             if getattr(self, name) < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
         _check_hidden_sizes(self.hidden_sizes)
-        if self.initial_transitions > self.max_transitions:
-            raise ConfigError("--initial-transitions exceeds --max-transitions")
         if self.max_transitions > MAX_TRANSITIONS:
             raise ConfigError(f"--max-transitions must be <= {MAX_TRANSITIONS:,}, got {self.max_transitions:,}")
         _check_at_most(self, MAX_DREAM_SIZE, lambda name: "--" + name.replace("_", "-"))
         for name in ("disagreement_penalty", "exploration_noise"):
             if not getattr(self, name) >= 0:
                 raise ConfigError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")
+
+    def check_random_start(self) -> None:
+        """A run that starts from random transitions (no initial data) takes at most its budget of them."""
+        if self.initial_transitions > self.max_transitions:
+            raise ConfigError("--initial-transitions exceeds --max-transitions")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -419,6 +419,8 @@ def dream_record(run, result) -> dict:
         "eval_return_mean": result.eval_return_mean,
         "eval_return_std": result.eval_return_std,
         "real_transitions_used": result.real_transitions_used,
+        # The first transitions: this data file's, or --initial-transitions random ones where None.
+        "initial_data": run.data,
         "config": dataclasses.asdict(run.config),
         **result.learner,
         "seconds": result.seconds,

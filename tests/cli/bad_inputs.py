@@ -448,6 +448,12 @@ TABLE = [
         "recorded as data of MountainCar-v0; --env CartPole-v1 disagrees",
     ),
     Row(
+        "dream-data-of-another-env",
+        "`dream --data` of another environment",
+        command("dream", "--data", "{mountaincar}", "--out", "{dir}/dream"),
+        "recorded as data of MountainCar-v0; --env CartPole-v1 disagrees",
+    ),
+    Row(
         "mbrl-data-over-budget",
         "`mbrl --data` with more rows than `--max-transitions`",
         command("mbrl", "--data", "{cartpole}", "--max-transitions", "300", "--out", "{dir}/mbrl"),

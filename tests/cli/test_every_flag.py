@@ -397,6 +397,14 @@ CASES["dream"] = {
     "--out": Case(("--out", "{tmp}/elsewhere"), lambda base, run: (run.out / "elsewhere" / DREAM).exists()),
     "--seed": Case(("--seed", "2"), metric(DREAM, "controller")),
     "--max-transitions": Case(("--max-transitions", "500"), metric(DREAM, "iterations")),
+    # The base's 300 random transitions give way to the file's 500.
+    "--data": Case(
+        ("--data", "{cartpole}", "--max-transitions", "530"),
+        lambda base, run: (
+            run.json(DREAM)["iterations"][0]["real_transitions"] > 500
+            and run.json(DREAM)["initial_data"].endswith("cartpole.npz")
+        ),
+    ),
     "--initial-transitions": Case(("--initial-transitions", "250"), metric(DREAM, "controller")),
     "--episodes-per-iteration": Case(("--episodes-per-iteration", "2"), metric(DREAM, "iterations")),
     "--generations": Case(("--generations", "8"), metric(DREAM, "iterations")),

@@ -68,3 +68,31 @@ def test_a_run_from_initial_data_starts_from_its_rows_and_counts_them(cartpole_s
     assert result.iterations[0]["real_transitions"] > 600 and result.real_transitions_used == 620
     offline = run_mbrl("CartPole-v1", dataclasses.replace(config, max_transitions=600), 0, initial_data=cartpole_small)
     assert offline.iterations == [] and offline.real_transitions_used == 600 and len(offline.eval_returns) == 1
+
+
+@pytest.mark.slow  # two small mbrl runs
+def test_a_run_from_initial_data_resumes_without_them_even_past_its_random_budget(cartpole_small, tmp_path):
+    """A resumed run takes its buffer from the checkpoint, not from the data (which may be gone): with more
+    --initial-transitions than its budget, which only a run from data can have, it resumes as it ran."""
+    import dataclasses
+    import shutil
+
+    from wm_jax.config import ConfigError, MBRLConfig, PlannerConfig
+    from wm_jax.planning.mbrl import run_mbrl
+    from wm_jax.training import RunCheckpoints
+
+    planner = PlannerConfig(horizon=3, candidates=10, iterations=1)
+    config = MBRLConfig(
+        max_transitions=640, initial_transitions=1000, eval_episodes=1, epochs=1, members=2, planner=planner
+    )
+    with pytest.raises(ConfigError, match=r"initial transitions must be in \[1, 640\), got 1000"):
+        run_mbrl("CartPole-v1", config, seed=0)  # random transitions: more than the budget
+    whole = RunCheckpoints(str(tmp_path / "whole"), every=1, keep=10, description={})
+    result = run_mbrl("CartPole-v1", config, 0, checkpoints=whole, initial_data=cartpole_small)
+    assert len(result.iterations) >= 2
+    shutil.copytree(tmp_path / "whole", tmp_path / "cut")
+    for iteration in range(2, len(result.iterations) + 1):
+        shutil.rmtree(tmp_path / "cut" / str(iteration), ignore_errors=True)
+    cut = RunCheckpoints(str(tmp_path / "cut"), every=1, keep=10, description={})
+    resumed = run_mbrl("CartPole-v1", dataclasses.replace(config), 0, checkpoints=cut)
+    assert resumed.iterations == result.iterations and resumed.eval_returns == result.eval_returns

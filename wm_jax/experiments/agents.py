@@ -93,9 +93,11 @@ def _check_mbrl_run(run: MbrlRun) -> None:
         check_render(run.env)
 
 
-def _initial_data(run: MbrlRun):
-    """The transitions of `run.data` as data of `run.env`, checked against the run's budget; None without it."""
+def _initial_data(run):
+    """The transitions of `run.data` (an mbrl or dream run's) as data of `run.env`, checked against the run's
+    budget; None without it."""
     if run.data is None:
+        run.config.check_random_start()
         return None
     from ..data import declare_env, load_dataset
     from ..planning.mbrl import checked_initial_data
@@ -201,6 +203,9 @@ class DreamRun(DeviceOptions):
     env: str = "CartPole-v1"
     out: str = "dream_out"
     seed: int = 0
+    data: str | None = None
+    """start from the transitions in this data file (`wm-jax collect`, `wm-jax data import-minari`; this
+    environment's) instead of --initial-transitions random ones; they count toward --max-transitions"""
     log_dir: str | None = None
     """write TensorBoard event files here as the run goes (`tensorboard --logdir DIR`)"""
     wandb: WandbFlag = False
@@ -239,6 +244,7 @@ def dream(run: DreamRun) -> DreamOutcome:
     check_env_id(run.env)
     check_seed(run.seed)
     check_output_path(run.out, directory=True)
+    initial = _initial_data(run)
     mesh = run.mesh(run.config.members)
     with RunLog.for_run(run, "dream") as log:
 
@@ -247,7 +253,9 @@ def dream(run: DreamRun) -> DreamOutcome:
                 "dream", {k: v for k, v in iteration.items() if k not in ("iteration", "real_transitions")}, used
             )
 
-        result = run_dream(run.env, run.config, run.seed, ppo=run.ppo, on_progress=on_progress, mesh=mesh)
+        result = run_dream(
+            run.env, run.config, run.seed, ppo=run.ppo, on_progress=on_progress, mesh=mesh, initial_data=initial
+        )
         log.scalar("dream/dream_return", result.dream_return_mean, result.real_transitions_used)
         log.scalar("eval/return_mean", result.eval_return_mean, result.real_transitions_used)
     os.makedirs(run.out, exist_ok=True)

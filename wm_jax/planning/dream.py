@@ -38,7 +38,7 @@ from ..models.ensemble import Ensemble
 from ..models.imagination import imagine
 from ..training import append, to_buffer
 from ..transitions import Transitions
-from .mbrl import ModelTrainer, env_action, transitions_from_rows
+from .mbrl import ModelTrainer, checked_initial_data, env_action, transitions_from_rows
 
 
 class LinearController:
@@ -250,16 +250,28 @@ class DreamResult(NamedTuple):
 
 
 def run_dream(
-    env_id: str, config: DreamConfig, seed: int, ppo: PPOConfig | None = None, on_progress=None, mesh=None
+    env_id: str,
+    config: DreamConfig,
+    seed: int,
+    ppo: PPOConfig | None = None,
+    on_progress=None,
+    mesh=None,
+    initial_data=None,
 ) -> DreamResult:
     """The whole loop, for either controller (`config.controller`; `ppo` holds PPO's settings). `mesh`
     (`training.training_mesh`) spreads
     the ensemble's training over several devices; `on_progress(real transitions, record)` follows each
-    iteration that plays real episodes."""
+    iteration that plays real episodes. `initial_data` (this environment's Transitions or Dataset, say
+    logged ones) replaces the `initial_transitions` random ones and counts toward `max_transitions`; the
+    dreams start from its episodes' first states."""
     started = time.perf_counter()
     spec = env_spec(env_id)
     cap = spec.time_limit
-    data, _ = collect_gymnasium(env_id, seed=seed, transitions=config.initial_transitions, max_episode_steps=cap)
+    if initial_data is None:
+        config.check_random_start()
+        data, _ = collect_gymnasium(env_id, seed=seed, transitions=config.initial_transitions, max_episode_steps=cap)
+    else:
+        data = checked_initial_data(initial_data, env_id, config)
     buffer = to_buffer(data, capacity=config.max_transitions + cap * config.episodes_per_iteration)
     # Where the environment's reward is unknown, the dream scores with the model's own reward and termination heads.
     learned = not spec.has_known_reward

@@ -254,10 +254,15 @@ def run_mbrl(
     started = time.perf_counter()
     cap = env_spec(env_id).time_limit
     env_spec(env_id).planning_objective(config.planner.reward)  # an env without it fails before any work
-    if initial_data is None:
-        data, _ = collect_gymnasium(env_id, seed=seed, transitions=config.initial_transitions, max_episode_steps=cap)
-    else:
+    resuming = checkpoints is not None and checkpoints.latest_epoch() is not None
+    if initial_data is not None:
         data = checked_initial_data(initial_data, env_id, config)
+    else:  # random transitions (on a resume only the buffer's shapes, restored below; a run from data may have
+        # taken more --initial-transitions than its budget)
+        if not resuming:
+            config.check_random_start()
+        transitions = min(config.initial_transitions, config.max_transitions)
+        data, _ = collect_gymnasium(env_id, seed=seed, transitions=transitions, max_episode_steps=cap)
     buffer = to_buffer(data, capacity=config.max_transitions)
     trainer = ModelTrainer(
         env_id,
@@ -273,7 +278,7 @@ def run_mbrl(
     env = gym.make(env_id)
     key = jax.random.key(seed + 1)
     iterations, used, train_seconds, act_seconds = [], data.size, 0.0, 0.0
-    if checkpoints is not None and checkpoints.latest_epoch() is not None:
+    if resuming:
         (buffer, trainer.params, key), record = checkpoints.restore((buffer, trainer.params, key))
         iterations, used = record["iterations"], record["real_transitions"]
         train_seconds, act_seconds = record["seconds"]["train"], record["seconds"]["act"]
@@ -298,13 +303,17 @@ def run_mbrl(
     return MBRLResult(iterations, eval_returns, int(valid_rows(buffer).states.shape[0]), seconds, model)
 
 
-def checked_initial_data(data, env_id: str, config: MBRLConfig) -> Transitions:
-    """`data` (Transitions or a Dataset) as the loop's first transitions: rows of `env_id`'s shapes, at most
-    `max_transitions` of them; a one-line DataError otherwise."""
+def checked_initial_data(data, env_id: str, config) -> Transitions:
+    """`data` (Transitions or a Dataset) as an agent's first transitions (mbrl's or the dream's `config`):
+    rows of `env_id`'s shapes, with rewards, termination flags and episode steps, at most
+    `config.max_transitions` of them; a one-line DataError otherwise."""
     from ..data import DataError
     from ..data.format import transitions_of
 
     data = transitions_of(data)
+    missing = [name for name in ("rewards", "terminated", "step") if getattr(data, name) is None]
+    if missing:
+        raise DataError(f"the initial data has no {', '.join(missing)}: an agent learns from whole transitions")
     spec = env_spec(env_id)
     # As collection stores them: a Discrete action as one index per row, a Box action as a row.
     action_shape = () if spec.discrete else spec.action_space.shape
