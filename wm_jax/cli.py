@@ -95,7 +95,7 @@ COMMANDS = {
         "DreamRun",
         "dream",
         "summarize_dream",
-        "evolve a controller inside the learned model, then run it in the real environment",
+        "train a controller inside the learned model (linear by CMA-ES, or PPO), then run it for real",
         default="default_dream_run",
     ),
     "mbpo": Command(
