@@ -307,6 +307,7 @@ def test_online_agents_resume_from_an_episode_end_exactly(command, tmp_path, cap
         assert a["model"]["model_rounds"] == b["model"]["model_rounds"]
 
 
+@pytest.mark.slow  # two short SAC runs
 @pytest.mark.parametrize("checkpointed", [False, True], ids=["no-checkpoints", "checkpoints"])
 def test_ctrl_c_stops_an_online_agent_at_the_next_real_step(checkpointed, tmp_path):
     """SIGINT during a SAC run (sent here when its first evaluation is drawn) stops it at the next real step
