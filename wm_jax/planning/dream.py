@@ -259,11 +259,10 @@ def run_dream(
     initial_data=None,
 ) -> DreamResult:
     """The whole loop, for either controller (`config.controller`; `ppo` holds PPO's settings). `mesh`
-    (`training.training_mesh`) spreads
-    the ensemble's training over several devices; `on_progress(real transitions, record)` follows each
-    iteration that plays real episodes. `initial_data` (this environment's Transitions or Dataset, say
-    logged ones) replaces the `initial_transitions` random ones and counts toward `max_transitions`; the
-    dreams start from its episodes' first states."""
+    (`training.training_mesh`) spreads the ensemble's training over several devices; `on_progress(real
+    transitions, record)` follows each iteration that plays real episodes. `initial_data` (this
+    environment's Transitions or Dataset, say logged ones) replaces the `initial_transitions` random ones
+    and counts toward `max_transitions`; the dreams start from its episodes' first states."""
     started = time.perf_counter()
     spec = env_spec(env_id)
     cap = spec.time_limit

@@ -257,8 +257,9 @@ def run_mbrl(
     resuming = checkpoints is not None and checkpoints.latest_epoch() is not None
     if initial_data is not None:
         data = checked_initial_data(initial_data, env_id, config)
-    else:  # random transitions (on a resume only the buffer's shapes, restored below; a run from data may have
-        # taken more --initial-transitions than its budget)
+    else:
+        # Random transitions. On a resume they only give the buffer its shapes (its rows are restored
+        # below), and a run that started from data may have more --initial-transitions than its budget.
         if not resuming:
             config.check_random_start()
         transitions = min(config.initial_transitions, config.max_transitions)
@@ -316,11 +317,12 @@ def checked_initial_data(data, env_id: str, config) -> Transitions:
         raise DataError(f"the initial data has no {', '.join(missing)}: an agent learns from whole transitions")
     spec = env_spec(env_id)
     # As collection stores them: a Discrete action as one index per row, a Box action as a row.
-    action_shape = () if spec.discrete else spec.action_space.shape
+    action_shape = () if spec.discrete else tuple(spec.action_space.shape)
     if data.states.shape[1:] != (spec.state_dim,) or data.actions.shape[1:] != action_shape:
+        actions = f"(N, {', '.join(map(str, action_shape))})" if action_shape else "(N,)"
         raise DataError(
             f"initial data of states {tuple(data.states.shape)} and actions {tuple(data.actions.shape)} is not "
-            f"{env_id}'s (states (N, {spec.state_dim}), actions {('N', *action_shape)})"
+            f"{env_id}'s (states (N, {spec.state_dim}), actions {actions})"
         )
     if not 1 <= data.size <= config.max_transitions:
         raise DataError(
