@@ -50,6 +50,7 @@ ELSEWHERE = {
     ("train", "--devices"): _DISTRIBUTED,
     ("train", "--cluster"): "tests/training/test_distributed.py::test_distributed_flags_are_checked",
     ("train", "--resume"): _TRAIN_RESUME,
+    ("sweep", "--resume"): "tests/experiments/test_resume.py::test_a_sweep_resumes_to_the_uninterrupted_result",
     ("mbrl", "--checkpoint-every"): _MBRL_RESUME,
     ("mbrl", "--keep"): _MBRL_RESUME,
     ("mbrl", "--resume"): _MBRL_RESUME,
@@ -331,6 +332,10 @@ CASES["sweep"] = {
     "--elites": Case(("--elites", "1"), refused("early stopping, elites"), code=2),
     "--calibrate": Case(("--calibrate",), refused("calibration are for"), code=2),
     "--devices": Case(("--devices", "99"), refused("--devices 99"), code=2),
+    "--checkpoint-every": Case(("--checkpoint-every", "1"), lambda base, run: _checkpoints(run) == [1, 2]),
+    "--keep": Case(
+        ("--checkpoint-every", "1", "--epochs", "3", "--keep", "1"), lambda base, run: _checkpoints(run) == [3]
+    ),
 }
 MBRL = "mbrl.json"
 CASES["mbrl"] = {

@@ -338,3 +338,50 @@ def test_ctrl_c_stops_an_online_agent_at_the_next_real_step(checkpointed, tmp_pa
         assert "--resume" in message
     else:
         assert "nothing was kept (--checkpoint-every N makes a run resumable)" in message
+
+
+@pytest.mark.slow  # two tiny sweeps end to end
+def test_a_sweep_resumes_to_the_uninterrupted_result(tmp_path, dataset, capsys):
+    """A sweep cut after its first checkpoint and resumed (`wm-jax sweep --resume DIR`, in this process) writes
+    the uninterrupted sweep's table, curves and chosen model, bit for bit."""
+    import shutil
+
+    from wm_jax.cli import main
+
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    flags = ["--data", dataset, "--learning-rates", "1e-3", "1e-2", "--seeds", "2", "--epochs", "5", "--devices", "1"]
+    assert main(["sweep", *flags, "--checkpoint-every", "2", "--keep", "5", "--out", str(whole)]) == 0
+    assert sorted(os.listdir(whole / "checkpoints")) == ["2", "4", "5"]
+    shutil.copytree(whole / "checkpoints", cut / "checkpoints")
+    for epoch in ("4", "5"):  # the sweep "died" after epoch 2
+        shutil.rmtree(cut / "checkpoints" / epoch)
+    capsys.readouterr()
+    assert main(["sweep", "--resume", str(cut)]) == 0
+    output = capsys.readouterr()
+    assert "resuming" in output.err and "after epoch 2" in output.err and f"wrote {cut}" in output.out
+    assert (whole / "sweep.csv").read_text() == (cut / "sweep.csv").read_text()
+    a, b = (json.loads((d / "sweep.json").read_text()) for d in (whole, cut))
+    assert a["loss_curves"] == b["loss_curves"] and a["configurations"] == b["configurations"]
+    assert (whole / "best" / "params.npz").read_bytes() == (cut / "best" / "params.npz").read_bytes()
+
+
+@pytest.mark.slow  # a tiny sweep
+def test_ctrl_c_stops_a_sweep_between_chunks_and_saves_where_it_stopped(tmp_path, dataset, monkeypatch, capsys):
+    """Ctrl-C (here: the loop's check says it was pressed after the first chunk) stops a sweep at the chunk's
+    end with one line and exit 130; with --checkpoint-every it saves a checkpoint there first, so --resume
+    continues from it."""
+    from wm_jax.cli import main
+    from wm_jax.training import sweep
+
+    checks = []
+    monkeypatch.setattr(sweep, "requested", lambda: checks.append(1) or len(checks) > 1)
+    monkeypatch.setattr(sweep, "TARGET_CHUNK_SECONDS", 0.0)  # chunks of one epoch
+    flags = ["--data", dataset, "--epochs", "4", "--devices", "1"]
+    run = tmp_path / "run"
+    assert main(["sweep", *flags, "--out", str(run), "--checkpoint-every", "3"]) == 130
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("interrupted: stopped after epoch 1; a checkpoint is in ") and "--resume" in last, last
+    assert sorted(os.listdir(run / "checkpoints")) == ["1"]
+    checks.clear()
+    assert main(["sweep", *flags, "--out", str(tmp_path / "other")]) == 130
+    assert "stopped after epoch 1; nothing was kept" in capsys.readouterr().err

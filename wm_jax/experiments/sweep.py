@@ -18,9 +18,9 @@ class SweepRun(DeviceOptions):
     """Train every combination of learning rates, weight decays and seeds in one compiled program;
     write DIR/sweep.csv, sweep.json, sweep.png and the chosen configuration's model in DIR/best."""
 
-    data: str
+    data: str | None = None
     """training transitions (.npz from `wm-jax collect`)"""
-    out: str
+    out: str | None = None
     """output directory"""
     learning_rates: tuple[float, ...] = (1e-3,)
     """the learning rates to try"""
@@ -41,17 +41,26 @@ class SweepRun(DeviceOptions):
     """write TensorBoard event files here once the grid's program returns (it is one program): each
     configuration's loss curve and its scores, under lr_0.001_wd_0_seed_0 (`tensorboard --logdir DIR`)"""
     wandb: WandbFlag = False
+    checkpoint_every: int = 0
+    """save every configuration's state to DIR/checkpoints every K epochs (orbax; 0: never)"""
+    keep: int = 3
+    """keep the last N checkpoints"""
+    resume: str | None = None
+    """continue the interrupted sweep in this directory (its --out), with its own settings, from its latest
+    checkpoint"""
 
     def __post_init__(self):
         object.__setattr__(self, "model", dataclasses.replace(self.model))  # the kind's presets, checked
 
 
 class SweepOutcome(NamedTuple):
-    """The sweep's `training.sweep.SweepResult`, its grid, and the split it was scored on."""
+    """The sweep's `training.sweep.SweepResult`, its grid, the split it was scored on, and the run as it ran
+    (a resumed sweep's own settings)."""
 
     result: Any
     grid: Any
     split_record: dict
+    run: SweepRun | None = None
 
 
 def _grid(run: SweepRun):
@@ -72,14 +81,20 @@ def sweep_and_choose(run: SweepRun) -> SweepOutcome:
     DIR/best. Raises `TrainingDiverged` (after writing the table) when every configuration diverged."""
     from ..atomic import check_output_path
     from ..tracking import RunLog
+    from .common import resumed_run
 
+    resuming = run.resume is not None
+    if resuming:
+        run = resumed_run(run, SweepRun(resume=run.resume))
+    elif run.data is None or run.out is None:
+        raise ConfigError("give --data FILE and --out DIR (or --resume DIR)")
     check_output_path(run.out, directory=True)
     grid = _grid(run)
     with RunLog.for_run(run, "sweep") as log:  # a log directory that cannot be written fails before the work
-        return _sweep(run, grid, log)
+        return _sweep(run, grid, log, resuming)
 
 
-def _sweep(run: SweepRun, grid, log) -> SweepOutcome:
+def _sweep(run: SweepRun, grid, log, resuming: bool) -> SweepOutcome:
     import sys
 
     from ..data import load_dataset
@@ -102,13 +117,40 @@ def _sweep(run: SweepRun, grid, log) -> SweepOutcome:
         f"{run.model.kind} model, {run.training.epochs} epochs on {train.size} transitions",
         file=sys.stderr,
     )
-    result = run_sweep(
-        spec, run.training, train, grid, validation=validation, held_out=split.held_out, mesh=run.mesh(len(grid))
-    )
-    outcome = SweepOutcome(result, grid, split.record)
+    mesh = run.mesh(len(grid))
+    checkpoints = _checkpoints(run, split.record, train, resuming, mesh)
+    try:
+        result = run_sweep(
+            spec,
+            run.training,
+            train,
+            grid,
+            validation=validation,
+            held_out=split.held_out,
+            mesh=mesh,
+            checkpoints=checkpoints,
+        )
+    finally:
+        if checkpoints is not None:
+            checkpoints.close()
+    outcome = SweepOutcome(result, grid, split.record, run)
     _log(log, run, result)
     _write(run, outcome, spec, train)
     return outcome
+
+
+def _checkpoints(run: SweepRun, split_record: dict, train, resuming: bool, mesh):
+    """The sweep's `RunCheckpoints` (None without --checkpoint-every); a resume must find the same rows."""
+    from ..training import fingerprint
+    from .common import open_checkpoints, refuse_earlier_checkpoints, run_description
+
+    if not run.checkpoint_every:
+        if not resuming:
+            refuse_earlier_checkpoints(run.out)
+        return None
+    rows = fingerprint(train.states, train.actions, train.next_states)
+    description = run_description(run, split=split_record, training_rows=rows)
+    return open_checkpoints(run, description, resuming, mesh, "epoch")
 
 
 def sweep_tag(row: dict) -> str:
@@ -160,4 +202,4 @@ def _write(run: SweepRun, outcome: SweepOutcome, spec, train) -> None:
 def summarize(run: SweepRun, outcome: SweepOutcome) -> str:
     from .. import report
 
-    return report.sweep_summary(run, outcome)
+    return report.sweep_summary(outcome.run or run, outcome)

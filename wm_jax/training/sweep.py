@@ -29,7 +29,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from ..compilation import compile_initialization
 from ..config import MAX_MEMBERS, ConfigError, TrainConfig, check_seed
-from ..interrupts import Interrupted, requested, stop_requests
+from ..interrupts import requested, stop_requests, stopped_after
 from ..models.ensemble import Ensemble, ensemble_of, graphdef_of, predict_members
 from ..models.normalization import Normalizer
 from ..models.spec import ModelSpec
@@ -243,9 +243,15 @@ def run_sweep(
     validation: Transitions,
     held_out: Transitions | None = None,
     mesh: Mesh | None = None,
+    checkpoints=None,
 ) -> SweepResult:
     """Train every configuration of `grid` on `data` in one compiled program (run in chunks of about a
     second) and score each on `validation` (used to choose) and `held_out` (reported).
+
+    With `checkpoints` (a `RunCheckpoints`), every `checkpoints.every` epochs end with a saved checkpoint
+    (every configuration's state and its loss curve so far), Ctrl-C saves one before it stops, and a
+    sweep with one already saved resumes from its latest: every draw derives from (run key, epoch,
+    minibatch), so the result is the uninterrupted sweep's, bit for bit.
 
     `config` gives everything but the swept values (its learning rate and weight decay are
     replaced). `mesh` (from `training_mesh`) splits the configurations over its members axis, as
@@ -271,7 +277,7 @@ def run_sweep(
     compile_seconds = time.perf_counter() - start
     # The larger of the two axes splits over the devices (configurations never interact).
     states, loss_curve, seconds = _train_in_chunks(
-        program, states, training_data, len(grid), mesh, split_seeds=len(grid.seeds) >= len(pairs)
+        program, states, training_data, len(grid), mesh, len(grid.seeds) >= len(pairs), checkpoints
     )
     compile_seconds, train_seconds = compile_seconds + seconds[0], seconds[1]
 
@@ -295,31 +301,47 @@ def run_sweep(
     )
 
 
-def _train_in_chunks(program: TrainProgram, states, data: TrainingData, configurations: int, mesh, split_seeds):
-    """Every configuration trained for all its epochs, in chunks of about a second (the same result as
-    one program: every draw derives from (run key, epoch, minibatch)); Ctrl-C stops between chunks.
-    Returns (states, loss curves (seeds, pairs, epochs, members), (compile seconds, train seconds))."""
+def _train_in_chunks(
+    program: TrainProgram, states, data: TrainingData, configurations: int, mesh, split_seeds, checkpoints
+):
+    """Every configuration trained for all its epochs, in chunks of about a second ending on multiples of
+    `checkpoints.every` (the same result as one program: every draw derives from (run key, epoch,
+    minibatch)); Ctrl-C stops between chunks. Returns (states, loss curves (seeds, pairs, epochs, members),
+    (compile seconds, train seconds))."""
     epochs = program.config.epochs
+    period = epochs if checkpoints is None else checkpoints.every
     per_epoch = estimated_epoch_seconds(program, data.train.capacity) * configurations
-    chunk = chunk_size(int(TARGET_CHUNK_SECONDS / per_epoch), epochs)
-    programs, curves, compile_seconds, done = {}, [], 0.0, 0
+    chunk = chunk_size(int(TARGET_CHUNK_SECONDS / per_epoch), period)
+    # The curves of the whole run, NaN until trained: one fixed shape, so a checkpoint holds them with the states.
+    seeds, pairs = jax.tree.leaves(states.params)[0].shape[:2]
+    curves = np.full((seeds, pairs, epochs, program.members), np.nan, np.float32)
+    programs, compile_seconds, done = {}, 0.0, 0
+    if checkpoints is not None and checkpoints.latest_epoch() is not None:
+        (states, curves), record = checkpoints.restore((states, jnp.asarray(curves)))
+        curves, done = np.array(curves), record["epoch"]
+
+    def save():  # the sweep as it is when called, after `done` epochs
+        checkpoints.save(done, (states, jnp.asarray(curves)), {"epoch": done})
+
     start = time.perf_counter()
     with stop_requests():
         while done < epochs:
             if requested():
-                raise Interrupted(f"stopped after epoch {done} of {epochs}; a sweep keeps no checkpoints")
-            size = min(chunk, epochs - done)
+                raise stopped_after("epoch", done, checkpoints, save)
+            size = min(chunk - done % period % chunk, period - done % period, epochs - done)
             if size not in programs:
                 tick = time.perf_counter()
                 train_all = _train_every_configuration(program, size, mesh, split_seeds)
                 programs[size] = train_all.lower(states, data).compile()
                 compile_seconds += time.perf_counter() - tick
             states, metrics = programs[size](states, data)
-            curves.append(np.asarray(to_host(metrics.loss_curve)))
+            curves[:, :, done : done + size] = np.asarray(to_host(metrics.loss_curve))
             done += size
+            if checkpoints is not None and (done % period == 0 or done == epochs):
+                save()
     jax.block_until_ready(states)
     train_seconds = time.perf_counter() - start - compile_seconds
-    return states, np.concatenate(curves, axis=2), (compile_seconds, train_seconds)
+    return states, curves, (compile_seconds, train_seconds)
 
 
 def _start_one_seed(program: TrainProgram, key_pair, normalizer: Normalizer, learning_rates, weight_decays):
