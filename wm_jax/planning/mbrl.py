@@ -178,6 +178,11 @@ def evaluate_in_gymnax(env_id: str, agent: MPCAgent, model: Ensemble, episodes: 
 
 @dataclasses.dataclass
 class MBRLResult:
+    """A model-based RL run. `iterations`: one record per iteration (`iteration`, `real_transitions`,
+    `train_return`, `episode_steps`); `eval_returns`: the final agent's returns on fresh real episodes;
+    `real_transitions_used`: the buffer's rows at the end, initial ones included; `seconds`: `train`,
+    `act`, `eval` and `total`; `model`: the final ensemble."""
+
     iterations: list[dict]
     eval_returns: list[float]
     real_transitions_used: int
