@@ -51,6 +51,7 @@ ELSEWHERE = {
     ("train", "--cluster"): "tests/training/test_distributed.py::test_distributed_flags_are_checked",
     ("train", "--resume"): _TRAIN_RESUME,
     ("sweep", "--resume"): "tests/experiments/test_resume.py::test_a_sweep_resumes_to_the_uninterrupted_result",
+    ("dream", "--resume"): "tests/experiments/test_resume.py::test_a_dream_resumes_exactly",
     ("mbrl", "--checkpoint-every"): _MBRL_RESUME,
     ("mbrl", "--keep"): _MBRL_RESUME,
     ("mbrl", "--resume"): _MBRL_RESUME,
@@ -402,6 +403,11 @@ CASES["dream"] = {
     "--out": Case(("--out", "{tmp}/elsewhere"), lambda base, run: (run.out / "elsewhere" / DREAM).exists()),
     "--seed": Case(("--seed", "2"), metric(DREAM, "controller")),
     "--max-transitions": Case(("--max-transitions", "500"), metric(DREAM, "iterations")),
+    "--checkpoint-every": Case(("--checkpoint-every", "1"), lambda base, run: _checkpoints(run)[:2] == [1, 2]),
+    "--keep": Case(
+        ("--checkpoint-every", "1", "--keep", "1"),
+        lambda base, run: len(_checkpoints(run)) == 1 and _checkpoints(run)[0] > 1,
+    ),
     # The base's 300 random transitions give way to the file's 500.
     "--data": Case(
         ("--data", "{cartpole}", "--max-transitions", "530"),

@@ -385,3 +385,70 @@ def test_ctrl_c_stops_a_sweep_between_chunks_and_saves_where_it_stopped(tmp_path
     checks.clear()
     assert main(["sweep", *flags, "--out", str(tmp_path / "other")]) == 130
     assert "stopped after epoch 1; nothing was kept" in capsys.readouterr().err
+
+
+DREAM_FLAGS = {
+    "linear": ["--generations", "2", "--population", "8"],
+    "ppo": [
+        "--controller",
+        "ppo",
+        "--ppo.updates",
+        "2",
+        "--ppo.envs",
+        "8",
+        "--ppo.steps",
+        "4",
+        "--ppo.minibatches",
+        "2",
+    ],
+}
+
+
+@pytest.mark.slow  # two tiny dreams of each controller end to end
+@pytest.mark.parametrize("controller", ["linear", "ppo"])
+def test_a_dream_resumes_exactly(controller, tmp_path, capsys):
+    """A dream cut after its first checkpoint and resumed (`wm-jax dream --resume DIR`, in this process) has
+    the uninterrupted run's iterations, controller and evaluation returns (all but the timings)."""
+    import shutil
+
+    from wm_jax.cli import main
+
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    flags = ["--max-transitions", "400", "--initial-transitions", "200", "--epochs", "2", "--eval-episodes", "2"]
+    flags += ["--devices", "1", "--checkpoint-every", "1", "--keep", "20", *DREAM_FLAGS[controller]]
+    assert main(["dream", *flags, "--out", str(whole)]) == 0
+    steps = sorted(int(name) for name in os.listdir(whole / "checkpoints") if name.isdigit())
+    assert steps[:2] == [1, 2], steps
+    shutil.copytree(whole / "checkpoints", cut / "checkpoints")
+    for step in steps[1:]:  # the run "died" after its first iteration
+        shutil.rmtree(cut / "checkpoints" / str(step))
+    capsys.readouterr()
+    assert main(["dream", "--resume", str(cut)]) == 0
+    assert "resuming" in capsys.readouterr().err
+    a, b = (json.loads((d / "dream.json").read_text()) for d in (whole, cut))
+    for record in (a, b):
+        record.pop("seconds")
+        for iteration in record["iterations"]:
+            iteration.pop("ppo_seconds", None)
+    assert a == b
+
+
+@pytest.mark.slow  # a tiny dream
+def test_ctrl_c_stops_a_dream_between_iterations_and_saves_where_it_stopped(tmp_path, dataset, monkeypatch, capsys):
+    """Ctrl-C (here: the loop's check says it was pressed after the first iteration) stops a dream with one
+    line and exit 130; with --checkpoint-every it saves the iteration it stopped after, for --resume."""
+    from wm_jax.cli import main
+    from wm_jax.planning import dream
+
+    checks = []
+    monkeypatch.setattr(dream, "requested", lambda: checks.append(1) or len(checks) > 1)
+    flags = ["--max-transitions", "400", "--initial-transitions", "200", "--epochs", "1", "--devices", "1"]
+    flags += DREAM_FLAGS["linear"]
+    run = tmp_path / "run"
+    assert main(["dream", *flags, "--out", str(run), "--checkpoint-every", "5"]) == 130
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("interrupted: stopped after iteration 1; a checkpoint is in ") and "--resume" in last, last
+    assert sorted(os.listdir(run / "checkpoints")) == ["1"]
+    checks.clear()
+    assert main(["dream", *flags, "--out", str(tmp_path / "other")]) == 130
+    assert "stopped after iteration 1; nothing was kept" in capsys.readouterr().err

@@ -213,6 +213,14 @@ class DreamRun(DeviceOptions):
     # None: the environment's recommended settings, resolved in __post_init__ (the CLI shows them as defaults).
     ppo: PPOConfig = None  # type: ignore[assignment]
     """PPO's settings (--controller ppo); `wm-jax dream --env ID --help` shows the environment's"""
+    checkpoint_every: int = 0
+    """save the data, the model, the controller and the records to DIR/checkpoints every K iterations (orbax;
+    0: never)"""
+    keep: int = 3
+    """keep the last N checkpoints"""
+    resume: str | None = None
+    """continue the interrupted run in this directory (its --out), with its own settings, from its latest
+    checkpoint"""
 
     def __post_init__(self):
         if self.ppo is None:
@@ -234,37 +242,49 @@ class DreamOutcome(NamedTuple):
 
 
 def dream(run: DreamRun) -> DreamOutcome:
-    """The whole `wm-jax dream`, writing DIR/dream.json."""
+    """The whole `wm-jax dream` (or its resume), writing DIR/dream.json."""
     from .. import report
     from ..atomic import check_output_path
     from ..envs import check_env_id
     from ..planning.dream import run_dream
     from ..tracking import RunLog
 
+    resuming = run.resume is not None
+    if resuming:
+        run = resumed_run(run, default_dream_run(["--env", run.env]))
     check_env_id(run.env)
     check_seed(run.seed)
     check_output_path(run.out, directory=True)
-    initial = _initial_data(run)
+    initial = None if resuming else _initial_data(run)  # a resumed run's data is in its checkpoint
     mesh = run.mesh(run.config.members)
-    with RunLog.for_run(run, "dream") as log:
+    checkpoints = None
+    if run.checkpoint_every:
+        checkpoints = open_checkpoints(run, run_description(run), resuming, mesh, "iteration")
+    elif not resuming:
+        refuse_earlier_checkpoints(run.out)
+    try:
+        with RunLog.for_run(run, "dream") as log:
 
-        def on_progress(used, iteration):
-            log.scalars(
-                "dream", {k: v for k, v in iteration.items() if k not in ("iteration", "real_transitions")}, used
+            def on_progress(used, iteration):
+                scalars = {k: v for k, v in iteration.items() if k not in ("iteration", "real_transitions")}
+                log.scalars("dream", scalars, used)
+
+            result = run_dream(
+                run.env, run.config, run.seed, run.ppo, on_progress, mesh, initial, checkpoints=checkpoints
             )
-
-        result = run_dream(
-            run.env, run.config, run.seed, ppo=run.ppo, on_progress=on_progress, mesh=mesh, initial_data=initial
-        )
-        log.scalar("dream/dream_return", result.dream_return_mean, result.real_transitions_used)
-        log.scalar("eval/return_mean", result.eval_return_mean, result.real_transitions_used)
+            log.scalar("dream/dream_return", result.dream_return_mean, result.real_transitions_used)
+            log.scalar("eval/return_mean", result.eval_return_mean, result.real_transitions_used)
+    finally:
+        if checkpoints is not None:
+            checkpoints.close()
     os.makedirs(run.out, exist_ok=True)
     report.write_dream(run, result)
     return DreamOutcome(run, result)
 
 
 def summarize_dream(run: DreamRun, outcome: DreamOutcome) -> str:
-    config, result = run.config, outcome.result
+    run, result = outcome
+    config = run.config
     return (
         f"{run.env}: {config.controller} controller trained in the dream ({config.mode}, disagreement penalty "
         f"{config.disagreement_penalty:g}) on {result.real_transitions_used} real transitions; dream return "

@@ -22,6 +22,7 @@ until the real-transition budget is spent; then 20 fresh evaluation episodes.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import time
 from typing import NamedTuple, Protocol
@@ -32,13 +33,13 @@ import numpy as np
 
 from ..config import DreamConfig, PPOConfig
 from ..envs import env_spec
-from ..envs.gymnasium_collect import collect_gymnasium
 from ..envs.spaces import Discrete
+from ..interrupts import requested, stop_requests, stopped_after
 from ..models.ensemble import Ensemble
 from ..models.imagination import imagine
-from ..training import append, to_buffer
+from ..training import Buffer, append, to_buffer
 from ..transitions import Transitions
-from .mbrl import ModelTrainer, checked_initial_data, env_action, transitions_from_rows
+from .mbrl import ModelTrainer, env_action, first_transitions, transitions_from_rows
 
 
 class LinearController:
@@ -163,7 +164,8 @@ class DreamLearner(Protocol):
     """A controller the dream loop trains: `improve` trains it inside a freshly retrained model (from real
     initial states) and returns the iteration's record fields, "dream_return" among them; `explorer` and
     `greedy` are its real-environment policies, `act(obs (1, S)) -> action (1, ...)`, for collecting data
-    and for evaluation; `summary` is what dream.json records about it."""
+    and for evaluation; `summary` is what dream.json records about it; `saved() -> (pytree, record)` and
+    `restore(pytree, record)` carry its state through a checkpoint."""
 
     def improve(self, model: Ensemble, initial_states: np.ndarray, iteration: int) -> dict: ...
 
@@ -172,6 +174,10 @@ class DreamLearner(Protocol):
     def greedy(self): ...
 
     def summary(self) -> dict: ...
+
+    def saved(self) -> tuple: ...
+
+    def restore(self, tree, record: dict) -> None: ...
 
 
 @functools.lru_cache(maxsize=8)
@@ -218,6 +224,15 @@ class EvolvedLinear:
     def summary(self):
         return {"controller": np.asarray(self.best).tolist()}
 
+    def saved(self):
+        """(pytree, JSON-able record) for a checkpoint: the key, the best weights so far, the NumPy stream."""
+        best = jnp.zeros(self.controller.size, jnp.float32) if self.best is None else jnp.asarray(self.best)
+        return (self.key, best), {"rng": self.rng.bit_generator.state}
+
+    def restore(self, tree, record: dict) -> None:
+        self.key, self.best = tree
+        self.rng.bit_generator.state = record["rng"]
+
 
 class DreamResult(NamedTuple):
     """A dream run. `iterations`: one record per iteration (`iteration`, `real_transitions`,
@@ -249,6 +264,29 @@ class DreamResult(NamedTuple):
         return float(np.std(self.eval_returns))
 
 
+@dataclasses.dataclass
+class _DreamLoop:
+    """The dream loop's progress between iterations, all that a checkpoint holds besides the model's
+    parameters and the learner's state: the real data, the real episodes' first states, the records."""
+
+    buffer: Buffer
+    initial_states: np.ndarray
+    iterations: list = dataclasses.field(default_factory=list)
+
+    def save(self, checkpoints, trainer: ModelTrainer, learner: DreamLearner) -> None:
+        own, own_record = learner.saved()
+        record = {"iterations": self.iterations, "initial_states": self.initial_states.tolist(), "learner": own_record}
+        checkpoints.save(len(self.iterations), (self.buffer, trainer.params, own), record)
+
+    def restore(self, checkpoints, trainer: ModelTrainer, learner: DreamLearner) -> None:
+        (self.buffer, trainer.params, own), record = checkpoints.restore(
+            (self.buffer, trainer.params, learner.saved()[0])
+        )
+        learner.restore(own, record["learner"])
+        self.iterations = record["iterations"]
+        self.initial_states = np.asarray(record["initial_states"], np.float32).reshape(-1, self.initial_states.shape[1])
+
+
 def run_dream(
     env_id: str,
     config: DreamConfig,
@@ -257,20 +295,23 @@ def run_dream(
     on_progress=None,
     mesh=None,
     initial_data=None,
+    checkpoints=None,
 ) -> DreamResult:
     """The whole loop, for either controller (`config.controller`; `ppo` holds PPO's settings). `mesh`
     (`training.training_mesh`) spreads the ensemble's training over several devices; `on_progress(real
     transitions, record)` follows each iteration that plays real episodes. `initial_data` (this
     environment's Transitions or Dataset, say logged ones) replaces the `initial_transitions` random ones
-    and counts toward `max_transitions`; the dreams start from its episodes' first states."""
+    and counts toward `max_transitions`; the dreams start from its episodes' first states.
+
+    `checkpoints` (a `training.RunCheckpoints`, `every` in iterations) saves the data, the model, the
+    learner's state and the records every K iterations and where Ctrl-C stops the loop, and resumes a
+    saved run: each iteration's real episodes start from their own reset seeds, so a resumed run
+    continues exactly as the uninterrupted one would have."""
     started = time.perf_counter()
     spec = env_spec(env_id)
     cap = spec.time_limit
-    if initial_data is None:
-        config.check_random_start()
-        data, _ = collect_gymnasium(env_id, seed=seed, transitions=config.initial_transitions, max_episode_steps=cap)
-    else:
-        data = checked_initial_data(initial_data, env_id, config)
+    resuming = checkpoints is not None and checkpoints.latest_epoch() is not None
+    data = first_transitions(env_id, config, seed, cap, initial_data, resuming)
     buffer = to_buffer(data, capacity=config.max_transitions + cap * config.episodes_per_iteration)
     # Where the environment's reward is unknown, the dream scores with the model's own reward and termination heads.
     learned = not spec.has_known_reward
@@ -283,37 +324,55 @@ def run_dream(
         heads=learned,
         mesh=mesh,
     )
-    learner: DreamLearner
-    if config.controller == "ppo":
-        from ..policies.ppo import DreamPPO
-
-        learner = DreamPPO(env_id, config, ppo or PPOConfig(), seed, learned, cap, mesh)
-    else:
-        learner = EvolvedLinear(env_id, config, seed, None if learned else spec.planning_objective("known"), cap)
+    learner = _learner(env_id, config, ppo, seed, learned, cap, mesh)
     # Real initial states the dreams start from: every real episode's first state.
-    initial_states = data.states[data.step == 0]
-    iterations = []
-    while True:
-        model = trainer.train(buffer, len(iterations))
-        used = int(buffer.size)
-        record = {"iteration": len(iterations), "real_transitions": used}
-        record.update(learner.improve(model, initial_states, len(iterations)))
-        if used >= config.max_transitions:
-            iterations.append(record)
-            break
-        seeds = [seed * 1000 + 10 * len(iterations) + i for i in range(config.episodes_per_iteration)]
-        episodes, returns = play(env_id, learner.explorer(), seeds, spec.discrete)
-        keep = min(episodes.size, config.max_transitions - used)
-        buffer = append(buffer, Transitions(*(None if x is None else x[:keep] for x in episodes)))
-        initial_states = np.concatenate(
-            [initial_states, episodes.states[np.r_[True, (episodes.terminated | episodes.truncated)[:-1]]]]
-        )
-        record.update(train_return=float(np.mean(returns)), real_transitions=int(buffer.size))
-        iterations.append(record)
-        if on_progress is not None:
-            on_progress(int(buffer.size), record)
+    loop = _DreamLoop(buffer, data.states[data.step == 0])
+    if resuming:
+        loop.restore(checkpoints, trainer, learner)
+    with stop_requests():
+        while True:
+            if requested():
+                save = lambda: loop.save(checkpoints, trainer, learner)  # noqa: E731
+                raise stopped_after("iteration", len(loop.iterations), checkpoints, save)
+            model = trainer.train(loop.buffer, len(loop.iterations))
+            if not _dream_iteration(env_id, config, seed, model, learner, loop):
+                break
+            if on_progress is not None:
+                on_progress(int(loop.buffer.size), loop.iterations[-1])
+            if checkpoints is not None and len(loop.iterations) % checkpoints.every == 0:
+                loop.save(checkpoints, trainer, learner)
     eval_seeds = [20_000 + 100 * seed + i for i in range(config.eval_episodes)]
     _, eval_returns = play(env_id, learner.greedy(), eval_seeds, spec.discrete)
     reward = "learned" if learned else "known"
     seconds = time.perf_counter() - started
-    return DreamResult(iterations, eval_returns, int(buffer.size), reward, learner.summary(), seconds, model)
+    used = int(loop.buffer.size)
+    return DreamResult(loop.iterations, eval_returns, used, reward, learner.summary(), seconds, model)
+
+
+def _learner(env_id: str, config: DreamConfig, ppo: PPOConfig | None, seed: int, learned: bool, cap: int, mesh):
+    if config.controller == "ppo":
+        from ..policies.ppo import DreamPPO
+
+        return DreamPPO(env_id, config, ppo or PPOConfig(), seed, learned, cap, mesh)
+    reward_fn = None if learned else env_spec(env_id).planning_objective("known")
+    return EvolvedLinear(env_id, config, seed, reward_fn, cap)
+
+
+def _dream_iteration(env_id, config: DreamConfig, seed: int, model, learner: DreamLearner, loop: _DreamLoop) -> bool:
+    """One dream with `model`, then (unless the budget is spent) real episodes with the learner's explorer,
+    which join the data; its record joins `loop.iterations`. False once the budget was spent."""
+    used = int(loop.buffer.size)
+    record = {"iteration": len(loop.iterations), "real_transitions": used}
+    record.update(learner.improve(model, loop.initial_states, len(loop.iterations)))
+    if used >= config.max_transitions:
+        loop.iterations.append(record)
+        return False
+    seeds = [seed * 1000 + 10 * len(loop.iterations) + i for i in range(config.episodes_per_iteration)]
+    episodes, returns = play(env_id, learner.explorer(), seeds, env_spec(env_id).discrete)
+    keep = min(episodes.size, config.max_transitions - used)
+    loop.buffer = append(loop.buffer, Transitions(*(None if x is None else x[:keep] for x in episodes)))
+    first_states = episodes.states[np.r_[True, (episodes.terminated | episodes.truncated)[:-1]]]
+    loop.initial_states = np.concatenate([loop.initial_states, first_states])
+    record.update(train_return=float(np.mean(returns)), real_transitions=int(loop.buffer.size))
+    loop.iterations.append(record)
+    return True

@@ -260,15 +260,7 @@ def run_mbrl(
     cap = env_spec(env_id).time_limit
     env_spec(env_id).planning_objective(config.planner.reward)  # an env without it fails before any work
     resuming = checkpoints is not None and checkpoints.latest_epoch() is not None
-    if initial_data is not None:
-        data = checked_initial_data(initial_data, env_id, config)
-    else:
-        # Random transitions. On a resume they only give the buffer its shapes (its rows are restored
-        # below), and a run that started from data may have more --initial-transitions than its budget.
-        if not resuming:
-            config.check_random_start()
-        transitions = min(config.initial_transitions, config.max_transitions)
-        data, _ = collect_gymnasium(env_id, seed=seed, transitions=transitions, max_episode_steps=cap)
+    data = first_transitions(env_id, config, seed, cap, initial_data, resuming)
     buffer = to_buffer(data, capacity=config.max_transitions)
     trainer = ModelTrainer(
         env_id,
@@ -307,6 +299,19 @@ def run_mbrl(
     eval_seconds = time.perf_counter() - tick
     seconds = {"train": train_seconds, "act": act_seconds, "eval": eval_seconds, "total": time.perf_counter() - started}
     return MBRLResult(iterations, eval_returns, int(valid_rows(buffer).states.shape[0]), seconds, model)
+
+
+def first_transitions(env_id: str, config, seed: int, cap: int, initial_data, resuming: bool) -> Transitions:
+    """An agent's first transitions (mbrl's or the dream's `config`): `initial_data`, checked, or
+    `config.initial_transitions` random ones. On a resume they only give the buffer its shapes (its rows
+    come from the checkpoint), and a run that started from data may have more --initial-transitions than
+    its budget, so there the budget is not checked."""
+    if initial_data is not None:
+        return checked_initial_data(initial_data, env_id, config)
+    if not resuming:
+        config.check_random_start()
+    transitions = min(config.initial_transitions, config.max_transitions)
+    return collect_gymnasium(env_id, seed=seed, transitions=transitions, max_episode_steps=cap)[0]
 
 
 def checked_initial_data(data, env_id: str, config) -> Transitions:

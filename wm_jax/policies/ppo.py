@@ -336,6 +336,14 @@ class DreamPPO:
         greedy, params = self.programs[3], self.state.params
         return lambda obs: greedy(params, obs)
 
+    def saved(self):
+        """(pytree, JSON-able record) for a checkpoint: the policy's training state and the key."""
+        return (self.state, self.key), {}
+
+    def restore(self, tree, record: dict) -> None:
+        state, self.key = tree
+        self.state = self.place(state)
+
     def summary(self):
         # How many programs PPO's training compiled to over the run: 1, however often the model was retrained.
         return {
