@@ -20,9 +20,7 @@ from .common import (
     WandbFlag,
     open_checkpoints,
     progress_bar,
-    refuse_earlier_checkpoints,
     resumed_run,
-    run_description,
 )
 
 
@@ -164,11 +162,7 @@ def model_based_rl(run: MbrlRun) -> MbrlOutcome:
 
     frames = [] if run.render else None
     mesh = run.mesh(config.members)
-    checkpoints = None
-    if run.checkpoint_every:
-        checkpoints = open_checkpoints(run, run_description(run), resuming, mesh, "iteration")
-    elif not resuming:
-        refuse_earlier_checkpoints(run.out)
+    checkpoints = open_checkpoints(run, resuming, mesh, "iteration")
     try:
         result = run_mbrl(
             run.env, config, run.seed, on_progress, frames, mesh=mesh, checkpoints=checkpoints, initial_data=initial
@@ -257,11 +251,7 @@ def dream(run: DreamRun) -> DreamOutcome:
     check_output_path(run.out, directory=True)
     initial = None if resuming else _initial_data(run)  # a resumed run's data is in its checkpoint
     mesh = run.mesh(run.config.members)
-    checkpoints = None
-    if run.checkpoint_every:
-        checkpoints = open_checkpoints(run, run_description(run), resuming, mesh, "iteration")
-    elif not resuming:
-        refuse_earlier_checkpoints(run.out)
+    checkpoints = open_checkpoints(run, resuming, mesh, "iteration")
     try:
         with RunLog.for_run(run, "dream") as log:
 
@@ -345,11 +335,7 @@ def _online_agent(name: str, run, default, learn):
     check_output_path(run.out, directory=True)
     if run.render:
         check_render(run.env)
-    checkpoints = None
-    if run.checkpoint_every:
-        checkpoints = open_checkpoints(run, run_description(run), resuming, None, "real transition")
-    elif not resuming:
-        refuse_earlier_checkpoints(run.out)
+    checkpoints = open_checkpoints(run, resuming, None, "real transition")
     enabled = run.progress or sys.stderr.isatty()
     bar = progress_bar(run.loop.total_transitions, f"{name} {run.env}", " transitions", 0, enabled=enabled)
     log = RunLog.for_run(run, name)

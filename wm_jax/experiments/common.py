@@ -139,12 +139,20 @@ def run_description(run, **extra) -> dict:
     return json.loads(json.dumps({"config_version": RUN_CONFIG_VERSION, "run": saved_settings(run), **extra}))
 
 
-def open_checkpoints(run, description: dict, resuming: bool, mesh, unit: str):
-    """The run's `RunCheckpoints` in OUT/checkpoints; a fresh run refuses a directory that already has some."""
+def open_checkpoints(run, resuming: bool, mesh, unit: str, describe=dict):
+    """The run's `RunCheckpoints` in OUT/checkpoints, described by `run_description(run, **describe())` (say,
+    the training rows' fingerprint, computed only when checkpoints are kept); a fresh run refuses a directory
+    that already has some. None where the run keeps none (--checkpoint-every 0); a fresh run still refuses an
+    --out that holds an earlier run's checkpoints then."""
     import jax
 
     from ..training import CHECKPOINTS_DIR, RunCheckpoints
 
+    if not run.checkpoint_every:
+        if not resuming:
+            refuse_earlier_checkpoints(run.out)
+        return None
+    description = run_description(run, **describe())
     notes = {"devices": 1 if mesh is None else int(mesh.devices.size), "processes": jax.process_count()}
     checkpoints = RunCheckpoints(
         os.path.join(run.out, CHECKPOINTS_DIR),

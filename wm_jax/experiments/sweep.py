@@ -142,15 +142,12 @@ def _sweep(run: SweepRun, grid, log, resuming: bool) -> SweepOutcome:
 def _checkpoints(run: SweepRun, split_record: dict, train, resuming: bool, mesh):
     """The sweep's `RunCheckpoints` (None without --checkpoint-every); a resume must find the same rows."""
     from ..training import fingerprint
-    from .common import open_checkpoints, refuse_earlier_checkpoints, run_description
+    from .common import open_checkpoints
 
-    if not run.checkpoint_every:
-        if not resuming:
-            refuse_earlier_checkpoints(run.out)
-        return None
-    rows = fingerprint(train.states, train.actions, train.next_states)
-    description = run_description(run, split=split_record, training_rows=rows)
-    return open_checkpoints(run, description, resuming, mesh, "epoch")
+    def describe():
+        return {"split": split_record, "training_rows": fingerprint(train.states, train.actions, train.next_states)}
+
+    return open_checkpoints(run, resuming, mesh, "epoch", describe)
 
 
 def sweep_tag(row: dict) -> str:

@@ -21,9 +21,7 @@ from .common import (
     held_out_split,
     open_checkpoints,
     progress_bar,
-    refuse_earlier_checkpoints,
     resumed_run,
-    run_description,
 )
 
 
@@ -158,15 +156,11 @@ def _fit(run: TrainRun, spec, split: HeldOutSplit, mesh, resuming: bool, log):
         log.scalar("train/loss", float(np.asarray(losses, dtype=float).mean()), epoch + 1)
         log.members("train/loss", losses, epoch + 1)
 
-    checkpoints = None
-    if run.checkpoint_every:
+    def describe():  # what a resume must find again: the split and the training rows
         train = split.train
-        description = run_description(
-            run, split=split.record, training_rows=fingerprint(train.states, train.actions, train.next_states)
-        )
-        checkpoints = open_checkpoints(run, description, resuming, mesh, "epoch")
-    elif not resuming:
-        refuse_earlier_checkpoints(run.out)
+        return {"split": split.record, "training_rows": fingerprint(train.states, train.actions, train.next_states)}
+
+    checkpoints = open_checkpoints(run, resuming, mesh, "epoch", describe)
     try:
         return fit(
             spec,
