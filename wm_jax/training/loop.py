@@ -125,6 +125,13 @@ def _save(checkpoints: RunCheckpoints, done: int, state, curves_so_far: dict) ->
     )
 
 
+def next_chunk_size(done: int, chunk: int, period: int, epochs: int) -> int:
+    """Epochs of the chunk that starts after `done` of `epochs`: `chunk` at most, ending on the next multiple of
+    `period` (a checkpoint's) at the latest, and on multiples of `chunk` within a period (so every chunk but a
+    period's or the run's remainder has one shape and compiles once)."""
+    return min(chunk - done % period % chunk, period - done % period, epochs - done)
+
+
 class _Chunks:
     """The host's side of a chunked run: which chunk sizes to run (multiples of `period`, about
     `TARGET_CHUNK_SECONDS` each), their compiled programs (one per size), and the curves so far."""
@@ -146,7 +153,7 @@ class _Chunks:
         self.validation = [saved["validation_curve"]] if saved.get("validation_curve") is not None else []
 
     def next_size(self, done: int) -> int:
-        return min(self.chunk - done % self.period % self.chunk, self.period - done % self.period, self.epochs - done)
+        return next_chunk_size(done, self.chunk, self.period, self.epochs)
 
     def compiled(self, size: int, state):
         """The compiled chunk of `size` epochs (a resume, a remainder or a shrunk chunk adds a size)."""

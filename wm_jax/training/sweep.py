@@ -35,7 +35,7 @@ from ..models.normalization import Normalizer
 from ..models.spec import ModelSpec
 from ..transitions import Transitions
 from .buffer import to_buffer
-from .loop import TARGET_CHUNK_SECONDS, chunk_size, estimated_epoch_seconds, fit_normalizer_for
+from .loop import TARGET_CHUNK_SECONDS, chunk_size, estimated_epoch_seconds, fit_normalizer_for, next_chunk_size
 from .program import TrainingData, TrainProgram, make_train
 from .sharding import MEMBERS_AXIS, to_host
 from .state import TrainState
@@ -317,18 +317,18 @@ def _train_in_chunks(
     curves = np.full((seeds, pairs, epochs, program.members), np.nan, np.float32)
     programs, compile_seconds, done = {}, 0.0, 0
     if checkpoints is not None and checkpoints.latest_epoch() is not None:
-        (states, curves), record = checkpoints.restore((states, jnp.asarray(curves)))
-        curves, done = np.array(curves), record["epoch"]
+        (states, curves), _ = checkpoints.restore((states, jnp.asarray(curves)))
+        curves, done = np.array(curves), checkpoints.latest_epoch()
 
     def save():  # the sweep as it is when called, after `done` epochs
-        checkpoints.save(done, (states, jnp.asarray(curves)), {"epoch": done})
+        checkpoints.save(done, (states, jnp.asarray(curves)), {})
 
     start = time.perf_counter()
     with stop_requests():
         while done < epochs:
             if requested():
                 raise stopped_after("epoch", done, checkpoints, save)
-            size = min(chunk - done % period % chunk, period - done % period, epochs - done)
+            size = next_chunk_size(done, chunk, period, epochs)
             if size not in programs:
                 tick = time.perf_counter()
                 train_all = _train_every_configuration(program, size, mesh, split_seeds)
