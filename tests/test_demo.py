@@ -1,6 +1,7 @@
 """`wm-jax demo`: the report, plots and metrics, and the PyTorch reference's demo beside it."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -42,9 +43,14 @@ def test_torch_reference_demo_writes_the_same_metrics_schema_from_the_same_data(
     from wm_torch_ref.backend import TorchBackend
 
     options = dict(transitions=200, epochs=2, members=2, trajectory_steps=5)
-    jax_metrics = run_demo(JaxBackend(), DemoOptions(out=str(tmp_path / "jax"), **options))
-    torch_metrics = run_demo(TorchBackend(), DemoOptions(out=str(tmp_path / "torch"), **options))
+    jax_run = run_demo(JaxBackend(), DemoOptions(out=str(tmp_path / "jax"), **options))
+    torch_run = run_demo(TorchBackend(), DemoOptions(out=str(tmp_path / "torch"), **options))
+    jax_metrics, torch_metrics = (json.loads(Path(run.metrics_path).read_text()) for run in (jax_run, torch_run))
     assert _key_structure(jax_metrics) == _key_structure(torch_metrics)
+    for run, metrics in ((jax_run, jax_metrics), (torch_run, torch_metrics)):  # the typed result is what was written
+        assert list(run.models) == ["simple", "regularized", "ensemble"]
+        assert metrics["trajectory"]["one_step_mse"] == run.trajectory_mse
+        assert run.split.held_out.size == metrics["data"]["held_out"] and run.options.action_encoding == "index"
     assert jax_metrics["data"] == torch_metrics["data"]
     assert torch_metrics["models"]["simple"]["params"] == jax_metrics["models"]["simple"]["params"] == 2596
     assert (tmp_path / "torch" / "world_models_training.png").exists()

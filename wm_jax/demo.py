@@ -20,7 +20,7 @@ import numpy as np
 from . import report
 from .atomic import check_output_path
 from .config import ConfigError, ModelConfig, TrainConfig, check_seed, tutorial_model_config, tutorial_train_config
-from .data import EpisodeSplit, collect_dataset, random_trajectory, split_by_episode
+from .data import Dataset, EpisodeSplit, collect_dataset, random_trajectory, split_by_episode
 from .data.collect import CollectBackend
 from .devices import DeviceOptions
 from .envs import ActionEncoding, check_encoding, encode_actions, env_spec, state_labels
@@ -198,8 +198,28 @@ class DemoEvaluation(NamedTuple):
     linear_params: int
 
 
-def run_demo(backend: DemoBackend, options: DemoOptions) -> dict:
-    """Run the demo, print the report, write plots and metrics.json; return the metrics."""
+class DemoResult(NamedTuple):
+    """What `run_demo` computed, for a caller to use as it is (the report and metrics.json are built from it).
+
+    models: kind ("simple", "regularized", "ensemble") -> its `TrainedModel`; trajectory: the fresh random
+    trajectory of the last step, with each model's predictions of it and their mean squared errors;
+    metrics_path: the metrics.json written.
+    """
+
+    options: DemoOptions  # as resolved (--quick applied, the action encoding filled in)
+    dataset: Dataset  # the collected data
+    split: EpisodeSplit
+    models: dict[str, TrainedModel]
+    evaluation: DemoEvaluation
+    trajectory: Transitions
+    trajectory_predictions: dict[str, np.ndarray]
+    trajectory_mse: dict[str, float]
+    seconds: float
+    metrics_path: str
+
+
+def run_demo(backend: DemoBackend, options: DemoOptions) -> DemoResult:
+    """Run the demo, print the report, write plots and metrics.json; return what it computed."""
     opts = options.resolved()
     started = time.perf_counter()
     os.makedirs(opts.out, exist_ok=True)
@@ -247,7 +267,18 @@ def run_demo(backend: DemoBackend, options: DemoOptions) -> dict:
     metrics_path = os.path.join(opts.out, "metrics.json")
     report.write_json(metrics_path, metrics)
     print(f"Done in {metrics['total_seconds']:.1f} s. Metrics written to {metrics_path}")
-    return metrics
+    return DemoResult(
+        opts,
+        dataset,
+        split,
+        trained,
+        evaluation,
+        trajectory,
+        predictions,
+        trajectory_mse,
+        metrics["total_seconds"],
+        metrics_path,
+    )
 
 
 def _tutorial_configs(opts: DemoOptions) -> dict[str, tuple[ModelConfig, TrainConfig]]:
@@ -320,6 +351,6 @@ def demo_main(
     return exit_code_of(lambda: run_demo(backend, options))
 
 
-def jax_demo(options: DemoOptions) -> dict:
+def jax_demo(options: DemoOptions) -> DemoResult:
     """`wm-jax demo`: the demo computed with this library (`wm_torch_ref` runs it with PyTorch)."""
     return run_demo(JaxBackend(options.devices), options)
