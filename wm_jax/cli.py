@@ -256,7 +256,12 @@ def parse(name: str, argv: list[str]):
     config = getattr(module, command.config)
     default = getattr(module, command.default)(argv) if command.default else None
     with one_line_parse_errors():
-        return tyro.cli(config, args=argv, prog=f"wm-jax {name}", default=default)
+        run = tyro.cli(config, args=argv, prog=f"wm-jax {name}", default=default)
+    if getattr(run, "resume", None) is not None:
+        from .experiments.common import refuse_settings_beside_resume
+
+        refuse_settings_beside_resume(config, argv)
+    return run
 
 
 def prepare_devices(config) -> int:

@@ -116,6 +116,12 @@ def test_resume_refuses_what_it_cannot_continue(cli_data, tmp_path, capsys):
     # A fresh run into a directory with checkpoints would mix two runs.
     fails(train_command(cli_data, out, "--epochs", "4", "--checkpoint-every", "2"), "--resume")
     fails([*WM_JAX, "train", "--resume", str(out), "--epochs", "8"], "drop --epochs")
+    # A setting given at its default value is still a setting the checkpoint decides; so is --out.
+    fails([*WM_JAX, "train", "--resume", str(out), "--model", "simple"], "drop --model")
+    fails([*WM_JAX, "train", "--resume", str(out), "--out", str(tmp_path / "elsewhere")], "drop --out")
+    assert not (tmp_path / "elsewhere").exists()
+    # Another command's checkpoints name the command to resume them with.
+    fails([*WM_JAX, "sweep", "--resume", str(out)], "checkpoints of `wm-jax train`'s run, not of `wm-jax sweep`'s")
     fails([*WM_JAX, "train", "--resume", str(tmp_path / "nothing")], "no checkpoints here")
     # The data changed under the run.
     other = tmp_path / "other.npz"
@@ -181,6 +187,14 @@ def test_mbrl_resumes_from_its_buffer_model_and_iteration_count(tmp_path, capsys
     episodes = []
     real_run_episode = mbrl.run_episode
     monkeypatch.setattr(mbrl, "run_episode", lambda *a, **k: episodes.append(1) or real_run_episode(*a, **k))
+    # The checkpoint decides the environment: from the command line and from Python.
+    code, err = in_process([*WM_JAX, "mbrl", "--resume", str(cut), "--env", "Pendulum-v1"], capsys)
+    assert code == 2 and "drop --env" in err, err
+    from wm_jax.config import ConfigError
+    from wm_jax.experiments.agents import MbrlRun, model_based_rl
+
+    with pytest.raises(ConfigError, match="drop --env"):
+        model_based_rl(MbrlRun(env="Pendulum-v1", resume=str(cut)))
     assert main(["mbrl", "--resume", str(cut)]) == 0
     assert len(episodes) == len(steps) - 2, "only the iterations after the checkpoint run again"
     assert "after iteration 2" in capsys.readouterr().err
@@ -273,7 +287,16 @@ def test_online_agents_resume_from_an_episode_end_exactly(command, tmp_path, cap
 
     from wm_jax.cli import main
 
-    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    whole, cut, logs = tmp_path / "whole", tmp_path / "cut", tmp_path / "logs"
+    # --log-dir and mbpo's --baseline say how the run reports: a bare --resume carries them over.
+    reporting = ["--log-dir", str(logs)]
+    if command == "mbpo":
+        baseline = tmp_path / "sac.json"
+        curve = [{"real_transitions": 40, "eval_return_mean": 5.0, "eval_return_std": 0.0}]
+        baseline.write_text(
+            json.dumps({"env_id": "InvertedPendulum-v5", "seed": 0, "curve": curve, "eval_return_mean": 5.0})
+        )
+        reporting += ["--baseline", str(baseline)]
     # InvertedPendulum's random episodes end within a few dozen steps, so episodes end often.
     flags = [
         "--env",
@@ -292,17 +315,23 @@ def test_online_agents_resume_from_an_episode_end_exactly(command, tmp_path, cap
         "20",
         *ONLINE_FLAGS[command],
     ]
-    assert main([command, *flags, "--out", str(whole)]) == 0
+    assert main([command, *flags, *reporting, "--out", str(whole)]) == 0
     steps = sorted(int(name) for name in os.listdir(whole / "checkpoints") if name.isdigit())
     assert len(steps) >= 3 and steps[-1] < 160, steps
     shutil.copytree(whole / "checkpoints", cut / "checkpoints")
     for step in steps[2:]:  # the run "died" after its second checkpoint
         shutil.rmtree(cut / "checkpoints" / str(step))
+    shutil.rmtree(logs)
     capsys.readouterr()
     assert main([command, "--resume", str(cut)]) == 0
     assert f"after real transition {steps[1]}" in capsys.readouterr().err
     a, b = (json.loads((d / f"{command}.json").read_text()) for d in (whole, cut))
     assert a["curve"] == b["curve"] and a["eval_returns"] == b["eval_returns"]
+    from wm_jax.tracking import read_scalars
+
+    assert read_scalars(str(logs)).get("eval/eval_return_mean"), "the resumed run logs where the run logged"
+    if command == "mbpo":
+        assert b["baseline"] is not None and a["baseline"] == b["baseline"]
     if command == "mbpo":
         assert a["model"]["model_rounds"] == b["model"]["model_rounds"]
 
@@ -452,3 +481,16 @@ def test_ctrl_c_stops_a_dream_between_iterations_and_saves_where_it_stopped(tmp_
     checks.clear()
     assert main(["dream", *flags, "--out", str(tmp_path / "other")]) == 130
     assert "stopped after iteration 1; nothing was kept" in capsys.readouterr().err
+
+
+@pytest.mark.slow  # the command in a process of its own: what it leaves running shows only at exit
+def test_a_refused_resume_exits_with_its_one_line_only(tmp_path):
+    """A run stopped before its first save leaves an empty checkpoints folder; resuming it is refused in one
+    line, and the process exits without the traceback of a clean-up thread still running at exit."""
+    (tmp_path / "run" / "checkpoints").mkdir(parents=True)
+    done = subprocess.run(
+        [*WM_JAX, "mbrl", "--resume", str(tmp_path / "run")], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 2 and done.stderr.strip().splitlines() == [
+        f"error: {tmp_path / 'run' / 'checkpoints'}: no checkpoint to resume from"
+    ], done.stderr

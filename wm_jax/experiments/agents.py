@@ -318,11 +318,11 @@ class SacRun(OnlineRunOptions):
     config: Annotated[SACConfig, Flat] = SACConfig()
 
 
-def _online_agent(name: str, run, default, learn):
+def _online_agent(name: str, run, default, learn, check=None):
     """What `wm-jax sac` and `wm-jax mbpo` share: resume (`default` is the run a bare --resume gives), refuse
-    bad settings before any work, then `learn(run, on_progress, checkpoints)` under a progress bar over the
-    real transitions (on a terminal, or with --progress); with `render`, the final policy's GIF.
-    Returns (the run as it ran, learn's outcome)."""
+    bad settings before any work (`check(run)` adds the command's own checks of the run as it will run), then
+    `learn(run, on_progress, checkpoints)` under a progress bar over the real transitions (on a terminal, or
+    with --progress); with `render`, the final policy's GIF. Returns (the run as it ran, learn's outcome)."""
     from ..atomic import check_output_path
     from ..policies.sac import SACResult, box_bounds, render_greedy
     from ..tracking import RunLog
@@ -335,6 +335,8 @@ def _online_agent(name: str, run, default, learn):
     check_output_path(run.out, directory=True)
     if run.render:
         check_render(run.env)
+    if check is not None:
+        check(run)
     checkpoints = open_checkpoints(run, resuming, None, "real transition")
     enabled = run.progress or sys.stderr.isatty()
     bar = progress_bar(run.loop.total_transitions, f"{name} {run.env}", " transitions", 0, enabled=enabled)
@@ -435,13 +437,17 @@ def model_based_policy_optimisation(run: MbpoRun) -> OnlineOutcome:
     from .. import report
     from ..policies.mbpo import run_mbpo
 
-    baseline = None if run.baseline is None else read_sac_baseline(run.baseline, run.env)
+    baseline = {}
+
+    def check(run):  # the run as it will run: a resumed run's environment, its --baseline carried over
+        if run.baseline is not None:
+            baseline["sac"] = read_sac_baseline(run.baseline, run.env)
 
     def learn(run, on_progress, checkpoints):
         return run_mbpo(run.env, run.loop, run.config, run.sac, run.seed, on_progress, checkpoints)
 
-    run, (result, model) = _online_agent("mbpo", run, default_mbpo_run(["--env", run.env]), learn)
-    report.write_mbpo(run, result, model, baseline)
+    run, (result, model) = _online_agent("mbpo", run, default_mbpo_run(["--env", run.env]), learn, check)
+    report.write_mbpo(run, result, model, baseline.get("sac"))
     return OnlineOutcome(run, result, model)
 
 

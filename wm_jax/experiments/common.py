@@ -53,6 +53,18 @@ NOT_SAVED = (
 )
 
 
+# Of those, how a run reports: saved beside its checkpoints (not compared) and carried over to a resume that
+# does not give them again, so a resumed run logs, renders and plots where the interrupted one did.
+CARRIED_OVER = ("log_dir", "wandb", "render", "baseline")
+# Paths among them, made absolute when saved: a resume may start from another directory.
+CARRIED_PATHS = ("log_dir", "baseline")
+
+
+def command_of(run) -> str:
+    """The `wm-jax` command a run configuration belongs to (`MbpoRun` -> "mbpo")."""
+    return type(run).__name__.removesuffix("Run").lower()
+
+
 def saved_settings(run) -> dict:
     """The settings that define a checkpointed run, as nested JSON-able dicts of the library's configs."""
     return {name: value for name, value in dataclasses.asdict(run).items() if name not in NOT_SAVED}
@@ -110,12 +122,19 @@ def resumed_run(run, default):
 
     directory = run.resume
     record = RunCheckpoints.of_run(os.path.join(directory, CHECKPOINTS_DIR))
+    description, notes = record.get("description", {}), record.get("notes", {})
+    _refuse_another_commands_run(run, default, directory, description, notes)
     given, defaults = _leaves(saved_settings(run)), _leaves(saved_settings(default))
     flags = _flag_paths(type(run))
     extra = [flags.get(path, "--" + path[-1]) for path, value in given.items() if value != defaults.get(path)]
+    # `default` is built for run.env (its recommended settings), so another environment shows only here.
+    saved_env = description.get("run", {}).get("env")
+    if hasattr(run, "env") and saved_env is not None and run.env not in (saved_env, _field_default(run, "env")):
+        extra.insert(0, "--env")
+    if run.out not in (directory, _field_default(run, "out")):
+        extra.append("--out (a resumed run continues in its own directory)")
     if extra:
         raise ConfigError(f"--resume takes the run's settings from its checkpoints; drop {', '.join(extra)}")
-    description = record.get("description", {})
     if description.get("config_version") != RUN_CONFIG_VERSION:
         raise ConfigError(
             f"{directory}: these checkpoints were written by an earlier wm-jax, which saved its "
@@ -128,9 +147,45 @@ def resumed_run(run, default):
     kept = {name: getattr(run, name) for name in NOT_SAVED if hasattr(run, name) and name not in ("out", "resume")}
     if hasattr(run, "devices") and not run.devices:
         # The devices the run started on, so a resume on the same host is bit-identical.
-        kept["devices"] = int(record.get("notes", {}).get("devices", 0))
+        kept["devices"] = int(notes.get("devices", 0))
+    for name, value in notes.get("reporting", {}).items():
+        if name in kept and kept[name] == _field_default(run, name):
+            kept[name] = value
     # The run continues where its checkpoints are, even if its directory has moved since.
     return dataclasses.replace(saved, out=directory, resume=directory, **kept)
+
+
+def _field_default(run, name: str):
+    field = next(field for field in dataclasses.fields(run) if field.name == name)
+    return field.default
+
+
+def _refuse_another_commands_run(run, default, directory: str, description: dict, notes: dict) -> None:
+    """One line naming the command to resume with, where `directory` holds another command's checkpoints."""
+    command = notes.get("command")
+    if command is None:  # checkpoints from before the note: their settings' names tell
+        settings = description.get("run")
+        if not isinstance(settings, dict) or set(settings) == set(saved_settings(default)):
+            return
+        command = "another command"
+    elif command == command_of(run):
+        return
+    else:
+        command = f"`wm-jax {command}`"
+    raise ConfigError(
+        f"{directory}: these are the checkpoints of {command}'s run, not of `wm-jax {command_of(run)}`'s; "
+        "resume it with the command that started it"
+    )
+
+
+def reporting_notes(run) -> dict:
+    """The settings of `CARRIED_OVER` that `run` has, as saved beside its checkpoints."""
+    notes = {}
+    for name in CARRIED_OVER:
+        if hasattr(run, name):
+            value = getattr(run, name)
+            notes[name] = os.path.abspath(value) if name in CARRIED_PATHS and value is not None else value
+    return notes
 
 
 def run_description(run, **extra) -> dict:
@@ -153,7 +208,12 @@ def open_checkpoints(run, resuming: bool, mesh, unit: str, describe=dict):
             refuse_earlier_checkpoints(run.out)
         return None
     description = run_description(run, **describe())
-    notes = {"devices": 1 if mesh is None else int(mesh.devices.size), "processes": jax.process_count()}
+    notes = {
+        "devices": 1 if mesh is None else int(mesh.devices.size),
+        "processes": jax.process_count(),
+        "command": command_of(run),
+        "reporting": reporting_notes(run),
+    }
     checkpoints = RunCheckpoints(
         os.path.join(run.out, CHECKPOINTS_DIR),
         every=run.checkpoint_every,
@@ -161,12 +221,30 @@ def open_checkpoints(run, resuming: bool, mesh, unit: str, describe=dict):
         description=description,
         notes=notes,
     )
-    if resuming:
-        checkpoints.resumable()
-        print(f"resuming {run.out} after {unit} {checkpoints.latest_epoch()}", file=sys.stderr)
-    elif checkpoints.latest_epoch() is not None:
-        _refuse_earlier_run(run.out)
+    try:
+        if resuming:
+            checkpoints.resumable()
+            print(f"resuming {run.out} after {unit} {checkpoints.latest_epoch()}", file=sys.stderr)
+        elif checkpoints.latest_epoch() is not None:
+            _refuse_earlier_run(run.out)
+    except BaseException:
+        checkpoints.close()  # orbax's manager cleans up in a thread of its own: left open, it fails at exit
+        raise
     return checkpoints
+
+
+def refuse_settings_beside_resume(cls, argv: list[str]) -> None:
+    """A command line with `--resume` gives only where the run goes and how it reports (`NOT_SAVED`): any other
+    flag, even one set to its default, is refused in one line, since the checkpoint decides it."""
+    flags = _flag_paths(cls)
+    allowed = {flag for path, flag in flags.items() if path[0] in NOT_SAVED and path[0] != "out"}
+    given = []
+    for token in argv:
+        flag = token.split("=", 1)[0]
+        if flag.startswith("--") and flag not in allowed and flag not in given:
+            given.append(flag)
+    if given:
+        raise ConfigError(f"--resume takes the run's settings from its checkpoints; drop {', '.join(given)}")
 
 
 def refuse_earlier_checkpoints(out: str) -> None:

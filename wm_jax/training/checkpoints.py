@@ -78,6 +78,17 @@ def _from_arrays(arrays: dict, template):
     return jax.tree.unflatten(jax.tree.structure(template), leaves)
 
 
+def await_startup_cleanup(manager) -> None:
+    """Wait for the clean-up of unfinished saves that an orbax `CheckpointManager` starts in a thread when it
+    opens. orbax waits for it only before a save, and `close` does not: a run that stops before its first
+    save (a refused resume, Ctrl-C) would exit with that thread still running, which then fails with a
+    traceback. No public call waits for it, so this is the one place that uses orbax's private method;
+    tests/training/test_checkpoints.py fails if it moves."""
+    wait = getattr(manager, "_maybe_await_cleanup_tmp_directory", None)
+    if wait is not None:
+        wait()
+
+
 class RunCheckpoints:
     """The checkpoints of one training run, in `directory` (usually the run's DIR/checkpoints)."""
 
@@ -107,7 +118,11 @@ class RunCheckpoints:
         """The latest record saved in `directory` (a run's DIR/checkpoints), to resume it from its description."""
         if not os.path.isdir(directory):
             raise ResumeError(f"{directory}: no checkpoints here (a run started with --checkpoint-every writes them)")
-        return cls(directory, every=1, keep=1, description={}).record()
+        checkpoints = cls(directory, every=1, keep=1, description={})
+        try:
+            return checkpoints.record()
+        finally:  # orbax's manager cleans up in a thread of its own: left open, it fails at interpreter exit
+            checkpoints.close()
 
     def latest_epoch(self) -> int | None:
         return self._manager.latest_step()
@@ -183,5 +198,6 @@ class RunCheckpoints:
         return _from_arrays(arrays, template), record
 
     def close(self) -> None:
+        await_startup_cleanup(self._manager)
         self._manager.wait_until_finished()
         self._manager.close()
