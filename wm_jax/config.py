@@ -346,6 +346,8 @@ class DreamConfig:
         ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        if self.population < 2:  # CMA-ES keeps the better half of each generation: one candidate leaves none
+            raise ConfigError(f"--population must be >= 2 (CMA-ES ranks candidates), got {self.population}")
         _check_hidden_sizes(self.hidden_sizes)
         if self.max_transitions > MAX_TRANSITIONS:
             raise ConfigError(f"--max-transitions must be <= {MAX_TRANSITIONS:,}, got {self.max_transitions:,}")

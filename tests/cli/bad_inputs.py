@@ -478,6 +478,12 @@ TABLE = [
         "seed must be an integer in [0, 2**63 - 1], got -1",
     ),
     Row(
+        "dream-population-one",
+        "`dream --population 1` (CMA-ES ranks at least two candidates)",
+        command("dream", "--population", "1", "--out", "{dir}/dream"),
+        "--population must be >= 2",
+    ),
+    Row(
         "dream-population-absurd",
         "`dream --population 10**9`",
         command("dream", "--population", str(10**9), "--out", "{dir}/dream"),

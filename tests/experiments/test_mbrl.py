@@ -27,7 +27,11 @@ TINY = [
 
 
 @pytest.mark.slow  # a whole mbrl run
-def test_mbrl_writes_the_record_the_learning_curve_and_a_gif(tmp_path):
+def test_mbrl_writes_the_record_the_learning_curve_and_a_gif(tmp_path, monkeypatch):
+    from wm_jax import report
+
+    drawn, save_gif = [], report.save_gif
+    monkeypatch.setattr(report, "save_gif", lambda frames, path: drawn.append(frames) or save_gif(frames, path))
     out = tmp_path / "run"
     assert main(["mbrl", "--env", "CartPole-v1", "--out", str(out), "--render", *TINY]) == 0
     record = json.loads((out / "mbrl.json").read_text())
@@ -38,6 +42,8 @@ def test_mbrl_writes_the_record_the_learning_curve_and_a_gif(tmp_path):
     assert record["eval_return_mean"] == pytest.approx(sum(record["eval_returns"]) / 2)
     assert (out / "learning_curve.png").read_bytes()[:4] == b"\x89PNG"
     assert (out / "episode.gif").read_bytes()[:6] == b"GIF89a"
+    # The GIF is the first scored episode (CartPole pays 1 a step; Pillow merges repeated frames).
+    assert len(drawn) == 1 and len(drawn[0]) == record["eval_returns"][0], (len(drawn[0]), record["eval_returns"])
 
 
 @pytest.mark.parametrize(

@@ -118,12 +118,17 @@ def transitions_from_rows(rows) -> Transitions:
     )
 
 
-def evaluate(env_id: str, agent: MPCAgent, model: Ensemble, seeds: list[int], key) -> list[float]:
-    """Returns of one episode per seed, played side by side with one planning call per step for all."""
+def evaluate(
+    env_id: str, agent: MPCAgent, model: Ensemble, seeds: list[int], key, frames: list | None = None
+) -> list[float]:
+    """Returns of one episode per seed, played side by side with one planning call per step for all;
+    `frames`, if given, gets the first episode's frame before each of its steps (the scored episode itself)."""
     import gymnasium as gym
 
     discrete = env_spec(env_id).discrete
-    envs = [gym.make(env_id) for _ in seeds]
+    envs = [
+        gym.make(env_id, render_mode="rgb_array" if frames is not None and i == 0 else None) for i in range(len(seeds))
+    ]
     states = np.stack([env.reset(seed=s)[0] for env, s in zip(envs, seeds)])
     returns = np.zeros(len(seeds))
     done = np.zeros(len(seeds), bool)
@@ -135,6 +140,8 @@ def evaluate(env_id: str, agent: MPCAgent, model: Ensemble, seeds: list[int], ke
         for i, env in enumerate(envs):
             if done[i]:
                 continue
+            if i == 0 and frames is not None:
+                frames.append(env.render())
             states[i], reward, terminated, truncated, _ = env.step(env_action(actions[i], discrete))
             returns[i] += reward
             done[i] = terminated or truncated
@@ -343,16 +350,17 @@ def checked_initial_data(data, env_id: str, config) -> Transitions:
 
 
 def _evaluate_final(env_id: str, agent, model, config: MBRLConfig, seed: int, cap: int, frames: list | None):
-    """The final model's evaluation returns (gymnasium episodes from fixed seeds, or one gymnax scan);
-    `frames`, if given, gets the first gymnasium evaluation episode replayed with rendering."""
+    """The final model's evaluation returns (gymnasium episodes from fixed seeds, or one gymnax scan).
+    `frames`, if given, gets the first evaluation episode's frames: drawn as it is scored with gymnasium; with
+    the gymnax backend (which cannot draw), a gymnasium episode from the first evaluation seed, played after."""
     import gymnasium as gym
 
     eval_seeds = [10_000 + 100 * seed + i for i in range(config.eval_episodes)]
     if config.eval_backend == "jax":
         eval_returns = evaluate_in_gymnax(env_id, agent, model, config.eval_episodes, jax.random.key(10_000 + seed))
+        if frames is not None:
+            render_env = gym.make(env_id, render_mode="rgb_array")
+            run_episode(render_env, agent, model, eval_seeds[0], jax.random.key(seed + 3), cap, frames)
     else:
-        eval_returns = evaluate(env_id, agent, model, eval_seeds, jax.random.key(seed + 2))
-    if frames is not None:
-        render_env = gym.make(env_id, render_mode="rgb_array")
-        run_episode(render_env, agent, model, eval_seeds[0], jax.random.key(seed + 3), cap, frames)
+        eval_returns = evaluate(env_id, agent, model, eval_seeds, jax.random.key(seed + 2), frames)
     return eval_returns
