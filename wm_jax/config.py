@@ -478,6 +478,10 @@ class MBPOConfig:
         if not 0 <= self.real_ratio <= 1:
             raise ConfigError(f"--real-ratio must be in [0, 1], got {self.real_ratio}")
 
+    def model_buffer_rows(self) -> int:
+        """Rows of the model buffer: every round's rollouts at their longest, for `retain_epochs` rounds."""
+        return self.rollouts_per_step * self.epoch_length * max(self.rollout_schedule[2:]) * self.retain_epochs
+
     def rollout_length(self, epoch: int) -> int:
         """The rollout length k at `epoch` (the paper's linear schedule, clipped to [k_a, k_b])."""
         first, last, short, long = self.rollout_schedule

@@ -1054,6 +1054,14 @@ TABLE = [
         "no checkpoints here",
     ),
     Row(
+        "mbpo-buffers-beyond-memory",
+        "`mbpo` whose model buffer would not fit in any machine's memory",
+        command(
+            "mbpo", "--rollouts-per-step", "1000000", "--rollout-schedule", "0", "1", "1", "1000", "--out", "{dir}/m"
+        ),
+        "GB, over half of this machine's",
+    ),
+    Row(
         "sac-checkpoint-every-negative",
         "`sac --checkpoint-every -5`",
         command("sac", "--checkpoint-every", "-5", "--out", "{dir}/sac"),

@@ -18,6 +18,7 @@ from ..devices import DeviceOptions
 from .common import (
     Flat,
     WandbFlag,
+    check_memory,
     open_checkpoints,
     progress_bar,
     resumed_run,
@@ -324,13 +325,17 @@ def _online_agent(name: str, run, default, learn, check=None):
     `learn(run, on_progress, checkpoints)` under a progress bar over the real transitions (on a terminal, or
     with --progress); with `render`, the final policy's GIF. Returns (the run as it ran, learn's outcome)."""
     from ..atomic import check_output_path
-    from ..policies.sac import SACResult, box_bounds, render_greedy
+    from ..policies.sac import SACResult, box_bounds, buffer_bytes, render_greedy
     from ..tracking import RunLog
 
     resuming = run.resume is not None
     if resuming:
         run = resumed_run(run, default)
-    box_bounds(run.env)  # an unknown id or a Discrete action space fails before any work
+    obs_dim, low, _ = box_bounds(run.env)  # an unknown id or a Discrete action space fails before any work
+    # The buffers are allocated whole when the run starts: the real one, and MBPO's model buffer.
+    model_rows = run.config.model_buffer_rows() if name == "mbpo" else 0
+    rows = f"{run.loop.total_transitions:,} real" + (f" and {model_rows:,} model" if model_rows else "")
+    check_memory(buffer_bytes(obs_dim, len(low), run.loop.total_transitions + model_rows), f"{rows} transitions")
     check_seed(run.seed)
     check_output_path(run.out, directory=True)
     if run.render:

@@ -77,7 +77,7 @@ class MBPO:
         return int(round(self.config.real_ratio * self.agent.config.batch_size))
 
     def capacity(self) -> int:
-        return self.rollouts * self.longest * self.config.retain_epochs
+        return self.config.model_buffer_rows()
 
     def rollout(self, store: ModelBuffer, model: Ensemble, actor, real: Buffer, slot, key, *, length: int):
         """`store` with round `slot`'s block replaced by fresh rollouts of `length` steps from real states."""

@@ -253,6 +253,12 @@ def uniform_batches(buffer: Buffer, batch_size: int):
     return sample
 
 
+def buffer_bytes(obs_dim: int, action_dim: int, rows: int) -> int:
+    """Bytes of `rows` rows of a replay buffer (`empty_buffer`'s: float32 states, actions, next states and
+    reward, a bool flag)."""
+    return rows * ((2 * obs_dim + action_dim + 1) * 4 + 1)
+
+
 def empty_buffer(obs_dim: int, action_dim: int, capacity: int) -> Buffer:
     """A buffer of `capacity` zero rows, none valid."""
     zeros = lambda *shape: jnp.zeros((capacity, *shape), jnp.float32)  # noqa: E731
