@@ -171,6 +171,10 @@ class ParseError(UserError):
     """A command line tyro rejects (unknown choice, unparsable number, unknown flag), as one line."""
 
 
+class RefusedValue(ParseError):
+    """A value a config refused while tyro built it (its message names the flag as the config spells it)."""
+
+
 def parse_error_message(event) -> str | None:
     """One line for a tyro parse failure (tyro's own report is a multi-line box), or None to leave it to tyro."""
     events = tyro_parse_events()
@@ -219,7 +223,7 @@ def one_line_parse_errors():
     def hook(event) -> None:
         message = parse_error_message(event)
         if message is not None:
-            raise ParseError(message)
+            raise (RefusedValue if isinstance(event, events.InstantiationFailure) else ParseError)(message)
 
     with events.on_parse_error(hook):
         yield
@@ -247,6 +251,23 @@ def _parity_report():
     return None
 
 
+def flags_as_given(message: str, config) -> str:
+    """`message` with each flag it names as the command spells it: a config nested under a prefix (mbpo's
+    `--sac.tau`) names its own fields as it does where it is not (sac's `--tau`)."""
+    import re
+
+    from .experiments.common import command_flags
+
+    flags = command_flags(config)
+
+    def spelled(found) -> str:
+        flag = found.group(0)
+        nested = [given for given in flags if given.endswith("." + flag[2:])]
+        return nested[0] if flag not in flags and len(nested) == 1 else flag
+
+    return re.sub(r"(?<![\w.-])--[a-z][a-z0-9-]*", spelled, message)
+
+
 def parse(name: str, argv: list[str]):
     """The run configuration of `wm-jax NAME ARGV` (tyro's --help exits here)."""
     import tyro
@@ -255,8 +276,11 @@ def parse(name: str, argv: list[str]):
     module = importlib.import_module(command.module)
     config = getattr(module, command.config)
     default = getattr(module, command.default)(argv) if command.default else None
-    with one_line_parse_errors():
-        run = tyro.cli(config, args=argv, prog=f"wm-jax {name}", default=default)
+    try:
+        with one_line_parse_errors():
+            run = tyro.cli(config, args=argv, prog=f"wm-jax {name}", default=default)
+    except RefusedValue as error:
+        raise RefusedValue(flags_as_given(str(error), config)) from None
     if getattr(run, "resume", None) is not None:
         from .experiments.common import refuse_settings_beside_resume
 

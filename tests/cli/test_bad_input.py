@@ -65,6 +65,9 @@ def test_command_lines_tyro_rejects_are_one_line_errors(capsys):
         (["collect", "--backend", "x", "--out", "o.npz"], "--backend: invalid choice 'x'"),
         (["train", "--epochs"], "--epochs: expects a value"),
         (["collect"], "missing --out"),
+        # A nested config's refusal names the flag as this command spells it (sac's --tau is mbpo's --sac.tau).
+        (["mbpo", "--sac.tau", "2"], "wm-jax mbpo: --sac.tau must be in (0, 1], got 2.0"),
+        (["mbpo", "--batch-size", "0"], "unrecognized arguments: --batch-size 0"),
     ):
         assert main(argv) == 2
         lines = capsys.readouterr().err.strip().splitlines()

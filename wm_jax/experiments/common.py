@@ -107,6 +107,11 @@ def _flag_paths(cls, prefix: str = "", path: tuple = ()) -> dict[tuple, str]:
     return flags
 
 
+def command_flags(cls) -> set[str]:
+    """Every flag of the run configuration `cls`, as the command line spells it."""
+    return set(_flag_paths(cls).values())
+
+
 def _leaves(settings: dict, path: tuple = ()) -> dict[tuple, Any]:
     leaves = {}
     for name, value in settings.items():
