@@ -63,3 +63,17 @@ def stop_requests():
     finally:
         signal.signal(signal.SIGINT, previous)
         _requested.clear()
+
+
+def stopped_in_final_evaluation(unit: str, checkpoints) -> Interrupted:
+    """The `Interrupted` of Ctrl-C after a loop's last `unit`, while its final model trains or is evaluated:
+    what was kept, and how to continue."""
+    latest = None if checkpoints is None else checkpoints.latest_epoch()
+    if latest is None:
+        return Interrupted(
+            "stopped in the final evaluation; nothing was kept (--checkpoint-every K makes a run resumable)"
+        )
+    return Interrupted(
+        f"stopped in the final evaluation; a checkpoint after {unit} {latest} is in {checkpoints.directory}: "
+        "continue with --resume on the run's directory"
+    )

@@ -72,3 +72,22 @@ def test_mbrl_evaluation_can_run_as_one_gymnax_scan(tmp_path):
     record = json.loads((out / "mbrl.json").read_text())
     assert record["config"]["eval_backend"] == "jax" and len(record["eval_returns"]) == 2
     assert all(1 <= r <= 500 and r == int(r) for r in record["eval_returns"]), record["eval_returns"]
+
+
+@pytest.mark.slow  # a whole mbrl run
+def test_ctrl_c_in_the_final_evaluation_says_what_was_kept(tmp_path, capsys, monkeypatch):
+    """Ctrl-C after the last iteration, while the final model is evaluated, names the checkpoint to resume from."""
+    import wm_jax.planning.mbrl as mbrl
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(mbrl, "_evaluate_final", interrupted)
+    out = tmp_path / "run"
+    assert main(["mbrl", "--env", "CartPole-v1", "--out", str(out), "--checkpoint-every", "1", *TINY]) == 130
+    err = capsys.readouterr().err.strip()
+    assert (
+        err.startswith("interrupted: stopped in the final evaluation; a checkpoint after iteration ")
+        and "--resume" in err
+    ), err
+    assert "\n" not in err and not (out / "mbrl.json").exists()
