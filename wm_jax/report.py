@@ -428,10 +428,25 @@ def dream_record(run, result) -> dict:
 
 
 def write_dream(run, result) -> None:
-    """DIR/dream.json of `wm-jax dream` (`dream_record`)."""
+    """DIR/dream.json (`dream_record`) and learning_curve.png of `wm-jax dream`: each iteration's dream return
+    and its real episodes' return against the real transitions used, and the final evaluation."""
     import os
 
     write_json(os.path.join(run.out, "dream.json"), dream_record(run, result))
+    played = [r for r in result.iterations if "train_return" in r]  # the last iteration only dreams
+    curves = [
+        Curve(
+            "dream return (in the model trained on the data so far)",
+            [r.get("model_transitions", r["real_transitions"]) for r in result.iterations],
+            [r["dream_return"] for r in result.iterations],
+        ),
+        Curve(
+            "real episodes (exploring)", [r["real_transitions"] for r in played], [r["train_return"] for r in played]
+        ),
+    ]
+    title = f"{run.config.controller} controller trained in the dream, {run.env} (seed {run.seed})"
+    path = os.path.join(run.out, "learning_curve.png")
+    plot_learning_curve(curves, path, title, "episode return", result.eval_returns, result.real_transitions_used)
 
 
 def write_sac(run, result) -> None:

@@ -46,6 +46,7 @@ def test_dream_command_writes_its_record(tmp_path):
     record = json.loads((out / "dream.json").read_text())
     assert {"dream_return_mean", "eval_returns", "eval_return_mean"} <= set(record)
     assert len(record["eval_returns"]) == 2 and record["real_transitions_used"] <= 300
+    assert (out / "learning_curve.png").read_bytes()[:4] == b"\x89PNG"
 
 
 @pytest.mark.slow  # a whole dream run
@@ -65,6 +66,7 @@ def test_dream_with_ppo_compiles_its_training_once_across_phases(tmp_path):
     record = json.loads((tmp_path / "run" / "dream.json").read_text())
     assert len(record["iterations"]) >= 3 and record["ppo_programs"] == 1
     assert record["controller"] == "ppo" and all(row["imagined_steps"] == 2 * 8 * 4 for row in record["iterations"])
+    assert (tmp_path / "run" / "learning_curve.png").read_bytes()[:4] == b"\x89PNG"
 
 
 @pytest.mark.parametrize(

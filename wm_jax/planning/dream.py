@@ -365,7 +365,9 @@ def _dream_iteration(env_id, config: DreamConfig, seed: int, model, learner: Dre
     """One dream with `model`, then (unless the budget is spent) real episodes with the learner's explorer,
     which join the data; its record joins `loop.iterations`. False once the budget was spent."""
     used = int(loop.buffer.size)
-    record = {"iteration": len(loop.iterations), "real_transitions": used}
+    # model_transitions: the real transitions the dreaming model was trained on (real_transitions grows by the
+    # iteration's real episodes below).
+    record = {"iteration": len(loop.iterations), "real_transitions": used, "model_transitions": used}
     record.update(learner.improve(model, loop.initial_states, len(loop.iterations)))
     if used >= config.max_transitions:
         loop.iterations.append(record)
