@@ -395,6 +395,7 @@ CASES["dream"] = {
         lambda base, run: (
             same(logged(run, "dream/dream_return"), [i["dream_return"] for i in run.json(DREAM)["iterations"]])
             and same(logged(run, "eval/return_mean"), [run.json(DREAM)["eval_return_mean"]])
+            and same(logged(run, "dream/train_return"), [i["train_return"] for i in run.json(DREAM)["iterations"][:-1]])
         ),
     ),
     "--env": Case(

@@ -257,13 +257,15 @@ def dream(run: DreamRun) -> DreamOutcome:
         with RunLog.for_run(run, "dream") as log:
 
             def on_progress(used, iteration):
-                scalars = {k: v for k, v in iteration.items() if k not in ("iteration", "real_transitions")}
-                log.scalars("dream", scalars, used)
+                # Each iteration at the real transitions its dreaming model was trained on: one step per iteration.
+                counts = ("iteration", "real_transitions", "model_transitions")
+                scalars = {k: v for k, v in iteration.items() if k not in counts}
+                log.scalars("dream", scalars, iteration.get("model_transitions", used))
 
             result = run_dream(
                 run.env, run.config, run.seed, run.ppo, on_progress, mesh, initial, checkpoints=checkpoints
             )
-            log.scalar("dream/dream_return", result.dream_return_mean, result.real_transitions_used)
+            on_progress(result.real_transitions_used, result.iterations[-1])  # the last one dreams only: unreported
             log.scalar("eval/return_mean", result.eval_return_mean, result.real_transitions_used)
     finally:
         if checkpoints is not None:
