@@ -46,3 +46,37 @@ def test_a_place_where_no_file_can_be_created_is_one_line_naming_the_path(tmp_pa
     target = tmp_path / "file" / "data.npz"  # its parent is a file, so nothing can be created there
     with pytest.raises(UserError, match=rf"^{target}: cannot be written \(\w"):
         atomic_write(target, lambda handle: handle.write(b"data"))
+
+
+def test_a_device_or_pipe_is_written_into_never_replaced(tmp_path):
+    """`--out /dev/null` throws the output away: the device stays a device (renaming a temporary file over it,
+    as root, made it a plain file). A named pipe stands in for the device here."""
+    import os
+    import stat
+    import threading
+
+    import numpy as np
+
+    from wm_jax.atomic import atomic_write
+
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(pipe.read_bytes()))
+    reader.start()
+    # np.savez seeks and tells, which a pipe cannot: the bytes are made first, then written in one go.
+    atomic_write(pipe, lambda handle: np.savez(handle, x=np.arange(3)))
+    reader.join(timeout=10)
+    assert stat.S_ISFIFO(os.stat(pipe).st_mode), "the pipe was replaced"
+    assert received and received[0][:2] == b"PK"
+
+
+def test_an_empty_output_path_is_refused(tmp_path):
+    from wm_jax.atomic import atomic_write, check_output_path
+    from wm_jax.errors import UserError
+
+    for check in (lambda: check_output_path(""), lambda: check_output_path("", directory=True)):
+        with pytest.raises(UserError, match="an output path is empty"):
+            check()
+    with pytest.raises(UserError, match="an output path is empty"):
+        atomic_write("", lambda handle: handle.write(b"x"))

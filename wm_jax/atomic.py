@@ -1,7 +1,8 @@
 """The one atomic-write helper: a file appears whole at its path, or the old one stays untouched.
 
 Data is written to a temporary file in the same directory, flushed to disk, then renamed over
-the target (a rename within one filesystem is atomic). The temporary file is removed if writing
+the target (a rename within one filesystem is atomic). A target that exists and is not a regular file
+(/dev/null, a named pipe) is written into in place, never replaced. The temporary file is removed if writing
 fails, and the result gets ordinary permissions (0666 minus the umask, usually 0644), not the
 0600 that `tempfile` gives.
 """
@@ -26,6 +27,10 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
     """Call `write(handle)` on a binary temporary file, then move it to `path` in one step. A place
     where no file can be created is a one-line UserError naming `path`."""
     path = os.fspath(path)
+    _refuse_empty(path)
+    if os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path):
+        _write_into_device(path, write)
+        return
     directory = os.path.dirname(os.path.abspath(path))
     try:
         os.makedirs(directory, exist_ok=True)
@@ -47,6 +52,25 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
         raise
 
 
+def _refuse_empty(path: str) -> None:
+    if not path:  # an unset shell variable (`--out "$OUT"`): not the working directory, not a file named ""
+        raise UserError("an output path is empty")
+
+
+def _write_into_device(path: str, write: Callable[[IO[bytes]], None]) -> None:
+    """Write into an existing file that is not a regular one (/dev/null, a named pipe) in place: renaming a
+    temporary file over it would replace the device with a plain file."""
+    import io
+
+    content = io.BytesIO()  # writers such as zipfile seek and tell, which a device cannot
+    write(content)
+    try:
+        with open(path, "wb") as handle:
+            handle.write(content.getvalue())
+    except OSError as error:
+        raise UserError(f"{path}: cannot be written ({error.strerror or error})") from None
+
+
 def check_output_path(path: str | os.PathLike, *, directory: bool = False) -> None:
     """Refuse, before any work is done, an output path that cannot be written.
 
@@ -58,6 +82,7 @@ def check_output_path(path: str | os.PathLike, *, directory: bool = False) -> No
     directory and removed at once, since permission bits alone do not say (root, read-only mounts).
     """
     path = os.fspath(path)
+    _refuse_empty(path)
     if directory and os.path.exists(path) and not os.path.isdir(path):
         raise UserError(f"{path}: exists and is not a directory")
     if not directory and os.path.isdir(path):

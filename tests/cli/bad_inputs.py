@@ -1042,6 +1042,18 @@ TABLE = [
         EARLIER_RUN,
     ),
     Row(
+        "out-empty",
+        "`collect --out ''` (an unset shell variable)",
+        command("collect", "--out", "", "--transitions", "10"),
+        "an output path is empty",
+    ),
+    Row(
+        "train-out-empty",
+        "`train --out ''`, refused before training",
+        command("train", "--data", "{cartpole}", "--out", ""),
+        "an output path is empty",
+    ),
+    Row(
         "log-dir-unwritable",
         "`train --log-dir` where nothing can be created",
         command("train", "--data", "{cartpole}", "--out", "{dir}/run", "--log-dir", "/proc/wm-jax/logs"),
