@@ -29,6 +29,23 @@ def jax_backends_started() -> bool:
     return xla_bridge.backends_are_initialized()
 
 
+def check_memory(needed: int, what: str) -> None:
+    """Refuse, before any work, `what` needing `needed` bytes, over half of this machine's memory (a step that
+    writes into a buffer may hold a second copy of it): one line, where the kernel would kill the run without
+    one, or XLA on a CPU wait forever for an allocation that cannot succeed."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, OSError, ValueError):  # a platform that does not tell
+        return
+    if needed > total // 2:
+        from .errors import UserError
+
+        raise UserError(
+            f"{what} takes {needed / 1e9:,.1f} GB, over half of this machine's {total / 1e9:,.1f} GB of memory; "
+            "ask for less"
+        )
+
+
 def use_all_cpu_cores(count: int | None = None) -> bool:
     """Ask JAX for `count` (default: every core) CPU devices; False if JAX had already started or
     the user's environment set the count (an explicit `count` still wins over the environment)."""

@@ -18,7 +18,6 @@ from ..devices import DeviceOptions
 from .common import (
     Flat,
     WandbFlag,
-    check_memory,
     open_checkpoints,
     progress_bar,
     resumed_run,
@@ -327,6 +326,7 @@ def _online_agent(name: str, run, default, learn, check=None):
     `learn(run, on_progress, checkpoints)` under a progress bar over the real transitions (on a terminal, or
     with --progress); with `render`, the final policy's GIF. Returns (the run as it ran, learn's outcome)."""
     from ..atomic import check_output_path
+    from ..devices import check_memory
     from ..policies.sac import SACResult, box_bounds, buffer_bytes, render_greedy
     from ..tracking import RunLog
 
@@ -337,7 +337,9 @@ def _online_agent(name: str, run, default, learn, check=None):
     # The buffers are allocated whole when the run starts: the real one, and MBPO's model buffer.
     model_rows = run.config.model_buffer_rows() if name == "mbpo" else 0
     rows = f"{run.loop.total_transitions:,} real" + (f" and {model_rows:,} model" if model_rows else "")
-    check_memory(buffer_bytes(obs_dim, len(low), run.loop.total_transitions + model_rows), f"{rows} transitions")
+    check_memory(
+        buffer_bytes(obs_dim, len(low), run.loop.total_transitions + model_rows), f"a buffer of {rows} transitions"
+    )
     check_seed(run.seed)
     check_output_path(run.out, directory=True)
     if run.render:

@@ -238,20 +238,6 @@ def open_checkpoints(run, resuming: bool, mesh, unit: str, describe=dict):
     return checkpoints
 
 
-def check_memory(needed: int, what: str) -> None:
-    """Refuse, before any work, buffers of `needed` bytes over half of this machine's memory (a step that writes
-    into a buffer may hold a second copy of it): one line instead of the kernel killing the run without one."""
-    try:
-        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, OSError, ValueError):  # a platform that does not tell
-        return
-    if needed > total // 2:
-        raise ConfigError(
-            f"the buffers of {what} take {needed / 1e9:,.1f} GB, over half of this machine's "
-            f"{total / 1e9:,.1f} GB of memory; ask for fewer"
-        )
-
-
 def refuse_settings_beside_resume(cls, argv: list[str]) -> None:
     """A command line with `--resume` gives only where the run goes and how it reports (`NOT_SAVED`): any other
     flag, even one set to its default, is refused in one line, since the checkpoint decides it."""

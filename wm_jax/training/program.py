@@ -20,6 +20,7 @@ as one batch).
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import NamedTuple
 
 import jax
@@ -370,6 +371,27 @@ def _init_and_start(program: TrainProgram, init_key: jax.Array, run_key: jax.Arr
 jitted_init_and_start = jax.jit(_init_and_start, static_argnums=0)
 
 
+def check_training_memory(spec: ModelSpec, configurations: int = 1) -> None:
+    """Refuse, before any work, training `configurations` ensembles of `spec` whose state (every member's float32
+    parameters, gradients and Adam's two moments) takes over half this machine's memory (`devices.check_memory`)."""
+    from ..devices import check_memory
+
+    per_member = _member_parameters(spec)
+    members = spec.config.members * configurations
+    check_memory(
+        16 * per_member * members, f"training {members} member{'s' * (members > 1)} of {per_member:,} parameters"
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _member_parameters(spec: ModelSpec) -> int:
+    """Parameters of one member of `spec` (from shapes alone: nothing is allocated), once per spec: a second run
+    of the same model traces nothing (tests/training/test_sweep.py counts traces)."""
+    from ..models import count_params, init_params
+
+    return count_params(jax.eval_shape(lambda: init_params(spec, jax.random.key(0))))
+
+
 def make_train(
     spec: ModelSpec,
     config: TrainConfig,
@@ -384,6 +406,7 @@ def make_train(
     `run` builds; 0: exactly the data's) must be at least the data's rows."""
     if isinstance(capacity, bool) or not isinstance(capacity, (int, np.integer)) or capacity < 0:
         raise ConfigError(f"capacity must be an integer >= 0, got {capacity!r}")
+    check_training_memory(spec)
     return TrainProgram(spec, config.for_model(spec.config), capacity, mesh, objective, optimizer)
 
 
