@@ -654,6 +654,18 @@ TABLE = [
         "is a file, not a directory",
     ),
     Row(
+        "predict-levels-deterministic",
+        "`predict --levels` of a deterministic single model (no spread to draw intervals from)",
+        predict("cartpole", "--levels", "0.9"),
+        "no predictive spread",
+    ),
+    Row(
+        "predict-levels-repeated",
+        "`predict --levels 0.333333333 0.3333333334` (one key, lower_0.333333, for both)",
+        predict("cartpole", "--levels", "0.333333333", "0.3333333334"),
+        "repeat a level",
+    ),
+    Row(
         "out-inside-a-file-predict",
         "`predict --out` inside a file",
         command("predict", "--checkpoint", "{model}", "--data", "{cartpole}", "--out", "{cartpole}/p.npz"),

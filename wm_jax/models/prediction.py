@@ -29,6 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..config import ConfigError
 from ..intervals import interval_bounds, is_identity, predictive_gaussian, termination_probability
 from .ensemble import Ensemble, ensemble_outputs, member_outputs, model_of
 from .network import Prediction
@@ -267,6 +268,11 @@ def prediction_arrays(model: Ensemble, states, actions, levels: Sequence[float] 
     predictive Gaussian, with lower_<level> and upper_<level> (N, S) bounds of its calibrated central
     intervals (`predictive_interval`) for each of `levels`, when the model has a predictive spread;
     reward (E, N) and termination_prob (E, N) when those heads exist."""
+    names = [f"{level:g}" for level in levels]
+    if len(set(names)) < len(names):
+        raise ConfigError(f"--levels {' '.join(map(str, levels))} repeat a level (as written: {' '.join(names)})")
+    if levels and not model.spec.config.probabilistic and len(model.elites) < 2:
+        raise ConfigError("--levels: a deterministic single model has no predictive spread to draw intervals from")
     members = members_numpy(model, states, actions)
     arrays = {"mean": members.mean, "elites": np.asarray(model.elites)}
     if members.logvar is not None:
