@@ -146,6 +146,15 @@ def test_a_model_refuses_data_from_another_environment(tmp_path, capsys):
     assert main(["evaluate", "--checkpoint", str(run), "--data", str(car_continuous)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "MountainCarContinuous-v0" in err and "\n" not in err
+    # The library refuses as the command does: another environment's data, and a horizon beyond the data.
+    import wm_jax as wm
+    from wm_jax.errors import UserError
+
+    model = wm.load_model(str(run))
+    with pytest.raises(UserError, match="collected from MountainCarContinuous-v0, but the model is for MountainCar-v0"):
+        wm.evaluate(model, wm.load_dataset(str(car_continuous)), horizon=3)
+    with pytest.raises(UserError, match=r"horizon must be in \[1, 300\]"):
+        wm.evaluate(model, wm.load_dataset(str(car)), horizon=301)
 
 
 @pytest.mark.slow  # end to end: evaluate in three modes

@@ -92,6 +92,7 @@ def evaluate_model(
     from ..models import model_of
 
     model = model_of(model)
+    _check_evaluation_data(model, data, horizon)
     data = transitions_of(data)
 
     heads = model_head_scores(model, data)
@@ -100,6 +101,25 @@ def evaluate_model(
     if plot_dir is not None and heads.uncertainty is not None:
         plot_uncertainty(heads.uncertainty, plot_dir, f"({model.spec.env_id or 'data'})")
     return Evaluation(model, score(model, data), split, linear)
+
+
+def _check_evaluation_data(model, data, horizon: int) -> None:
+    """What `evaluate_model` refuses, as the command does: data recorded from another environment (a `Dataset`),
+    rows of other shapes, and a horizon beyond the data (a rollout that long starts nowhere, and costs as
+    much as one that does)."""
+    from ..data import Dataset, check_data_matches_model
+    from ..data.format import transitions_of
+    from ..models.prediction import check_rows
+
+    if isinstance(data, Dataset):
+        check_data_matches_model(data, model.spec.env_id, model.spec.state_dim, "data")
+    rows = transitions_of(data)
+    try:
+        check_rows(model.spec, rows.states.shape, rows.actions.shape)
+    except ValueError as error:
+        raise ConfigError(f"data: {error}") from None
+    if not 1 <= horizon <= rows.size:
+        raise ConfigError(f"horizon must be in [1, {rows.size}] (the data's transitions), got {horizon}")
 
 
 def evaluate_checkpoint(run: EvaluateRun) -> Evaluation:
