@@ -351,6 +351,13 @@ def evaluation_summary(run, evaluation) -> str:
         f"{split.episodes} episodes; rollouts: {run.mode}{' sampled' if run.sample else ''}",
         _rollout_table(run, evaluation),
     ]
+    counts = np.asarray(split.model.counts)
+    if counts.size and counts[-1] == 0:  # no episode is that long: those horizons have no rollout to score
+        longest = int(np.count_nonzero(counts))
+        lines.append(
+            f"   (no episode in the data has more than {longest} steps: horizons {longest + 1}-{counts.size} "
+            f"start nowhere, so they show nan; --horizon {longest} stops there)"
+        )
     if evaluation.linear is None:
         lines.append("   (no linear baseline: the checkpoint has no baselines.json)")
     uncertainty, reward, termination = split.heads

@@ -78,6 +78,14 @@ def test_collect_train_evaluate_end_to_end(tmp_path, dataset, capsys):
     for name in ("identity", "linear"):
         assert scores["baselines"][name]["one_step_mse"] == pytest.approx(held_out["baselines"][name]["one_step_mse"])
         assert len(scores["baselines"][name]["rollout_mse"]) == 12
+    # A horizon longer than every episode: the table says why its last columns are nan, and where to stop.
+    capsys.readouterr()
+    assert main(["evaluate", "--checkpoint", str(out), "--data", dataset, "--horizon", "400"]) == 0
+    text = capsys.readouterr().out
+    note = text.split("no episode in the data has more than ")[1]
+    longest = int(note.split()[0])
+    assert 12 <= longest < 400 and f"horizons {longest + 1}-400 start nowhere" in note
+    assert f"--horizon {longest} stops there" in note
 
 
 @pytest.mark.parametrize("env_id", ["Acrobot-v1", "MountainCar-v0", "MountainCarContinuous-v0", "Pendulum-v1"])
