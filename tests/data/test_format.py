@@ -130,6 +130,28 @@ def test_version_1_file_without_env_keeps_float_actions_and_cannot_be_scored_by_
         check_data_matches_model(loaded, "CartPole-v1", 4, "v1.npz")
 
 
+def test_a_flat_float_action_column_without_env_is_continuous_until_env_declares_it(tmp_path, cartpole_small):
+    """Another tool's file: CartPole's actions as a float column (N,), no environment recorded. It loads as one
+    continuous action (N, 1); declared as CartPole-v1 (`--env`), its whole numbers become Discrete indices."""
+    from wm_jax.data import declare_env
+
+    data = cartpole_small
+    np.savez(
+        tmp_path / "flat.npz",
+        states=data.states,
+        actions=data.actions.astype(np.float32),
+        next_states=data.next_states,
+        rewards=data.rewards,
+        terminated=data.terminated,
+        truncated=data.truncated,
+    )
+    loaded = load_dataset(tmp_path / "flat.npz")
+    assert loaded.info.env_id is None and loaded.transitions.actions.shape == (600, 1)
+    declared = declare_env(loaded, "CartPole-v1")
+    assert declared.transitions.actions.dtype == np.int32
+    np.testing.assert_array_equal(declared.transitions.actions, data.actions)
+
+
 def test_dataset_is_a_pair_of_rows_and_provenance(cartpole_dataset):
     assert isinstance(cartpole_dataset, Dataset) and cartpole_dataset.info.env_id == "CartPole-v1"
 

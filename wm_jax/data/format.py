@@ -361,6 +361,10 @@ def _read_v1(archive, files: set[str], path: str) -> Dataset:
         if not np.array_equal(index, np.round(index)):
             raise DataError(f"{path}: {env_id} actions must be whole-number indices")
         actions = index.astype(np.int32)
+    elif info is None and actions.ndim == 1 and actions.dtype.kind == "f":
+        # A float column in a file without an environment: one continuous action until --env declares a
+        # Discrete environment, whose whole numbers then become indices (`declare_env`).
+        actions = actions[:, None]
     data = Transitions(
         arrays["states"], actions, arrays["next_states"], arrays["rewards"], terminated, truncated, episode, step
     )
