@@ -185,3 +185,24 @@ def test_rewards_are_the_known_ones_by_default_and_never_a_missing_heads_zeros(c
         FunctionalModelEnv(env_id=None).reward_source(headless)
     with pytest.raises(ValueError, match="reward must be auto, known or learned"):
         FunctionalModelEnv(reward="shaped")
+
+
+def test_the_model_env_refuses_start_states_and_actions_it_cannot_hold(cartpole_model):
+    """Start states of another width, and Discrete actions out of range or not whole, are a ValueError (the
+    model would encode them all the same), in the single and the vector environment."""
+    from wm_jax.models.environment import ModelVectorEnv
+
+    model, starts = cartpole_model
+    with pytest.raises(ValueError, match=r"start states must be rows \(N, 4\)"):
+        ModelEnv(model, np.asarray(starts)[:, :3])
+    env = ModelEnv(model, starts, reward="known")
+    env.reset(seed=0)
+    for action in (5, -1, 1.5):
+        with pytest.raises(ValueError, match=r"actions must be indices in \[0, 2\)"):
+            env.step(action)
+    env.step(1)
+    vector = ModelVectorEnv(model, starts, num_envs=3, reward="known")
+    vector.reset(seed=0)
+    with pytest.raises(ValueError, match=r"actions must be indices"):
+        vector.step(np.array([0, 1, 2]))
+    vector.step(np.array([0, 1, 1]))

@@ -77,7 +77,11 @@ class FunctionalModelEnv:
     @staticmethod
     def default_params(model: Ensemble, starts) -> ModelEnvParams:
         """The model (an `Ensemble`, or what `fit` returns) and the start states (N, S)."""
-        return ModelEnvParams(model_of(model), jnp.asarray(starts, jnp.float32))
+        model = model_of(model)
+        shape, state_dim = np.shape(starts), model.spec.state_dim
+        if len(shape) != 2 or shape[0] < 1 or shape[1] != state_dim:
+            raise ValueError(f"start states must be rows (N, {state_dim}) of this model's states, got shape {shape}")
+        return ModelEnvParams(model, jnp.asarray(starts, jnp.float32))
 
     def reward_source(self, model: Ensemble) -> str:
         """Where this environment's rewards come from for `model`, "known" or "learned" (see `reward`).
@@ -243,6 +247,14 @@ class _KeyStream:
         return key
 
 
+def _check_discrete(space, actions: np.ndarray) -> None:
+    """A ValueError for an action a Discrete space does not hold (the model would encode it all the same)."""
+    if isinstance(space, gymnasium.spaces.Discrete):
+        valid = np.issubdtype(actions.dtype, np.integer) and ((actions >= 0) & (actions < space.n)).all()
+        if not valid:
+            raise ValueError(f"actions must be indices in [0, {space.n}) of {space}, got {actions.tolist()}")
+
+
 class ModelEnv(_KeyStream, gymnasium.Env):
     """A `gymnasium.Env` backed by a trained model (see the module docstring); `starts` (N, S) are the
     states episodes start from. Settings: mode, sample, reward, disagreement_penalty, max_episode_steps."""
@@ -269,6 +281,7 @@ class ModelEnv(_KeyStream, gymnasium.Env):
     def step(self, action):
         if self._state is None:
             raise RuntimeError("call reset before step")
+        _check_discrete(self.action_space, np.asarray(action).reshape(1))
         obs, self._state, reward, terminated, truncated, disagreement = self._step(
             self._next_key(), self._state, jnp.asarray(action), self.params
         )
@@ -307,6 +320,7 @@ class ModelVectorEnv(_KeyStream, gymnasium.vector.VectorEnv):
         return np.asarray(obs, np.float32), {}
 
     def step(self, actions):
+        _check_discrete(self.single_action_space, np.asarray(actions).reshape(-1))
         obs, self._state, reward, done, info = self._step(
             self._next_key(), self._state, jnp.asarray(actions), self.params
         )
