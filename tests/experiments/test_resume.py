@@ -142,7 +142,9 @@ def test_resume_refuses_what_it_cannot_continue(cli_data, tmp_path, capsys):
     # A damaged one (its arrays gone).
     record_file.write_text(json.dumps(record))
     subprocess.run(["rm", "-r", str(out / "checkpoints" / "4" / "state")], check=True)
-    fails([*WM_JAX, "train", "--resume", str(out)], "unreadable")
+    # The run kept checkpoints 2 and 4: the message says how to resume from the intact one.
+    fails([*WM_JAX, "train", "--resume", str(out)], "checkpoint 4 is unreadable (")
+    fails([*WM_JAX, "train", "--resume", str(out)], f"remove {out / 'checkpoints' / '4'} to resume from checkpoint 2")
     after = params(out)
     assert all(np.array_equal(before[k], after[k]) for k in before), "a refused resume must not touch the model"
 

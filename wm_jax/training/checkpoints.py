@@ -153,9 +153,7 @@ class RunCheckpoints:
         try:
             record = self._manager.restore(epoch, args=ocp.args.Composite(record=ocp.args.JsonRestore()))["record"]
         except Exception as error:  # orbax raises several types for a damaged step directory
-            raise ResumeError(
-                f"{self.directory}: checkpoint of epoch {epoch} is unreadable ({type(error).__name__})"
-            ) from None
+            raise self._unreadable(epoch, error) from None
         version = record.get("format_version") if isinstance(record, dict) else None
         if not isinstance(version, int) or version > FORMAT_VERSION:
             raise ResumeError(
@@ -192,10 +190,17 @@ class RunCheckpoints:
                 "state"
             ]
         except Exception as error:
-            raise ResumeError(
-                f"{self.directory}: checkpoint of epoch {epoch} is unreadable ({type(error).__name__})"
-            ) from None
+            raise self._unreadable(epoch, error) from None
         return _from_arrays(arrays, template), record
+
+    def _unreadable(self, step: int, error: Exception) -> ResumeError:
+        earlier = sorted(s for s in self._manager.all_steps() if s < step)
+        remedy = (
+            f"; remove {os.path.join(self.directory, str(step))} to resume from checkpoint {earlier[-1]}"
+            if earlier
+            else ""
+        )
+        return ResumeError(f"{self.directory}: checkpoint {step} is unreadable ({type(error).__name__}){remedy}")
 
     def close(self) -> None:
         await_startup_cleanup(self._manager)
