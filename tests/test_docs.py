@@ -154,7 +154,8 @@ def small(argv: list[str]) -> list[str]:
     if command == "demo":
         return argv if "--quick" in argv else [*argv, "--quick"]
     budgets = dict(SMALL_BUDGETS.get(command, {}))
-    if command == "dream" and "ppo" in argv:
+    if command == "dream" and "ppo" in argv:  # CMA-ES's flags do not apply to PPO
+        budgets = {k: v for k, v in budgets.items() if k not in ("--generations", "--population")}
         budgets.update(SMALL_BUDGETS["dream --controller ppo"])
     argv = list(argv)
     for flag, value in budgets.items():

@@ -281,10 +281,11 @@ def parse(name: str, argv: list[str]):
             run = tyro.cli(config, args=argv, prog=f"wm-jax {name}", default=default)
     except RefusedValue as error:
         raise RefusedValue(flags_as_given(str(error), config)) from None
-    if getattr(run, "resume", None) is not None:
-        from .experiments.common import refuse_settings_beside_resume
+    from .experiments.common import refuse_inapplicable_flags, refuse_settings_beside_resume
 
+    if getattr(run, "resume", None) is not None:
         refuse_settings_beside_resume(config, argv)
+    refuse_inapplicable_flags(run, argv)
     return run
 
 

@@ -478,6 +478,24 @@ TABLE = [
         "seed must be an integer in [0, 2**63 - 1], got -1",
     ),
     Row(
+        "dream-ppo-flag-with-linear",
+        "`dream --ppo.updates 3` with the linear controller, which would ignore it",
+        command("dream", "--ppo.updates", "3", "--out", "{dir}/dream"),
+        "--ppo.updates sets PPO, which trains only with --controller ppo",
+    ),
+    Row(
+        "dream-cma-flag-with-ppo",
+        "`dream --controller ppo --generations 3`, which PPO would ignore",
+        command("dream", "--controller", "ppo", "--generations", "3", "--out", "{dir}/dream"),
+        "--generations sets CMA-ES",
+    ),
+    Row(
+        "mbrl-sample-deterministic",
+        "`mbrl --planner.sample` without --probabilistic (no Gaussian to sample)",
+        command("mbrl", "--planner.sample", "--out", "{dir}/mbrl"),
+        "it needs --probabilistic",
+    ),
+    Row(
         "dream-population-one",
         "`dream --population 1` (CMA-ES ranks at least two candidates)",
         command("dream", "--population", "1", "--out", "{dir}/dream"),

@@ -432,7 +432,9 @@ CASES["dream"] = {
     "--devices": Case(("--devices", "99"), refused("--devices 99"), code=2),
     # PPO at the PPO baseline's small budget (its defaults train for tens of seconds).
     "--controller": Case(
-        ("--controller", "ppo", *BASES_PPO_BUDGET), lambda base, run: run.json(DREAM)["controller"] == "ppo"
+        ("--controller", "ppo", *BASES_PPO_BUDGET),
+        lambda base, run: run.json(DREAM)["controller"] == "ppo",
+        drop=("--generations", "--population"),  # CMA-ES's, refused beside PPO
     ),
 }
 
@@ -914,7 +916,6 @@ BASES = {
     "data export-minari": {"default": ["data export-minari", "{cartpole}", "--dataset-id", "{fresh_dataset_id}"]},
 }
 BASES["evaluate"]["ensemble"] = BASES["evaluate"]["default"]
-BASES["dream"]["ppo"] = BASES["dream"]["default"] + ["--controller", "ppo", *BASES_PPO_BUDGET]
 
 
 def _with(base: list[str], flags, drop=()) -> list[str]:
@@ -928,6 +929,12 @@ def _with(base: list[str], flags, drop=()) -> list[str]:
         if not dropping:
             kept.append(token)
     return kept + list(flags)
+
+
+# CMA-ES's flags do not apply to PPO (refused when given).
+BASES["dream"]["ppo"] = _with(
+    BASES["dream"]["default"], ["--controller", "ppo", *BASES_PPO_BUDGET], drop=("--generations", "--population")
+)
 
 
 _CAPSYS = {}

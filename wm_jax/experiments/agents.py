@@ -52,6 +52,12 @@ class MbrlRun(DeviceOptions):
     """continue the interrupted run in this directory (its --out), with its own settings, from its latest
     checkpoint"""
 
+    def inapplicable(self) -> dict[str, str]:
+        """Flags these settings make moot, each with why (refused when given: `common.refuse_inapplicable_flags`)."""
+        if self.config.probabilistic:
+            return {}
+        return {"--planner.sample": "samples the members' Gaussians: it needs --probabilistic"}
+
     def __post_init__(self):
         if self.config is None:  # the environment's recommendation, from Python as from the CLI
             from ..envs import recommended_mbrl_config
@@ -215,6 +221,13 @@ class DreamRun(DeviceOptions):
     resume: str | None = None
     """continue the interrupted run in this directory (its --out), with its own settings, from its latest
     checkpoint"""
+
+    def inapplicable(self) -> dict[str, str]:
+        """Flags the chosen controller ignores, each with why (refused when given)."""
+        if self.config.controller == "linear":
+            return {"--ppo.": "sets PPO, which trains only with --controller ppo"}
+        cma = "sets CMA-ES, which evolves only the linear controller (--controller linear)"
+        return {"--generations": cma, "--population": cma}
 
     def __post_init__(self):
         if self.ppo is None:

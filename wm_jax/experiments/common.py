@@ -252,6 +252,17 @@ def refuse_settings_beside_resume(cls, argv: list[str]) -> None:
         raise ConfigError(f"--resume takes the run's settings from its checkpoints; drop {', '.join(given)}")
 
 
+def refuse_inapplicable_flags(run, argv: list[str]) -> None:
+    """A flag the run's other settings make moot (PPO's with the linear controller, say), from the run's
+    `inapplicable()` (flag or prefix -> why), is refused in one line: the run would ignore it."""
+    rules = run.inapplicable() if hasattr(run, "inapplicable") else {}
+    for token in argv:
+        flag = token.split("=", 1)[0]
+        for prefix, why in rules.items():
+            if flag == prefix or (prefix.endswith(".") and flag.startswith(prefix)):
+                raise ConfigError(f"{flag} {why}")
+
+
 def refuse_earlier_checkpoints(out: str) -> None:
     """A fresh run that saves no checkpoints still refuses an --out that holds an earlier run's: left beside
     the new run's outputs, they would make `--resume OUT` continue the earlier run over them."""

@@ -126,9 +126,9 @@ def evaluate(
     import gymnasium as gym
 
     discrete = env_spec(env_id).discrete
-    envs = [
-        gym.make(env_id, render_mode="rgb_array" if frames is not None and i == 0 else None) for i in range(len(seeds))
-    ]
+    # Only the drawn one asks for frames: an environment may take no render_mode at all.
+    drawn = {"render_mode": "rgb_array"} if frames is not None else {}
+    envs = [gym.make(env_id, **(drawn if i == 0 else {})) for i in range(len(seeds))]
     states = np.stack([env.reset(seed=s)[0] for env, s in zip(envs, seeds)])
     returns = np.zeros(len(seeds))
     done = np.zeros(len(seeds), bool)
