@@ -496,3 +496,18 @@ def test_a_refused_resume_exits_with_its_one_line_only(tmp_path):
     assert done.returncode == 2 and done.stderr.strip().splitlines() == [
         f"error: {tmp_path / 'run' / 'checkpoints'}: no checkpoint to resume from"
     ], done.stderr
+
+
+def test_beside_resume_only_where_and_how_a_run_reports_may_be_given():
+    """Device and reporting flags, in either spelling of a boolean, pass beside --resume; any other flag, even
+    at its default value, and --out are refused."""
+    from wm_jax.config import ConfigError
+    from wm_jax.experiments.agents import MbrlRun
+    from wm_jax.experiments.common import refuse_settings_beside_resume
+
+    refuse_settings_beside_resume(
+        MbrlRun, ["--resume", "r", "--render", "--no-render", "--log-dir", "l", "--devices", "1"]
+    )
+    for flag in (["--env", "CartPole-v1"], ["--planner.no-sample"], ["--out", "o"], ["--seed=0"]):
+        with pytest.raises(ConfigError, match=f"drop {flag[0].split('=')[0]}"):
+            refuse_settings_beside_resume(MbrlRun, ["--resume", "r", *flag])

@@ -246,6 +246,11 @@ def refuse_settings_beside_resume(cls, argv: list[str]) -> None:
     given = []
     for token in argv:
         flag = token.split("=", 1)[0]
+        # tyro spells a boolean's off switch --no-NAME (--prefix.no-NAME): the same setting as --NAME.
+        head, _, name = flag.rpartition(".") if "." in flag else ("-", "", flag[2:])
+        positive = f"{head}.{name[3:]}" if "." in flag else f"--{name[3:]}"
+        if name.startswith("no-") and positive in allowed:
+            continue
         if flag.startswith("--") and flag not in allowed and flag not in given:
             given.append(flag)
     if given:
