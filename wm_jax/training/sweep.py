@@ -36,7 +36,7 @@ from ..models.spec import ModelSpec
 from ..transitions import Transitions
 from .buffer import to_buffer
 from .loop import TARGET_CHUNK_SECONDS, chunk_size, estimated_epoch_seconds, fit_normalizer_for, next_chunk_size
-from .program import TrainingData, TrainProgram, make_train
+from .program import TrainingData, TrainProgram, check_training_memory, make_train
 from .sharding import MEMBERS_AXIS, to_host
 from .state import TrainState
 
@@ -260,6 +260,7 @@ def run_sweep(
     chooses between runs instead, so they are refused here.
     """
     check_sweep(spec, config, grid)
+    check_training_memory(spec, len(grid))  # every configuration's ensemble trains at once
     program = make_train(spec, config, optimizer=sweep_optimizer())
     normalizer = fit_normalizer_for(spec, data)
     training_data = TrainingData(to_buffer(data))
