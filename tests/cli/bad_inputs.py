@@ -672,6 +672,12 @@ TABLE = [
         "is a file, not a directory",
     ),
     Row(
+        "evaluate-sample-deterministic",
+        "`evaluate --sample` of a deterministic model (no Gaussian to sample)",
+        command("evaluate", "--checkpoint", "{model}", "--data", "{cartpole}", "--horizon", "5", "--sample"),
+        "is a deterministic model",
+    ),
+    Row(
         "predict-levels-deterministic",
         "`predict --levels` of a deterministic single model (no spread to draw intervals from)",
         predict("cartpole", "--levels", "0.9"),

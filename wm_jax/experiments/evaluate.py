@@ -134,6 +134,8 @@ def evaluate_checkpoint(run: EvaluateRun) -> Evaluation:
         if path is not None:
             check_output_path(path, directory=directory)
     model, data = _load_model_and_data(run.checkpoint, run.data, run.env)
+    if run.sample and not model.spec.config.probabilistic:  # nothing to sample: the flag would change nothing
+        raise ConfigError(f"--sample draws from the members' Gaussians; {run.checkpoint} is a deterministic model")
     if run.horizon > data.size:
         raise ConfigError(
             f"--horizon {run.horizon} is longer than the {data.size} transitions in {run.data}; use at most {data.size}"
