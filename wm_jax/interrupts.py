@@ -65,15 +65,21 @@ def stop_requests():
         _requested.clear()
 
 
-def stopped_in_final_evaluation(unit: str, checkpoints) -> Interrupted:
-    """The `Interrupted` of Ctrl-C after a loop's last `unit`, while its final model trains or is evaluated:
-    what was kept, and how to continue."""
-    latest = None if checkpoints is None else checkpoints.latest_epoch()
-    if latest is None:
-        return Interrupted(
-            "stopped in the final evaluation; nothing was kept (--checkpoint-every K makes a run resumable)"
-        )
-    return Interrupted(
-        f"stopped in the final evaluation; a checkpoint after {unit} {latest} is in {checkpoints.directory}: "
-        "continue with --resume on the run's directory"
-    )
+@contextlib.contextmanager
+def in_final_evaluation(unit: str, checkpoints):
+    """Ctrl-C inside this block, after a loop's last `unit`, while its final model trains or is evaluated,
+    becomes an `Interrupted` that says what was kept (`checkpoints`' latest step) and how to continue."""
+    try:
+        yield
+    except Interrupted:
+        raise
+    except KeyboardInterrupt:
+        latest = None if checkpoints is None else checkpoints.latest_epoch()
+        if latest is None:
+            raise Interrupted(
+                "stopped in the final evaluation; nothing was kept (--checkpoint-every K makes a run resumable)"
+            ) from None
+        raise Interrupted(
+            f"stopped in the final evaluation; a checkpoint after {unit} {latest} is in {checkpoints.directory}: "
+            "continue with --resume on the run's directory"
+        ) from None

@@ -34,7 +34,7 @@ import numpy as np
 from ..config import DreamConfig, PPOConfig
 from ..envs import env_spec
 from ..envs.spaces import Discrete
-from ..interrupts import requested, stop_requests, stopped_after, stopped_in_final_evaluation
+from ..interrupts import in_final_evaluation, requested, stop_requests, stopped_after
 from ..models.ensemble import Ensemble
 from ..models.imagination import imagine
 from ..training import Buffer, append, to_buffer
@@ -342,10 +342,8 @@ def run_dream(
             if checkpoints is not None and len(loop.iterations) % checkpoints.every == 0:
                 loop.save(checkpoints, trainer, learner)
     eval_seeds = [20_000 + 100 * seed + i for i in range(config.eval_episodes)]
-    try:
+    with in_final_evaluation("iteration", checkpoints):
         _, eval_returns = play(env_id, learner.greedy(), eval_seeds, spec.discrete)
-    except KeyboardInterrupt:
-        raise stopped_in_final_evaluation("iteration", checkpoints) from None
     reward = "learned" if learned else "known"
     seconds = time.perf_counter() - started
     used = int(loop.buffer.size)

@@ -22,7 +22,7 @@ from ..compilation import compile_initialization
 from ..config import MBRLConfig, ModelConfig, TrainConfig
 from ..envs import env_spec
 from ..envs.gymnasium_collect import collect_gymnasium
-from ..interrupts import Interrupted, requested, stop_requests, stopped_after, stopped_in_final_evaluation
+from ..interrupts import in_final_evaluation, requested, stop_requests, stopped_after
 from ..models.ensemble import Ensemble, ensemble_of
 from ..models.spec import spec_for_env
 from ..training import RunCheckpoints, TrainingData, append, fit_normalizer_for, make_train, to_buffer, valid_rows
@@ -300,15 +300,11 @@ def run_mbrl(
             on_progress,
             checkpoints,
         )
-    try:
+    with in_final_evaluation("iteration", checkpoints):
         model = trainer.train(buffer, len(iterations))
         tick = time.perf_counter()
         eval_returns = _evaluate_final(env_id, agent, model, config, seed, cap, frames)
         eval_seconds = time.perf_counter() - tick
-    except Interrupted:
-        raise
-    except KeyboardInterrupt:
-        raise stopped_in_final_evaluation("iteration", checkpoints) from None
     seconds = {"train": train_seconds, "act": act_seconds, "eval": eval_seconds, "total": time.perf_counter() - started}
     return MBRLResult(iterations, eval_returns, int(valid_rows(buffer).states.shape[0]), seconds, model)
 
