@@ -128,3 +128,26 @@ def test_a_second_fit_of_the_same_settings_and_shapes_builds_no_program(cartpole
     second = []
     assert programs_built(lambda: second.append(fit(*settings(), cartpole_small, seed=0))) == []
     assert jax.tree.all(jax.tree.map(np.array_equal, first.params, second[0].params))
+
+
+def test_runs_that_differ_only_where_a_step_never_reads_share_its_programs(cartpole_small):
+    """The jitted steps key on the program's `step_form` and `initialization_form`: a run that differs
+    from an earlier one only in its length, elites, calibration or validation share builds no program, and
+    one with other rates builds a training step but not the initialisation (Adam's state is the same)."""
+    import jax
+
+    from wm_jax.training import make_train
+    from wm_jax.training.loop import train_timed
+
+    spec = cartpole_spec(2)
+
+    def run(**settings):
+        program = make_train(spec, TrainConfig(**{"weight_decay": 1e-4, **settings}))
+        return train_timed(program, jax.random.key(0), cartpole_small, chunk_epochs=2)
+
+    run(epochs=4)
+    longer = []
+    assert programs_built(lambda: longer.append(run(epochs=6, elites=1, calibrate=True, validation_fraction=0.3))) == []
+    assert len(longer[0].loss_curve) == 6
+    rebuilt = {name for _, name in programs_built(lambda: run(epochs=4, learning_rate=3e-3, weight_decay=2e-4))}
+    assert "train_chunk" in rebuilt and "_init_and_start" not in rebuilt

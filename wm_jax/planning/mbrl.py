@@ -63,12 +63,12 @@ class ModelTrainer:
         self.key = jax.random.key(seed)
         # The training program's own process-wide jitted steps: another trainer of the same settings (the
         # next run in a process, a baseline beside it) compiles nothing again.
-        self._start = functools.partial(jitted_start, self.program)
-        self._chunk = functools.partial(jitted_train_chunk, self.program, epochs=epochs)
+        self._start = functools.partial(jitted_start, self.program.initialization_form)
+        self._chunk = functools.partial(jitted_train_chunk, self.program.step_form, epochs=epochs)
         # One program at XLA's level 1 (see `wm_jax.compilation`), not an eager draw per layer: the
         # same bits, compiled once instead of once per weight shape.
         init_key = jax.random.fold_in(self.key, 0)
-        self.params = compile_initialization(jitted_init, self.program, init_key)(init_key)
+        self.params = compile_initialization(jitted_init, self.program.initialization_form, init_key)(init_key)
 
     def train(self, buffer, iteration: int) -> Ensemble:
         normalizer = fit_normalizer_for(self.spec, valid_rows(buffer))

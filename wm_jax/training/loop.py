@@ -90,7 +90,7 @@ def _check_finite(losses: np.ndarray, first_epoch: int, checkpoints: RunCheckpoi
 def compile_start(program: TrainProgram, init_key: jax.Array, run_key: jax.Array, normalizer=None):
     """The compiled `(init_key, run_key, normalizer) -> TrainState` before epoch 0 (compiled with
     `INITIALIZATION_COMPILER_OPTIONS`: the same bits as a default compile, in about half the time)."""
-    return compile_initialization(jitted_init_and_start, program, init_key, run_key, normalizer)
+    return compile_initialization(jitted_init_and_start, program.initialization_form, init_key, run_key, normalizer)
 
 
 # Training runs in compiled chunks of about this many seconds, so Ctrl-C (checked between chunks)
@@ -159,7 +159,7 @@ class _Chunks:
         """The compiled chunk of `size` epochs (a resume, a remainder or a shrunk chunk adds a size)."""
         if size not in self.programs:
             tick = time.perf_counter()
-            lowered = jitted_train_chunk.lower(self.program, state, self.data, epochs=size)
+            lowered = jitted_train_chunk.lower(self.program.step_form, state, self.data, epochs=size)
             self.programs[size] = lowered.compile()
             self.compile_seconds += time.perf_counter() - tick
         return self.programs[size]
@@ -366,7 +366,7 @@ def fit(
         params = jax.tree.map(jnp.asarray, to_host(params))
     scores = elites = None
     if validation is not None:
-        scores = np.asarray(jitted_validation_scores(program, params, normalizer, training_data.validation))
+        scores = np.asarray(jitted_validation_scores(program.step_form, params, normalizer, training_data.validation))
         elites = member_scores_to_elites(scores, config.elites)
     ensemble = ensemble_of(spec, params, normalizer, np.sort(elites) if elites is not None else None)
     if config.calibrate:

@@ -173,6 +173,41 @@ class TrainProgram:
     def loss(self) -> Objective:
         return self.objective if self.objective is not None else make_objective(self.graphdef, self.spec.config)
 
+    @property
+    def step_form(self) -> TrainProgram:
+        """This program as the jitted steps key it (`train_chunk`, `validation_scores`): the settings those
+        steps never read (the run's length, elites, calibration, the validation share, and the rates when the
+        optimizer is given) at their defaults,
+        so that runs differing only there share one compiled program. `run` reads `epochs`: it is no step."""
+        defaults = TrainConfig()
+        config = dataclasses.replace(
+            self.config,
+            epochs=defaults.epochs,
+            elites=defaults.elites,
+            calibrate=defaults.calibrate,
+            validation_fraction=defaults.validation_fraction,
+        )
+        if self.optimizer is not None:  # the config's rates build no optimizer then
+            config = dataclasses.replace(
+                config, learning_rate=defaults.learning_rate, weight_decay=defaults.weight_decay
+            )
+        return self if config == self.config else dataclasses.replace(self, config=config)
+
+    @property
+    def initialization_form(self) -> TrainProgram:
+        """This program as the jitted `init` and `start` key it: besides the model, they read only the
+        optimizer's state layout (plain Adam, or Adam after coupled weight decay: not the rates) and
+        whether early stopping is on, so every other setting is at its default and runs that differ there
+        share one compiled initialisation."""
+        defaults = TrainConfig()
+        config = TrainConfig(
+            weight_decay=1.0 if self.config.weight_decay else 0.0,
+            early_stopping_patience=min(self.config.early_stopping_patience, 1),
+        )
+        if self.optimizer is not None:  # a given optimizer's layout is its own: the config's rates play no part
+            config = dataclasses.replace(config, weight_decay=defaults.weight_decay)
+        return dataclasses.replace(self, config=config, capacity=0)
+
     def init(self, key: jax.Array) -> nnx.State:
         return init_ensemble_params(self.spec, key)
 
@@ -357,7 +392,9 @@ def _early_stopping_update(stop: EarlyStopping, params, scores: jax.Array, confi
 # A program's steps, jitted once per process with the (frozen, hashable) TrainProgram static: a later run of
 # an equal program on arrays of the same shapes (another `fit` in a notebook, the next round of a
 # model-based agent, another command in one process) reuses JAX's traced, lowered and compiled program
-# instead of building it again (tests/training/test_loop.py counts the traces).
+# instead of building it again (tests/training/test_loop.py counts the traces). Callers pass the program's
+# `step_form` (to `train_chunk` and `validation_scores`) or `initialization_form` (to `init`, `start` and
+# `_init_and_start`), so runs that differ only in settings a step never reads share it too.
 jitted_init = jax.jit(TrainProgram.init, static_argnums=0)
 jitted_start = jax.jit(TrainProgram.start, static_argnums=0)
 jitted_train_chunk = jax.jit(TrainProgram.train_chunk, static_argnums=0, static_argnames="epochs")

@@ -274,7 +274,7 @@ def run_sweep(
     weight_decays = jnp.asarray([wd for _, wd in pairs], jnp.float32)
     start = time.perf_counter()
     arguments = (keys, normalizer, learning_rates, weight_decays)
-    states = compile_initialization(_start_every_seed, program, *arguments)(*arguments)
+    states = compile_initialization(_start_every_seed, program.initialization_form, *arguments)(*arguments)
     compile_seconds = time.perf_counter() - start
     # The larger of the two axes splits over the devices (configurations never interact).
     states, loss_curve, seconds = _train_in_chunks(
@@ -332,7 +332,7 @@ def _train_in_chunks(
             size = next_chunk_size(done, chunk, period, epochs)
             if size not in programs:
                 tick = time.perf_counter()
-                train_all = _train_every_configuration(program, size, mesh, split_seeds)
+                train_all = _train_every_configuration(program.step_form, size, mesh, split_seeds)
                 programs[size] = train_all.lower(states, data).compile()
                 compile_seconds += time.perf_counter() - tick
             states, metrics = programs[size](states, data)
