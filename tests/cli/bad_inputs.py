@@ -958,6 +958,18 @@ TABLE = [
         train("cartpole", "--eval-data", "{mountaincar}"),
         "collected from MountainCar-v0, but the model is for CartPole-v1",
     ),
+    Row(
+        "eval-data-is-training-data",
+        "the training file itself as `--eval-data`",
+        train("cartpole", "--eval-data", "{cartpole}"),
+        "every row of it is in the training data",
+    ),
+    Row(
+        "eval-data-is-training-data-sweep",
+        "the training file itself as the sweep's `--eval-data`",
+        sweep("--eval-data", "{cartpole}"),
+        "every row of it is in the training data",
+    ),
     # -- checkpoints
     Row(
         "checkpoint-missing",

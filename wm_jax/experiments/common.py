@@ -293,6 +293,22 @@ class HeldOutSplit:
     record: dict
 
 
+def _refuse_training_rows_as_held_out(train, held_out, eval_data: str) -> None:
+    """Refuse a held-out file every row of which is a training row (the training file itself, a copy, a
+    part of it): its scores would measure the fit, not how the model does on data it never saw."""
+    import numpy as np
+
+    def rows(t):  # each (state, next state) pair as bytes, comparable across files
+        pairs = np.ascontiguousarray(np.concatenate([t.states, t.next_states], axis=1), dtype=np.float32)
+        return pairs.view(np.dtype((np.void, pairs.dtype.itemsize * pairs.shape[1]))).ravel()
+
+    if held_out.states.shape[0] and np.isin(rows(held_out), rows(train)).all():
+        raise ConfigError(
+            f"--eval-data {eval_data}: every row of it is in the training data, so its scores would measure the "
+            "fit, not generalisation: give a file of other episodes, or --eval-fraction F to hold some back"
+        )
+
+
 def held_out_split(
     data_path: str,
     dataset,
@@ -313,6 +329,7 @@ def held_out_split(
         if env is not None:
             held_out_set = declare_env(held_out_set, env, eval_data)
         check_data_matches_model(held_out_set, spec.env_id, spec.state_dim, eval_data)
+        _refuse_training_rows_as_held_out(dataset.transitions, held_out_set.transitions, eval_data)
         return HeldOutSplit(
             dataset.transitions, held_out_set.transitions, {"method": "separate file", "eval_data": eval_data}
         )
