@@ -380,9 +380,19 @@ def evaluation_summary(run, evaluation) -> str:
     return "\n".join(lines)
 
 
+def _agent_config(run) -> dict:
+    """An mbrl or dream run's settings as its record gives them: with `--data`, the data file's rows replaced
+    the random first transitions, so `initial_transitions` is None (it played no part)."""
+    import dataclasses
+
+    config = dataclasses.asdict(run.config)
+    if run.data is not None:
+        config["initial_transitions"] = None
+    return config
+
+
 def write_mbrl(run, result, frames) -> None:
     """DIR/mbrl.json, learning_curve.png and (with frames) episode.gif of `wm-jax mbrl`."""
-    import dataclasses
     import os
 
     summary = {
@@ -396,7 +406,7 @@ def write_mbrl(run, result, frames) -> None:
         # The first transitions: this data file's, or --initial-transitions random ones where None.
         "initial_data": run.data,
         "seconds": result.seconds,
-        "config": dataclasses.asdict(run.config),
+        "config": _agent_config(run),
     }
     write_json(os.path.join(run.out, "mbrl.json"), summary)
     episodes = Curve(
@@ -414,7 +424,6 @@ def write_mbrl(run, result, frames) -> None:
 def dream_record(run, result) -> dict:
     """DIR/dream.json of `wm-jax dream`: the run's settings, its iterations and evaluation (a
     `planning.dream.DreamResult`), and what its learner reports about itself."""
-    import dataclasses
 
     return {
         "env_id": run.env,
@@ -428,7 +437,7 @@ def dream_record(run, result) -> dict:
         "real_transitions_used": result.real_transitions_used,
         # The first transitions: this data file's, or --initial-transitions random ones where None.
         "initial_data": run.data,
-        "config": dataclasses.asdict(run.config),
+        "config": _agent_config(run),
         **result.learner,
         "seconds": result.seconds,
     }

@@ -357,6 +357,9 @@ CASES["mbrl"] = {
         lambda base, run: (
             run.json(MBRL)["iterations"][0]["real_transitions"] == 1005
             and run.json(MBRL)["initial_data"].endswith("pendulum.npz")
+            and run.json(MBRL)["config"]["initial_transitions"]
+            is None
+            is not base.json(MBRL)["config"]["initial_transitions"]
         ),
     ),
     "--initial-transitions": Case(("--initial-transitions", "190"), metric(MBRL, "iterations")),
@@ -415,6 +418,9 @@ CASES["dream"] = {
         lambda base, run: (
             run.json(DREAM)["iterations"][0]["real_transitions"] > 500
             and run.json(DREAM)["initial_data"].endswith("cartpole.npz")
+            and run.json(DREAM)["config"]["initial_transitions"]
+            is None
+            is not base.json(DREAM)["config"]["initial_transitions"]
         ),
     ),
     "--initial-transitions": Case(("--initial-transitions", "250"), metric(DREAM, "controller")),
