@@ -351,16 +351,19 @@ CASES["mbrl"] = {
     "--out": Case(("--out", "{tmp}/elsewhere"), lambda base, run: (run.out / "elsewhere" / MBRL).exists()),
     "--seed": Case(("--seed", "2"), metric(MBRL, "eval_returns")),
     "--max-transitions": Case(("--max-transitions", "210"), metric(MBRL, "real_transitions_used")),
-    # The base's 200 random transitions give way to the file's 1,000.
+    # The base's 200 random transitions give way to the file's 1,000; without --env, the run is for the
+    # environment the file records (CartPole's default would refuse Pendulum data).
     "--data": Case(
         ("--data", "{pendulum}", "--max-transitions", "1005"),
         lambda base, run: (
-            run.json(MBRL)["iterations"][0]["real_transitions"] == 1005
+            run.json(MBRL)["env_id"] == "Pendulum-v1"
+            and run.json(MBRL)["iterations"][0]["real_transitions"] == 1005
             and run.json(MBRL)["initial_data"].endswith("pendulum.npz")
             and run.json(MBRL)["config"]["initial_transitions"]
             is None
             is not base.json(MBRL)["config"]["initial_transitions"]
         ),
+        drop=("--env",),
     ),
     "--initial-transitions": Case(("--initial-transitions", "190"), metric(MBRL, "iterations")),
     "--epochs": Case(("--epochs", "3"), metric(MBRL, "eval_returns")),

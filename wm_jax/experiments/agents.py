@@ -65,14 +65,34 @@ class MbrlRun(DeviceOptions):
             object.__setattr__(self, "config", recommended_mbrl_config(self.env))
 
 
-def env_from_argv(argv: list[str], default: str = "CartPole-v1") -> str:
-    """The value of --env in a command line (the CLI builds the run's defaults from it before parsing)."""
+def _flag_value(argv: list[str], flag: str) -> str | None:
     for i, token in enumerate(argv):
-        if token == "--env" and i + 1 < len(argv):
+        if token == flag and i + 1 < len(argv):
             return argv[i + 1]
-        if token.startswith("--env="):
+        if token.startswith(flag + "="):
             return token.split("=", 1)[1]
-    return default
+    return None
+
+
+def env_from_argv(argv: list[str], default: str = "CartPole-v1") -> str:
+    """The environment a command line names (the CLI builds the run's defaults from it before parsing): its
+    --env, else the one its --data file records, else `default`."""
+    env = _flag_value(argv, "--env")
+    if env is not None:
+        return env
+    data = _flag_value(argv, "--data")
+    return (_recorded_env(data) if data is not None else None) or default
+
+
+def _recorded_env(path: str) -> str | None:
+    """The environment id a data file records, or None where it records none or cannot be read (the run's own
+    load reports what is wrong with it, in one line)."""
+    from ..data import load_dataset
+
+    try:
+        return load_dataset(path, validate=False).info.env_id
+    except Exception:  # noqa: BLE001 - only a guess at the defaults: the run's load of the file says what failed
+        return None
 
 
 def default_mbrl_run(argv: list[str]) -> MbrlRun:
