@@ -87,6 +87,9 @@ _EXPORTS = {
     "run_sac": ("wm_jax.policies.sac", "run_sac"),
     "run_mbpo": ("wm_jax.policies.mbpo", "run_mbpo"),
     "PPO": ("wm_jax.policies.ppo", "PPO"),
+    "Policy": ("wm_jax.policies.export", "Policy"),
+    "save_policy": ("wm_jax.policies.export", "save_policy"),
+    "load_policy": ("wm_jax.policies.export", "load_policy"),
     # whole runs, as the commands do them
     "TrainRun": ("wm_jax.experiments.train", "TrainRun"),
     "train_and_evaluate": ("wm_jax.experiments.train", "train_and_evaluate"),

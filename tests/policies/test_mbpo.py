@@ -107,3 +107,7 @@ def test_mbpo_command_writes_its_record_with_the_known_reward_where_there_is_one
     assert [row["real_transitions"] for row in record["curve"]] == [30, 60]
     assert record["sac"]["updates_per_step"] == 10  # Pendulum's recommended G
     assert (tmp_path / "run" / "learning_curve.png").exists()
+    from wm_jax.policies.export import load_policy
+
+    policy = load_policy(tmp_path / "run" / "policy")
+    assert policy.env_id == "Pendulum-v1" and policy.agent.config.hidden_sizes == (8,)

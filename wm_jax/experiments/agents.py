@@ -343,7 +343,8 @@ class OnlineRunOptions:
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class SacRun(OnlineRunOptions):
     """Soft actor-critic in the real environment, without a model: the baseline model-based agents are
-    compared with. Writes DIR/sac.json (the learning curve and the final evaluation) and learning_curve.png."""
+    compared with. Writes DIR/sac.json (the learning curve and the final evaluation), learning_curve.png and the
+    final policy in DIR/policy (`wm_jax.load_policy`)."""
 
     env: str = "Pendulum-v1"
     """an environment with a continuous (Box) action space"""
@@ -360,13 +361,14 @@ def _online_agent(name: str, run, default, learn, check=None):
     with --progress); with `render`, the final policy's GIF. Returns (the run as it ran, learn's outcome)."""
     from ..atomic import check_output_path
     from ..devices import check_memory
-    from ..policies.sac import SACResult, box_bounds, buffer_bytes, render_greedy
+    from ..policies.export import POLICY_DIR, save_policy
+    from ..policies.sac import SAC, SACResult, box_bounds, buffer_bytes, render_greedy
     from ..tracking import RunLog
 
     resuming = run.resume is not None
     if resuming:
         run = resumed_run(run, default)
-    obs_dim, low, _ = box_bounds(run.env)  # an unknown id or a Discrete action space fails before any work
+    obs_dim, low, high = box_bounds(run.env)  # an unknown id or a Discrete action space fails before any work
     # The buffers are allocated whole when the run starts: the real one, and MBPO's model buffer.
     model_rows = run.config.model_buffer_rows() if name == "mbpo" else 0
     rows = f"{run.loop.total_transitions:,} real" + (f" and {model_rows:,} model" if model_rows else "")
@@ -397,11 +399,13 @@ def _online_agent(name: str, run, default, learn, check=None):
         bar.close()
         log.close()
     os.makedirs(run.out, exist_ok=True)
+    result = outcome if isinstance(outcome, SACResult) else outcome[0]  # mbpo's is (result, model record)
+    sac = run.config if name == "sac" else run.sac
+    # The final policy, loadable without the run (`wm_jax.load_policy(DIR)`), as `wm-jax train` exports its model.
+    save_policy(SAC(obs_dim, low, high, sac), result.state.actor, os.path.join(run.out, POLICY_DIR), run.env)
     if run.render:
         from .. import report
 
-        result = outcome if isinstance(outcome, SACResult) else outcome[0]  # mbpo's is (result, model record)
-        sac = run.config if name == "sac" else run.sac
         frames = render_greedy(run.env, run.loop, sac, result.state.actor)
         report.save_gif(frames, os.path.join(run.out, "episode.gif"))
     return run, outcome
@@ -443,9 +447,9 @@ def summarize_sac(run: SacRun, outcome: OnlineOutcome) -> str:
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class MbpoRun(OnlineRunOptions):
     """Model-based policy optimisation: SAC trained mostly on short rollouts of a probabilistic ensemble that
-    retrains on the real data as it grows. Writes DIR/mbpo.json (the learning curve and the final evaluation)
-    and learning_curve.png. The environment's recommended settings are the defaults
-    (`wm-jax mbpo --env ID --help` shows them)."""
+    retrains on the real data as it grows. Writes DIR/mbpo.json (the learning curve and the final evaluation),
+    learning_curve.png and the final policy in DIR/policy (`wm_jax.load_policy`). The environment's recommended
+    settings are the defaults (`wm-jax mbpo --env ID --help` shows them)."""
 
     env: str = "InvertedPendulum-v5"
     """an environment with a continuous (Box) action space"""

@@ -1,0 +1,68 @@
+"""The final SAC or MBPO policy as files: saved, loaded and acting as the run's own evaluation did."""
+
+import json
+
+import gymnasium as gym
+import jax
+import numpy as np
+import pytest
+
+from wm_jax.config import SACConfig
+from wm_jax.policies.export import PolicyError, load_policy, save_policy
+from wm_jax.policies.sac import SAC, greedy_program
+
+
+def _agent_and_actor():
+    agent = SAC(3, (-2.0,), (2.0,), SACConfig(hidden_sizes=(8, 8)))
+    return agent, agent.init(jax.random.key(0)).actor
+
+
+def test_a_saved_policy_loads_and_acts_as_the_actor_it_was_saved_from(tmp_path):
+    agent, actor = _agent_and_actor()
+    save_policy(agent, actor, tmp_path / "policy", "Pendulum-v1")
+    policy = load_policy(tmp_path)  # a run's --out: the policy is in its policy/ folder
+    obs = np.random.default_rng(0).normal(size=(5, 3)).astype(np.float32)
+    expected = np.asarray(greedy_program(agent)(actor, obs))
+    np.testing.assert_array_equal(policy.act(obs), expected)
+    np.testing.assert_array_equal(policy.act(obs[0]), expected[0])
+    assert policy.env_id == "Pendulum-v1" and policy.act(obs).shape == (5, 1)
+    with pytest.raises(PolicyError, match="observations of 3 values"):
+        policy.act(np.zeros(4))
+
+
+def test_a_missing_or_mismatched_policy_is_refused_in_one_line(tmp_path):
+    with pytest.raises(PolicyError, match="no such file"):
+        load_policy(tmp_path / "absent")
+    agent, actor = _agent_and_actor()
+    save_policy(agent, actor, tmp_path / "p")
+    description = json.loads((tmp_path / "p" / "policy.json").read_text())
+    (tmp_path / "p" / "policy.json").write_text(json.dumps({**description, "hidden_sizes": [16, 16]}))
+    with pytest.raises(PolicyError, match="actor.npz does not match policy.json"):
+        load_policy(tmp_path / "p")
+    (tmp_path / "p" / "policy.json").write_text(json.dumps({**description, "format_version": 9}))
+    with pytest.raises(PolicyError, match="this wm-jax reads format 1"):
+        load_policy(tmp_path / "p")
+    (tmp_path / "p" / "policy.json").write_text(json.dumps(description))
+    (tmp_path / "p" / "actor.npz").write_bytes(b"PK\x03\x04 cut short")
+    with pytest.raises(PolicyError, match="actor.npz: unreadable"):
+        load_policy(tmp_path / "p")
+
+
+@pytest.mark.slow  # a whole (tiny) sac run
+def test_the_sac_command_exports_the_policy_its_final_evaluation_played(tmp_path):
+    """Played greedily on the final evaluation's episode (its reset seed), the loaded policy scores what sac.json
+    recorded."""
+    from wm_jax.cli import main
+
+    tiny = ["--total-transitions", "60", "--initial-transitions", "30", "--hidden-sizes", "8", "--batch-size", "16"]
+    argv = ["sac", "--out", str(tmp_path / "run"), *tiny, "--eval-every", "60", "--eval-episodes", "1"]
+    assert main(argv) == 0
+    recorded = json.loads((tmp_path / "run" / "sac.json").read_text())["eval_returns"]
+    policy = load_policy(tmp_path / "run")
+    env = gym.make(policy.env_id)
+    obs, _ = env.reset(seed=1_000_000_000 + 60)  # the final evaluation's first episode (policies.sac._eval_seeds)
+    total, done = 0.0, False
+    while not done:
+        obs, reward, terminated, truncated, _ = env.step(policy.act(obs))
+        total, done = total + reward, terminated or truncated
+    assert np.isclose(total, recorded[0], rtol=1e-6), (total, recorded)
