@@ -30,6 +30,22 @@ def test_a_saved_policy_loads_and_acts_as_the_actor_it_was_saved_from(tmp_path):
         policy.act(np.zeros(4))
 
 
+def test_a_ppo_policy_for_a_box_loads_and_acts_as_the_agent_it_was_saved_from(tmp_path):
+    from wm_jax.config import PPOConfig
+    from wm_jax.policies.ppo import PPO
+    from wm_jax.policies.ppo import greedy_program as ppo_greedy
+
+    agent = PPO(3, 1, (-2.0,), (2.0,), None, PPOConfig(hidden_sizes=(8,)))
+    params = agent.init(jax.random.key(1)).params
+    params["log_std"].set_value(params["log_std"][...] + 0.5)  # a trained log std travels with the weights
+    save_policy(agent, params, tmp_path, "Pendulum-v1")
+    policy = load_policy(tmp_path)
+    obs = 3 * np.random.default_rng(1).normal(size=(4, 3)).astype(np.float32)
+    np.testing.assert_array_equal(policy.act(obs), np.asarray(ppo_greedy(agent)(params, obs)))
+    np.testing.assert_array_equal(policy.params["log_std"][...], params["log_std"][...])
+    assert policy.kind == "ppo" and policy.act(obs[0]).shape == (1,)
+
+
 def test_a_missing_or_mismatched_policy_is_refused_in_one_line(tmp_path):
     with pytest.raises(PolicyError, match="no such file"):
         load_policy(tmp_path / "absent")
@@ -37,14 +53,14 @@ def test_a_missing_or_mismatched_policy_is_refused_in_one_line(tmp_path):
     save_policy(agent, actor, tmp_path / "p")
     description = json.loads((tmp_path / "p" / "policy.json").read_text())
     (tmp_path / "p" / "policy.json").write_text(json.dumps({**description, "hidden_sizes": [16, 16]}))
-    with pytest.raises(PolicyError, match="actor.npz does not match policy.json"):
+    with pytest.raises(PolicyError, match="params.npz does not match policy.json"):
         load_policy(tmp_path / "p")
     (tmp_path / "p" / "policy.json").write_text(json.dumps({**description, "format_version": 9}))
-    with pytest.raises(PolicyError, match="this wm-jax reads format 1"):
+    with pytest.raises(PolicyError, match="this wm-jax reads format 1, kinds sac, ppo"):
         load_policy(tmp_path / "p")
     (tmp_path / "p" / "policy.json").write_text(json.dumps(description))
-    (tmp_path / "p" / "actor.npz").write_bytes(b"PK\x03\x04 cut short")
-    with pytest.raises(PolicyError, match="actor.npz: unreadable"):
+    (tmp_path / "p" / "params.npz").write_bytes(b"PK\x03\x04 cut short")
+    with pytest.raises(PolicyError, match="params.npz: unreadable"):
         load_policy(tmp_path / "p")
 
 
@@ -66,3 +82,25 @@ def test_the_sac_command_exports_the_policy_its_final_evaluation_played(tmp_path
         obs, reward, terminated, truncated, _ = env.step(policy.act(obs))
         total, done = total + reward, terminated or truncated
     assert np.isclose(total, recorded[0], rtol=1e-6), (total, recorded)
+
+
+@pytest.mark.slow  # a whole (tiny) dream with PPO
+def test_the_dream_exports_the_ppo_policy_its_final_evaluation_played(tmp_path):
+    from wm_jax.cli import main
+
+    argv = ["dream", "--controller", "ppo", "--out", str(tmp_path / "run"), "--max-transitions", "330"]
+    argv += ["--initial-transitions", "300", "--episodes-per-iteration", "1", "--epochs", "1", "--members", "2"]
+    argv += ["--eval-episodes", "1", "--ppo.updates", "2", "--ppo.envs", "8", "--ppo.steps", "4"]
+    assert main(argv) == 0
+    recorded = json.loads((tmp_path / "run" / "dream.json").read_text())["eval_returns"]
+    policy = load_policy(tmp_path / "run")
+    assert policy.kind == "ppo" and policy.env_id == "CartPole-v1"
+    env = gym.make(policy.env_id)
+    obs, _ = env.reset(seed=20_000)  # the final evaluation's first episode (seed 0; planning.dream.run_dream)
+    total, done = 0.0, False
+    while not done:
+        action = policy.act(obs)
+        assert action.shape == () and action.dtype.kind == "i"  # an index of the Discrete space
+        obs, reward, terminated, truncated, _ = env.step(action)
+        total, done = total + reward, terminated or truncated
+    assert total == recorded[0]

@@ -218,7 +218,8 @@ def summarize_mbrl(run: MbrlRun, outcome: MbrlOutcome) -> str:
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class DreamRun(DeviceOptions):
     """Train a controller entirely inside the learned model (a linear one with CMA-ES, or an MLP with PPO), grow
-    the data with its real episodes, then evaluate it in the real environment. Writes DIR/dream.json."""
+    the data with its real episodes, then evaluate it in the real environment. Writes DIR/dream.json and, for
+    PPO, the final policy in DIR/policy (`wm_jax.load_policy`)."""
 
     env: str = "CartPole-v1"
     out: str = "dream_out"
@@ -269,7 +270,7 @@ class DreamOutcome(NamedTuple):
 
 
 def dream(run: DreamRun) -> DreamOutcome:
-    """The whole `wm-jax dream` (or its resume), writing DIR/dream.json."""
+    """The whole `wm-jax dream` (or its resume), writing DIR/dream.json (and PPO's final policy in DIR/policy)."""
     from .. import report
     from ..atomic import check_output_path
     from ..envs import check_env_id
@@ -304,6 +305,10 @@ def dream(run: DreamRun) -> DreamOutcome:
             checkpoints.close()
     os.makedirs(run.out, exist_ok=True)
     report.write_dream(run, result)
+    if result.policy is not None:  # PPO's final policy, loadable without the run (`wm_jax.load_policy(DIR)`)
+        from ..policies.export import POLICY_DIR, save_policy
+
+        save_policy(*result.policy, os.path.join(run.out, POLICY_DIR), run.env)
     return DreamOutcome(run, result)
 
 

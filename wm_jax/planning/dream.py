@@ -164,8 +164,9 @@ class DreamLearner(Protocol):
     """A controller the dream loop trains: `improve` trains it inside a freshly retrained model (from real
     initial states) and returns the iteration's record fields, "dream_return" among them; `explorer` and
     `greedy` are its real-environment policies, `act(obs (1, S)) -> action (1, ...)`, for collecting data
-    and for evaluation; `summary` is what dream.json records about it; `saved() -> (pytree, record)` and
-    `restore(pytree, record)` carry its state through a checkpoint."""
+    and for evaluation; `summary` is what dream.json records about it; `policy()` is (agent, parameters) of
+    a policy `policies.export.save_policy` writes, or None (the linear controller's weights are in its
+    summary); `saved() -> (pytree, record)` and `restore(pytree, record)` carry its state through a checkpoint."""
 
     def improve(self, model: Ensemble, initial_states: np.ndarray, iteration: int) -> dict: ...
 
@@ -174,6 +175,8 @@ class DreamLearner(Protocol):
     def greedy(self): ...
 
     def summary(self) -> dict: ...
+
+    def policy(self) -> tuple | None: ...
 
     def saved(self) -> tuple: ...
 
@@ -224,6 +227,9 @@ class EvolvedLinear:
     def summary(self):
         return {"controller": np.asarray(self.best).tolist()}
 
+    def policy(self):
+        return None
+
     def saved(self):
         """(pytree, JSON-able record) for a checkpoint: the key, the best weights so far, the NumPy stream."""
         best = jnp.zeros(self.controller.size, jnp.float32) if self.best is None else jnp.asarray(self.best)
@@ -240,7 +246,7 @@ class DreamResult(NamedTuple):
     greedy policy's returns on fresh real episodes; `reward`: "known" (the environment's) or "learned"
     (the model's heads), what the dreams scored with; `learner`: what the learner reports about itself
     for dream.json (the linear controller's weights, or PPO's settings and program count); `seconds`:
-    wall time; `model`: the final ensemble."""
+    wall time; `model`: the final ensemble; `policy`: the learner's `policy()` (PPO's agent and parameters)."""
 
     iterations: list[dict]
     eval_returns: list[float]
@@ -249,6 +255,7 @@ class DreamResult(NamedTuple):
     learner: dict
     seconds: float
     model: Ensemble
+    policy: tuple | None = None
 
     @property
     def dream_return_mean(self) -> float:
@@ -347,7 +354,7 @@ def run_dream(
     reward = "learned" if learned else "known"
     seconds = time.perf_counter() - started
     used = int(loop.buffer.size)
-    return DreamResult(loop.iterations, eval_returns, used, reward, learner.summary(), seconds, model)
+    return DreamResult(loop.iterations, eval_returns, used, reward, learner.summary(), seconds, model, learner.policy())
 
 
 def _learner(env_id: str, config: DreamConfig, ppo: PPOConfig | None, seed: int, learned: bool, cap: int, mesh):

@@ -276,6 +276,11 @@ def _compiled(ppo: PPO):
     return jax.jit(ppo.train), jax.jit(ppo.reset), jax.jit(ppo.sample), jax.jit(ppo.greedy)
 
 
+def greedy_program(ppo: PPO):
+    """The jitted `ppo.greedy` (the most likely action, or the Gaussian's mean clipped to the Box)."""
+    return _programs(ppo)[3]
+
+
 class DreamPPO:
     """PPO as the dream loop's learner (`planning.dream.run_dream` with `--controller ppo`): each dream is one
     call of the compiled `PPO.train` in the functional model environment, from a fixed number of real
@@ -335,6 +340,10 @@ class DreamPPO:
     def greedy(self):
         greedy, params = self.programs[3], self.state.params
         return lambda obs: greedy(params, obs)
+
+    def policy(self):
+        """(agent, its actor-critic's parameters) for `policies.export.save_policy`."""
+        return self.agent, self.state.params
 
     def saved(self):
         """(pytree, JSON-able record) for a checkpoint: the policy's training state and the key."""
