@@ -444,13 +444,13 @@ TABLE = [
     Row(
         "mbrl-data-of-another-env",
         "`mbrl --data` of another environment",
-        command("mbrl", "--data", "{mountaincar}", "--out", "{dir}/mbrl"),
+        command("mbrl", "--env", "CartPole-v1", "--data", "{mountaincar}", "--out", "{dir}/mbrl"),
         "recorded as data of MountainCar-v0; --env CartPole-v1 disagrees",
     ),
     Row(
         "dream-data-of-another-env",
         "`dream --data` of another environment",
-        command("dream", "--data", "{mountaincar}", "--out", "{dir}/dream"),
+        command("dream", "--env", "CartPole-v1", "--data", "{mountaincar}", "--out", "{dir}/dream"),
         "recorded as data of MountainCar-v0; --env CartPole-v1 disagrees",
     ),
     Row(

@@ -9,15 +9,16 @@ from wm_jax.cli import main
 
 
 @pytest.mark.slow  # end to end: collect, train, evaluate
-def test_collect_train_evaluate_end_to_end(tmp_path, dataset, capsys):
+def test_collect_train_evaluate_end_to_end(tmp_path, dataset, engine_dataset, capsys):
     out = tmp_path / "run"
+    held_out_file = engine_dataset  # other episodes (seed 2) than the training file's (seed 1)
     code = main(
         [
             "train",
             "--data",
             dataset,
             "--eval-data",
-            dataset,
+            held_out_file,
             "--model",
             "ensemble",
             "--members",
@@ -62,7 +63,7 @@ def test_collect_train_evaluate_end_to_end(tmp_path, dataset, capsys):
                 "--checkpoint",
                 str(out),
                 "--data",
-                dataset,
+                held_out_file,
                 "--horizon",
                 "12",
                 "--json",
