@@ -293,6 +293,11 @@ def predict(
     return _on_checkpoint("predict", data, flags, checkpoint, ["--out", "{predictions}"])
 
 
+def agent_on(name: str, data: Callable[[World, Path], str]) -> Callable[[World, Path], list[str]]:
+    """`wm-jax NAME --data FILE` (mbrl or dream, no --env) on a data file the row builds, into its directory."""
+    return lambda w, d: [name, "--data", data(w, d), "--out", str(d / name)]
+
+
 def command(*args: str) -> Callable[[World, Path], list[str]]:
     """Any command line, its arguments formatted as `_format` does."""
 
@@ -446,6 +451,26 @@ TABLE = [
         "`mbrl --data` of another environment",
         command("mbrl", "--env", "CartPole-v1", "--data", "{mountaincar}", "--out", "{dir}/mbrl"),
         "recorded as data of MountainCar-v0; --env CartPole-v1 disagrees",
+    ),
+    Row(
+        "mbrl-data-records-no-env",
+        "`mbrl --data` of a file that records no environment, without `--env`",
+        agent_on("mbrl", _data("noenv.npz", _metadata(env_id=""))),
+        "records no environment: give --env ID",
+    ),
+    Row(
+        "mbrl-data-env-not-makeable",
+        "`mbrl --data` of an environment gymnasium cannot make here, without `--env`",
+        agent_on("mbrl", _data("elsewhere.npz", _metadata(env_id="NoSuchEnv-v0"))),
+        "unsupported environment 'NoSuchEnv-v0'",
+    ),
+    Row(
+        "dream-data-without-episode-starts",
+        "`dream --data` whose rows start no episode (all past step 0)",
+        agent_on(
+            "dream", _data("mid.npz", lambda a: {k: (v if k == "metadata" else v[a["step"] > 0]) for k, v in a.items()})
+        ),
+        "holds no episode's first step (step 0)",
     ),
     Row(
         "dream-data-of-another-env",

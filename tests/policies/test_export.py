@@ -47,8 +47,11 @@ def test_a_ppo_policy_for_a_box_loads_and_acts_as_the_agent_it_was_saved_from(tm
 
 
 def test_a_missing_or_mismatched_policy_is_refused_in_one_line(tmp_path):
-    with pytest.raises(PolicyError, match="no such file"):
+    with pytest.raises(PolicyError, match="absent: no such directory"):
         load_policy(tmp_path / "absent")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(PolicyError, match="policy.json: no such file"):
+        load_policy(tmp_path / "empty")
     agent, actor = _agent_and_actor()
     save_policy(agent, actor, tmp_path / "p")
     description = json.loads((tmp_path / "p" / "policy.json").read_text())
@@ -58,10 +61,32 @@ def test_a_missing_or_mismatched_policy_is_refused_in_one_line(tmp_path):
     (tmp_path / "p" / "policy.json").write_text(json.dumps({**description, "format_version": 9}))
     with pytest.raises(PolicyError, match="this wm-jax reads format 1, kinds sac, ppo"):
         load_policy(tmp_path / "p")
+    for edit, message in (
+        ({"obs_dim": 3.7}, "obs_dim must be a whole number >= 1, got 3.7"),
+        ({"format_version": True}, "a policy of format True"),
+        ({"hidden_sizes": "16"}, "hidden_sizes must be a list of widths"),
+        ({"action_low": [2.0], "action_high": [-2.0]}, "each low below its high"),
+        ({"env_id": 7}, "env_id must be an environment id or null"),
+    ):
+        (tmp_path / "p" / "policy.json").write_text(json.dumps({**description, **edit}))
+        with pytest.raises(PolicyError, match=message):
+            load_policy(tmp_path / "p")
     (tmp_path / "p" / "policy.json").write_text(json.dumps(description))
+    assert load_policy(tmp_path / "p" / "policy.json").obs_dim == 3  # the description's path names its folder
+    with pytest.raises(PolicyError, match="observations must be an array of numbers"):
+        load_policy(tmp_path / "p").act(["a", "b", "c"])
+    weights = dict(np.load(tmp_path / "p" / "params.npz"))
+    for name, bad in (("int32", lambda a: a.astype(np.int32)), ("not finite", lambda a: a * np.nan)):
+        np.savez(tmp_path / "p" / "params.npz", **{k: bad(v) for k, v in weights.items()})
+        with pytest.raises(PolicyError, match=name):
+            load_policy(tmp_path / "p")
     (tmp_path / "p" / "params.npz").write_bytes(b"PK\x03\x04 cut short")
     with pytest.raises(PolicyError, match="params.npz: unreadable"):
         load_policy(tmp_path / "p")
+    (tmp_path / "linear").mkdir()
+    (tmp_path / "linear" / "dream.json").write_text("{}")
+    with pytest.raises(PolicyError, match="the linear controller exports no policy"):
+        load_policy(tmp_path / "linear")
 
 
 @pytest.mark.slow  # a whole (tiny) sac run

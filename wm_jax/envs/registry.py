@@ -34,11 +34,33 @@ def env_spec(env_id: str) -> EnvSpec:
         try:
             _DESCRIBED[env_id] = EnvSpec.from_gymnasium(env_id)
         except UnknownEnv as error:
-            raise EnvError(
-                f"unsupported environment {env_id!r}; supported: {', '.join(SUPPORTED_ENVS)}, and any gymnasium "
-                f"environment with a flat Box observation and Discrete or flat Box actions ({error})"
-            ) from None
+            raise _unsupported(env_id, error) from None
+        _PLAYABLE.add(env_id)
     return _DESCRIBED[env_id]
+
+
+def _unsupported(env_id: str, error: Exception) -> EnvError:
+    return EnvError(
+        f"unsupported environment {env_id!r}; supported: {', '.join(SUPPORTED_ENVS)}, and any gymnasium "
+        f"environment with a flat Box observation and Discrete or flat Box actions ({error})"
+    )
+
+
+# Ids gymnasium made in this process (a spec described from a data file's or a model's recorded spaces is not).
+_PLAYABLE: set[str] = set()
+
+
+def check_playable(env_id: str) -> None:
+    """Refuse, in one line, an environment a run must play real episodes in (mbrl, dream, sac, mbpo) where
+    gymnasium cannot make it here: an id known only from a data file's recorded spaces passes `check_env_id`."""
+    check_env_id(env_id)
+    if env_id in ENVS or env_id in _PLAYABLE:
+        return
+    try:
+        EnvSpec.from_gymnasium(env_id)
+    except UnknownEnv as error:
+        raise _unsupported(env_id, error) from None
+    _PLAYABLE.add(env_id)
 
 
 def describe_env(env_id: str, observation_space, action_space, max_episode_steps: int | None) -> EnvSpec:

@@ -81,16 +81,21 @@ def env_from_argv(argv: list[str], default: str = "CartPole-v1") -> str:
     if env is not None:
         return env
     data = _flag_value(argv, "--data")
-    return (_recorded_env(data) if data is not None else None) or default
+    if data is None:
+        return default
+    recorded = _recorded_env(data)
+    if recorded == "":
+        raise ConfigError(f"{data} records no environment: give --env ID, the environment its rows come from")
+    return recorded or default
 
 
 def _recorded_env(path: str) -> str | None:
-    """The environment id a data file records, or None where it records none or cannot be read (the run's own
-    load reports what is wrong with it, in one line)."""
+    """The environment id a data file records ("" where it records none), or None where it cannot be read (the
+    run's own load of it reports what is wrong, in one line)."""
     from ..data import load_dataset
 
     try:
-        return load_dataset(path, validate=False).info.env_id
+        return load_dataset(path, validate=False).info.env_id or ""
     except Exception:  # noqa: BLE001 - only a guess at the defaults: the run's load of the file says what failed
         return None
 
@@ -108,9 +113,9 @@ def default_mbrl_run(argv: list[str]) -> MbrlRun:
 
 def _check_mbrl_run(run: MbrlRun) -> None:
     from ..atomic import check_output_path
-    from ..envs import check_env_id
+    from ..envs import check_playable
 
-    check_env_id(run.env)
+    check_playable(run.env)
     check_seed(run.seed)
     check_output_path(run.out, directory=True)
     if run.render:
@@ -273,14 +278,14 @@ def dream(run: DreamRun) -> DreamOutcome:
     """The whole `wm-jax dream` (or its resume), writing DIR/dream.json (and PPO's final policy in DIR/policy)."""
     from .. import report
     from ..atomic import check_output_path
-    from ..envs import check_env_id
+    from ..envs import check_playable
     from ..planning.dream import run_dream
     from ..tracking import RunLog
 
     resuming = run.resume is not None
     if resuming:
         run = resumed_run(run, default_dream_run(["--env", run.env]))
-    check_env_id(run.env)
+    check_playable(run.env)
     check_seed(run.seed)
     check_output_path(run.out, directory=True)
     initial = None if resuming else _initial_data(run)  # a resumed run's data is in its checkpoint
@@ -366,6 +371,7 @@ def _online_agent(name: str, run, default, learn, check=None):
     with --progress); with `render`, the final policy's GIF. Returns (the run as it ran, learn's outcome)."""
     from ..atomic import check_output_path
     from ..devices import check_memory
+    from ..envs import check_playable
     from ..policies.export import POLICY_DIR, save_policy
     from ..policies.sac import SAC, SACResult, box_bounds, buffer_bytes, render_greedy
     from ..tracking import RunLog
@@ -373,6 +379,7 @@ def _online_agent(name: str, run, default, learn, check=None):
     resuming = run.resume is not None
     if resuming:
         run = resumed_run(run, default)
+    check_playable(run.env)
     obs_dim, low, high = box_bounds(run.env)  # an unknown id or a Discrete action space fails before any work
     # The buffers are allocated whole when the run starts: the real one, and MBPO's model buffer.
     model_rows = run.config.model_buffer_rows() if name == "mbpo" else 0

@@ -333,7 +333,15 @@ def run_dream(
     )
     learner = _learner(env_id, config, ppo, seed, learned, cap, mesh)
     # Real initial states the dreams start from: every real episode's first state.
-    loop = _DreamLoop(buffer, data.states[data.step == 0])
+    firsts = data.states[data.step == 0]
+    if not resuming and not len(firsts):
+        from ..data import DataError
+
+        raise DataError(
+            "the initial data holds no episode's first step (step 0), and a dream starts from real initial "
+            "states: give data with whole episodes"
+        )
+    loop = _DreamLoop(buffer, firsts)
     if resuming:
         loop.restore(checkpoints, trainer, learner)
     with stop_requests():

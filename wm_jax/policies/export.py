@@ -58,7 +58,10 @@ class Policy:
         return self.agent.obs_dim
 
     def act(self, observations) -> np.ndarray:
-        obs = np.asarray(observations, np.float32)
+        try:
+            obs = np.asarray(observations, np.float32)
+        except (TypeError, ValueError) as error:
+            raise PolicyError(f"observations must be an array of numbers ({error})") from None
         if obs.ndim not in (1, 2) or obs.shape[-1] != self.obs_dim:
             raise PolicyError(
                 f"the policy acts on observations of {self.obs_dim} values, (obs_dim,) or (N, obs_dim); "
@@ -95,36 +98,67 @@ def save_policy(agent: SAC | PPO, params: nnx.State, directory: str | os.PathLik
 def load_policy(path: str | os.PathLike) -> Policy:
     """The `Policy` saved in `path`: a directory `save_policy` wrote, or a run's --out holding one in policy/."""
     path = os.fspath(path)
+    if os.path.basename(path) == POLICY_FILE and os.path.isfile(path):  # the description itself
+        path = os.path.dirname(path) or "."
+    if not os.path.isdir(path):
+        raise PolicyError(f"{path}: no such directory (give a policy's directory, or the run's --out holding it)")
     if os.path.isdir(os.path.join(path, POLICY_DIR)) and not os.path.exists(os.path.join(path, POLICY_FILE)):
         path = os.path.join(path, POLICY_DIR)
+    elif os.path.exists(os.path.join(path, "dream.json")) and not os.path.exists(os.path.join(path, POLICY_FILE)):
+        raise PolicyError(
+            f"{path}: a dream run with the linear controller exports no policy (its weights are dream.json's "
+            "`controller`); `wm-jax dream --controller ppo` exports one"
+        )
     description_path, params_path = os.path.join(path, POLICY_FILE), os.path.join(path, PARAMS_FILE)
     description = _read_description(description_path)
     try:
         agent, template = _agent_of(description)
     except (KeyError, TypeError, ValueError) as error:
         raise PolicyError(f"{description_path}: not a policy description ({type(error).__name__}: {error})") from None
+    arrays = _read_arrays(params_path)
+    for name, array in arrays.items():
+        if array.dtype.kind != "f":
+            raise PolicyError(f"{params_path}: {name} holds {array.dtype} values; a policy's weights are floats")
+        if not np.isfinite(array).all():
+            raise PolicyError(f"{params_path}: {name} holds values that are not finite (NaN or infinite)")
     try:
-        params = unflatten_params(_read_arrays(params_path), template)
+        params = unflatten_params(arrays, template)
     except CheckpointError as error:
         raise PolicyError(f"{params_path} does not match {POLICY_FILE}: {error}") from None
-    return Policy(description.get("env_id"), agent, params)
+    env_id = description.get("env_id")
+    if env_id is not None and not isinstance(env_id, str):
+        raise PolicyError(f"{description_path}: env_id must be an environment id or null, got {env_id!r}")
+    return Policy(env_id, agent, params)
 
 
 def _agent_of(description: dict) -> tuple[SAC | PPO, nnx.State]:
     """The agent policy.json describes and the abstract shapes of its networks' weights."""
-    obs_dim, hidden = int(description["obs_dim"]), tuple(int(x) for x in description["hidden_sizes"])
+    obs_dim, hidden = _count(description["obs_dim"], "obs_dim"), description["hidden_sizes"]
+    if not isinstance(hidden, list) or not hidden:
+        raise ValueError(f"hidden_sizes must be a list of widths, got {hidden!r}")
+    hidden = tuple(_count(width, "hidden_sizes") for width in hidden)
     low, high = description["action_low"], description["action_high"]
     box = None if low is None else (tuple(float(x) for x in low), tuple(float(x) for x in high))
-    if box is not None and len(box[0]) != len(box[1]):
-        raise ValueError("action_low and action_high differ in length")
+    if box is not None:
+        if len(box[0]) != len(box[1]) or not box[0]:
+            raise ValueError("action_low and action_high must be lists of one bound per action dimension")
+        if not all(np.isfinite(a) and np.isfinite(b) and a < b for a, b in zip(*box)):
+            raise ValueError("every action bound must be finite, and each low below its high")
     if description["kind"] == "sac":
         if box is None:
             raise ValueError("a SAC policy acts in a Box: action_low and action_high are missing")
         agent = SAC(obs_dim, *box, SACConfig(hidden_sizes=hidden))
         return agent, nnx.state(nnx.eval_shape(lambda: agent._modules(jax.random.key(0))[0]))
-    outputs = int(description["actions"]) if box is None else len(box[0])
+    outputs = _count(description["actions"], "actions") if box is None else len(box[0])
     agent = PPO(obs_dim, outputs, *(box or (None, None)), None, PPOConfig(hidden_sizes=hidden))
     return agent, nnx.state(nnx.eval_shape(lambda: agent._module(jax.random.key(0))), nnx.Param)
+
+
+def _count(value, name: str) -> int:
+    """A whole number >= 1 from policy.json (not a bool, a float or a string)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
+    return value
 
 
 def _read_description(path: str) -> dict:
@@ -141,7 +175,7 @@ def _read_description(path: str) -> dict:
     if not isinstance(description, dict):
         raise PolicyError(f"{path}: not a policy description")
     version = description.get("format_version")
-    if version != FORMAT_VERSION or description.get("kind") not in KINDS:
+    if type(version) is not int or version != FORMAT_VERSION or description.get("kind") not in KINDS:
         raise PolicyError(
             f"{path}: a policy of format {version!r} and kind {description.get('kind')!r}; this wm-jax reads format "
             f"{FORMAT_VERSION}, kinds {', '.join(KINDS)}"
