@@ -51,3 +51,20 @@ def test_every_supported_env_collects_raw_actions_in_its_action_space(env_id):
     else:
         assert data.actions.shape == (50, 1) and data.actions.dtype == np.float32
         assert np.all(data.actions >= info.action_space.low[0]) and np.all(data.actions <= info.action_space.high[0])
+
+
+def test_an_environment_known_only_from_recorded_spaces_is_not_played_or_collected():
+    """A data file or a model carries its environment's spaces, so they load where it is not installed; a run
+    that plays or collects real episodes still needs gymnasium to make it, and says so in one line."""
+    from wm_jax.envs import EnvError, check_env_id, check_playable
+    from wm_jax.envs.registry import describe_env
+    from wm_jax.envs.spaces import Box
+
+    describe_env("WmJaxRecordedOnly-v0", Box((-1.0,) * 2, (1.0,) * 2), Discrete(2), 50)
+    check_env_id("WmJaxRecordedOnly-v0")  # known: data and models of it load
+    for attempt in (
+        lambda: check_playable("WmJaxRecordedOnly-v0"),
+        lambda: collect_transitions("WmJaxRecordedOnly-v0", seed=0, transitions=10),
+    ):
+        with pytest.raises(EnvError, match="unsupported environment 'WmJaxRecordedOnly-v0'"):
+            attempt()

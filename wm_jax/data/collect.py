@@ -11,7 +11,7 @@ from importlib import metadata
 from typing import Literal
 
 from ..config import check_seed
-from ..envs import env_spec
+from ..envs import check_playable, env_spec
 from ..envs.gymnasium_collect import check_collection_request, collect_gymnasium
 from ..transitions import Transitions
 from .format import DataError, Dataset, DatasetInfo
@@ -43,6 +43,7 @@ def collect_dataset(
     Episodes are capped at `max_episode_steps` steps, by default the spec's (the tutorial's 200 for
     the registered environments). `num_envs` (jax backend only) sets how many environments run side by side.
     """
+    check_playable(env_id)  # collecting makes the environment: an id known only from recorded spaces is refused
     if max_episode_steps is None:
         max_episode_steps = env_spec(env_id).max_episode_steps
     check_seed(seed)
