@@ -53,6 +53,8 @@ def test_rows_of_the_wrong_shape_get_one_line_saying_which_shape_was_expected():
         imagine(model, states, np.zeros((5, 3, 2)), jax.random.key(0))
     with pytest.raises(ValueError, match=r"actions must be windows \(B, H\) or \(B, H, A\)"):
         imagine(model, states, actions, jax.random.key(0))
+    with pytest.raises(ValueError, match="dealt to members under ts1 or tsinf"):
+        imagine(model, states, windows, jax.random.key(0), mode="mean", dealt=True)
     pendulum = spec_for_env("Pendulum-v1", ModelConfig(kind="ensemble", members=2))
     box = ensemble_of(pendulum, init_ensemble_params(pendulum, jax.random.key(0)))
     with pytest.raises(ValueError, match=r"actions must be \(5, 1\) or \(5,\) .* got shape \(5, 3\)"):
@@ -157,3 +159,24 @@ def test_dealt_rows_run_through_their_own_member_in_equal_shares(members, elites
         firsts = [deal[: rows // k * k].reshape(-1, k)[:, 0] for deal in deals]
         counts = np.stack([np.bincount(first, minlength=members) for first in firsts])
         assert counts.min() > rows / k / k * 0.7
+
+
+def test_a_dealt_imagination_steps_every_row_through_one_member_from_its_own_last_state():
+    """`imagine(..., dealt=True)`: under TS-1 each imagined step is one member's prediction from the row's
+    previous state, the members in equal shares; under TS-inf row j stays with member j mod K."""
+    model = _cartpole_model(members=3)
+    states = jax.random.normal(jax.random.key(1), (9, 4)) * 0.05
+    windows = jax.random.randint(jax.random.key(2), (9, 4), 0, 2)
+    for mode in ("ts1", "tsinf"):
+        steps = imagine(model, states, windows, jax.random.key(3), mode=mode, steps=True, dealt=True).steps
+        shares = []
+        for t in range(4):
+            encoded = model.spec.encode_actions(steps.actions[:, t])
+            every = ensemble_outputs(model.graphdef, model.params, steps.states[:, t], encoded, model.normalizer).mean
+            distance = np.abs(np.asarray(every) - np.asarray(steps.next_states[:, t])[None]).max(axis=-1)
+            member = distance.argmin(axis=0)
+            assert (distance.min(axis=0) < 1e-5).all()
+            shares.append(np.bincount(member, minlength=3))
+            if mode == "tsinf":
+                np.testing.assert_array_equal(member, np.arange(9) % 3)
+        np.testing.assert_array_equal(np.array(shares), 3)  # 9 rows, 3 members: three rows each, every step

@@ -128,3 +128,30 @@ def test_mbpo_command_writes_its_record_with_the_known_reward_where_there_is_one
 
     policy = load_policy(tmp_path / "run" / "policy")
     assert policy.env_id == "Pendulum-v1" and policy.agent.config.hidden_sizes == (8,)
+
+
+def test_a_rollout_runs_each_row_through_one_member_not_all_of_them():
+    """TS-1 deals the rows to the members (as mbrl-lib does): a rollout's arithmetic is about one member
+    pass per row and step, not the E passes of predicting with every member and keeping one."""
+    from wm_jax.config import ModelConfig
+    from wm_jax.models.ensemble import ensemble_of, ensemble_outputs, init_ensemble_params
+    from wm_jax.models.spec import spec_for_env
+
+    members, rows = 4, 1024
+    mbpo = MBPO(
+        SAC(3, (-2.0,), (2.0,), SACConfig(hidden_sizes=(4,), batch_size=8)),
+        MBPOConfig(epoch_length=4, rollouts_per_step=rows // 4, members=members, hidden_sizes=(64, 64)),
+        env_spec("Pendulum-v1").planning_objective("known"),
+    )
+    spec = spec_for_env("Pendulum-v1", ModelConfig(kind="ensemble", members=members, hidden_sizes=(64, 64), delta=True))
+    model = ensemble_of(spec, init_ensemble_params(spec, jax.random.key(0)))
+    real = empty_buffer(3, 1, 8)
+    real = write_row(real, Transitions(*(jnp.zeros(s) for s in (3, 1, 3, ())), jnp.bool_(False)))
+    actor = initial_state(mbpo.agent, jax.random.key(0)).actor
+    rollout = jax.jit(mbpo.rollout, static_argnames="length").lower(
+        empty_model_buffer(3, 1, mbpo.capacity()), model, actor, real, 0, jax.random.key(1), length=1
+    )
+    states, actions = jnp.zeros((rows, 3)), jnp.zeros((rows, 1))
+    every_member = jax.jit(ensemble_outputs).lower(model.graphdef, model.params, states, actions, model.normalizer)
+    flops = lambda lowered: lowered.cost_analysis()["flops"]  # noqa: E731
+    assert flops(rollout) < 2 * flops(every_member) / members

@@ -28,7 +28,7 @@ import jax.numpy as jnp
 from ..transitions import Transitions
 from .ensemble import Ensemble, model_of
 from .network import Prediction
-from .prediction import check_rows, propagate, propagate_slabs, trajectory_members
+from .prediction import check_rows, propagate, propagate_dealt, propagate_slabs, trajectory_members
 
 # A known reward: (states, raw actions, next states) -> (reward (B,), terminated (B,) bool).
 RewardFn = Callable[[jax.Array, jax.Array, jax.Array], tuple[jax.Array, jax.Array]]
@@ -71,6 +71,7 @@ def imagine(
     trajectory: bool = False,
     steps: bool = False,
     policy_keys: bool = False,
+    dealt: bool = False,
 ) -> Imagination:
     """Imagined trajectories of start states (B, S).
 
@@ -80,7 +81,9 @@ def imagine(
     elite m mod K alone (each row runs through one member, not all of them); without it each row
     draws its elite from `key`. `trajectory` keeps the predicted states; `steps` keeps every imagined
     transition (MBPO's model data). With `policy_keys` the policy is stochastic, `(states, key) -> raw actions`,
-    its key at each step folded from that step's key.
+    its key at each step folded from that step's key. `dealt` ("ts1" or "tsinf"): each step deals the rows
+    to the elites in equal shares (`models.prediction.propagate_dealt`; TS-1 as mbrl-lib runs it), so a
+    step costs one member pass per row instead of one per row and member.
     """
     model = model_of(model)
     policy = actions if callable(actions) else None
@@ -91,9 +94,13 @@ def imagine(
         raise ValueError("a policy needs a horizon")
     if slabs is not None and (mode != "tsinf" or disagreement_penalty):
         raise ValueError("slabs are TS-inf's layout, and a slab does not see the other members' disagreement")
+    if dealt and (mode not in ("ts1", "tsinf") or disagreement_penalty or slabs is not None):
+        raise ValueError("rows are dealt to members under ts1 or tsinf, without slabs or a disagreement penalty")
     batch = starts.shape[0]
     keys = jax.random.split(key, horizon + 1)
-    rows_member = None if mode != "tsinf" or slabs else trajectory_members(keys[0], jnp.asarray(model.elites), batch)
+    rows_member = None
+    if mode == "tsinf" and slabs is None and not dealt:
+        rows_member = trajectory_members(keys[0], jnp.asarray(model.elites), batch)
 
     def step(carry, inputs):
         states, alive, total = carry
@@ -101,7 +108,7 @@ def imagine(
         if policy is not None:
             raw = policy(states, jax.random.fold_in(step_key, 1)) if policy_keys else policy(states)
         encoded = model.spec.encode_actions(raw)
-        prediction, disagreement = _one_step(model, states, encoded, step_key, mode, sample, slabs, rows_member)
+        prediction, disagreement = _one_step(model, states, encoded, step_key, mode, sample, slabs, rows_member, dealt)
         reward, terminated = _step_reward(reward_fn, states, raw, prediction)
         if disagreement_penalty:
             reward = reward - disagreement_penalty * disagreement
@@ -126,9 +133,11 @@ def imagine(
     )
 
 
-def _one_step(model: Ensemble, states, encoded, step_key, mode: str, sample: bool, slabs, rows_member):
+def _one_step(model: Ensemble, states, encoded, step_key, mode: str, sample: bool, slabs, rows_member, dealt):
     """One imagined step of rows (B, S): (prediction (B, ...), the elites' disagreement (B,), or None
-    in slabs, where a row sees one member only)."""
+    in slabs or dealt, where a row sees one member only)."""
+    if dealt:
+        return propagate_dealt(model, states, encoded, step_key, mode, sample=sample)[0], None
     if slabs is not None:
         batch = states.shape[0]
         grouped = propagate_slabs(

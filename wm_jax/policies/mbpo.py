@@ -7,7 +7,8 @@ policy), with MBPO's learning step:
 - every `epoch_length` real steps, the probabilistic ensemble retrains on the whole real buffer
   (warm-started; `planning.mbrl.ModelTrainer`, compiled once for the run's capacity, as mbrl does), and
   `rollouts_per_step x epoch_length` model rollouts of length k start from real states drawn uniformly:
-  the current policy acts (sampled), each step predicts with a random member (TS-1) sampled from its
+  the current policy acts (sampled), each step predicts with a random member (TS-1, rows dealt to the
+  members in equal shares as mbrl-lib does, so a step costs one member pass per row) sampled from its
   Gaussian, and rewards and terminations are the environment's known functions where they exist, the
   model's learned heads otherwise. Rollouts stop at an imagined termination. One compiled program per
   rollout length (the imagination core, `models.imagination.imagine`, with `steps=True`);
@@ -95,6 +96,7 @@ class MBPO:
             reward_fn=self.reward_fn,
             steps=True,
             policy_keys=True,
+            dealt=True,  # each row through one member: 1/E of the passes of computing every member
         )
         pad = self.longest - length  # every round's block has the same shape: rows past `length` are invalid
         widen = lambda x: jnp.pad(x, [(0, 0), (0, pad)] + [(0, 0)] * (x.ndim - 2))  # noqa: E731
