@@ -485,6 +485,18 @@ TABLE = [
         "the initial data has 400 transitions; the run takes 1 to --max-transitions 300",
     ),
     Row(
+        "mbrl-data-initial-transitions",
+        "`mbrl --data FILE --initial-transitions 50`, which the file's rows replace",
+        command("mbrl", "--data", "{cartpole}", "--initial-transitions", "50", "--out", "{dir}/mbrl"),
+        "--initial-transitions sets the random start, which --data replaces with the file's rows",
+    ),
+    Row(
+        "dream-data-initial-transitions",
+        "`dream --data FILE --initial-transitions 50`, which the file's rows replace",
+        command("dream", "--data", "{cartpole}", "--initial-transitions", "50", "--out", "{dir}/dream"),
+        "--initial-transitions sets the random start, which --data replaces with the file's rows",
+    ),
+    Row(
         "mbrl-candidates-absurd",
         "`mbrl --planner.candidates 10**9`",
         command("mbrl", "--planner.candidates", str(10**9), "--out", "{dir}/mbrl"),

@@ -363,7 +363,7 @@ CASES["mbrl"] = {
             is None
             is not base.json(MBRL)["config"]["initial_transitions"]
         ),
-        drop=("--env",),
+        drop=("--env", "--initial-transitions"),  # the file replaces the random start (refused beside --data)
     ),
     "--initial-transitions": Case(("--initial-transitions", "190"), metric(MBRL, "iterations")),
     "--epochs": Case(("--epochs", "3"), metric(MBRL, "eval_returns")),
@@ -425,6 +425,7 @@ CASES["dream"] = {
             is None
             is not base.json(DREAM)["config"]["initial_transitions"]
         ),
+        drop=("--initial-transitions",),  # the file replaces the random start (refused beside --data)
     ),
     "--initial-transitions": Case(("--initial-transitions", "250"), metric(DREAM, "controller")),
     "--episodes-per-iteration": Case(("--episodes-per-iteration", "2"), metric(DREAM, "iterations")),

@@ -75,6 +75,8 @@ def test_a_missing_or_mismatched_policy_is_refused_in_one_line(tmp_path):
     assert load_policy(tmp_path / "p" / "policy.json").obs_dim == 3  # the description's path names its folder
     with pytest.raises(PolicyError, match="observations must be an array of numbers"):
         load_policy(tmp_path / "p").act(["a", "b", "c"])
+    with pytest.raises(PolicyError, match="observations must be finite"):
+        load_policy(tmp_path / "p").act([[0.0, 0.0, 0.0], [0.0, np.nan, 0.0]])
     weights = dict(np.load(tmp_path / "p" / "params.npz"))
     for name, bad in (("int32", lambda a: a.astype(np.int32)), ("not finite", lambda a: a * np.nan)):
         np.savez(tmp_path / "p" / "params.npz", **{k: bad(v) for k, v in weights.items()})

@@ -23,6 +23,9 @@ from .common import (
     resumed_run,
 )
 
+# A run from a data file starts from the file's rows, not from random ones.
+_FROM_DATA = {"--initial-transitions": "sets the random start, which --data replaces with the file's rows"}
+
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class MbrlRun(DeviceOptions):
@@ -54,9 +57,10 @@ class MbrlRun(DeviceOptions):
 
     def inapplicable(self) -> dict[str, str]:
         """Flags these settings make moot, each with why (refused when given: `common.refuse_inapplicable_flags`)."""
-        if self.config.probabilistic:
-            return {}
-        return {"--planner.sample": "samples the members' Gaussians: it needs --probabilistic"}
+        rules = dict(_FROM_DATA) if self.data is not None else {}
+        if not self.config.probabilistic:
+            rules["--planner.sample"] = "samples the members' Gaussians: it needs --probabilistic"
+        return rules
 
     def __post_init__(self):
         if self.config is None:  # the environment's recommendation, from Python as from the CLI
@@ -250,10 +254,11 @@ class DreamRun(DeviceOptions):
 
     def inapplicable(self) -> dict[str, str]:
         """Flags the chosen controller ignores, each with why (refused when given)."""
+        rules = dict(_FROM_DATA) if self.data is not None else {}
         if self.config.controller == "linear":
-            return {"--ppo.": "sets PPO, which trains only with --controller ppo"}
+            return {**rules, "--ppo.": "sets PPO, which trains only with --controller ppo"}
         cma = "sets CMA-ES, which evolves only the linear controller (--controller linear)"
-        return {"--generations": cma, "--population": cma}
+        return {**rules, "--generations": cma, "--population": cma}
 
     def __post_init__(self):
         if self.ppo is None:

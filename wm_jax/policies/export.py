@@ -67,6 +67,9 @@ class Policy:
                 f"the policy acts on observations of {self.obs_dim} values, (obs_dim,) or (N, obs_dim); "
                 f"got shape {obs.shape}"
             )
+        if not np.isfinite(obs).all():
+            # A NaN observation would give a NaN action (SAC, a Box) or silently action 0 (a Discrete argmax).
+            raise PolicyError("observations must be finite: got NaN or infinity")
         greedy = sac_greedy_program(self.agent) if self.kind == "sac" else ppo_greedy_program(self.agent)
         actions = np.asarray(greedy(self.params, obs.reshape(-1, self.obs_dim)))
         return actions[0] if obs.ndim == 1 else actions
