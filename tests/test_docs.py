@@ -157,6 +157,8 @@ def small(argv: list[str]) -> list[str]:
     if command == "dream" and "ppo" in argv:  # CMA-ES's flags do not apply to PPO
         budgets = {k: v for k, v in budgets.items() if k not in ("--generations", "--population")}
         budgets.update(SMALL_BUDGETS["dream --controller ppo"])
+    if command in ("mbrl", "dream") and "--data" in argv:  # the file's rows replace the random start
+        budgets.pop("--initial-transitions", None)
     argv = list(argv)
     for flag, value in budgets.items():
         if flag in argv:
