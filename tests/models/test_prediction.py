@@ -161,6 +161,7 @@ def test_dealt_rows_run_through_their_own_member_in_equal_shares(members, elites
         assert counts.min() > rows / k / k * 0.7
 
 
+@pytest.mark.slow  # compiles rollout programs (seconds)
 def test_a_dealt_imagination_steps_every_row_through_one_member_from_its_own_last_state():
     """`imagine(..., dealt=True)`: under TS-1 each imagined step is one member's prediction from the row's
     previous state, the members in equal shares; under TS-inf row j stays with member j mod K."""

@@ -130,6 +130,7 @@ def test_mbpo_command_writes_its_record_with_the_known_reward_where_there_is_one
     assert policy.env_id == "Pendulum-v1" and policy.agent.config.hidden_sizes == (8,)
 
 
+@pytest.mark.slow  # compiles rollout programs (seconds)
 def test_a_rollout_runs_each_row_through_one_member_not_all_of_them():
     """TS-1 deals the rows to the members (as mbrl-lib does): a rollout's arithmetic is about one member
     pass per row and step, not the E passes of predicting with every member and keeping one."""
