@@ -325,8 +325,10 @@ def test_online_agents_resume_from_an_episode_end_exactly(command, tmp_path, cap
         shutil.rmtree(cut / "checkpoints" / str(step))
     shutil.rmtree(logs)
     capsys.readouterr()
-    assert main([command, "--resume", str(cut)]) == 0
-    assert f"after real transition {steps[1]}" in capsys.readouterr().err
+    assert main([command, "--resume", str(cut), "--progress"]) == 0
+    err = capsys.readouterr().err
+    assert f"after real transition {steps[1]}" in err
+    assert f" {steps[1]}/160 " in err and " 0/160 " not in err, "the bar starts where the checkpoint left off"
     a, b = (json.loads((d / f"{command}.json").read_text()) for d in (whole, cut))
     assert a["curve"] == b["curve"] and a["eval_returns"] == b["eval_returns"]
     from wm_jax.tracking import read_scalars

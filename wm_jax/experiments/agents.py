@@ -400,7 +400,9 @@ def _online_agent(name: str, run, default, learn, check=None):
         check(run)
     checkpoints = open_checkpoints(run, resuming, None, "real transition")
     enabled = run.progress or sys.stderr.isatty()
-    bar = progress_bar(run.loop.total_transitions, f"{name} {run.env}", " transitions", 0, enabled=enabled)
+    # A resumed run's bar starts where its checkpoint left off (its rate then counts this process's steps only).
+    done = checkpoints.latest_epoch() if resuming and checkpoints is not None else 0
+    bar = progress_bar(run.loop.total_transitions, f"{name} {run.env}", " transitions", done, enabled=enabled)
     log = RunLog.for_run(run, name)
 
     def on_progress(transitions, row):
