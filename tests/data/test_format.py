@@ -20,6 +20,7 @@ from wm_jax.data import (
     check_data_matches_model,
     collect_dataset,
     load_dataset,
+    recorded_env_id,
     save_dataset,
 )
 from wm_jax.errors import UserError
@@ -120,6 +121,28 @@ def test_version_1_files_load_with_episodes_recovered_and_the_cut_episode_marked
     for field in Transitions._fields:
         np.testing.assert_array_equal(getattr(loaded.transitions, field), getattr(data, field), err_msg=field)
     assert loaded.info.cut_episodes == (int(data.episode[-1]),)
+
+
+def test_the_recorded_environment_is_read_from_the_metadata_without_reading_the_rows(
+    tmp_path, cartpole_dataset, cartpole_small, monkeypatch
+):
+    """`recorded_env_id` (how a command learns its defaults from `--data FILE` before the run loads FILE) reads
+    the metadata entry of a version-2 file and the id entry of a version-1 file, and no array of rows."""
+    save_dataset(cartpole_dataset, tmp_path / "v2.npz")
+    _version_1_file(tmp_path / "v1.npz", cartpole_small)
+    _version_1_file(tmp_path / "v1-no-env.npz", cartpole_small, env_id=None)
+    read = []
+    get = np.lib.npyio.NpzFile.__getitem__
+    monkeypatch.setattr(np.lib.npyio.NpzFile, "__getitem__", lambda self, key: read.append(key) or get(self, key))
+    assert recorded_env_id(tmp_path / "v2.npz") == "CartPole-v1" and read == ["metadata"]
+    read.clear()
+    assert recorded_env_id(tmp_path / "v1.npz") == "CartPole-v1" and read == ["env_id"]
+    assert recorded_env_id(tmp_path / "v1-no-env.npz") is None
+    (tmp_path / "text.npz").write_text("not an archive")
+    with pytest.raises(DataError, match="not a readable data file"):
+        recorded_env_id(tmp_path / "text.npz")
+    with pytest.raises(DataError, match="not a readable data file"):
+        recorded_env_id(tmp_path / "missing.npz")
 
 
 def test_version_1_file_without_env_keeps_float_actions_and_cannot_be_scored_by_an_env_model(tmp_path, cartpole_small):

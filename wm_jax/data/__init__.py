@@ -18,6 +18,7 @@ from .format import (
     check_data_matches_model,
     declare_env,
     load_dataset,
+    recorded_env_id,
     save_dataset,
     validate_transitions,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "collect_transitions",
     "load_dataset",
     "random_trajectory",
+    "recorded_env_id",
     "save_dataset",
     "split_by_episode",
     "validate_transitions",

@@ -300,6 +300,31 @@ def load_dataset(path: str | os.PathLike, *, validate: bool = True) -> Dataset:
     return dataset
 
 
+def recorded_env_id(path: str | os.PathLike) -> str | None:
+    """The environment id a data file records (None where it records none), read from its metadata alone: no
+    array of rows is read, so learning a large file's environment costs milliseconds. A DataError, as
+    `load_dataset`'s, where the metadata is unreadable or names an environment this machine cannot describe;
+    the rows themselves are checked only by `load_dataset`."""
+    path = os.fspath(path)
+    if not os.path.isfile(path) or not zipfile.is_zipfile(path):
+        raise DataError(f"{path}: not a readable data file")
+    try:
+        with np.load(path, allow_pickle=False) as archive:  # lazy: each array is read when indexed
+            if METADATA_KEY in archive.files:
+                env_id = _info_v2(archive, path).env_id
+            else:  # version 1 kept the id as an array of its own, when it kept one
+                env_id = str(archive["env_id"]) if "env_id" in archive.files else None
+                if env_id:
+                    env_spec(env_id)
+    except DataError:
+        raise
+    except EnvError as error:
+        raise DataError(f"{path}: {error}") from None
+    except Exception as error:  # noqa: BLE001 - a damaged archive fails in zipfile or numpy in many ways
+        raise DataError(f"{path}: not a readable data file ({type(error).__name__}: {error})") from None
+    return env_id or None
+
+
 def not_an_archive(path: str) -> str:
     """Why a file that `zipfile.is_zipfile` rejects is no .npz: empty, cut short, or something else."""
     with open(path, "rb") as handle:
@@ -315,6 +340,12 @@ def _read_v2(archive, files: set[str], path: str) -> Dataset:
     missing = [key for key in ARRAY_KEYS if key not in files]
     if missing:
         raise DataError(f"{path}: missing arrays {', '.join(missing)}")
+    info = _info_v2(archive, path)
+    return Dataset(Transitions(**{key: archive[key] for key in ARRAY_KEYS}), info)
+
+
+def _info_v2(archive, path: str) -> DatasetInfo:
+    """A version-2 file's metadata, checked: its version, and an environment this machine can describe."""
     payload = json.loads(str(archive[METADATA_KEY]))
     if not isinstance(payload, dict):
         raise DataError(f"{path}: metadata must be a JSON object, got {type(payload).__name__}")
@@ -332,7 +363,7 @@ def _read_v2(archive, files: set[str], path: str) -> Dataset:
             raise DataError(f"{path}: {error}") from None
     elif info.env_id is not None:
         env_spec(info.env_id)
-    return Dataset(Transitions(**{key: archive[key] for key in ARRAY_KEYS}), info)
+    return info
 
 
 def _read_v1(archive, files: set[str], path: str) -> Dataset:

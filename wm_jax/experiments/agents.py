@@ -95,12 +95,12 @@ def env_from_argv(argv: list[str], default: str = "CartPole-v1") -> str:
 
 def _recorded_env(path: str) -> str | None:
     """The environment id a data file records ("" where it records none), or None where it cannot be read (the
-    run's own load of it reports what is wrong, in one line)."""
-    from ..data import load_dataset
+    run's own load of it reports what is wrong, in one line). Reads the file's metadata, not its rows."""
+    from ..data import DataError, recorded_env_id
 
     try:
-        return load_dataset(path, validate=False).info.env_id or ""
-    except Exception:  # noqa: BLE001 - only a guess at the defaults: the run's load of the file says what failed
+        return recorded_env_id(path) or ""
+    except DataError:  # only a guess at the defaults: the run's load of the file says what failed
         return None
 
 
