@@ -15,6 +15,16 @@ import numpy as np
 
 from .atomic import atomic_write
 
+# The record each command writes when its run has finished, and only then.
+RECORDS = {
+    "train": "metrics.json",
+    "sweep": "sweep.json",
+    "mbrl": "mbrl.json",
+    "dream": "dream.json",
+    "sac": "sac.json",
+    "mbpo": "mbpo.json",
+}
+
 
 def model_metrics(
     *,
@@ -149,7 +159,7 @@ def write_sweep(run, outcome, env_id: str | None) -> None:
     )
     atomic_write(os.path.join(run.out, "sweep.csv"), lambda handle: handle.write(csv.encode()))
     write_json(
-        os.path.join(run.out, "sweep.json"),
+        os.path.join(run.out, RECORDS["sweep"]),
         {
             "env_id": env_id,
             "data": run.data,
@@ -408,7 +418,7 @@ def write_mbrl(run, result, frames) -> None:
         "seconds": result.seconds,
         "config": _agent_config(run),
     }
-    write_json(os.path.join(run.out, "mbrl.json"), summary)
+    write_json(os.path.join(run.out, RECORDS["mbrl"]), summary)
     episodes = Curve(
         "training episode (MPC)",
         [r["real_transitions"] for r in result.iterations],
@@ -448,7 +458,7 @@ def write_dream(run, result) -> None:
     and its real episodes' return against the real transitions used, and the final evaluation."""
     import os
 
-    write_json(os.path.join(run.out, "dream.json"), dream_record(run, result))
+    write_json(os.path.join(run.out, RECORDS["dream"]), dream_record(run, result))
     played = [r for r in result.iterations if "train_return" in r]  # the last iteration only dreams
     curves = [
         Curve(
@@ -467,7 +477,7 @@ def write_dream(run, result) -> None:
 
 def write_sac(run, result) -> None:
     """DIR/sac.json and learning_curve.png of `wm-jax sac`."""
-    _write_policy_run(run, result, "sac.json", f"SAC on {run.env} (seed {run.seed})", {})
+    _write_policy_run(run, result, RECORDS["sac"], f"SAC on {run.env} (seed {run.seed})", {})
 
 
 def write_mbpo(run, result, model: dict, baseline: dict | None = None) -> None:
@@ -480,7 +490,7 @@ def write_mbpo(run, result, model: dict, baseline: dict | None = None) -> None:
     if baseline is not None:
         extra["baseline"] = {"path": run.baseline, "eval_return_mean": baseline["eval_return_mean"]}
         curves.append(evaluation_curve(f"SAC baseline (seed {baseline['seed']})", baseline["curve"]))
-    _write_policy_run(run, result, "mbpo.json", f"MBPO on {run.env} (seed {run.seed})", extra, curves)
+    _write_policy_run(run, result, RECORDS["mbpo"], f"MBPO on {run.env} (seed {run.seed})", extra, curves)
 
 
 def evaluation_curve(label: str, curve: list[dict]) -> Curve:

@@ -331,7 +331,7 @@ class Row:
 
 BIG = str(10**12)
 # What a fresh run into the world's checkpointed run is told.
-EARLIER_RUN = "checkpointed already holds a run's checkpoints: continue it with --resume"
+EARLIER_RUN = "checkpointed already holds a finished run (its metrics.json is there): write into another --out"
 
 TABLE = [
     # -- command-line flags
@@ -1101,6 +1101,12 @@ TABLE = [
         "`train --resume` of a run without checkpoints",
         command("train", "--resume", "{model}"),
         "no checkpoints here",
+    ),
+    Row(
+        "resume-a-finished-run",
+        "`train --resume` of a run that finished (its record would be written again, with no training time)",
+        command("train", "--resume", "{checkpointed}"),
+        "this run finished (its record metrics.json is there); nothing to resume",
     ),
     Row(
         "out-holds-checkpoints",

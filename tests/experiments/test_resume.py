@@ -114,7 +114,7 @@ def test_resume_refuses_what_it_cannot_continue(cli_data, tmp_path, capsys):
 
     before = params(out)
     # A fresh run into a directory with checkpoints would mix two runs.
-    fails(train_command(cli_data, out, "--epochs", "4", "--checkpoint-every", "2"), "--resume")
+    fails(train_command(cli_data, out, "--epochs", "4", "--checkpoint-every", "2"), "already holds a finished run")
     fails([*WM_JAX, "train", "--resume", str(out), "--epochs", "8"], "drop --epochs")
     # A setting given at its default value is still a setting the checkpoint decides; so is --out.
     fails([*WM_JAX, "train", "--resume", str(out), "--model", "simple"], "drop --model")
@@ -123,6 +123,10 @@ def test_resume_refuses_what_it_cannot_continue(cli_data, tmp_path, capsys):
     # Another command's checkpoints name the command to resume them with.
     fails([*WM_JAX, "sweep", "--resume", str(out)], "checkpoints of `wm-jax train`'s run, not of `wm-jax sweep`'s")
     fails([*WM_JAX, "train", "--resume", str(tmp_path / "nothing")], "no checkpoints here")
+    # A finished run: resuming would only write its record again, with no training time.
+    fails([*WM_JAX, "train", "--resume", str(out)], "this run finished (its record metrics.json is there)")
+    (out / "metrics.json").unlink()  # from here on, a run that died before it wrote its record
+    fails(train_command(cli_data, out, "--epochs", "4"), "already holds a run's checkpoints: continue it with --resume")
     # The data changed under the run.
     other = tmp_path / "other.npz"
     assert wm_jax([*WM_JAX, "collect", "--out", str(other), "--transitions", "600", "--seed", "9"])[0] == 0
@@ -318,6 +322,9 @@ def test_online_agents_resume_from_an_episode_end_exactly(command, tmp_path, cap
         *ONLINE_FLAGS[command],
     ]
     assert main([command, *flags, *reporting, "--out", str(whole)]) == 0
+    capsys.readouterr()
+    assert main([command, "--resume", str(whole)]) == 2, "a finished run has nothing to resume"
+    assert f"this run finished (its record {command}.json is there)" in capsys.readouterr().err
     steps = sorted(int(name) for name in os.listdir(whole / "checkpoints") if name.isdigit())
     assert len(steps) >= 3 and steps[-1] < 160, steps
     shutil.copytree(whole / "checkpoints", cut / "checkpoints")

@@ -145,6 +145,14 @@ def resumed_run(run, default):
             f"{directory}: these checkpoints were written by an earlier wm-jax, which saved its "
             "settings by flag name; finish the run with that version or start it again"
         )
+    from ..report import RECORDS
+
+    finished = os.path.join(directory, RECORDS.get(command_of(run), ""))
+    if os.path.isfile(finished):
+        # Resuming would only write the record again, with this process's seconds (none) as the run's.
+        raise ConfigError(
+            f"{directory}: this run finished (its record {os.path.basename(finished)} is there); nothing to resume"
+        )
     try:
         saved = config_from_dict(type(run), description["run"])
     except (KeyError, TypeError, ValueError) as error:
@@ -279,6 +287,11 @@ def refuse_earlier_checkpoints(out: str) -> None:
 
 
 def _refuse_earlier_run(out: str) -> typing.NoReturn:
+    from ..report import RECORDS
+
+    records = [name for name in RECORDS.values() if os.path.isfile(os.path.join(out, name))]
+    if records:  # nothing to continue: --resume refuses a finished run
+        raise ConfigError(f"{out} already holds a finished run (its {records[0]} is there): write into another --out")
     raise ConfigError(
         f"{out} already holds a run's checkpoints: continue it with --resume {out}, or write into another --out"
     )

@@ -230,7 +230,7 @@ def _score_and_write(run: TrainRun, fitted, split: HeldOutSplit, log) -> TrainRe
     result = TrainResult(run, fitted, split, linear, scores, count_params(fitted.params))
     save_checkpoint(fitted.ensemble, run.out, {"linear": linear.to_json(), "fitted_on": split.record})
     metrics = report.train_metrics(result)
-    report.write_json(os.path.join(run.out, "metrics.json"), metrics)
+    report.write_json(os.path.join(run.out, report.RECORDS["train"]), metrics)
     log_scores(log, metrics, fitted.epochs_trained)
     return result
 
