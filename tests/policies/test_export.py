@@ -46,6 +46,17 @@ def test_a_ppo_policy_for_a_box_loads_and_acts_as_the_agent_it_was_saved_from(tm
     assert policy.kind == "ppo" and policy.act(obs[0]).shape == (1,)
 
 
+def test_weights_that_are_not_the_agents_networks_are_refused_before_anything_is_written(tmp_path):
+    """An export must load: another size's actor, or the whole SAC state instead of its actor, is refused by
+    `save_policy` itself, and the directory is not created."""
+    agent, _ = _agent_and_actor()
+    other = SAC(3, (-2.0,), (2.0,), SACConfig(hidden_sizes=(16, 16))).init(jax.random.key(0))
+    for params in (other.actor, agent.init(jax.random.key(0)).critic):
+        with pytest.raises(PolicyError, match="not the networks of the agent given"):
+            save_policy(agent, params, tmp_path / "policy")
+        assert not (tmp_path / "policy").exists()
+
+
 def test_a_missing_or_mismatched_policy_is_refused_in_one_line(tmp_path):
     with pytest.raises(PolicyError, match="absent: no such directory"):
         load_policy(tmp_path / "absent")

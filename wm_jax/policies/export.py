@@ -79,7 +79,6 @@ def save_policy(agent: SAC | PPO, params: nnx.State, directory: str | os.PathLik
     """Write `agent`'s networks `params` (a SAC actor's, or PPO's actor-critic) into `directory` (created if
     needed) as policy.json + params.npz; returns the directory."""
     directory = os.fspath(directory)
-    os.makedirs(directory, exist_ok=True)
     box = agent.low is not None
     description = {
         "format_version": FORMAT_VERSION,
@@ -93,6 +92,14 @@ def save_policy(agent: SAC | PPO, params: nnx.State, directory: str | os.PathLik
         "hidden_sizes": list(agent.config.hidden_sizes),
     }
     arrays = flatten_params(params)
+    # Refuse, before anything is written, weights that `load_policy` could not rebuild from this description
+    # (another agent's, or other layer sizes): an export must load.
+    _, template = _agent_of(description)
+    try:
+        unflatten_params(arrays, template)
+    except CheckpointError as error:
+        raise PolicyError(f"these weights are not the networks of the agent given: {error}") from None
+    os.makedirs(directory, exist_ok=True)
     atomic_write(os.path.join(directory, PARAMS_FILE), lambda f: np.savez(f, **arrays))
     atomic_write(os.path.join(directory, POLICY_FILE), lambda f: f.write(json.dumps(description, indent=2).encode()))
     return directory
