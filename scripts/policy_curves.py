@@ -34,7 +34,7 @@ def main(root: str, env_id: str, out: str) -> None:
                 "o-",
                 color=color,
                 alpha=0.8,
-                label=f"{method.upper()} ({len(paths)} seeds)" if i == 0 else None,
+                label=f"{method.upper()} ({len(paths)} seed{'s' * (len(paths) != 1)})" if i == 0 else None,
             )
     ax.set_xlabel("real transitions used")
     ax.set_ylabel("greedy policy's return on fresh episodes")

@@ -166,6 +166,8 @@ class MBPOLearner:
         if (step + 1 - loop.initial_transitions) % config.epoch_length == 0 and step + 1 < loop.total_transitions:
             tick = time.perf_counter()
             ensemble = self.trainer.train(real, self.rounds)
+            # JAX dispatches asynchronously: unblocked, the retraining's time went on the rollouts' clock.
+            jax.block_until_ready(self.trainer.params)
             self.seconds["model_training"] += time.perf_counter() - tick
             tick = time.perf_counter()
             slot = jnp.int32(self.rounds % config.retain_epochs)
