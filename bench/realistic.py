@@ -76,17 +76,19 @@ def _data(size: Size, seed: int):
     return states, actions, next_states
 
 
-def jax_engine(size: Size, data, seed: int):
-    """`run()` trains `size.epochs` epochs with the engine (compiled beforehand); and the compile seconds."""
+def jax_engine(size: Size, data, seed: int, members: int = MEMBERS, mesh="members"):
+    """`run()` trains `size.epochs` epochs with the engine (compiled beforehand); and the compile seconds.
+    `mesh`: "members" spreads the members over the CPU devices as `wm-jax train` does; None is one device;
+    or a mesh of `training_mesh` (`bench.layouts` compares them)."""
     from wm_jax.config import ModelConfig, TrainConfig
     from wm_jax.models import ModelSpec
     from wm_jax.training import TrainingData, fit_normalizer_for, make_train, to_buffer, training_mesh
     from wm_jax.transitions import Transitions
 
-    model = ModelConfig(kind="ensemble", members=MEMBERS, hidden_sizes=HIDDEN, probabilistic=True)
+    model = ModelConfig(kind="ensemble", members=members, hidden_sizes=HIDDEN, probabilistic=True)
     spec = ModelSpec(STATE_DIM, ACTION_DIM, model)
     train = TrainConfig(epochs=size.epochs, batch_size=BATCH, bootstrap=True)
-    program = make_train(spec, train, mesh=training_mesh(members=MEMBERS))
+    program = make_train(spec, train, mesh=training_mesh(members=members) if mesh == "members" else mesh)
     transitions = Transitions(*data)
     buffer = TrainingData(to_buffer(transitions))
     normalizer = fit_normalizer_for(spec, transitions)
@@ -242,6 +244,20 @@ def planning_row(size: Size, seed: int, repeats: int) -> dict:
     }
 
 
+def interleaved_seconds_per_epoch(runners: dict, size: Size) -> dict[str, list[float]]:
+    """Each runner (a `run()` of `size.epochs` epochs) warmed up once, then timed `size.repeats` times,
+    interleaved (A, B, C, A, B, C, ...) so machine noise hits them alike: seconds per epoch of every run."""
+    for run in runners.values():
+        run()
+    times = {name: [] for name in runners}
+    for _ in range(size.repeats):
+        for name, run in runners.items():
+            start = time.perf_counter()
+            run()
+            times[name].append((time.perf_counter() - start) / size.epochs)
+    return times
+
+
 IMPLS = {"jax-engine": jax_engine, "torch-bmm": torch_bmm, "mbrl-lib": mbrl_lib}
 
 
@@ -255,14 +271,7 @@ def run(size: Size, peak_gflops: float, seed: int = 0, log=print) -> dict:
         except ImportError as error:  # mbrl-lib is optional
             notes[name] = f"not installed ({error.name})"
             log(f"  {name:12s} skipped: {notes[name]}")
-    for fn, _ in runners.values():  # warm-up
-        fn()
-    times = {name: [] for name in runners}
-    for _ in range(size.repeats):
-        for name, (fn, _) in runners.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append((time.perf_counter() - start) / size.epochs)
+    times = interleaved_seconds_per_epoch({name: fn for name, (fn, _) in runners.items()}, size)
     flops = epoch_flops(size)
     rows = []
     for name in IMPLS:

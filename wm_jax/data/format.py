@@ -19,6 +19,7 @@ marked truncated and listed.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -282,19 +283,12 @@ def load_dataset(path: str | os.PathLike, *, validate: bool = True) -> Dataset:
         raise DataError(f"{path}: is a directory, expected a .npz file")
     if not zipfile.is_zipfile(path):
         raise DataError(f"{path}: {not_an_archive(path)}; expected the output of `wm-jax collect`")
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            files = set(archive.files)
-            if METADATA_KEY in files:
-                dataset = _read_v2(archive, files, path)
-            else:
-                dataset = _read_v1(archive, files, path)
-    except DataError:
-        raise
-    except EnvError as error:
-        raise DataError(f"{path}: {error}") from None
-    except Exception as error:  # noqa: BLE001 - a damaged archive fails in zipfile or numpy in many ways
-        raise DataError(f"{path}: not a readable data file ({type(error).__name__}: {error})") from None
+    with _archive(path) as archive:
+        files = set(archive.files)
+        if METADATA_KEY in files:
+            dataset = _read_v2(archive, files, path)
+        else:
+            dataset = _read_v1(archive, files, path)
     if validate:
         validate_transitions(dataset.transitions, dataset.info, path)
     return dataset
@@ -308,21 +302,28 @@ def recorded_env_id(path: str | os.PathLike) -> str | None:
     path = os.fspath(path)
     if not os.path.isfile(path) or not zipfile.is_zipfile(path):
         raise DataError(f"{path}: not a readable data file")
+    with _archive(path) as archive:  # lazy: each array is read when indexed
+        if METADATA_KEY in archive.files:
+            env_id = _info_v2(archive, path).env_id
+        else:  # version 1 kept the id as an array of its own, when it kept one
+            env_id = str(archive["env_id"]) if "env_id" in archive.files else None
+            if env_id:
+                env_spec(env_id)
+    return env_id or None
+
+
+@contextlib.contextmanager
+def _archive(path: str):
+    """The open .npz at `path`; anything that fails while reading it becomes a DataError naming the file."""
     try:
-        with np.load(path, allow_pickle=False) as archive:  # lazy: each array is read when indexed
-            if METADATA_KEY in archive.files:
-                env_id = _info_v2(archive, path).env_id
-            else:  # version 1 kept the id as an array of its own, when it kept one
-                env_id = str(archive["env_id"]) if "env_id" in archive.files else None
-                if env_id:
-                    env_spec(env_id)
+        with np.load(path, allow_pickle=False) as archive:
+            yield archive
     except DataError:
         raise
     except EnvError as error:
         raise DataError(f"{path}: {error}") from None
     except Exception as error:  # noqa: BLE001 - a damaged archive fails in zipfile or numpy in many ways
         raise DataError(f"{path}: not a readable data file ({type(error).__name__}: {error})") from None
-    return env_id or None
 
 
 def not_an_archive(path: str) -> str:
